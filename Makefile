@@ -1,0 +1,38 @@
+# kprod: developer entry points. `make test` and `make bench` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kprod-installed
+
+.PHONY: venv build test test-fast bench bench-quick debug-build clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0.10"
+	$(PY) -m pip install -q --no-build-isolation -e '.[test,bench,avro]'
+	touch $(STAMP)
+
+# In-place build of the native modules (fast when nothing changed).
+build: venv
+	$(PY) setup.py -q build_ext --inplace -j 2
+
+debug-build: venv
+	KPROD_DEBUG=1 $(PY) setup.py -q build_ext --inplace --force -j 2
+
+test: build
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: build
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+bench: build
+	$(PY) -m bench.micro $(BENCH_ARGS)
+
+bench-quick: build
+	$(PY) -m bench.micro --quick $(BENCH_ARGS)
+
+clean:
+	rm -rf build *.egg-info kprod/_native/*.so kprod/_native/*.c
