@@ -1,0 +1,602 @@
+"""A real Apache Kafka cluster (KRaft, combined broker+controller nodes) on 127.0.0.1.
+
+Each node is a separate JVM started from the Maven-fetched jars (see
+:mod:`kprod.testing.artifacts`). Nodes run in their own process group and, on
+Linux, get ``PR_SET_PDEATHSIG`` so they die with the Python process; live
+clusters are also stopped at interpreter exit and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import ctypes
+import itertools
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
+
+__all__ = ["KafkaCluster", "KafkaClusterError"]
+
+_STARTED_LINE = "Kafka Server started"  # logged by KafkaRaftServer once broker+controller run
+_DEFAULT_JVM_OPTIONS = (
+    "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent", "-XX:ParallelGCThreads=2", "-XX:ConcGCThreads=1",
+    "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+)
+
+
+class KafkaClusterError(RuntimeError):
+    """A node failed to start, stop or become ready; the message carries its log tail."""
+
+
+@dataclass
+class _Node:
+    node_id: int
+    port: int  # PLAINTEXT, what clients use
+    controller_port: int
+    dir: pathlib.Path
+    proc: subprocess.Popen | None = None
+    paused: bool = False
+    started_lines_seen: int = 0  # "Kafka Server started" count in server.log at last launch
+    _log_handle: Any = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def server_log(self) -> pathlib.Path:
+        return self.dir / "logs" / "server.log"
+
+    @property
+    def stdout_log(self) -> pathlib.Path:
+        return self.dir / "logs" / "stdout.log"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class KafkaCluster:
+    """One or more local KRaft Kafka nodes for tests and benchmarks.
+
+    Use as a context manager (``with KafkaCluster(brokers=3) as kc: ...``) or call
+    :meth:`start` / :meth:`stop` yourself. Every node is a combined
+    broker+controller; with 3 nodes internal topics use RF=3 and
+    ``min.insync.replicas=2``.
+
+    :param brokers: number of nodes (1 or 3 are the tuned cases; any N>=1 works).
+    :param version: Kafka version (default ``$KPROD_KAFKA_VERSION`` or the pinned 4.1.x).
+    :param work_dir: where node data and logs go; a temp dir (deleted on stop) if None.
+    :param broker_config: extra ``server.properties`` entries, overriding the defaults.
+    :param heap: max heap per node JVM.
+    :param startup_timeout: seconds to wait for nodes to become ready.
+    :param fast_startup: run the JVMs with the C1 JIT only (``-XX:TieredStopAtLevel=1``):
+        startup roughly halves on a small box, but peak throughput drops, so pass
+        False for benchmarks.
+    """
+
+    def __init__(self, brokers: int = 1, version: str | None = None,
+                 work_dir: str | os.PathLike[str] | None = None,
+                 broker_config: Mapping[str, Any] | None = None, *,
+                 heap: str = "512m", jvm_options: tuple[str, ...] = _DEFAULT_JVM_OPTIONS,
+                 startup_timeout: float = 120.0, fast_startup: bool = True) -> None:
+        if brokers < 1:
+            raise ValueError("brokers must be >= 1")
+        self.version = kafka_version(version)
+        self.heap = heap
+        self.jvm_options = tuple(jvm_options) + (("-XX:TieredStopAtLevel=1",) if fast_startup else ())
+        self.startup_timeout = startup_timeout
+        self._num = brokers
+        self._broker_config = dict(broker_config or {})
+        self._owns_work_dir = work_dir is None
+        self._work_dir = pathlib.Path(work_dir) if work_dir is not None else None
+        self._nodes: dict[int, _Node] = {}
+        self._lock = threading.RLock()
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def __enter__(self) -> "KafkaCluster":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._nodes)
+
+    def start(self) -> "KafkaCluster":
+        """Format storage, launch all nodes together and wait until every broker is ready."""
+        with self._lock:
+            if self._nodes:
+                return self
+            libs = kafka_libs_dir(self.version)  # download outside of any timeout
+            if self._work_dir is None:
+                self._work_dir = pathlib.Path(tempfile.mkdtemp(prefix="kprod-kafka-"))
+            self._work_dir.mkdir(parents=True, exist_ok=True)
+            ports = _free_ports(2 * self._num)
+            for i in range(self._num):
+                node_id = i + 1
+                self._nodes[node_id] = _Node(node_id, ports[2 * i], ports[2 * i + 1],
+                                             self._work_dir / f"node{node_id}")
+            _register(self)
+            try:
+                cluster_id = _random_cluster_id()
+                for node in self._nodes.values():
+                    self._write_config(node)
+                self._format_all(libs, cluster_id)
+                for node in self._nodes.values():  # together: brokers block until quorum exists
+                    self._launch(node)
+                deadline = time.monotonic() + self.startup_timeout
+                for node in self._nodes.values():
+                    self._wait_started(node, deadline)
+                self._wait_brokers_registered(set(self._nodes), deadline)
+            except BaseException:
+                self.stop()
+                raise
+            return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Stop all nodes (SIGTERM together, SIGKILL stragglers) and clean up. Idempotent."""
+        with self._lock:
+            nodes = list(self._nodes.values())
+            for node in nodes:
+                _signal(node, signal.SIGCONT)  # a paused JVM can't handle SIGTERM
+                _signal(node, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for node in nodes:
+                _reap(node, max(0.0, deadline - time.monotonic()))
+            self._nodes.clear()
+            _unregister(self)
+            if self._owns_work_dir and self._work_dir is not None:
+                shutil.rmtree(self._work_dir, ignore_errors=True)
+                self._work_dir = None
+
+    # -- addresses ----------------------------------------------------------
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``"127.0.0.1:port,..."`` for every node (including stopped ones)."""
+        self._require_running()
+        return ",".join(n.address for n in self._nodes.values())
+
+    @property
+    def broker_ids(self) -> list[int]:
+        """Node ids, ``[1]`` or ``[1, 2, 3]``."""
+        return list(self._nodes)
+
+    @property
+    def work_dir(self) -> pathlib.Path | None:
+        return self._work_dir
+
+    def broker_address(self, broker_id: int) -> str:
+        """``"127.0.0.1:port"`` of one broker."""
+        return self._node(broker_id).address
+
+    def pid(self, broker_id: int) -> int | None:
+        """OS pid of a node's JVM, None if it isn't running."""
+        node = self._node(broker_id)
+        return node.proc.pid if node.alive() else None
+
+    # -- fault injection ----------------------------------------------------
+
+    def stop_broker(self, broker_id: int, timeout: float = 60.0) -> None:
+        """Graceful stop (SIGTERM, controlled shutdown); SIGKILL after ``timeout``."""
+        node = self._node(broker_id)
+        _signal(node, signal.SIGCONT)
+        _signal(node, signal.SIGTERM)
+        _reap(node, timeout)
+
+    def kill_broker(self, broker_id: int) -> None:
+        """Hard crash: SIGKILL, no controlled shutdown."""
+        node = self._node(broker_id)
+        _signal(node, signal.SIGKILL)
+        _reap(node, 10.0)
+
+    def pause_broker(self, broker_id: int) -> None:
+        """Freeze the JVM (SIGSTOP), simulating a hung broker or a network stall."""
+        node = self._node(broker_id)
+        _signal(node, signal.SIGSTOP)
+        node.paused = True
+
+    def resume_broker(self, broker_id: int) -> None:
+        """Undo :meth:`pause_broker` (SIGCONT)."""
+        node = self._node(broker_id)
+        _signal(node, signal.SIGCONT)
+        node.paused = False
+
+    def start_broker(self, broker_id: int, timeout: float | None = None) -> None:
+        """Restart a stopped or killed node on its old ports and data; wait until it's registered."""
+        node = self._node(broker_id)
+        if node.alive():
+            raise KafkaClusterError(f"broker {broker_id} is already running")
+        self._launch(node)
+        deadline = time.monotonic() + (timeout or self.startup_timeout)
+        self._wait_started(node, deadline)
+        self._wait_brokers_registered({broker_id}, deadline)
+
+    # -- topics -------------------------------------------------------------
+
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1,
+                     configs: Mapping[str, Any] | None = None, timeout: float = 30.0) -> str:
+        """Create a topic and wait until every live broker sees it with all leaders elected.
+
+        Readiness is checked independently of kprod, with confluent-kafka's AdminClient.
+        """
+        from confluent_kafka.admin import NewTopic  # lazy: only needed by tests
+
+        topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
+                         config={k: str(v) for k, v in (configs or {}).items()})
+        admin = self.admin()  # must outlive the future, or the request is aborted
+        admin.create_topics([topic], operation_timeout=timeout)[name].result(timeout)
+        self.wait_for_topic(name, partitions, timeout=timeout)
+        return name
+
+    def wait_for_topic(self, name: str, partitions: int | None = None, *, in_sync: bool = False,
+                       timeout: float = 30.0) -> None:
+        """Wait until each live broker's metadata has ``name`` with a leader for every partition.
+
+        With ``in_sync=True`` also wait until every partition's ISR equals its replica set
+        (e.g. after a restarted broker caught up).
+        """
+        def ready() -> bool:
+            for node in self._live_nodes():
+                meta = self._admin_for(node).list_topics(name, timeout=5)
+                t = meta.topics.get(name)
+                if t is None or t.error is not None or not t.partitions:
+                    return False
+                if partitions is not None and len(t.partitions) != partitions:
+                    return False
+                for p in t.partitions.values():
+                    if p.leader < 0 or p.error is not None:
+                        return False
+                    if in_sync and sorted(p.isrs) != sorted(p.replicas):
+                        return False
+            return True
+
+        self._wait_until(ready, timeout, f"topic {name!r} not ready on all brokers")
+
+    def admin(self, **config: Any):
+        """A confluent_kafka ``AdminClient`` bootstrapped on the whole cluster."""
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient({"bootstrap.servers": self.bootstrap_servers, **config})
+
+    # -- diagnostics ----------------------------------------------------------
+
+    def log_tail(self, broker_id: int, n: int = 50) -> str:
+        """Last ``n`` lines of a node's ``server.log`` plus anything the JVM wrote to stdout."""
+        node = self._node(broker_id)
+        parts = []
+        for path in (node.server_log, node.stdout_log):
+            lines = _tail(path, n)
+            if lines:
+                parts.append(f"--- {path} (last {len(lines)} lines) ---\n" + "\n".join(lines))
+        return "\n".join(parts) or f"(no logs yet for broker {broker_id})"
+
+    # -- internals ----------------------------------------------------------
+
+    def _node(self, broker_id: int) -> _Node:
+        self._require_running()
+        try:
+            return self._nodes[broker_id]
+        except KeyError:
+            raise KeyError(f"no broker {broker_id}; ids are {self.broker_ids}") from None
+
+    def _require_running(self) -> None:
+        if not self._nodes:
+            raise KafkaClusterError("cluster is not started")
+
+    def _live_nodes(self) -> list[_Node]:
+        return [n for n in self._nodes.values() if n.alive() and not n.paused]
+
+    def _admin_for(self, node: _Node):
+        # One client per broker so each broker's own metadata view is checked.
+        from confluent_kafka.admin import AdminClient
+
+        return AdminClient({"bootstrap.servers": node.address, "socket.timeout.ms": 5000})
+
+    def _write_config(self, node: _Node) -> None:
+        multi = self._num > 1
+        rf = min(self._num, 3)
+        min_isr = 2 if rf >= 3 else 1
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self._nodes.values())
+        shutil.rmtree(node.dir / "data", ignore_errors=True)  # always a fresh cluster
+        (node.dir / "data").mkdir(parents=True)
+        (node.dir / "logs").mkdir(exist_ok=True)
+        (node.dir / "tmp").mkdir(exist_ok=True)
+        props: dict[str, Any] = {
+            "process.roles": "broker,controller",
+            "node.id": node.node_id,
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://{node.address},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{node.address}",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": node.dir / "data",
+            # Tests create topics explicitly; silent auto-creation hides bugs.
+            "auto.create.topics.enable": "false",
+            "num.partitions": 1,
+            "default.replication.factor": rf,
+            "min.insync.replicas": min_isr,
+            "unclean.leader.election.enable": "false",
+            # Internal topics default to RF=3; a single node could never host them.
+            "offsets.topic.replication.factor": rf,
+            "offsets.topic.num.partitions": 5,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": min_isr,
+            "transaction.state.log.num.partitions": 5,
+            "share.coordinator.state.topic.replication.factor": rf,
+            "share.coordinator.state.topic.min.isr": min_isr,
+            "group.initial.rebalance.delay.ms": 0,
+            # Small box: fewer threads, and don't allocate the 128 MiB cleaner buffer on heap.
+            "num.network.threads": 2,
+            "num.io.threads": 4,
+            "background.threads": 4,
+            "num.recovery.threads.per.data.dir": 1,
+            "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
+            # Fast failure detection: fence a dead broker within ~3 s instead of 9 s.
+            "broker.heartbeat.interval.ms": 500,
+            "broker.session.timeout.ms": 3000 if multi else 9000,
+            "controller.quorum.election.timeout.ms": 1000,
+            "controller.quorum.fetch.timeout.ms": 2000,
+            "replica.lag.time.max.ms": 10000,
+            "controlled.shutdown.enable": "true",
+        }
+        props.update(self._broker_config)
+        text = "".join(f"{k}={v}\n" for k, v in props.items())
+        (node.dir / "server.properties").write_text(text)
+
+    def _format_all(self, libs: pathlib.Path, cluster_id: str) -> None:
+        """Format node 1 with Kafka's StorageTool, then clone its storage for the others.
+
+        A StorageTool run is a whole JVM (seconds on a 2-core box); the formatted
+        dir differs between nodes only in meta.properties' node.id/directory.id.
+        No --standalone: the static controller.quorum.voters is set.
+        """
+        first, *others = self._nodes.values()
+        cmd = [java_executable(), "-Xmx256m", "-XX:TieredStopAtLevel=1",
+               *log_config_args(self.version, "tools"), "-cp", str(libs / "*"),
+               "kafka.tools.StorageTool", "format", "-t", cluster_id,
+               "-c", str(first.dir / "server.properties")]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=120)
+        if proc.returncode != 0:
+            raise KafkaClusterError(f"formatting storage failed (exit {proc.returncode}):\n"
+                                    f"{proc.stdout.strip()[-4000:]}")
+        for node in others:
+            shutil.rmtree(node.dir / "data", ignore_errors=True)
+            shutil.copytree(first.dir / "data", node.dir / "data")
+            _rewrite_meta_properties(node.dir / "data" / "meta.properties", node.node_id)
+
+    def _launch(self, node: _Node) -> None:
+        libs = kafka_libs_dir(self.version)
+        cmd = [java_executable(), f"-Xmx{self.heap}", "-Xms64m", *self.jvm_options,
+               f"-Djava.io.tmpdir={node.dir / 'tmp'}",  # zstd/snappy unpack native libs here
+               f"-Dkafka.logs.dir={node.dir / 'logs'}",
+               *log_config_args(self.version, "broker"),
+               "-cp", str(libs / "*"), "kafka.Kafka", str(node.dir / "server.properties")]
+        node.started_lines_seen = _count_lines(node.server_log, _STARTED_LINE)
+        if node._log_handle is not None:
+            node._log_handle.close()
+        node._log_handle = open(node.stdout_log, "ab")
+        node.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=node._log_handle, stderr=subprocess.STDOUT,
+            cwd=node.dir, start_new_session=True,  # own process group: Ctrl+C isn't forwarded
+            preexec_fn=_die_with_parent, close_fds=True)
+        node.paused = False
+
+    def _wait_started(self, node: _Node, deadline: float) -> None:
+        """Wait for the 'Kafka Server started' line of this launch and an open client port."""
+        while True:
+            if not node.alive():
+                code = node.proc.returncode if node.proc else None
+                raise KafkaClusterError(
+                    f"broker {node.node_id} exited with code {code} during startup\n"
+                    f"{self.log_tail(node.node_id)}")
+            if (_count_lines(node.server_log, _STARTED_LINE) > node.started_lines_seen
+                    and _port_open(node.port)):
+                return
+            if time.monotonic() > deadline:
+                raise KafkaClusterError(
+                    f"broker {node.node_id} not ready after {self.startup_timeout:.0f}s\n"
+                    f"{self.log_tail(node.node_id)}")
+            time.sleep(0.1)
+
+    def _wait_brokers_registered(self, ids: set[int], deadline: float) -> None:
+        """Wait until the cluster metadata lists ``ids`` as (unfenced) brokers."""
+        if self._num == 1:
+            return  # "started" already implies the sole broker is unfenced
+        def registered() -> bool:
+            for node in self._live_nodes():
+                if not ids <= set(self._admin_for(node).list_topics(timeout=5).brokers):
+                    return False
+            return True
+
+        self._wait_until(registered, max(1.0, deadline - time.monotonic()),
+                         f"brokers {sorted(ids)} not visible in cluster metadata")
+
+    def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except Exception as exc:  # transient: broker restarting, metadata timeout, ...
+                last_error = exc
+            time.sleep(0.2)
+        tails = "\n".join(self.log_tail(i, 20) for i in self._nodes)
+        raise KafkaClusterError(f"{what} after {timeout:.0f}s (last error: {last_error})\n{tails}")
+
+    def __repr__(self) -> str:
+        state = self.bootstrap_servers if self._nodes else "stopped"
+        return f"KafkaCluster(brokers={self._num}, version={self.version!r}, {state})"
+
+
+# -- process helpers -----------------------------------------------------------
+
+def _signal(node: _Node, sig: int) -> None:
+    if node.alive():
+        try:
+            os.kill(node.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _reap(node: _Node, timeout: float) -> None:
+    """Wait for a node's JVM to exit, SIGKILLing it after ``timeout``."""
+    if node.proc is None:
+        return
+    try:
+        node.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        node.proc.kill()
+        node.proc.wait()
+    node.paused = False
+    if node._log_handle is not None:
+        node._log_handle.close()
+        node._log_handle = None
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Resolved once in the parent: the forked child should do as little as possible.
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: have the kernel SIGKILL the JVM when its parent (us) dies.
+
+    Note the kernel ties this to the *thread* that forked; start clusters from a
+    long-lived thread (normally the main thread).
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _free_ports(count: int) -> list[int]:
+    # Hold all sockets open while picking so we never get the same port twice.
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _random_cluster_id() -> str:
+    # Same format as Kafka's Uuid.randomUuid().toString(): URL-safe base64, no padding,
+    # never starting with '-' (it would look like a CLI flag).
+    for _ in itertools.count():
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+    raise AssertionError("unreachable")
+
+
+def _rewrite_meta_properties(path: pathlib.Path, node_id: int) -> None:
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.startswith("node.id="):
+            line = f"node.id={node_id}"
+        elif line.startswith("directory.id="):  # must be unique per log dir
+            line = f"directory.id={_random_cluster_id()}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _count_lines(path: pathlib.Path, needle: str) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().count(needle.encode())
+    except FileNotFoundError:
+        return 0
+
+
+def _tail(path: pathlib.Path, n: int) -> list[str]:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 256 * 1024))  # logs can be big; the tail is enough
+            return fh.read().decode(errors="replace").splitlines()[-n:]
+    except FileNotFoundError:
+        return []
+
+
+# -- never leave JVMs behind ---------------------------------------------------
+
+_LIVE: set[KafkaCluster] = set()
+_LIVE_LOCK = threading.Lock()
+_SIGTERM_INSTALLED = False
+
+
+def _register(cluster: KafkaCluster) -> None:
+    global _SIGTERM_INSTALLED
+    with _LIVE_LOCK:
+        _LIVE.add(cluster)
+        # Python's default SIGTERM action skips atexit; convert it into a clean stop.
+        # Only when nobody else handles SIGTERM and we can (main thread).
+        if (not _SIGTERM_INSTALLED and threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            _SIGTERM_INSTALLED = True
+
+
+def _unregister(cluster: KafkaCluster) -> None:
+    with _LIVE_LOCK:
+        _LIVE.discard(cluster)
+
+
+def stop_all_clusters() -> None:
+    """Stop every cluster started by this process (used by atexit and signal handlers)."""
+    with _LIVE_LOCK:
+        clusters = list(_LIVE)
+    for cluster in clusters:
+        try:
+            cluster.stop(timeout=10.0)
+        except Exception:  # best effort at shutdown; PDEATHSIG is the backstop
+            pass
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    stop_all_clusters()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+atexit.register(stop_all_clusters)
