@@ -109,6 +109,9 @@ cdef class BufferPool:
 
     ``BufferPool(total_memory, pool_buffer_size)`` takes the producer's
     ``buffer.memory`` and ``batch.size``. Thread-safe; see the module docstring.
+    ``pool_buffer_size == 0`` disables pooling (every buffer is freed on release).
+    Blocked threads wake every 200 ms to run signal handlers (Ctrl-C interrupts
+    a blocked allocate(); its place in line and partial grant are given up).
     """
 
     cdef pthread_mutex_t _lock
