@@ -1,0 +1,162 @@
+"""Producer id, epoch and per-partition sequence numbers (KIP-98, KIP-360).
+
+Sequences count records per (producer id, epoch, partition), start at 0 and
+are assigned when a batch is drained, never changed on retry (a retry must be
+byte-identical or the broker would see a new batch and write a duplicate).
+The broker de-duplicates against the last 5 batches of each partition, hence
+at most 5 requests in flight per connection.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+from kprod._internals.batch import NO_SEQUENCE, ProducerBatch, increment_sequence
+
+TopicPartition = Tuple[str, int]
+NO_PRODUCER_ID = -1
+NO_EPOCH = -1
+EPOCH_MAX = 32767
+
+
+class PartitionSequences:
+    """One partition's sequence bookkeeping."""
+
+    __slots__ = ("next_sequence", "last_acked_sequence", "last_acked_offset", "in_flight",
+                 "unresolved", "epoch_bump_needed", "producer_id", "epoch")
+
+    def __init__(self, producer_id: int, epoch: int) -> None:
+        self.next_sequence = 0
+        self.last_acked_sequence = -1
+        self.last_acked_offset = -1
+        self.in_flight: List[ProducerBatch] = []   # sorted by base sequence
+        self.unresolved = False
+        self.epoch_bump_needed = False
+        self.producer_id = producer_id
+        self.epoch = epoch
+
+
+class IdempotenceState:
+    """Java ``TransactionManager``'s idempotent half (no transactions here)."""
+
+    def __init__(self) -> None:
+        self.producer_id = NO_PRODUCER_ID
+        self.epoch = NO_EPOCH
+        self.partitions: Dict[TopicPartition, PartitionSequences] = {}
+        self.bump_requested = False
+        self.fatal_error: Optional[BaseException] = None
+
+    @property
+    def has_producer_id(self) -> bool:
+        return self.producer_id >= 0
+
+    def set_producer_id(self, producer_id: int, epoch: int) -> None:
+        self.producer_id = producer_id
+        self.epoch = epoch
+        self.bump_requested = False
+
+    def partition(self, tp: TopicPartition) -> PartitionSequences:
+        state = self.partitions.get(tp)
+        if state is None:
+            state = self.partitions[tp] = PartitionSequences(self.producer_id, self.epoch)
+        return state
+
+    # -- drain gate (Java shouldStopDrainBatchesForPartition) --------------------------
+    def may_drain(self, batch: ProducerBatch) -> bool:
+        if not self.has_producer_id or self.bump_requested or self.fatal_error:
+            return False
+        state = self.partition(batch.tp)
+        if not batch.has_sequence:
+            if state.producer_id != self.producer_id or state.epoch != self.epoch:
+                # Switch the partition to the new pid/epoch only once nothing of the old
+                # one is in flight (KIP-360 lazy switch).
+                if state.in_flight:
+                    return False
+                self._reset_partition(state)
+            if state.unresolved:
+                return False
+            return True
+        # A retry: only when it is the lowest in-flight sequence (the broker must see
+        # the partition's batches in order).
+        if batch.producer_id != self.producer_id or batch.producer_epoch != self.epoch:
+            return False
+        return bool(state.in_flight) and state.in_flight[0] is batch
+
+    def _reset_partition(self, state: PartitionSequences) -> None:
+        state.producer_id, state.epoch = self.producer_id, self.epoch
+        state.next_sequence = 0
+        state.last_acked_sequence = -1
+        state.unresolved = False
+        state.epoch_bump_needed = False
+
+    def assign(self, batch: ProducerBatch, transactional: bool) -> None:
+        """Give a freshly drained batch its sequence and stamp it."""
+        state = self.partition(batch.tp)
+        if not batch.has_sequence:
+            base = state.next_sequence
+            batch.close()
+            batch.set_producer_state(self.producer_id, self.epoch, base, transactional)
+            state.next_sequence = increment_sequence(base, batch.record_count)
+            state.in_flight.append(batch)
+        # retries keep their stamp and their place in in_flight
+
+    # -- outcomes --------------------------------------------------------------------
+    def on_success(self, batch: ProducerBatch, base_offset: int) -> None:
+        state = self.partition(batch.tp)
+        self._remove_in_flight(state, batch)
+        if batch.producer_id == state.producer_id and batch.producer_epoch == state.epoch:
+            state.last_acked_sequence = max(state.last_acked_sequence, batch.last_sequence)
+            if base_offset >= 0:
+                state.last_acked_offset = base_offset + batch.record_count - 1
+        self._maybe_resolve(state)
+
+    def on_failed(self, batch: ProducerBatch, unknown_fate: bool) -> None:
+        """A batch failed for good. If the broker may or may not have written it, or
+        later sequences depend on it, the partition's sequences can't be trusted:
+        bump the epoch (KIP-360) once nothing is in flight."""
+        state = self.partition(batch.tp)
+        self._remove_in_flight(state, batch)
+        if batch.has_sequence and batch.producer_epoch == self.epoch:
+            self.request_epoch_bump(batch.tp)
+        self._maybe_resolve(state)
+
+    def mark_unresolved(self, batch: ProducerBatch) -> None:
+        self.partition(batch.tp).unresolved = True
+
+    def _remove_in_flight(self, state: PartitionSequences, batch: ProducerBatch) -> None:
+        try:
+            state.in_flight.remove(batch)
+        except ValueError:
+            pass
+
+    def _maybe_resolve(self, state: PartitionSequences) -> None:
+        if state.unresolved and not state.in_flight:
+            if state.next_sequence == increment_sequence(state.last_acked_sequence, 1) \
+                    if state.last_acked_sequence >= 0 else state.next_sequence == 0:
+                state.unresolved = False
+            else:
+                state.epoch_bump_needed = True
+                self.bump_requested = True
+
+    def request_epoch_bump(self, tp: Optional[TopicPartition] = None) -> None:
+        self.bump_requested = True
+        if tp is not None:
+            self.partition(tp).epoch_bump_needed = True
+
+    def bump_epoch_locally(self) -> bool:
+        """KIP-360 local bump; False when the epoch is exhausted (needs InitProducerId)."""
+        if self.epoch >= EPOCH_MAX - 1:
+            return False
+        self.epoch += 1
+        self.bump_requested = False
+        return True
+
+    def restamp_for_new_epoch(self, tp: TopicPartition, queued: List[ProducerBatch]) -> None:
+        """After a bump, a partition whose in-flight work all failed restarts at 0;
+        batches queued for retry get new sequences in order (header rewrite only)."""
+        state = self.partition(tp)
+        self._reset_partition(state)
+        for batch in queued:
+            base = state.next_sequence
+            batch.set_producer_state(self.producer_id, self.epoch, base, batch.transactional)
+            state.next_sequence = increment_sequence(base, batch.record_count)
+            state.in_flight.append(batch)

@@ -1,0 +1,545 @@
+"""The I/O thread: metadata, producer id, drain ready batches into ProduceRequests,
+handle responses, retries and expiry (Java's ``Sender`` loop, research §7.9-7.11).
+
+Everything network-related happens on this one thread; caller threads only
+append to the accumulator and call :meth:`Sender.wakeup`. Batch outcomes (and
+so user callbacks) are delivered from this thread with no internal lock held.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+from kprod._internals.accumulator import RecordAccumulator
+from kprod._internals.batch import ProducerBatch
+from kprod._internals.connection import (
+    READY, BrokerConnection, ConnectionSettings,
+)
+from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.metadata import Broker, Metadata
+from kprod._internals.metrics import ProducerMetrics
+from kprod.errors import (
+    BrokerError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosedError,
+    error_for_code,
+)
+
+log = logging.getLogger("kprod.sender")
+
+TopicPartition = Tuple[str, int]
+
+# Versions kprod implements per API (the broker's range decides the one used).
+SUPPORTED = {
+    "ApiVersions": (0, 4), "Metadata": (4, 12), "Produce": (3, 12),
+    "InitProducerId": (0, 5), "FindCoordinator": (0, 6), "AddPartitionsToTxn": (0, 5),
+    "AddOffsetsToTxn": (0, 4), "TxnOffsetCommit": (0, 5), "EndTxn": (0, 5),
+    "SaslHandshake": (0, 1), "SaslAuthenticate": (0, 2),
+}
+
+# Errors after which the partition's leader may have moved: refresh metadata.
+_METADATA_ERRORS = {3, 5, 6, 9, 74, 75, 100, 103}
+_DUPLICATE_SEQUENCE = 46
+_OUT_OF_ORDER_SEQUENCE = 45
+_UNKNOWN_PRODUCER_ID = 59
+_INVALID_PRODUCER_EPOCH = 47
+
+
+class Sender:
+    def __init__(self, config, metadata: Metadata, accumulator: RecordAccumulator,
+                 idempotence: Optional[IdempotenceState], metrics: ProducerMetrics,
+                 clock: Callable[[], float]) -> None:
+        self.config = config
+        self.metadata = metadata
+        self.acc = accumulator
+        self.idem = idempotence
+        self.metrics = metrics
+        self.clock = clock
+        self.settings = ConnectionSettings(config)
+        self.acks = config.acks
+        self.request_timeout_ms = config["request.timeout.ms"]
+        self.max_request_size = config["max.request.size"]
+        self.retries = config["retries"]
+        self.delivery_timeout_ms = config["delivery.timeout.ms"]
+        self.transaction_timeout_ms = config["transaction.timeout.ms"]
+        self.guarantee_order = config["max.in.flight.requests.per.connection"] == 1
+        self.selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._wakeup_pending = False
+        self._registered: Dict[int, int] = {}     # id(connection) -> registered fd
+        self.connections: Dict[int, BrokerConnection] = {}
+        self.bootstrap: List[BrokerConnection] = []
+        for i, server in enumerate(config["bootstrap.servers"]):
+            host, _, port = server.rpartition(":")
+            conn = self._new_connection(-(i + 1), host.strip("[]"), int(port))
+            self.bootstrap.append(conn)
+        self.running = True
+        self.force_close = False
+        self.in_flight_batches: Dict[int, List[ProducerBatch]] = {}  # request id -> batches
+        self._metadata_in_flight = False
+        self._pid_in_flight = False
+        self._pid_next_attempt = 0.0
+        self.fatal_error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, name="kprod-sender", daemon=True)
+
+    # -- caller threads --------------------------------------------------------------
+    def wakeup(self) -> None:
+        """Latched, coalesced wakeup: at most one byte in the pipe at a time."""
+        if not self._wakeup_pending:
+            self._wakeup_pending = True
+            try:
+                os.write(self._wake_w, b"x")
+            except (BlockingIOError, OSError):
+                pass
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # -- connections -------------------------------------------------------------------
+    def _new_connection(self, node_id: int, host: str, port: int) -> BrokerConnection:
+        conn = BrokerConnection(node_id, host, port, self.settings, self.clock, SUPPORTED)
+        conn.on_state_change = self._on_connection_state
+        return conn
+
+    def _on_connection_state(self, conn: BrokerConnection) -> None:
+        """Keep the selector in step with the connection's socket (registered by fd)."""
+        fd = conn.sock.fileno() if conn.sock is not None else -1
+        old = self._registered.get(id(conn), -1)
+        if old != -1 and old != fd:
+            try:
+                self.selector.unregister(old)
+            except (KeyError, ValueError):
+                pass
+            del self._registered[id(conn)]
+        if fd != -1:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.wants_write() else 0)
+            if old == fd:
+                self.selector.modify(fd, events, conn)
+            else:
+                self.selector.register(fd, events, conn)
+                self._registered[id(conn)] = fd
+        if conn.last_error is not None and conn.node_id >= 0:
+            self.metadata.request_update()
+
+    def _connection(self, node_id: int) -> Optional[BrokerConnection]:
+        conn = self.connections.get(node_id)
+        broker = self.metadata.snapshot.brokers.get(node_id)
+        if conn is None:
+            if broker is None:
+                return None
+            conn = self.connections[node_id] = self._new_connection(node_id, broker.host,
+                                                                    broker.port)
+        elif broker is not None and (conn.host, conn.port) != (broker.host, broker.port) \
+                and not conn.in_flight:
+            conn.close(None)
+            conn = self.connections[node_id] = self._new_connection(node_id, broker.host,
+                                                                    broker.port)
+        return conn
+
+    def _ensure_connected(self, conn: BrokerConnection, now: float) -> bool:
+        if conn.ready:
+            return True
+        if conn.can_connect(now):
+            conn.connect(now)
+        return conn.ready
+
+    def _least_loaded(self, now: float) -> Optional[BrokerConnection]:
+        """A ready connection with the fewest in-flight requests, else start one."""
+        candidates = list(self.connections.values())
+        if not any(c.node_id >= 0 for c in candidates) or not self.metadata.snapshot.brokers:
+            candidates += self.bootstrap
+        else:
+            for node_id in self.metadata.snapshot.brokers:
+                conn = self._connection(node_id)
+                if conn is not None and conn not in candidates:
+                    candidates.append(conn)
+        ready = [c for c in candidates if c.ready and c.can_send_more()]
+        if ready:
+            return min(ready, key=lambda c: len(c.in_flight))
+        if any(c.state not in ("DISCONNECTED", "CLOSED") for c in candidates):
+            return None          # a connection is being set up
+        for conn in sorted(candidates, key=lambda c: c.next_attempt_ms):
+            if conn.can_connect(now):
+                conn.connect(now)
+                if conn.ready:
+                    return conn
+                return None
+        if all(c.state == "CLOSED" for c in candidates) and not self.bootstrap[0].sock:
+            # rebootstrap (KIP-899): known brokers all failing, also try the bootstrap list
+            for conn in self.bootstrap:
+                if conn.can_connect(now):
+                    conn.connect(now)
+                    break
+        return None
+
+    # -- main loop ---------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while self.running:
+                self.run_once()
+            # close(): keep sending until everything is done, unless forced.
+            while not self.force_close and (self.acc.has_undrained() or self.in_flight_batches):
+                if self.fatal_error is not None:
+                    break
+                self.run_once()
+        except BaseException as exc:  # never die silently: fail everything
+            log.exception("kprod sender thread crashed")
+            self.fatal_error = KafkaError(f"kprod I/O thread crashed: {exc!r}")
+            self.metadata.fail_waiters(self.fatal_error)
+        finally:
+            self._abort_everything(self.fatal_error or ProducerClosedError(
+                "Producer closed forcefully before the record was sent"))
+            for conn in list(self.connections.values()) + self.bootstrap:
+                if conn.sock is not None:
+                    conn.on_state_change = None
+                    conn.close(None)
+            self.selector.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def run_once(self) -> None:
+        now = self.clock()
+        timeout_ms = 1000.0
+        timeout_ms = min(timeout_ms, self._maybe_update_metadata(now))
+        if self.idem is not None:
+            timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
+            self._maybe_bump_epoch()
+        timeout_ms = min(timeout_ms, self._send_produce_data(now))
+        for conn in list(self.connections.values()) + self.bootstrap:
+            conn.check_timeouts(now)
+            timeout_ms = min(timeout_ms, conn.next_timeout_ms(now))
+        self._poll(max(timeout_ms, 0) / 1000.0)
+
+    def _poll(self, timeout_s: float) -> None:
+        events = self.selector.select(timeout_s)
+        now = self.clock()
+        for key, mask in events:
+            conn = key.data
+            if conn is None:
+                self._wakeup_pending = False
+                try:
+                    while os.read(self._wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                continue
+            if mask & selectors.EVENT_WRITE and conn.sock is not None:
+                conn.on_writable(now)
+            if mask & selectors.EVENT_READ and conn.sock is not None:
+                conn.on_readable(now)
+            if conn.sock is not None:
+                events_wanted = selectors.EVENT_READ | (
+                    selectors.EVENT_WRITE if conn.wants_write() else 0)
+                if key.events != events_wanted:
+                    self.selector.modify(key.fd, events_wanted, conn)
+
+    # -- metadata ------------------------------------------------------------------------
+    def _maybe_update_metadata(self, now: float) -> float:
+        md = self.metadata
+        wait = md.time_to_next_update(now)
+        if wait > 0 or self._metadata_in_flight:
+            return wait if wait > 0 else 1000.0
+        conn = self._least_loaded(now)
+        if conn is None:
+            return 50.0
+        topics = md.topics_to_fetch()
+        body = {"topics": [{"name": t} for t in topics],
+                "allow_auto_topic_creation": True,
+                "include_topic_authorized_operations": False}
+        self._metadata_in_flight = True
+        md.last_attempt_ms = now
+
+        def on_response(response, error):
+            self._metadata_in_flight = False
+            if error is not None:
+                log.debug("Metadata request failed: %s", error)
+                md.request_update()
+                return
+            md.update(response, self.clock())
+            self._connect_new_brokers()
+
+        conn.send("Metadata", body, on_response)
+        return self.request_timeout_ms
+
+    def _connect_new_brokers(self) -> None:
+        for node_id in self.metadata.snapshot.brokers:
+            self._connection(node_id)
+
+    # -- idempotence ---------------------------------------------------------------------
+    def _maybe_init_producer_id(self, now: float) -> float:
+        idem = self.idem
+        if idem.has_producer_id or self._pid_in_flight:
+            return 1000.0
+        if now < self._pid_next_attempt:
+            return self._pid_next_attempt - now
+        conn = self._least_loaded(now)
+        if conn is None:
+            return 50.0
+        body = {"transactional_id": None, "transaction_timeout_ms": self.transaction_timeout_ms,
+                "producer_id": -1, "producer_epoch": -1}
+        self._pid_in_flight = True
+
+        def on_response(response, error):
+            self._pid_in_flight = False
+            if error is None and response["error_code"] != 0:
+                error = error_for_code(response["error_code"], "InitProducerId")
+            if error is not None:
+                if isinstance(error, BrokerError) and not error.retriable and \
+                        response is not None and response["error_code"] in (31, 53, 35):
+                    self._fatal(error)
+                else:
+                    self._pid_next_attempt = self.clock() + self.acc.retry_backoff_ms
+                return
+            idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            log.debug("Producer id %d epoch %d", idem.producer_id, idem.epoch)
+
+        conn.send("InitProducerId", body, on_response)
+        return self.request_timeout_ms
+
+    def _maybe_bump_epoch(self) -> None:
+        idem = self.idem
+        if not idem.bump_requested or self.in_flight_batches:
+            return
+        if not idem.bump_epoch_locally():
+            idem.producer_id = -1        # epoch exhausted: get a fresh producer id
+            idem.epoch = -1
+            idem.bump_requested = False
+        log.info("Bumped producer epoch to %d (producer id %d) to reset sequences",
+                 idem.epoch, idem.producer_id)
+        for tp, state in idem.partitions.items():
+            retries = [b for b in state.in_flight if b.final_state is None]
+            if idem.has_producer_id:
+                idem.restamp_for_new_epoch(tp, retries)
+            else:
+                for batch in retries:
+                    batch.base_sequence = -1
+                state.in_flight = []
+
+    def _fatal(self, error: BaseException) -> None:
+        log.error("Fatal producer error: %s", error)
+        self.fatal_error = error
+        if self.idem is not None:
+            self.idem.fatal_error = error
+        self.metadata.fail_waiters(error)
+        self._abort_everything(error)
+
+    # -- produce -------------------------------------------------------------------------
+    def _send_produce_data(self, now: float) -> float:
+        md = self.metadata
+        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now)
+        for topic in unknown:
+            md.request_topic(topic)
+            md.request_update()
+        timeout = next_ready_ms
+        if ready:
+            by_node: Dict[int, List[TopicPartition]] = {}
+            for tp in self.acc.queues:
+                leader = md.leader_for(tp)
+                if leader in ready:
+                    by_node.setdefault(leader, []).append(tp)
+            may_drain = self.idem.may_drain if self.idem is not None else _always
+            for node_id, partitions in by_node.items():
+                conn = self._connection(node_id)
+                if conn is None:
+                    md.request_update()
+                    continue
+                if not self._ensure_connected(conn, now):
+                    if conn.state in ("DISCONNECTED", "CLOSED"):
+                        timeout = min(timeout, max(conn.next_attempt_ms - now, 0))
+                    continue
+                if not conn.can_send_more():
+                    continue
+                batches = self.acc.drain(node_id, partitions, self.max_request_size, now,
+                                         may_drain)
+                if batches:
+                    self._send_produce(conn, batches, now)
+                    timeout = 0
+        timeout = min(timeout, self._expire(now))
+        return timeout
+
+    def _send_produce(self, conn: BrokerConnection, batches: List[ProducerBatch],
+                      now: float) -> None:
+        idem = self.idem
+        topics: Dict[str, list] = {}
+        for batch in batches:
+            if idem is not None:
+                idem.assign(batch, transactional=False)
+            batch.in_flight = True
+            batch.last_attempt_ms = now
+            if self.guarantee_order:
+                self.acc.queue(batch.tp).muted = True
+            topics.setdefault(batch.tp[0], []).append(
+                {"index": batch.tp[1], "records": batch.payload})
+        body = {"transactional_id": None, "acks": self.acks, "timeout_ms": self.request_timeout_ms,
+                "topic_data": [{"name": t, "partition_data": p} for t, p in topics.items()]}
+        request_id = id(batches)
+        self.in_flight_batches[request_id] = batches
+        sent_ms = now
+
+        def on_response(response, error):
+            self.in_flight_batches.pop(request_id, None)
+            self._handle_produce_response(conn, batches, response, error, sent_ms)
+
+        expect = self.acks != 0
+        conn.send("Produce", body, on_response, expect_response=expect)
+        self.metrics.record_request(len(batches), sum(b.record_count for b in batches),
+                                    sum(len(b.payload) for b in batches))
+
+    def _handle_produce_response(self, conn: BrokerConnection, batches: List[ProducerBatch],
+                                 response: Optional[dict], error: Optional[BaseException],
+                                 sent_ms: float) -> None:
+        now = self.clock()
+        if self.guarantee_order:
+            for batch in batches:
+                self.acc.queue(batch.tp).muted = False
+        if error is not None:
+            for batch in batches:
+                self._fail_or_retry(batch, error, now, unknown_fate=True)
+            self.metadata.request_update()
+            return
+        self.metrics.record_latency(now - sent_ms)
+        if response is None:   # acks=0: no answer; complete with offset -1 (as Java)
+            for batch in batches:
+                self._complete_batch(batch, -1, -1)
+            return
+        results = {}
+        for topic in response["responses"]:
+            for p in topic["partition_responses"]:
+                results[(topic["name"], p["index"])] = p
+        endpoints = {e["node_id"]: Broker(e["node_id"], e["host"], e["port"], e.get("rack"))
+                     for e in response.get("node_endpoints") or ()}
+        for batch in batches:
+            p = results.get(batch.tp)
+            if p is None:
+                self._fail_or_retry(batch, KafkaError(
+                    f"Produce response from broker {conn.node_id} lacks {batch.tp}"), now, True)
+                continue
+            code = p["error_code"]
+            if code == 0:
+                self._complete_batch(batch, p["base_offset"], p["log_append_time_ms"])
+            elif code == _DUPLICATE_SEQUENCE:
+                # The broker has this batch already (KIP-98): a success, offset unknown.
+                self._complete_batch(batch, -1, -1)
+            else:
+                message = p.get("error_message") or None
+                record_errors = p.get("record_errors") or ()
+                if record_errors:
+                    details = "; ".join(f"record {e['batch_index']}: "
+                                        f"{e.get('batch_index_error_message')}"
+                                        for e in record_errors[:5])
+                    message = f"{message or ''} ({details})".strip()
+                err = error_for_code(code, message)
+                leader = p.get("current_leader") or {}
+                if code in _METADATA_ERRORS:
+                    if leader.get("leader_id", -1) >= 0 and self.metadata.update_leader(
+                            batch.tp, leader["leader_id"], leader["leader_epoch"], endpoints):
+                        batch.backoff_ms = 0          # KIP-951: no backoff on a known move
+                    else:
+                        self.metadata.request_update()
+                self._handle_error(batch, code, err, now)
+
+    def _handle_error(self, batch: ProducerBatch, code: int, err: BaseException,
+                      now: float) -> None:
+        idem = self.idem
+        if idem is not None and code in (_OUT_OF_ORDER_SEQUENCE, _UNKNOWN_PRODUCER_ID):
+            state = idem.partition(batch.tp)
+            first_unacked = (state.last_acked_sequence + 1) & 0x7FFFFFFF \
+                if state.last_acked_sequence >= 0 else 0
+            if batch.base_sequence != first_unacked or code == _UNKNOWN_PRODUCER_ID:
+                # An earlier batch failed first, or the broker lost our state (KAFKA-5793):
+                # reset sequences with a new epoch (KIP-360) and retry.
+                idem.request_epoch_bump(batch.tp)
+            else:
+                idem.request_epoch_bump(batch.tp)
+            if self._can_retry(batch, now):
+                self.acc.reenqueue(batch, now)
+                return
+        elif idem is not None and code == _INVALID_PRODUCER_EPOCH:
+            idem.request_epoch_bump(batch.tp)
+            if self._can_retry(batch, now):
+                self.acc.reenqueue(batch, now)
+                return
+        elif isinstance(err, BrokerError) and err.retriable and self._can_retry(batch, now):
+            self.metrics.record_retry(batch.record_count)
+            self.acc.reenqueue(batch, now)
+            return
+        self._fail_batch(batch, err, unknown_fate=False)
+
+    def _can_retry(self, batch: ProducerBatch, now: float) -> bool:
+        return (not self.force_close and batch.attempts < self.retries
+                and now - batch.created_ms < self.delivery_timeout_ms
+                and self.fatal_error is None)
+
+    def _fail_or_retry(self, batch: ProducerBatch, error: BaseException, now: float,
+                       unknown_fate: bool) -> None:
+        if self._can_retry(batch, now):
+            self.metrics.record_retry(batch.record_count)
+            self.acc.reenqueue(batch, now)
+            return
+        if now - batch.created_ms >= self.delivery_timeout_ms:
+            error = self._expiry_error(batch, now, error)
+        self._fail_batch(batch, error, unknown_fate)
+
+    def _expiry_error(self, batch: ProducerBatch, now: float,
+                      cause: Optional[BaseException] = None) -> KafkaTimeoutError:
+        err = KafkaTimeoutError(
+            f"Expiring {batch.record_count or batch.builder.num_records} record(s) for "
+            f"{batch.tp[0]}-{batch.tp[1]}: {now - batch.created_ms:.0f} ms has passed since "
+            f"batch creation (delivery.timeout.ms={self.delivery_timeout_ms})"
+            + (f"; last error: {cause}" if cause else ""))
+        return err
+
+    def _complete_batch(self, batch: ProducerBatch, base_offset: int,
+                        log_append_time: int) -> None:
+        if self.idem is not None and batch.has_sequence:
+            self.idem.on_success(batch, base_offset)
+        self.acc.batch_done(batch)
+        count = batch.record_count
+        if batch.complete(base_offset, log_append_time):
+            self.metrics.record_success(count)
+
+    def _fail_batch(self, batch: ProducerBatch, error: BaseException,
+                    unknown_fate: bool) -> None:
+        if self.idem is not None and batch.has_sequence:
+            self.idem.on_failed(batch, unknown_fate)
+        self.acc.batch_done(batch)
+        count = batch.record_count or (batch.builder.num_records if batch.builder else 0)
+        if batch.complete(-1, -1, error):
+            self.metrics.record_error(count)
+
+    def _expire(self, now: float) -> float:
+        for batch in self.acc.expired_batches(now):
+            self._fail_batch(batch, self._expiry_error(batch, now), unknown_fate=False)
+        # Retried idempotent batches past the deadline: fail, sequences unresolved (Java).
+        for q in list(self.acc.queues.values()):
+            if q.batches and q.batches[0].has_sequence and \
+                    now - q.batches[0].created_ms >= self.delivery_timeout_ms:
+                with q.lock:
+                    expired = []
+                    while q.batches and q.batches[0].has_sequence and \
+                            now - q.batches[0].created_ms >= self.delivery_timeout_ms:
+                        expired.append(q.batches.popleft())
+                for batch in expired:
+                    if self.idem is not None:
+                        self.idem.mark_unresolved(batch)
+                    self._fail_batch(batch, self._expiry_error(batch, now), unknown_fate=True)
+        return self.acc.next_expiry_ms(now)
+
+    def _abort_everything(self, error: BaseException) -> None:
+        for batch in self.acc.abort_all():
+            self._fail_batch(batch, error, unknown_fate=False)
+        for batches in list(self.in_flight_batches.values()):
+            for batch in batches:
+                self._fail_batch(batch, error, unknown_fate=True)
+        self.in_flight_batches.clear()
+        for batch in self.acc.incomplete_snapshot():
+            self._fail_batch(batch, error, unknown_fate=False)
+
+
+def _always(batch: ProducerBatch) -> bool:
+    return True

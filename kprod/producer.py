@@ -1,0 +1,289 @@
+"""Producer: the public API (Java's ``KafkaProducer`` semantics, Pythonic surface).
+
+``send()`` runs on the caller's thread: serialize, pick the partition, append
+to the partition's open batch (native), return a cheap future. Everything
+network-related runs on one I/O thread (:mod:`kprod._internals.sender`);
+futures complete and callbacks run there.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from kprod._internals.accumulator import RecordAccumulator
+from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.metadata import Metadata, PartitionInfo
+from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.sender import Sender
+from kprod._native.bufferpool import BufferPool
+from kprod._native.murmur2 import partition_for_key
+from kprod._native.records import record_size_upper_bound
+from kprod.config import ProducerConfig
+from kprod.errors import (
+    ConfigError, KafkaError, KafkaTimeoutError, ProducerClosedError, RecordTooLargeError,
+    SerializationError,
+)
+from kprod.future import RecordFuture
+from kprod.record import ProducerRecord, normalize_headers
+from kprod.serialization import check_bytes_like, resolve_serializer, serialize_or_raise
+
+log = logging.getLogger("kprod.producer")
+
+_LEVEL_SETTING = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
+                  "zstd": "compression.zstd.level"}
+
+_live_producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for producer in list(_live_producers):
+        producer._forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _monotonic_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+class Producer:
+    """A thread-safe Kafka producer.
+
+    ``Producer({"bootstrap.servers": "host:9092", "linger.ms": 10})`` or
+    ``Producer(bootstrap_servers="host:9092", linger_ms=10)``. Settings use
+    Kafka's names and the Java client's defaults (acks=all, idempotence on).
+    """
+
+    def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        self.config = cfg = ProducerConfig(config, **kwargs)
+        if cfg["transactional.id"] is not None:
+            raise ConfigError("Setting 'transactional.id': transactions are not available in "
+                              "this version of kprod yet; use idempotence (the default)")
+        self._key_serializer = resolve_serializer(cfg["key.serializer"], "key.serializer")
+        self._value_serializer = resolve_serializer(cfg["value.serializer"], "value.serializer")
+        self._partitioner = _resolve_partitioner(cfg["partitioner.class"])
+        self._ignore_keys = cfg["partitioner.ignore.keys"]
+        self._max_block_s = cfg["max.block.ms"] / 1000.0
+        self._max_request_size = cfg["max.request.size"]
+        self._buffer_memory = cfg["buffer.memory"]
+        self._adaptive = cfg["partitioner.adaptive.partitioning.enable"]
+        self.metrics_registry = ProducerMetrics()
+        self._pool = BufferPool(cfg["buffer.memory"], cfg["batch.size"])
+        compression = cfg["compression.type"]
+        level = cfg[_LEVEL_SETTING[compression]] if compression in _LEVEL_SETTING else None
+        if compression == "gzip" and level == -1:
+            level = None
+        self._accumulator = RecordAccumulator(
+            batch_size=cfg["batch.size"], linger_ms=cfg["linger.ms"], compression=compression,
+            compression_level=level, pool=self._pool,
+            delivery_timeout_ms=cfg["delivery.timeout.ms"],
+            retry_backoff_ms=cfg["retry.backoff.ms"],
+            retry_backoff_max_ms=cfg["retry.backoff.max.ms"], clock=_monotonic_ms,
+            idempotent=cfg["enable.idempotence"], max_request_size=cfg["max.request.size"])
+        self._metadata = Metadata(cfg["metadata.max.age.ms"], cfg["retry.backoff.ms"],
+                                  cfg["metadata.max.idle.ms"])
+        self._idempotence = IdempotenceState() if cfg["enable.idempotence"] else None
+        self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
+                              self.metrics_registry, _monotonic_ms)
+        self._closed = False
+        self._forked = False
+        self._close_lock = threading.Lock()
+        self._sticky = self._accumulator.partitioner
+        self._sender.start()
+        _live_producers.add(self)
+
+    # -- sending -------------------------------------------------------------------------
+    def send(self, topic: Any, value: Any = None, key: Any = None, partition: Optional[int] = None,
+             timestamp: Optional[int] = None, headers: Any = None,
+             callback: Optional[Callable[[Any, Optional[BaseException]], Any]] = None,
+             *, block: bool = True) -> RecordFuture:
+        """Queue one record; return a future of its :class:`RecordMetadata`.
+
+        ``topic`` may be a :class:`ProducerRecord` instead. ``callback(metadata,
+        exception)`` runs on the producer's I/O thread when the record is acknowledged
+        or fails; keep it short. With ``block=False`` the call never waits for
+        metadata or buffer memory: it raises (``BufferExhaustedError``,
+        ``KafkaTimeoutError``) instead. Input errors (serialization, size, a closed
+        producer) are raised here, before anything is queued.
+        """
+        if type(topic) is ProducerRecord:
+            topic, value, key, partition, timestamp, headers = topic
+        if self._closed:
+            raise ProducerClosedError("Cannot send: the producer is closed")
+        if self._forked:
+            raise KafkaError("This producer was created in a parent process; after fork() "
+                             "create a new Producer in the child")
+        original_key, original_value = key, value
+        # Serialize (bytes pass through untouched when no serializer is set).
+        if self._key_serializer is None:
+            if key is not None and type(key) is not bytes:
+                key = check_bytes_like(key, "key", topic)
+        else:
+            key = serialize_or_raise(self._key_serializer, topic, key, headers, "key")
+        if self._value_serializer is None:
+            if value is not None and type(value) is not bytes:
+                value = check_bytes_like(value, "value", topic)
+        else:
+            value = serialize_or_raise(self._value_serializer, topic, value, headers, "value")
+        if headers is not None:
+            try:
+                headers = normalize_headers(headers) or None
+            except TypeError as exc:
+                raise SerializationError(f"Invalid headers for topic '{topic}': {exc}") from None
+        # Partition metadata (wait at most max.block.ms for an unknown topic).
+        info = self._metadata.snapshot.topics.get(topic)
+        if info is None or info.num_partitions == 0:
+            if not isinstance(topic, str) or not topic:
+                raise ConfigError(f"Invalid topic {topic!r}: expected a non-empty str")
+            info = self._metadata.wait_for_topic(topic, self._max_block_s if block else 0.0,
+                                                 self._sender.wakeup)
+        num_partitions = info.num_partitions
+        sticky = None
+        if partition is not None:
+            if not 0 <= partition < num_partitions:
+                raise KafkaError(f"Invalid partition {partition} for topic '{topic}': it has "
+                                 f"{num_partitions} partition(s) (0..{num_partitions - 1})")
+        elif self._partitioner is not None:
+            partition = self._partitioner.partition(topic, original_key, key, original_value,
+                                                    value, self._metadata.snapshot)
+            if not isinstance(partition, int) or not 0 <= partition < num_partitions:
+                raise KafkaError(f"Partitioner returned invalid partition {partition!r} for "
+                                 f"topic '{topic}' with {num_partitions} partitions")
+        elif key is not None and not self._ignore_keys:
+            partition = partition_for_key(key, num_partitions)
+        else:
+            sticky = self._sticky.state(topic)
+            partition = self._sticky.partition(sticky, num_partitions, info.available)
+        if timestamp is None:
+            timestamp = int(time.time() * 1000)
+        key_size = -1 if key is None else len(key)
+        value_size = -1 if value is None else len(value)
+        if key_size + value_size > 1024:
+            size = record_size_upper_bound(key, value, headers)
+            if size > self._max_request_size or size > self._buffer_memory:
+                limit = ("max.request.size", self._max_request_size) \
+                    if size > self._max_request_size else ("buffer.memory", self._buffer_memory)
+                raise RecordTooLargeError(
+                    f"The record for topic '{topic}' is {size} bytes when serialized, larger "
+                    f"than {limit[0]} ({limit[1]})")
+        elif headers is not None:
+            size = record_size_upper_bound(key, value, headers)
+            if size > self._max_request_size:
+                raise RecordTooLargeError(
+                    f"The record for topic '{topic}' is {size} bytes when serialized, larger "
+                    f"than max.request.size ({self._max_request_size})")
+        result = self._accumulator.append(
+            (topic, partition), timestamp, key, value, headers, callback,
+            self._max_block_s * 1000.0 if block else 0.0, key_size, value_size)
+        if sticky is not None:
+            self._sticky.update(sticky, partition, result.appended_bytes,
+                                result.batch_full or self._accumulator.all_batches_full(
+                                    (topic, partition)),
+                                num_partitions, info.available)
+        if result.new_batch or result.batch_full:
+            self._sender.wakeup()
+        return result.future
+
+    def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordFuture:
+        """Alias of :meth:`send` for confluent-kafka users."""
+        return self.send(topic, value, key, **kwargs)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def flush(self, timeout: Optional[float] = None) -> None:
+        """Send everything queued now and wait for the outcome of every such record.
+
+        Raises KafkaTimeoutError if records are still pending after ``timeout`` s.
+        """
+        if self._sender.thread is threading.current_thread():
+            raise KafkaError("flush() cannot be called from a producer callback")
+        acc = self._accumulator
+        acc.flushes_in_progress += 1
+        try:
+            self._sender.wakeup()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for batch in acc.incomplete_snapshot():
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0)
+                if not batch.result.wait(remaining):
+                    pending = sum(1 for b in acc.incomplete_snapshot())
+                    raise KafkaTimeoutError(f"flush() timed out after {timeout} s with "
+                                            f"{pending} batch(es) still pending")
+        finally:
+            acc.flushes_in_progress -= 1
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Send what is queued (up to ``timeout`` s), then stop. Idempotent.
+
+        Every future is complete when close() returns: records not delivered by then
+        fail with ProducerClosedError. From a callback this is ``close(0)``.
+        """
+        on_io_thread = self._sender.thread is threading.current_thread()
+        if on_io_thread:
+            timeout = 0
+        with self._close_lock:
+            self._closed = True
+            self._accumulator.closed = True
+            sender = self._sender
+            sender.running = False
+            if timeout is not None and timeout <= 0:
+                sender.force_close = True
+            sender.wakeup()
+        if on_io_thread:
+            return   # the I/O thread aborts everything when this callback returns
+        sender.thread.join(timeout)
+        if sender.thread.is_alive():
+            sender.force_close = True
+            sender.wakeup()
+            sender.thread.join(5.0)
+        self._pool.close()
+        # Whatever slipped in (or if the I/O thread is stuck in a user callback):
+        for batch in self._accumulator.abort_all() + self._accumulator.incomplete_snapshot():
+            batch.complete(-1, -1, ProducerClosedError(
+                "Producer closed before the record was sent"))
+
+    def __enter__(self) -> "Producer":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- introspection --------------------------------------------------------------------
+    def partitions_for(self, topic: str) -> List[PartitionInfo]:
+        """The topic's partitions (waits up to max.block.ms for metadata)."""
+        if self._closed:
+            raise ProducerClosedError("Cannot fetch metadata: the producer is closed")
+        info = self._metadata.wait_for_topic(topic, self._max_block_s, self._sender.wakeup)
+        return list(info.partitions)
+
+    def metrics(self) -> Dict[str, float]:
+        """Java-named producer metrics (record-send-rate, request-latency-avg, ...)."""
+        return self.metrics_registry.snapshot(self._pool.available_memory,
+                                              self._pool.total_memory)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+def _resolve_partitioner(spec: Any):
+    if spec is None:
+        return None
+    if isinstance(spec, type):
+        spec = spec()
+    if isinstance(spec, str):
+        from kprod import partitioner as builtin
+        name = spec.rsplit(".", 1)[-1]
+        cls = getattr(builtin, name, None)
+        if cls is None or not hasattr(cls, "partition"):
+            raise ConfigError(f"Setting 'partitioner.class': unknown partitioner {spec!r} "
+                              "(built in: RoundRobinPartitioner; or pass an object)")
+        return cls()
+    if not callable(getattr(spec, "partition", None)):
+        raise ConfigError("Setting 'partitioner.class' needs an object with a "
+                          "partition(topic, key, key_bytes, value, value_bytes, cluster) method")
+    return spec
