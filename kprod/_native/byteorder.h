@@ -4,6 +4,7 @@
 #ifndef KPROD_BYTEORDER_H
 #define KPROD_BYTEORDER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -29,6 +30,22 @@ static inline uint64_t kprod_load_be64(const void *p) { uint64_t v; memcpy(&v, p
 static inline int16_t kprod_as_i16(uint16_t v) { int16_t r; memcpy(&r, &v, 2); return r; }
 static inline int32_t kprod_as_i32(uint32_t v) { int32_t r; memcpy(&r, &v, 4); return r; }
 static inline int64_t kprod_as_i64(uint64_t v) { int64_t r; memcpy(&r, &v, 8); return r; }
+
+/* Two's complement wrapping add / subtract of int64 (Java long semantics),
+ * done on uint64_t: no signed overflow UB, and opaque to Cython's
+ * overflowcheck mode. */
+static inline int64_t kprod_wrap_add64(int64_t a, int64_t b) {
+    return kprod_as_i64((uint64_t)a + (uint64_t)b);
+}
+static inline int64_t kprod_wrap_sub64(int64_t a, int64_t b) {
+    return kprod_as_i64((uint64_t)a - (uint64_t)b);
+}
+
+/* end - p in bytes (a C helper: Cython's overflowcheck mode mangles pointer
+ * differences). */
+static inline ptrdiff_t kprod_span(const void *p, const void *end) {
+    return (const char *)end - (const char *)p;
+}
 
 /* Number of bytes of an unsigned LEB128 varint; clz(0) is undefined, hence the |1. */
 static inline int kprod_uvarint32_size(uint32_t v) { return (31 - __builtin_clz(v | 1u)) / 7 + 1; }

@@ -11,5 +11,8 @@ cdef extern from "byteorder.h" nogil:
     int16_t kprod_as_i16(uint16_t v)
     int32_t kprod_as_i32(uint32_t v)
     int64_t kprod_as_i64(uint64_t v)
+    int64_t kprod_wrap_add64(int64_t a, int64_t b)
+    int64_t kprod_wrap_sub64(int64_t a, int64_t b)
+    Py_ssize_t kprod_span(const void* p, const void* end)
     int kprod_uvarint32_size(uint32_t v)
     int kprod_uvarint64_size(uint64_t v)

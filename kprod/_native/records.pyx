@@ -32,7 +32,8 @@ from libc.string cimport memcpy
 from kprod._native.bufferpool cimport PooledBuffer
 from kprod._native.byteorder cimport (
     kprod_as_i16, kprod_as_i32, kprod_as_i64, kprod_load_be16, kprod_load_be32,
-    kprod_load_be64, kprod_store_be16, kprod_store_be32, kprod_store_be64,
+    kprod_load_be64, kprod_span, kprod_store_be16, kprod_store_be32, kprod_store_be64,
+    kprod_wrap_add64, kprod_wrap_sub64,
 )
 from kprod._native.varint cimport (
     VARINT_OK, VARINT_OVERFLOW, read_varint, read_varlong, varint_size, varlong_size,
@@ -184,7 +185,7 @@ cdef uint8_t* _write_headers(object seq, Py_ssize_t n, uint8_t* p,
             vl = vb.len
             vp = <const char*>vb.buf
         try:
-            if kl > INT32_MAX or vl > INT32_MAX or end - p < (
+            if kl > INT32_MAX or vl > INT32_MAX or kprod_span(p, end) < (
                     varint_size(<int32_t>kl) + kl
                     + (varint_size(<int32_t>vl) + vl if vl >= 0 else 1)):
                 raise RuntimeError("headers changed while the record was written")
@@ -313,7 +314,7 @@ cdef class RecordBatchBuilder:
         if key_len > INT32_MAX or value_len > INT32_MAX:
             raise ValueError("key or value larger than 2**31-1 bytes")
         if offset_delta != 0:
-            ts_delta = kprod_as_i64(<uint64_t>timestamp_ms - <uint64_t>self._base_ts)
+            ts_delta = kprod_wrap_sub64(timestamp_ms, self._base_ts)
         body = 1 + varlong_size(ts_delta) + varint_size(offset_delta)
         body += (varint_size(<int32_t>key_len) + key_len) if key_len >= 0 else 1
         body += (varint_size(<int32_t>value_len) + value_len) if value_len >= 0 else 1
@@ -544,7 +545,7 @@ cdef class RecordBatchBuilder:
         elif timestamp_ms is None:
             body += 10
         else:
-            ts_delta = kprod_as_i64(<uint64_t><int64_t>timestamp_ms - <uint64_t>self._base_ts)
+            ts_delta = kprod_wrap_sub64(timestamp_ms, self._base_ts)
             body += varlong_size(ts_delta)
         body += (varint_size(<int32_t>key_len) + key_len) if key_len >= 0 else 1
         body += (varint_size(<int32_t>value_len) + value_len) if value_len >= 0 else 1
@@ -805,8 +806,8 @@ cdef object _read_bytes(const uint8_t** pp, const uint8_t* end, str what, Py_ssi
         return None
     if n < -1:
         _corrupt(f"record {index}: invalid {what} length {n}")
-    if n > end - pp[0]:
-        _corrupt(f"record {index}: {what} length {n} exceeds the {end - pp[0]} bytes left")
+    if n > kprod_span(pp[0], end):
+        _corrupt(f"record {index}: {what} length {n} exceeds the {kprod_span(pp[0], end)} bytes left")
     out = PyBytes_FromStringAndSize(<const char*>pp[0], n)
     pp[0] += n
     return out
@@ -829,8 +830,8 @@ cdef Record _read_record(const uint8_t** pp, const uint8_t* end, RecordBatch bat
         _varint_fail(st, "length", index)
     if length < MIN_RECORD_SIZE - 1:
         _corrupt(f"record {index}: invalid record length {length}")
-    if length > end - p:
-        _corrupt(f"record {index}: record length {length} exceeds the {end - p} bytes left")
+    if length > kprod_span(p, end):
+        _corrupt(f"record {index}: record length {length} exceeds the {kprod_span(p, end)} bytes left")
     rend = p + length
     rec = Record.__new__(Record)
     rec.attributes = p[0]
@@ -841,18 +842,18 @@ cdef Record _read_record(const uint8_t** pp, const uint8_t* end, RecordBatch bat
     st = read_varint(&p, rend, &offset_delta)
     if st != VARINT_OK:
         _varint_fail(st, "offset delta", index)
-    rec.offset = kprod_as_i64(<uint64_t>batch.base_offset + <uint64_t><int64_t>offset_delta)
+    rec.offset = kprod_wrap_add64(batch.base_offset, offset_delta)
     if batch.timestamp_type == 1:
         rec.timestamp = batch.max_timestamp       # LogAppendTime
     else:
-        rec.timestamp = kprod_as_i64(<uint64_t>batch.base_timestamp + <uint64_t>ts_delta)
+        rec.timestamp = kprod_wrap_add64(batch.base_timestamp, ts_delta)
     rec.key = _read_bytes(&p, rend, "key", index)
     rec.value = _read_bytes(&p, rend, "value", index)
     st = read_varint(&p, rend, &hcount)
     if st != VARINT_OK:
         _varint_fail(st, "header count", index)
-    if hcount < 0 or hcount > (rend - p) // 2:
-        _corrupt(f"record {index}: invalid header count {hcount} for {rend - p} bytes left")
+    if hcount < 0 or hcount > (kprod_span(p, rend)) // 2:
+        _corrupt(f"record {index}: invalid header count {hcount} for {kprod_span(p, rend)} bytes left")
     headers = []
     for i in range(hcount):
         st = read_varint(&p, rend, &n)
@@ -860,8 +861,8 @@ cdef Record _read_record(const uint8_t** pp, const uint8_t* end, RecordBatch bat
             _varint_fail(st, "header key length", index)
         if n < 0:
             _corrupt(f"record {index}: invalid header key length {n}")
-        if n > rend - p:
-            _corrupt(f"record {index}: header key length {n} exceeds the {rend - p} bytes left")
+        if n > kprod_span(p, rend):
+            _corrupt(f"record {index}: header key length {n} exceeds the {kprod_span(p, rend)} bytes left")
         try:
             hk = PyUnicode_DecodeUTF8(<const char*>p, n, NULL)
         except UnicodeDecodeError as e:
@@ -871,7 +872,7 @@ cdef Record _read_record(const uint8_t** pp, const uint8_t* end, RecordBatch bat
         headers.append((hk, hv))
     rec.headers = headers
     if p != rend:
-        _corrupt(f"record {index}: {rend - p} unread bytes at the end of the record")
+        _corrupt(f"record {index}: {kprod_span(p, rend)} unread bytes at the end of the record")
     pp[0] = rend
     return rec
 
@@ -934,7 +935,7 @@ cdef RecordBatch _read_batch(const uint8_t* p, Py_ssize_t size, bint verify_crc)
             held = True
             rp = <const uint8_t*>db.buf
             rend = rp + db.len
-        rlen = rend - rp
+        rlen = kprod_span(rp, rend)
         if batch.records_count > rlen // MIN_RECORD_SIZE:
             _corrupt(f"records count {batch.records_count} cannot fit in "
                      f"{rlen} bytes of records")
@@ -942,7 +943,7 @@ cdef RecordBatch _read_batch(const uint8_t* p, Py_ssize_t size, bint verify_crc)
         for i in range(batch.records_count):
             records.append(_read_record(&rp, rend, batch, i))
         if rp != rend:
-            _corrupt(f"{rend - rp} bytes left after the {batch.records_count} records "
+            _corrupt(f"{kprod_span(rp, rend)} bytes left after the {batch.records_count} records "
                      f"the batch declares")
     finally:
         if held:
@@ -998,13 +999,13 @@ def read_batches(data, *, bint verify_crc=True, bint allow_partial=False):
 def _encode_varint(int32_t value):
     cdef uint8_t buf[5]
     cdef uint8_t* end = write_varint(buf, value)
-    return PyBytes_FromStringAndSize(<char*>buf, end - buf)
+    return PyBytes_FromStringAndSize(<char*>buf, kprod_span(buf, end))
 
 
 def _encode_varlong(int64_t value):
     cdef uint8_t buf[10]
     cdef uint8_t* end = write_varlong(buf, value)
-    return PyBytes_FromStringAndSize(<char*>buf, end - buf)
+    return PyBytes_FromStringAndSize(<char*>buf, kprod_span(buf, end))
 
 
 def _decode_varint(bytes data):
@@ -1015,7 +1016,7 @@ def _decode_varint(bytes data):
     cdef int st = read_varint(&p, p + PyBytes_GET_SIZE(data), &v)
     if st != VARINT_OK:
         _varint_fail(st, "test", 0)
-    return v, p - start
+    return v, kprod_span(start, p)
 
 
 def _decode_varlong(bytes data):
@@ -1025,7 +1026,7 @@ def _decode_varlong(bytes data):
     cdef int st = read_varlong(&p, p + PyBytes_GET_SIZE(data), &v)
     if st != VARINT_OK:
         _varint_fail(st, "test", 0)
-    return v, p - start
+    return v, kprod_span(start, p)
 
 
 def _varint_size(int32_t value):

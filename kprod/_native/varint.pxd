@@ -6,6 +6,7 @@
 # value is undefined behaviour in C (a bug seen in aiokafka and librdkafka).
 # All functions are inline, noexcept and nogil; this .pxd has no module.
 
+cimport cython
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, int32_t, int64_t
 from kprod._native.byteorder cimport (
     kprod_uvarint32_size, kprod_uvarint64_size, kprod_as_i32, kprod_as_i64,
@@ -18,18 +19,22 @@ cdef enum:
     VARINT_OVERFLOW = 2      # more than 5 (10) bytes, or bits beyond 32 (64)
 
 
+@cython.overflowcheck(False)   # unsigned wrap-around is intended
 cdef inline uint32_t zigzag32(int32_t v) noexcept nogil:
     return (<uint32_t>v << 1) ^ (<uint32_t>0 - (<uint32_t>v >> 31))
 
 
+@cython.overflowcheck(False)   # unsigned wrap-around is intended
 cdef inline uint64_t zigzag64(int64_t v) noexcept nogil:
     return (<uint64_t>v << 1) ^ (<uint64_t>0 - (<uint64_t>v >> 63))
 
 
+@cython.overflowcheck(False)   # unsigned wrap-around is intended
 cdef inline int32_t unzigzag32(uint32_t u) noexcept nogil:
     return kprod_as_i32((u >> 1) ^ (<uint32_t>0 - (u & 1)))
 
 
+@cython.overflowcheck(False)   # unsigned wrap-around is intended
 cdef inline int64_t unzigzag64(uint64_t u) noexcept nogil:
     return kprod_as_i64((u >> 1) ^ (<uint64_t>0 - (u & 1)))
 

@@ -3,6 +3,7 @@ parses, when a mutation happens to keep the batch valid), never anything else,
 never crashes, never hangs."""
 from __future__ import annotations
 
+import os
 import struct
 import time
 
@@ -15,7 +16,8 @@ from kprod._native import records as r
 from kprod._native.bufferpool import standalone_buffer
 from kprod.errors import CorruptRecordError
 
-FUZZ = settings(max_examples=300, deadline=None,
+# KPROD_FUZZ_EXAMPLES=5000 for a longer run.
+FUZZ = settings(max_examples=int(os.environ.get("KPROD_FUZZ_EXAMPLES", "300")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 TIME_BOUND_S = 2.0
 
