@@ -211,12 +211,14 @@ class KafkaCluster:
         node = self._node(broker_id)
         _signal(node, signal.SIGSTOP)
         node.paused = True
+        _wait_process_state(node, "T")  # signals are async; return once it's really stopped
 
     def resume_broker(self, broker_id: int) -> None:
         """Undo :meth:`pause_broker` (SIGCONT)."""
         node = self._node(broker_id)
         _signal(node, signal.SIGCONT)
         node.paused = False
+        _wait_process_state(node, "RSD")
 
     def start_broker(self, broker_id: int, timeout: float | None = None) -> None:
         """Restart a stopped or killed node on its old ports and data; wait until it's registered."""
@@ -288,6 +290,12 @@ class KafkaCluster:
         return "\n".join(parts) or f"(no logs yet for broker {broker_id})"
 
     # -- internals ----------------------------------------------------------
+
+    def _failure_report(self, node: _Node) -> str:
+        """Log tail plus the first ERROR lines: the cause is often far above the tail."""
+        errors = _error_lines(node.server_log)
+        head = ("--- first errors in server.log ---\n" + "\n".join(errors) + "\n") if errors else ""
+        return head + self.log_tail(node.node_id, 40)
 
     def _node(self, broker_id: int) -> _Node:
         self._require_running()
@@ -407,14 +415,14 @@ class KafkaCluster:
                 code = node.proc.returncode if node.proc else None
                 raise KafkaClusterError(
                     f"broker {node.node_id} exited with code {code} during startup\n"
-                    f"{self.log_tail(node.node_id)}")
+                    f"{self._failure_report(node)}")
             if (_count_lines(node.server_log, _STARTED_LINE) > node.started_lines_seen
                     and _port_open(node.port)):
                 return
             if time.monotonic() > deadline:
                 raise KafkaClusterError(
-                    f"broker {node.node_id} not ready after {self.startup_timeout:.0f}s\n"
-                    f"{self.log_tail(node.node_id)}")
+                    f"broker {node.node_id} not ready after {self.startup_timeout:.1f}s\n"
+                    f"{self._failure_report(node)}")
             time.sleep(0.1)
 
     def _wait_brokers_registered(self, ids: set[int], deadline: float) -> None:
@@ -456,6 +464,22 @@ def _signal(node: _Node, sig: int) -> None:
             os.kill(node.proc.pid, sig)
         except ProcessLookupError:
             pass
+
+
+def _wait_process_state(node: _Node, states: str, timeout: float = 5.0) -> None:
+    """Wait until /proc reports one of ``states`` for the JVM (no-op without procfs)."""
+    if node.proc is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{node.proc.pid}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return
+        if state in states:
+            return
+        time.sleep(0.01)
 
 
 def _reap(node: _Node, timeout: float) -> None:
@@ -546,6 +570,21 @@ def _count_lines(path: pathlib.Path, needle: str) -> int:
             return fh.read().count(needle.encode())
     except FileNotFoundError:
         return 0
+
+
+def _error_lines(path: pathlib.Path, limit: int = 10) -> list[str]:
+    """ERROR/FATAL log lines, each with the next line (usually the exception message)."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    picked: list[str] = []
+    for i, line in enumerate(lines):
+        if "] ERROR " in line or "] FATAL " in line:
+            picked.extend(lines[i:i + 2])
+            if len(picked) >= 2 * limit:
+                break
+    return picked
 
 
 def _tail(path: pathlib.Path, n: int) -> list[str]:

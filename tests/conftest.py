@@ -1,0 +1,71 @@
+"""Shared fixtures: real local Kafka clusters from :mod:`kprod.testing`.
+
+* ``kafka``         – session-wide single broker (started on first use)
+* ``kafka_cluster`` – session-wide 3-node cluster (RF=3, min.insync.replicas=2), lazy
+* ``make_topic``    – factory: ``make_topic(partitions=1, replication_factor=1, configs=None,
+                      cluster=None) -> name`` (unique name; ``cluster`` defaults to ``kafka``)
+* ``topic``         – one fresh single-partition topic on ``kafka``
+
+Tests using these get the ``kafka`` marker automatically (``cluster`` for the 3-node one),
+so ``-m "not kafka"`` runs without Java/Maven.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Callable, Iterator, Mapping
+
+import pytest
+
+from kprod.testing import KafkaCluster
+
+_KAFKA_FIXTURES = {"kafka", "kafka_cluster", "make_topic", "topic"}
+_topic_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[KafkaCluster]:
+    """A single KRaft broker for the whole test session."""
+    with KafkaCluster(brokers=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster() -> Iterator[KafkaCluster]:
+    """Three combined broker+controller nodes for the whole session.
+
+    Tests that stop/kill/pause nodes must bring them back before returning.
+    """
+    with KafkaCluster(brokers=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def make_topic(request: pytest.FixtureRequest) -> Callable[..., str]:
+    """Factory creating uniquely named topics and waiting until they're usable."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "-", request.node.name)[:150]
+
+    def _make(partitions: int = 1, replication_factor: int = 1,
+              configs: Mapping[str, Any] | None = None,
+              cluster: KafkaCluster | None = None) -> str:
+        cluster = cluster or request.getfixturevalue("kafka")
+        name = f"{base}-{next(_topic_counter)}"
+        return cluster.create_topic(name, partitions, replication_factor, configs)
+
+    return _make
+
+
+@pytest.fixture
+def topic(make_topic: Callable[..., str]) -> str:
+    """A fresh single-partition topic on the ``kafka`` broker."""
+    return make_topic()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & _KAFKA_FIXTURES:
+            item.add_marker(pytest.mark.kafka)
+        if "kafka_cluster" in names:
+            item.add_marker(pytest.mark.cluster)
