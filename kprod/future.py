@@ -1,9 +1,10 @@
 """Cheap per-record futures backed by one shared result per batch.
 
 A ``concurrent.futures.Future`` costs a lock and a Condition per record. Here
-a record's future is a small slotted object pointing at its batch's
-:class:`BatchResult` plus its offset delta; the batch owns the only Event and
-lock, so the per-record cost on ``send()`` is one small allocation.
+a record's future (:class:`RecordFuture`, native, made by the append fast
+path) points at its batch's :class:`BatchResult` plus its offset delta; the
+batch owns the only Event and lock, so the per-record cost on ``send()`` is
+one small allocation.
 """
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import logging
 import threading
 from typing import Any, Callable, List, Optional, Tuple
 
-from kprod.errors import KafkaTimeoutError
-from kprod.record import RecordMetadata
+from kprod._native.appender import RecordFuture
 
 log = logging.getLogger("kprod.producer")
 
@@ -96,81 +96,8 @@ class BatchResult:
                 log.exception("Exception in user callback %r", callback)
 
 
-class RecordFuture:
-    """The future ``send()`` returns: resolves to :class:`RecordMetadata`."""
-
-    __slots__ = ("_batch", "_delta", "_timestamp", "_key_size", "_value_size")
-
-    def __init__(self, batch: BatchResult, delta: int, timestamp: int, key_size: int,
-                 value_size: int) -> None:
-        self._batch = batch
-        self._delta = delta
-        self._timestamp = timestamp
-        self._key_size = key_size
-        self._value_size = value_size
-
-    def done(self) -> bool:
-        return self._batch._done
-
-    def cancelled(self) -> bool:
-        return False
-
-    def cancel(self) -> bool:
-        """Records cannot be taken back once appended (as in Java)."""
-        return False
-
-    def running(self) -> bool:
-        return not self._batch._done
-
-    def metadata(self) -> RecordMetadata:
-        batch = self._batch
-        offset = batch.base_offset + self._delta if batch.base_offset >= 0 else -1
-        timestamp = batch.log_append_time if batch.log_append_time >= 0 else self._timestamp
-        return RecordMetadata(batch.topic, batch.partition, offset, timestamp,
-                              self._key_size, self._value_size)
-
-    def get(self, timeout: Optional[float] = None) -> RecordMetadata:
-        """Wait for the outcome; return the metadata or raise the record's error."""
-        batch = self._batch
-        if not batch._done and not batch.wait(timeout):
-            raise KafkaTimeoutError(
-                f"Record to {batch.topic}-{batch.partition} not acknowledged within "
-                f"{timeout} s (it is still pending; the producer keeps trying until "
-                "delivery.timeout.ms)")
-        if batch.error is not None:
-            raise batch.error
-        return self.metadata()
-
-    result = get
-
-    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
-        batch = self._batch
-        if not batch._done and not batch.wait(timeout):
-            raise KafkaTimeoutError(f"Record to {batch.topic}-{batch.partition} still pending "
-                                    f"after {timeout} s")
-        return batch.error
-
-    def add_done_callback(self, fn: Callable[["RecordFuture"], Any]) -> None:
-        """Call ``fn(future)`` when done (on the I/O thread, or now if already done)."""
-        if not self._batch.add_done_callback(fn, self):
-            try:
-                fn(self)
-            except Exception:
-                log.exception("Exception in done callback %r", fn)
-
-    def __repr__(self) -> str:
-        batch = self._batch
-        state = ("pending" if not batch._done else
-                 "error " + type(batch.error).__name__ if batch.error else "done")
-        return f"<RecordFuture {batch.topic}-{batch.partition} {state}>"
-
-
-class FailedFuture(RecordFuture):
+def failed_future(topic: str, partition: int, error: BaseException) -> RecordFuture:
     """A future that failed before its record reached a batch."""
-
-    __slots__ = ()
-
-    def __init__(self, topic: str, partition: int, error: BaseException) -> None:
-        batch = BatchResult(topic, partition)
-        batch.complete(-1, -1, error)
-        super().__init__(batch, 0, -1, -1, -1)
+    batch = BatchResult(topic, partition)
+    batch.complete(-1, -1, error)
+    return RecordFuture(batch, 0, -1, -1, -1)

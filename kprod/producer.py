@@ -19,6 +19,7 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
+from kprod._native.appender import try_append
 from kprod._native.bufferpool import BufferPool
 from kprod._native.murmur2 import partition_for_key
 from kprod._native.records import record_size_upper_bound
@@ -178,17 +179,24 @@ class Producer:
                 raise RecordTooLargeError(
                     f"The record for topic '{topic}' is {size} bytes when serialized, larger "
                     f"than max.request.size ({self._max_request_size})")
-        result = self._accumulator.append(
-            (topic, partition), timestamp, key, value, headers, callback,
-            self._max_block_s * 1000.0 if block else 0.0, key_size, value_size)
-        if sticky is not None:
-            self._sticky.update(sticky, partition, result.appended_bytes,
-                                result.batch_full or self._accumulator.all_batches_full(
-                                    (topic, partition)),
-                                num_partitions, info.available)
-        if result.new_batch or result.batch_full:
+        tp = (topic, partition)
+        acc = self._accumulator
+        q = acc.queues.get(tp)
+        result = None if q is None else try_append(q.batches, timestamp, key, value, headers,
+                                                    callback, key_size, value_size)
+        if result is None:
+            result = acc.append_new_batch(q or acc.queue(tp), timestamp, key, value, headers,
+                                          callback,
+                                          self._max_block_s * 1000.0 if block else 0.0,
+                                          key_size, value_size)
             self._sender.wakeup()
-        return result.future
+        elif result[2]:
+            self._sender.wakeup()       # the batch is full: ready to go
+        if sticky is not None:
+            self._sticky.update(sticky, partition, result[1],
+                                result[2] or acc.all_batches_full(tp),
+                                num_partitions, info.available)
+        return result[0]
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordFuture:
         """Alias of :meth:`send` for confluent-kafka users."""

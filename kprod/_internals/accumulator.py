@@ -17,8 +17,8 @@ from typing import Callable, Deque, Dict, Iterable, List, Optional, Sequence, Se
 from kprod._internals.batch import ProducerBatch
 from kprod._internals.sticky import BuiltInPartitioner
 from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
-from kprod.errors import RecordTooLargeError
-from kprod.future import RecordFuture
+from kprod._native.appender import try_append
+from kprod.errors import ProducerClosedError, RecordTooLargeError
 
 TopicPartition = Tuple[str, int]
 
@@ -35,17 +35,6 @@ class PartitionQueue:
         self.lock = threading.Lock()
         self.batches: Deque[ProducerBatch] = deque()
         self.muted = False
-
-
-class AppendResult:
-    __slots__ = ("future", "new_batch", "batch_full", "appended_bytes")
-
-    def __init__(self, future: RecordFuture, new_batch: bool, batch_full: bool,
-                 appended_bytes: int) -> None:
-        self.future = future
-        self.new_batch = new_batch
-        self.batch_full = batch_full
-        self.appended_bytes = appended_bytes
 
 
 class RecordAccumulator:
@@ -88,65 +77,46 @@ class RecordAccumulator:
                     self.queues = queues
         return q
 
-    def append(self, tp: TopicPartition, timestamp: int, key, value, headers,
-               callback, max_block_ms: float, key_size: int, value_size: int) -> AppendResult:
-        q = self.queue(tp)
+    def append_new_batch(self, q: PartitionQueue, timestamp: int, key, value, headers,
+                         callback, max_block_ms: float, key_size: int, value_size: int):
+        """The slow path of an append: the partition has no open batch with room.
+
+        Returns ``(future, appended_bytes, batch_full)`` like ``try_append``."""
         with q.lock:
-            result = self._try_append(q, timestamp, key, value, headers, callback,
-                                      key_size, value_size)
+            if self.closed:
+                raise ProducerClosedError("Cannot send: the producer is closed")
+            result = try_append(q.batches, timestamp, key, value, headers, callback,
+                                key_size, value_size)
         if result is not None:
             return result
-        # Needs a new batch: memory from the pool, outside the lock (may block).
+        # Memory for a new batch from the pool, outside the lock (may block).
         size = max(self.batch_size, record_size_upper_bound(key, value, headers))
         buffer = self.pool.allocate(size, max_block_ms)
         try:
             with q.lock:
                 if self.closed:
-                    from kprod.errors import ProducerClosedError
                     raise ProducerClosedError("Producer closed while send() waited for memory")
-                result = self._try_append(q, timestamp, key, value, headers, callback,
-                                          key_size, value_size)
+                result = try_append(q.batches, timestamp, key, value, headers, callback,
+                                    key_size, value_size)
                 if result is not None:
                     return result     # another thread opened a batch meanwhile
                 builder = RecordBatchBuilder(buffer, compression=self.codec,
                                              compression_level=self.compression_level,
                                              write_limit=self.batch_size)
-                batch = ProducerBatch(tp, builder, buffer, self.clock())
+                batch = ProducerBatch(q.tp, builder, buffer, self.clock())
                 buffer = None
-                before = builder.estimated_size_in_bytes
-                delta = builder.append(timestamp, key, value, headers)
-                if delta < 0:   # cannot happen: sized for the record's upper bound
-                    raise RecordTooLargeError(
-                        f"record of {size} bytes does not fit a fresh batch for {tp[0]}-{tp[1]}")
-                future = RecordFuture(batch.result, delta, timestamp, key_size, value_size)
-                if callback is not None:
-                    batch.result.add_send_callback(callback, future)
                 q.batches.append(batch)
                 with self._incomplete_lock:
                     self.incomplete.add(batch)
-                return AppendResult(future, True, builder.is_full,
-                                    builder.estimated_size_in_bytes - before)
+                result = try_append(q.batches, timestamp, key, value, headers, callback,
+                                    key_size, value_size)
+                if result is None:   # cannot happen: sized for the record's upper bound
+                    raise RecordTooLargeError(
+                        f"record of {size} bytes does not fit a fresh batch for {q.tp}")
+                return result
         finally:
             if buffer is not None:
                 buffer.release()
-
-    def _try_append(self, q: PartitionQueue, timestamp, key, value, headers, callback,
-                    key_size, value_size) -> Optional[AppendResult]:
-        if not q.batches:
-            return None
-        batch = q.batches[-1]
-        builder = batch.builder
-        if builder is None or batch.payload is not None:
-            return None
-        before = builder.estimated_size_in_bytes
-        delta = builder.append(timestamp, key, value, headers)
-        if delta < 0:
-            return None
-        future = RecordFuture(batch.result, delta, timestamp, key_size, value_size)
-        if callback is not None:
-            batch.result.add_send_callback(callback, future)
-        return AppendResult(future, False, builder.is_full,
-                            builder.estimated_size_in_bytes - before)
 
     def all_batches_full(self, tp: TopicPartition) -> bool:
         """Java ``allBatchesFull``: the deque is empty or its last batch is full."""
