@@ -1,0 +1,325 @@
+"""Bad peers and bad input: every failure ends in a typed KafkaError with a clear
+message, the connection closed, in-flight handlers told, and no hang."""
+from __future__ import annotations
+
+import socket
+import socketserver
+import struct
+import threading
+import time
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from kprod._internals import protocol as proto
+from kprod._internals.connection import CLOSED, READY
+from kprod.errors import (
+    DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProtocolError,
+    UnsupportedVersionError,
+)
+
+from .support import (
+    Calls, FakePeer, Loop, connect_to_peer, free_port, new_connection, now_ms,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+METADATA_BODY = {"topics": [{"name": "t"}], "allow_auto_topic_creation": False}
+
+
+@pytest.fixture
+def loop():
+    loop = Loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def peer():
+    peer = FakePeer()
+    yield peer
+    peer.close()
+
+
+def _start(loop, peer, **overrides):
+    """Connect to ``peer`` and let the client write its ApiVersions request."""
+    conn = new_connection(loop, "127.0.0.1", peer.port, **overrides)
+    conn.connect(now_ms())
+    peer.accept()
+    loop.run_until(lambda: not conn.wants_write() or conn.last_error is not None, [conn])
+    return conn
+
+
+def _wait_failed(loop, conn, timeout_s=5.0):
+    loop.run_until(lambda: conn.state == CLOSED, [conn], timeout_s)
+    assert conn.sock is None
+    return conn.last_error
+
+
+def _metadata_response(correlation_id: int, version: int = 12) -> bytes:
+    return proto.encode_response("Metadata", version, correlation_id, {
+        "throttle_time_ms": 0, "cluster_id": "c",
+        "brokers": [{"node_id": 1, "host": "127.0.0.1", "port": 9092, "rack": None}],
+        "controller_id": 1,
+        "topics": [{"error_code": 0, "name": "t", "topic_id": uuid.UUID(int=7), "is_internal": False,
+                    "partitions": [{"error_code": 0, "partition_index": 0, "leader_id": 1,
+                                    "leader_epoch": 0, "replica_nodes": [1],
+                                    "isr_nodes": [1], "offline_replicas": []}]}]})
+
+
+# ------------------------------------------------------------------ setup failures
+def test_connection_refused(loop):
+    port = free_port()
+    conn = new_connection(loop, "127.0.0.1", port)
+    t0 = time.monotonic()
+    conn.connect(now_ms())
+    err = _wait_failed(loop, conn)
+    assert time.monotonic() - t0 < 2
+    assert type(err) is KafkaConnectionError
+    assert "connection refused" in str(err) and f"127.0.0.1:{port}" in str(err)
+    assert err.retriable
+
+
+def test_dns_failure_is_a_distinct_error(loop):
+    conn = new_connection(loop, "no-such-host.invalid", 9092)
+    conn.connect(now_ms())
+    assert conn.state == CLOSED
+    err = conn.last_error
+    assert isinstance(err, DnsLookupError) and isinstance(err, KafkaConnectionError)
+    assert "no-such-host.invalid" in str(err) and "resolve" in str(err)
+
+
+class _HttpHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.settimeout(5)
+        try:
+            self.request.recv(65536)           # whatever arrives: answer like a web server
+            body = b"<html>bad request</html>"
+            self.request.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n"
+                                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                                 % (len(body), body))
+        except OSError:
+            pass
+
+
+def test_http_server_is_not_a_kafka_broker(loop):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _HttpHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        conn = new_connection(loop, "127.0.0.1", server.server_address[1])
+        conn.connect(now_ms())
+        err = _wait_failed(loop, conn)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert isinstance(err, ProtocolError)
+    # "HTTP" read as a size prefix is 1213486160
+    assert "1213486160" in str(err) and "not a Kafka broker" in str(err)
+
+
+def test_silent_server_times_out_setup_mentioning_api_versions(loop, peer):
+    conn = new_connection(loop, "127.0.0.1", peer.port,
+                          socket_connection_setup_timeout_ms=300,
+                          socket_connection_setup_timeout_max_ms=300)
+    t0 = time.monotonic()
+    conn.connect(now_ms())
+    peer.accept()                                   # accept, read nothing, say nothing
+    err = _wait_failed(loop, conn)
+    elapsed = time.monotonic() - t0
+    assert 0.2 <= elapsed < 2.0
+    assert isinstance(err, KafkaTimeoutError)
+    assert "ApiVersions" in str(err) and "timed out" in str(err)
+    assert peer.is_closed_by_client()
+
+
+def test_peer_closing_during_setup(loop, peer):
+    conn = _start(loop, peer)
+    peer.read_request()
+    peer.sock.close()
+    peer.sock = None
+    err = _wait_failed(loop, conn)
+    assert type(err) is KafkaConnectionError
+    assert "closed the connection during setup" in str(err)
+
+
+def test_broker_too_old_names_the_api(loop, peer):
+    ranges = {k: r for k, r in ((0, (0, 2)), (3, (0, 12)), (18, (0, 4)))}
+    conn = _start(loop, peer)
+    peer.handshake(ranges)
+    err = _wait_failed(loop, conn)
+    assert isinstance(err, UnsupportedVersionError)
+    assert "Produce" in str(err) and "0-2" in str(err) and "too old" in str(err)
+
+
+def test_api_versions_unsupported_version_retries_at_the_brokers_max(loop, peer):
+    """KIP-511: an old broker answers UNSUPPORTED_VERSION (v0 body) with its range."""
+    conn = _start(loop, peer)
+    header, _ = peer.read_request()
+    assert header["api_version"] == 4
+    peer.send_frame(proto.encode_response("ApiVersions", 0, header["correlation_id"], {
+        "error_code": 35, "api_keys": [{"api_key": 18, "min_version": 0, "max_version": 2}]}))
+    loop.run_until(lambda: conn.last_error is not None or (
+        conn.in_flight and conn.in_flight[0].version == 2 and not conn.wants_write()), [conn])
+    assert conn.last_error is None
+    header2, _ = peer.read_request()
+    assert header2["api_key"] == 18 and header2["api_version"] == 2
+    peer.reply(header2, {"error_code": 0, "throttle_time_ms": 0, "api_keys": [
+        {"api_key": k, "min_version": 0, "max_version": v}
+        for k, v in ((0, 9), (3, 12), (18, 2))]})
+    loop.run_until(lambda: conn.state == READY or conn.last_error is not None, [conn])
+    assert conn.state == READY and conn.api_versions["Produce"] == 9
+
+
+# ------------------------------------------------------------- failures when READY
+def test_broker_stops_answering_mid_request(loop, peer):
+    conn = connect_to_peer(loop, peer, request_timeout_ms=300)
+    calls = Calls()
+    t0 = time.monotonic()
+    conn.send("Metadata", METADATA_BODY, calls.handler("meta"))
+    header, _ = peer.read_request()                 # swallowed: never answered
+    assert header["api_key"] == 3
+    loop.run_until(lambda: len(calls) == 1, [conn], 5)
+    elapsed = time.monotonic() - t0
+    assert 0.25 <= elapsed < 2.0
+    _, response, err = calls.calls[0]
+    assert response is None and isinstance(err, KafkaTimeoutError)
+    assert "Metadata" in str(err) and "request.timeout.ms" in str(err)
+    assert conn.state == CLOSED and conn.last_error is err
+    assert peer.is_closed_by_client()
+
+
+def _answer_metadata_with(loop, peer, payload_for):
+    """READY connection; send Metadata; the peer answers ``payload_for(cid)`` (framed)."""
+    conn = connect_to_peer(loop, peer, request_timeout_ms=2000)
+    calls = Calls()
+    conn.send("Metadata", METADATA_BODY, calls.handler())
+    header, _ = peer.read_request()
+    peer.send_raw(payload_for(header["correlation_id"], header["api_version"]))
+    loop.run_until(lambda: len(calls) == 1, [conn], 5)
+    return conn, calls.calls[0]
+
+
+def _framed(payload: bytes) -> bytes:
+    return struct.pack(">i", len(payload)) + payload
+
+
+@pytest.mark.parametrize("cut", [4, 5, 12, 30, -1])
+def test_truncated_metadata_response(loop, peer, cut):
+    def payload(cid, version):
+        good = _metadata_response(cid, version)
+        return _framed(good[:cut] if cut > 0 else good[:-1])
+    conn, (_, response, err) = _answer_metadata_with(loop, peer, payload)
+    assert response is None and isinstance(err, ProtocolError), err
+    assert "Metadata" in str(err)
+    assert conn.state == CLOSED and conn.last_error is err
+    assert peer.is_closed_by_client()
+
+
+def test_metadata_response_with_trailing_bytes(loop, peer):
+    conn, (_, response, err) = _answer_metadata_with(
+        loop, peer, lambda cid, v: _framed(_metadata_response(cid, v) + b"\0\0"))
+    assert isinstance(err, ProtocolError) and "trailing" in str(err)
+    assert conn.state == CLOSED
+
+
+def test_metadata_response_with_a_huge_array_length(loop, peer):
+    def payload(cid, version):
+        good = bytearray(_metadata_response(cid, version))
+        # v12 is flexible: header = cid(4) + tags(1); body: throttle(4), then the
+        # brokers compact array length (uvarint): make it ~2**28.
+        good[9:10] = b"\xff\xff\xff\x7f"
+        return _framed(bytes(good))
+    conn, (_, response, err) = _answer_metadata_with(loop, peer, payload)
+    assert isinstance(err, ProtocolError), err
+    assert conn.state == CLOSED
+
+
+def test_negative_size_prefix(loop, peer):
+    conn, (_, response, err) = _answer_metadata_with(
+        loop, peer, lambda cid, v: struct.pack(">i", -5) + b"xxxx")
+    assert isinstance(err, ProtocolError) and "Invalid response size -5" in str(err)
+    assert conn.state == CLOSED
+
+
+def test_correlation_id_mismatch(loop, peer):
+    conn, (_, response, err) = _answer_metadata_with(
+        loop, peer, lambda cid, v: _framed(_metadata_response(cid + 1, v)))
+    assert isinstance(err, ProtocolError)
+    assert "correlation id" in str(err) and "does not match" in str(err)
+    assert conn.state == CLOSED and peer.is_closed_by_client()
+
+
+def test_unsolicited_response_is_a_protocol_error(loop, peer):
+    conn = connect_to_peer(loop, peer)
+    peer.send_frame(_metadata_response(77))
+    err = _wait_failed(loop, conn)
+    assert isinstance(err, ProtocolError) and "nothing in flight" in str(err)
+
+
+def test_protocol_error_during_handshake_counts_as_one_failure(loop, peer):
+    """A corrupt ApiVersions answer closes once (one failure, first backoff step)."""
+    conn = _start(loop, peer, reconnect_backoff_ms=1000, reconnect_backoff_max_ms=100000)
+    notified = []
+    inner = conn.on_state_change
+    conn.on_state_change = lambda c: (notified.append(c.state), inner(c))
+    header, _ = peer.read_request()
+    peer.send_frame(struct.pack(">ih", header["correlation_id"], 0) + b"\x01")  # truncated
+    t = now_ms()
+    err = _wait_failed(loop, conn)
+    assert isinstance(err, ProtocolError)
+    assert conn._failures == 1
+    assert conn.next_attempt_ms - t <= 1200 + 50     # 1000 ms +20% jitter, not doubled
+    assert notified.count(CLOSED) == 1
+
+
+def test_pipelined_requests_all_fail_when_the_stream_breaks(loop, peer):
+    conn = connect_to_peer(loop, peer)
+    calls = Calls()
+    for i in range(3):
+        conn.send("Metadata", METADATA_BODY, calls.handler(i))
+    headers = [peer.read_request()[0] for _ in range(3)]
+    peer.send_frame(_metadata_response(headers[0]["correlation_id"]))   # first: fine
+    peer.send_frame(b"\x00\x00")                                        # then garbage
+    loop.run_until(lambda: len(calls) == 3, [conn], 5)
+    (t0, r0, e0), (t1, r1, e1), (t2, r2, e2) = calls.calls
+    assert (t0, t1, t2) == (0, 1, 2)
+    assert e0 is None and r0["topics"][0]["name"] == "t"
+    assert isinstance(e1, ProtocolError) and e2 is e1
+    assert conn.state == CLOSED
+
+
+# ------------------------------------------------------------------------ fuzzing
+@hsettings(max_examples=60, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                  HealthCheck.too_slow])
+@given(garbage=st.one_of(
+    st.binary(min_size=0, max_size=300),
+    st.builds(lambda n, tail: struct.pack(">i", n) + tail,
+              st.integers(-2**31, 2**31 - 1) | st.integers(0, 400),
+              st.binary(max_size=300))))
+def test_fuzzed_response_stream_only_typed_errors(garbage):
+    loop = Loop()
+    peer = FakePeer()
+    try:
+        conn = connect_to_peer(loop, peer, request_timeout_ms=150)
+        calls = Calls()
+        conn.send("Metadata", METADATA_BODY, calls.handler())
+        peer.read_request()
+        if garbage:
+            peer.send_raw(garbage)
+        t0 = time.monotonic()
+        loop.run_until(lambda: len(calls) == 1, [conn], 5)
+        assert time.monotonic() - t0 < 3
+        _, response, err = calls.calls[0]
+        if err is None:
+            assert isinstance(response, dict)     # random bytes that decode fine
+        else:
+            assert isinstance(err, KafkaError) and str(err), repr(err)
+            assert isinstance(err, (ProtocolError, KafkaTimeoutError)), repr(err)
+            assert conn.state == CLOSED
+    finally:
+        peer.close()
+        loop.close()
