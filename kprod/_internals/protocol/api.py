@@ -36,8 +36,11 @@ def _lookup(cache: Dict[Tuple[int, int], Codec], api: ApiRef, version: int, resp
         entry = BY_KEY.get(key)
         if entry is None:
             raise ValueError(f"kprod has no schema for api_key {key}")
-        codec = compile_codec(entry.response if response else entry.request, version)
+        codec = compile_codec(entry.response if response else entry.request, version,
+                              H.response_header_version(entry.response, version))
         cache[(key, version)] = codec
+        if type(api) is not int:
+            cache[(api, version)] = codec  # by name too
     return codec
 
 
@@ -90,20 +93,16 @@ def encode_request(api: ApiRef, version: int, correlation_id: int, client_id: Op
     return _finish(chunks, framed, msg.name)
 
 
-def _check_end(p: int, e: int, where: str) -> None:
-    if p != e:
-        raise ProtocolError(f"{where}: {e - p} unexpected trailing bytes")
-
-
 def _decode_body(codec: Codec, d: memoryview, p: int, e: int) -> dict:
-    where = f"{codec.message.name} v{codec.version}"
     try:
         body, p = codec.decode(d, p, e)
     except ProtocolError:
         raise
     except _DECODE_ERRORS as exc:
-        raise ProtocolError(f"{where}: malformed input ({type(exc).__name__}: {exc})") from None
-    _check_end(p, e, where)
+        raise ProtocolError(f"{codec.message.name} v{codec.version}: malformed input "
+                            f"({type(exc).__name__}: {exc})") from None
+    if p != e:
+        raise ProtocolError(f"{codec.message.name} v{codec.version}: {e - p} unexpected trailing bytes")
     return body
 
 
@@ -114,16 +113,19 @@ def decode_response(api: ApiRef, version: int, data: Any, *,
     Raises ProtocolError on malformed input, trailing bytes, or a correlation id
     other than ``expected_correlation_id`` (when given).
     """
-    codec = response_codec(api, version)
-    msg = codec.message
-    d = P.as_byte_view(data)
+    codec = _RESPONSE_CODECS.get((api, version)) or response_codec(api, version)
+    d = data if type(data) is memoryview and data.format == "B" else P.as_byte_view(data)
     e = len(d)
-    where = f"{msg.name} v{version}"
-    correlation_id, p = H.read_response_header(d, e, H.response_header_version(msg, version), where)
+    if e >= 6 and codec.response_header_version == 1 and d[4] == 0:
+        correlation_id = _SIZE.unpack_from(d, 0)[0]  # fast path: header v1 without tags
+        p = 5
+    else:
+        correlation_id, p = H.read_response_header(
+            d, e, codec.response_header_version, f"{codec.message.name} v{version}")
     if expected_correlation_id is not None and correlation_id != expected_correlation_id:
-        raise ProtocolError(f"{where}: correlation id {correlation_id} does not match the "
-                            f"expected {expected_correlation_id}")
-    if msg.api_key == H.API_VERSIONS_KEY and version > 0 and p + 2 <= e \
+        raise ProtocolError(f"{codec.message.name} v{version}: correlation id {correlation_id} "
+                            f"does not match the expected {expected_correlation_id}")
+    if codec.message.api_key == H.API_VERSIONS_KEY and version > 0 and p + 2 <= e \
             and P.INT16.unpack_from(d, p)[0] == 35:
         # KIP-511: a broker that does not know our ApiVersions version answers
         # UNSUPPORTED_VERSION (35) in the v0 body format, listing what it supports.

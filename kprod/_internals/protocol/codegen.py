@@ -80,6 +80,7 @@ class Codec:
     encode: Callable[[dict, bytearray, list], bytearray]
     decode: Callable[[memoryview, int, int], Tuple[dict, int]]
     source: str
+    response_header_version: int = 0  # for response codecs (see headers.py)
 
 
 def _elem_field(f: Field) -> Field:
@@ -121,11 +122,12 @@ class _Gen:
 
     def default_expr(self, f: Field) -> str:
         """Source text producing ``f``'s default (fresh for lists/dicts)."""
+        if f.is_struct and not f.is_array:  # inline dict literal: cheap per decode
+            inner = ", ".join(f"{sub.key!r}: {self.default_expr(sub)}" for sub in f.fields)
+            return "{" + inner + "}"
         d = f.default_value()
         if isinstance(d, list):
             return "[]"
-        if isinstance(d, dict):
-            return self.const(f.default_value, "_sd") + "()"
         return self.literal(d)
 
     def min_size(self, t: str, fields: Sequence[Field]) -> int:
@@ -292,7 +294,9 @@ class _Gen:
         if self.flex:
             w = self.prefix + path + "<tagged fields>"
             if not tagged:
-                L.append(f"    p = _skip_tags(d, p, e, {w!r})")
+                # fast path: the usual empty tag section is a single 0 byte
+                L.append(f"    if p < e and d[p] == 0: p += 1")
+                L.append(f"    else: p = _skip_tags(d, p, e, {w!r})")
             else:
                 for f in tagged:
                     self.check_field(f)
@@ -367,7 +371,7 @@ class _Gen:
         return [f"{sp}{var}, p = {sub}(d, p, e)"]
 
 
-def compile_codec(msg: Message, version: int) -> Codec:
+def compile_codec(msg: Message, version: int, response_header_version: int = 0) -> Codec:
     """Build the codec for ``msg`` at ``version`` (callers cache it)."""
     if version not in msg.valid:
         raise ValueError(f"{msg.name} has no version {version} (valid: {msg.valid})")
@@ -379,4 +383,4 @@ def compile_codec(msg: Message, version: int) -> Codec:
     exec(code, g.ns)  # noqa: S102 - text generated above from our own schemas
     for fn in g.late:
         fn()
-    return Codec(msg, version, g.flex, g.ns[enc], g.ns[dec], source)
+    return Codec(msg, version, g.flex, g.ns[enc], g.ns[dec], source, response_header_version)
