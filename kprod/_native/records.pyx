@@ -14,7 +14,19 @@ large buffers). ``restamp()`` rewrites producer id / epoch / base sequence / the
 transactional bit and the CRC in place, without re-encoding or recompressing.
 
 Reader: ``read_batches(data)`` parses concatenated batches with bounds checks
-on every read; malformed input raises ``kprod.errors.CorruptRecordError``.
+on every read through a pointer + end cursor; malformed input (bad lengths or
+counts, varints longer than 5/10 bytes, CRC mismatch, undecodable compressed
+data, trailing bytes) raises ``kprod.errors.CorruptRecordError`` saying what
+was wrong. A partial trailing batch (as a broker may return in a fetch)
+raises too, unless ``allow_partial=True``: then it is dropped silently.
+Decompression is not size-capped (the CRC must match first).
+
+GIL: compression and decompression go through kprod.compression (zlib,
+cramjam snappy, lz4.frame, zstandard: each releases the GIL while it works);
+CRC-32C uses the ``crc32c`` package (hardware accelerated; releases the GIL
+for buffers of 32 KiB and more). Everything else runs under the GIL: the
+builder is not meant to be shared between threads without a lock (as in
+Java, the accumulator serialises append/close of a batch).
 """
 cimport cython
 from cpython.buffer cimport (
@@ -587,6 +599,8 @@ cdef class RecordBatchBuilder:
         return 0
 
     cdef object _view(self):
+        if self._out_owner is None:
+            raise IllegalStateError("the batch is being closed by another thread")
         if self._out_owner is self._buffer:
             return memoryview(self._buffer)[:self._out_len]
         return memoryview(self._out_owner)
@@ -622,16 +636,23 @@ cdef class RecordBatchBuilder:
             self._out = self._data
             self._out_len = self._pos
         else:
+            # The codec runs without the GIL: refuse appends meanwhile (the
+            # accumulator should never race close() with append() anyway).
+            self._closed = True
             raw = PyMemoryView_FromMemory(self._data + HEADER_SIZE, self._pos - HEADER_SIZE,
                                           PyBUF_READ)
             try:
                 comp = _compress(self._codec, raw, self._level)
+            except BaseException:
+                self._closed = False
+                raise
             finally:
                 raw.release()
             PyObject_GetBuffer(comp, &cb, PyBUF_SIMPLE)
             try:
                 clen = cb.len
                 if clen > INT32_MAX - HEADER_SIZE:
+                    self._closed = False
                     raise ValueError("compressed batch larger than 2**31 bytes")
                 if clen <= self._capacity - HEADER_SIZE:
                     memcpy(self._data + HEADER_SIZE, cb.buf, <size_t>clen)
@@ -645,7 +666,14 @@ cdef class RecordBatchBuilder:
                 self._out_len = HEADER_SIZE + clen
             finally:
                 PyBuffer_Release(&cb)
-        self._finish_header()
+        try:
+            self._finish_header()
+        except BaseException:
+            self._out_owner = None
+            self._out = NULL
+            self._out_len = 0
+            self._closed = False
+            raise
         self._closed = True
         return self._view()
 
