@@ -101,6 +101,7 @@ class BrokerConnection:
         self._failures = 0
         self._rng = random.Random()
         self.setup_deadline = 0.0
+        self.setup_started_ms = 0.0
         self.next_attempt_ms = 0.0
         self.last_activity_ms = clock()
         self.last_error: Optional[BaseException] = None
@@ -133,10 +134,15 @@ class BrokerConnection:
         self.state = CONNECTING
         self.last_error = None
         try:
-            if not self._addresses or self._address_index >= len(self._addresses):
-                self._addresses = self._resolve()
+            if self._address_index >= len(self._addresses):
+                # First attempt, or every resolved address has been tried: resolve
+                # again (Java's moveToNextAddress), so a broker whose IP changed
+                # (restarted pod, DNS failover) is found instead of retrying a stale one.
+                self._addresses = []
                 self._address_index = 0
+                self._addresses = self._resolve()
             family, socktype, protocol, _, address = self._addresses[self._address_index]
+            self._address_index += 1    # each attempt moves on to the next address
             sock = socket.socket(family, socktype, protocol)
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -160,6 +166,7 @@ class BrokerConnection:
             return
         timeout = exponential(self.settings.setup_timeout_ms, self._failures,
                               self.settings.setup_timeout_max_ms, self._rng)
+        self.setup_started_ms = now
         self.setup_deadline = now + timeout
         self.last_activity_ms = now
         self._notify()
@@ -182,8 +189,6 @@ class BrokerConnection:
         err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             reason = "connection refused" if err == errno.ECONNREFUSED else os_strerror(err)
-            # Try the next resolved address before giving up (use_all_dns_ips).
-            self._address_index += 1
             self.close(KafkaConnectionError(
                 f"Connection to broker {self._name()} failed: {reason}"))
             return
@@ -220,7 +225,6 @@ class BrokerConnection:
             return
         self.state = READY
         self._failures = 0
-        self._address_index = 0
         log.debug("Connected to %s", self._name())
         self._notify()
 
@@ -343,7 +347,10 @@ class BrokerConnection:
                                                 expected_correlation_id=request.correlation_id)
         except ProtocolError as exc:
             request.handler(None, exc)
-            self.close(exc)
+            # The handler may have closed already (the ApiVersions one does):
+            # closing again would count the failure twice and double the backoff.
+            if self.state != CLOSED:
+                self.close(exc)
             return
         self.successful_responses += 1
         request.handler(response, None)
@@ -352,7 +359,7 @@ class BrokerConnection:
         if self.state in (CONNECTING, HANDSHAKE) and now >= self.setup_deadline:
             self.close(KafkaTimeoutError(
                 f"Connection setup to broker {self._name()} timed out after "
-                f"{now - (self.setup_deadline - self.settings.setup_timeout_ms):.0f} ms"
+                f"{now - self.setup_started_ms:.0f} ms"   # the timeout grows per failure
                 + (" (no ApiVersions answer: is this a Kafka listener?)"
                    if self.state == HANDSHAKE else "")))
             return
@@ -388,8 +395,6 @@ class BrokerConnection:
         self.last_error = error
         if error is not None:
             self._failures += 1
-            if self._addresses and self._address_index >= len(self._addresses):
-                self._address_index = 0
             if was in (CONNECTING, HANDSHAKE):
                 log.info("%s", error)
         backoff = exponential(self.settings.reconnect_backoff_ms, max(self._failures - 1, 0),

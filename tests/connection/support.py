@@ -77,9 +77,9 @@ class Loop:
                 self.fds[id(conn)] = fd
 
     def step(self, conns: List[BrokerConnection], max_wait_ms: float = 50.0) -> None:
-        now = now_ms()
         wait = max_wait_ms
         for c in conns:
+            now = c.clock()               # the connection's clock (tests may fake it)
             c.check_timeouts(now)
             wait = min(wait, c.next_timeout_ms(now))
         if not self.fds:
@@ -87,7 +87,7 @@ class Loop:
             return
         for key, mask in self.sel.select(max(wait, 0) / 1000.0):
             conn = key.data
-            t = now_ms()
+            t = conn.clock()
             if mask & selectors.EVENT_WRITE and conn.sock is not None:
                 conn.on_writable(t)
             if mask & selectors.EVENT_READ and conn.sock is not None:
