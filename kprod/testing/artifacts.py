@@ -178,8 +178,9 @@ def _download(version: str, root: pathlib.Path, libs: pathlib.Path) -> None:
         raise KafkaArtifactsError("Maven ('mvn') is required to fetch Kafka from Maven Central")
     pom = root / "pom.xml"
     pom.write_text(_POM_TEMPLATE.format(version=version))
+    for stale in root.glob("libs.partial-*"):  # crashed earlier attempts; we hold the lock
+        shutil.rmtree(stale, ignore_errors=True)
     partial = root / f"libs.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
     _mvn(mvn, pom, f"{_DEPENDENCY_PLUGIN}:copy-dependencies",
          f"-DoutputDirectory={partial}", "-DincludeScope=runtime")
     # Kafka's POMs omit the SLF4J -> Log4j2 binding (it's tarball-only); without
