@@ -197,18 +197,31 @@ class BrokerConnection:
 
     def _send_api_versions(self, version: int) -> None:
         body = {"client_software_name": "kprod", "client_software_version": "0.1.0"}
-        self._enqueue("ApiVersions", version, body, self._on_api_versions, True, handshake=True)
+        self._enqueue("ApiVersions", version, body,
+                      lambda response, error: self._on_api_versions(response, error, version),
+                      True, handshake=True)
 
-    def _on_api_versions(self, response: Optional[dict], error: Optional[BaseException]) -> None:
+    def _on_api_versions(self, response: Optional[dict], error: Optional[BaseException],
+                         sent_version: int = -1) -> None:
         if error is not None:
-            self.close(error)
+            # close() fails in-flight requests, this one included: closing again
+            # would count one failed setup twice (doubling backoff and setup timeout).
+            if self.state != CLOSED:
+                self.close(error)
             return
         code = response["error_code"]
         ranges = {k["api_key"]: (k["min_version"], k["max_version"])
                   for k in response["api_keys"]}
         if code == 35 and 18 in ranges:     # UNSUPPORTED_VERSION: retry at the broker's max
             version = min(ranges[18][1], self.supported["ApiVersions"][1])
-            self._send_api_versions(version)
+            if 0 <= version < sent_version:
+                self._send_api_versions(version)
+                return
+            # Only a lower version can help; anything else would loop until the
+            # setup timeout and then report a misleading timeout.
+            self.close(UnsupportedVersionError(
+                f"ApiVersions v{sent_version} rejected by broker {self._name()}, which "
+                f"advertises ApiVersions {ranges[18][0]}-{ranges[18][1]}"))
             return
         if code != 0:
             self.close(error_for_code(code, f"ApiVersions from broker {self._name()}"))
@@ -405,12 +418,15 @@ class BrokerConnection:
         self._out_requests.clear()
         self._recv = bytearray()
         failure = error or KafkaConnectionError(f"Connection to {self._name()} closed")
+        # Notify before running handlers: the socket's fd is free now, and a handler
+        # that opens another connection may get the same fd number; a later notify
+        # would then unregister that other connection's socket from the selector.
+        self._notify()
         for request in pending:
             try:
                 request.handler(None, failure)
             except Exception:
                 log.exception("Error handler failed for %s", request.api)
-        self._notify()
 
     def _notify(self) -> None:
         if self.on_state_change is not None:

@@ -323,3 +323,47 @@ def test_fuzzed_response_stream_only_typed_errors(garbage):
     finally:
         peer.close()
         loop.close()
+
+
+@pytest.mark.parametrize("how", ["setup timeout", "peer closes", "garbage size"])
+def test_every_setup_failure_counts_once(loop, peer, how):
+    """One failed setup = one failure: one CLOSED notification, first backoff step."""
+    conn = _start(loop, peer, reconnect_backoff_ms=1000, reconnect_backoff_max_ms=100000,
+                  socket_connection_setup_timeout_ms=200,
+                  socket_connection_setup_timeout_max_ms=200)
+    notified = []
+    inner = conn.on_state_change
+    conn.on_state_change = lambda c: (notified.append(c.state), inner(c))
+    peer.read_request()
+    if how == "peer closes":
+        peer.sock.close()
+        peer.sock = None
+    elif how == "garbage size":
+        peer.send_raw(b"\xff\xff\xff\xff")
+    err = _wait_failed(loop, conn)
+    assert isinstance(err, (KafkaTimeoutError, KafkaConnectionError, ProtocolError))
+    assert conn._failures == 1, err
+    assert notified == [CLOSED]
+    assert conn.next_attempt_ms - conn.clock() <= 1200 + 50
+
+
+def test_api_versions_unsupported_loop_is_bounded(loop, peer):
+    """A broker answering UNSUPPORTED_VERSION while listing our version as supported
+    must not make the client retry forever."""
+    conn = _start(loop, peer)
+    for _ in range(3):
+        try:
+            header, _ = peer.read_request()
+        except (EOFError, OSError):
+            break
+        peer.send_frame(proto.encode_response("ApiVersions", 0, header["correlation_id"], {
+            "error_code": 35,
+            "api_keys": [{"api_key": 18, "min_version": 0, "max_version": 4}]}))
+        cid = header["correlation_id"]
+        loop.run_until(lambda: conn.state == CLOSED or (
+            conn.in_flight and conn.in_flight[0].correlation_id != cid
+            and not conn.wants_write()), [conn])
+        if conn.state == CLOSED:
+            break
+    err = _wait_failed(loop, conn)
+    assert isinstance(err, UnsupportedVersionError) and "ApiVersions" in str(err)

@@ -280,3 +280,34 @@ def test_partial_writes_resume_exactly_and_stay_views():
     assert max(sum(len(b) for b in call) for call in sock.calls) > 7
     # acks=0 completes once written; the Metadata request stays in flight
     assert done == [(None, None)] and list(conn.in_flight) == [r2] and r2.fully_written
+
+
+def test_handler_opening_a_connection_on_failure_keeps_its_selector_registration():
+    """close() frees the fd; a failure handler that connects elsewhere may reuse the
+    same fd number. The closing connection's state notification must not
+    unregister the new connection's socket."""
+    peer_a, peer_b = FakePeer(), FakePeer()
+    loop = Loop()
+    try:
+        from .support import connect_to_peer
+        a = connect_to_peer(loop, peer_a)
+        b = new_connection(loop, "127.0.0.1", peer_b.port)
+        old_fd = a.sock.fileno()
+
+        def on_failure(response, error):
+            if error is not None:
+                b.connect(b.clock())        # e.g. the sender retrying on another broker
+
+        a.send("Metadata", {"topics": None}, on_failure)
+        a.close(KafkaConnectionError("lost"))
+        assert b.sock is not None and b.sock.fileno() == old_fd    # the fd was reused
+        assert loop.sel.get_key(b.sock.fileno()).data is b
+        peer_b.accept()
+        loop.run_until(lambda: not b.wants_write() or b.last_error is not None, [a, b], 5)
+        peer_b.handshake()
+        loop.run_until(lambda: b.state == READY or b.last_error is not None, [a, b], 5)
+        assert b.state == READY, b.last_error
+    finally:
+        peer_a.close()
+        peer_b.close()
+        loop.close()
