@@ -15,6 +15,8 @@ import pytest
 from kprod.testing import java_tool_command, kafka_clients_jar, kafka_libs_dir, kafka_version
 from kprod.testing.artifacts import cache_dir
 
+pytestmark = pytest.mark.kafka  # needs Java + Maven (no broker, but the same toolchain)
+
 
 def test_clients_jar_has_protocol_specs() -> None:
     jar = kafka_clients_jar()

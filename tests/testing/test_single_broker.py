@@ -11,6 +11,8 @@ import pytest
 from kprod.testing import KafkaCluster, KafkaClusterError, java_tool_command
 from kprod.testing.reference import consume, produce
 
+pytestmark = pytest.mark.kafka  # failure-path tests start their own brokers
+
 
 def test_round_trip_with_confluent_kafka(kafka: KafkaCluster, make_topic) -> None:
     name = make_topic(partitions=3)
