@@ -74,6 +74,14 @@ class IdempotenceState:
                 self._reset_partition(state)
             if state.unresolved:
                 return False
+            if state.last_acked_sequence < 0 and state.in_flight:
+                # Nothing acknowledged yet under this pid/epoch: a broker with no state for
+                # us accepts *any* first sequence, so if our first batch bounced (e.g.
+                # NOT_LEADER_OR_FOLLOWER right after a topic is created or a leader moved)
+                # a pipelined later batch would be written ahead of it and the retry
+                # would land behind it (reordering). One batch in flight until the
+                # partition's first ack; after that the broker rejects gaps itself.
+                return False
             return True
         # A retry: only when it is the lowest in-flight sequence (the broker must see
         # the partition's batches in order).

@@ -385,10 +385,12 @@ class Sender:
             self.in_flight_batches.pop(request_id, None)
             self._handle_produce_response(conn, batches, response, error, sent_ms)
 
-        expect = self.acks != 0
-        conn.send("Produce", body, on_response, expect_response=expect)
+        # Metrics first: with acks=0 conn.send() may write the whole request at once and
+        # complete the batches (releasing their payloads) before it returns.
         self.metrics.record_request(len(batches), sum(b.record_count for b in batches),
                                     sum(len(b.payload) for b in batches))
+        expect = self.acks != 0
+        conn.send("Produce", body, on_response, expect_response=expect)
 
     def _handle_produce_response(self, conn: BrokerConnection, batches: List[ProducerBatch],
                                  response: Optional[dict], error: Optional[BaseException],
@@ -450,11 +452,16 @@ class Sender:
             state = idem.partition(batch.tp)
             first_unacked = (state.last_acked_sequence + 1) & 0x7FFFFFFF \
                 if state.last_acked_sequence >= 0 else 0
-            if batch.base_sequence != first_unacked or code == _UNKNOWN_PRODUCER_ID:
-                # An earlier batch failed first, or the broker lost our state (KAFKA-5793):
-                # reset sequences with a new epoch (KIP-360) and retry.
-                idem.request_epoch_bump(batch.tp)
+            if code == _OUT_OF_ORDER_SEQUENCE and batch.base_sequence != first_unacked \
+                    and not state.unresolved:
+                # An earlier batch of this partition failed first (its retry will fill
+                # the gap): just retry, in sequence order (Java canRetry). Bumping the
+                # epoch here would needlessly restamp every in-flight batch.
+                pass
             else:
+                # The broker lost our state (UNKNOWN_PRODUCER_ID, KAFKA-5793) or really
+                # misses the batch before this one: reset sequences with a new epoch
+                # (KIP-360) and retry.
                 idem.request_epoch_bump(batch.tp)
             if self._can_retry(batch, now):
                 self.acc.reenqueue(batch, now)
