@@ -367,3 +367,39 @@ def test_api_versions_unsupported_loop_is_bounded(loop, peer):
             break
     err = _wait_failed(loop, conn)
     assert isinstance(err, UnsupportedVersionError) and "ApiVersions" in str(err)
+
+
+@hsettings(max_examples=40, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_fuzzed_handshake_answer_only_typed_errors(data):
+    """Random or mutated ApiVersions answers: READY or a typed error, never a hang."""
+    loop = Loop()
+    peer = FakePeer()
+    try:
+        conn = _start(loop, peer, socket_connection_setup_timeout_ms=300,
+                      socket_connection_setup_timeout_max_ms=300)
+        header, _ = peer.read_request()
+        good = bytearray(proto.encode_response("ApiVersions", header["api_version"],
+                                               header["correlation_id"], {
+            "error_code": 0, "throttle_time_ms": 0, "api_keys": [
+                {"api_key": k, "min_version": 0, "max_version": 12} for k in (0, 3, 18)]}))
+        if data.draw(st.booleans(), label="mutate"):
+            for _ in range(data.draw(st.integers(1, 4), label="flips")):
+                i = data.draw(st.integers(0, len(good) - 1), label="index")
+                good[i] = data.draw(st.integers(0, 255), label="byte")
+            payload = struct.pack(">i", len(good)) + bytes(good)
+        else:
+            payload = data.draw(st.binary(max_size=200), label="raw")
+        if payload:
+            peer.send_raw(payload)
+        t0 = time.monotonic()
+        loop.run_until(lambda: conn.state in (READY, CLOSED), [conn], 5)
+        assert time.monotonic() - t0 < 3
+        if conn.state == CLOSED:
+            err = conn.last_error
+            assert isinstance(err, KafkaError) and str(err), repr(err)
+            assert conn._failures == 1
+    finally:
+        peer.close()
+        loop.close()
