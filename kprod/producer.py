@@ -96,6 +96,7 @@ class Producer:
         self._forked = False
         self._close_lock = threading.Lock()
         self._sticky = self._accumulator.partitioner
+        self._sticky_states = self._sticky._topics
         self._sender.start()
         _live_producers.add(self)
 
@@ -159,8 +160,12 @@ class Producer:
         elif key is not None and not self._ignore_keys:
             partition = partition_for_key(key, num_partitions)
         else:
-            sticky = self._sticky.state(topic)
-            partition = self._sticky.partition(sticky, num_partitions, info.available)
+            sticky = self._sticky_states.get(topic)
+            if sticky is None:
+                sticky = self._sticky.state(topic)
+            partition = sticky.index
+            if not 0 <= partition < num_partitions:
+                partition = self._sticky.partition(sticky, num_partitions, info.available)
         if timestamp is None:
             timestamp = int(time.time() * 1000)
         key_size = -1 if key is None else len(key)
@@ -193,9 +198,10 @@ class Producer:
         elif result[2]:
             self._sender.wakeup()       # the batch is full: ready to go
         if sticky is not None:
-            self._sticky.update(sticky, partition, result[1],
-                                result[2] or acc.all_batches_full(tp),
-                                num_partitions, info.available)
+            # The batch just appended to is the deque's last, so "all batches full"
+            # (the KAFKA-14156 switch guard) is whether it is now full.
+            self._sticky.update(sticky, partition, result[1], result[2], num_partitions,
+                                info.available)
         return result[0]
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordFuture:
