@@ -366,9 +366,18 @@ class Sender:
                       now: float) -> None:
         idem = self.idem
         topics: Dict[str, list] = {}
+        metrics = self.metrics
         for batch in batches:
             if idem is not None:
                 idem.assign(batch, transactional=False)
+            if batch.attempts == 0:
+                # record-queue-time-avg / compression-rate-avg (Java records them when a
+                # batch is drained); only first attempts, a retry is the same batch.
+                metrics.record_queue_time(now - batch.created_ms)
+                builder = batch.builder
+                if builder is not None:
+                    metrics.record_compression(builder.uncompressed_size_in_bytes,
+                                               len(batch.payload))
             batch.in_flight = True
             batch.last_attempt_ms = now
             if self.guarantee_order:
