@@ -227,10 +227,17 @@ class BrokerConnection:
             self.close(error_for_code(code, f"ApiVersions from broker {self._name()}"))
             return
         self.broker_ranges = ranges
+        # Only Produce and Metadata are required to connect; an API without a common
+        # version (e.g. a transactional one on a newer broker) fails when it is used,
+        # as in Java, instead of making every connection to that broker fail.
+        self.api_versions = {}
+        for api, versions in self.supported.items():
+            if proto.BY_NAME[api].key in ranges:
+                try:
+                    self.api_versions[api] = proto.pick_version(api, ranges, versions)
+                except UnsupportedVersionError:
+                    pass
         try:
-            self.api_versions = {api: proto.pick_version(api, ranges, versions)
-                                 for api, versions in self.supported.items()
-                                 if proto.BY_NAME[api].key in ranges}
             proto.pick_version("Produce", ranges, self.supported["Produce"])
             proto.pick_version("Metadata", ranges, self.supported["Metadata"])
         except UnsupportedVersionError as exc:
@@ -247,7 +254,15 @@ class BrokerConnection:
         """Queue a request (READY only). ``handler(response, error)`` runs on completion."""
         if self.state != READY:
             raise KafkaConnectionError(f"Connection to {self._name()} is not ready")
-        return self._enqueue(api, self.api_versions[api], body, handler, expect_response)
+        version = self.api_versions.get(api)
+        if version is None:
+            ours = self.supported.get(api)
+            theirs = self.broker_ranges.get(proto.BY_NAME[api].key)
+            raise UnsupportedVersionError(
+                f"broker {self._name()} has no version of {api} that kprod supports "
+                f"(kprod: {'%d-%d' % ours if ours else 'none'}, broker: "
+                f"{'%d-%d' % theirs if theirs else 'none'})")
+        return self._enqueue(api, version, body, handler, expect_response)
 
     def _enqueue(self, api: str, version: int, body: Any, handler: ResponseHandler,
                  expect_response: bool, handshake: bool = False) -> InFlightRequest:

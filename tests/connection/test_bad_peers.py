@@ -403,3 +403,17 @@ def test_fuzzed_handshake_answer_only_typed_errors(data):
     finally:
         peer.close()
         loop.close()
+
+
+def test_an_api_without_common_version_fails_only_when_used(loop, peer):
+    """EndTxn only at v7-9 (kprod: 0-5) and no InitProducerId: the connection is
+    still usable for Produce/Metadata; using EndTxn raises a typed error naming it."""
+    ranges = {0: (3, 12), 3: (0, 12), 18: (0, 4), 26: (7, 9)}
+    conn = connect_to_peer(loop, peer, ranges=ranges)
+    assert conn.state == READY and conn.api_versions["Produce"] == 12
+    assert "EndTxn" not in conn.api_versions
+    with pytest.raises(UnsupportedVersionError, match=r"EndTxn.*0-5.*7-9"):
+        conn.send("EndTxn", {}, lambda r, e: None)
+    with pytest.raises(UnsupportedVersionError, match=r"InitProducerId.*broker: none"):
+        conn.send("InitProducerId", {}, lambda r, e: None)
+    assert conn.state == READY and not conn.in_flight
