@@ -241,7 +241,8 @@ class BrokerConnection:
             proto.pick_version("Produce", ranges, self.supported["Produce"])
             proto.pick_version("Metadata", ranges, self.supported["Metadata"])
         except UnsupportedVersionError as exc:
-            self.close(UnsupportedVersionError(f"broker {self._name()} is too old: {exc}"))
+            self.close(UnsupportedVersionError(  # exc.message: no doubled "UNSUPPORTED_VERSION:"
+                f"broker {self._name()} is too old: {exc.message or exc}"))
             return
         self.state = READY
         self._failures = 0

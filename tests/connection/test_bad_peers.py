@@ -152,6 +152,7 @@ def test_broker_too_old_names_the_api(loop, peer):
     err = _wait_failed(loop, conn)
     assert isinstance(err, UnsupportedVersionError)
     assert "Produce" in str(err) and "0-2" in str(err) and "too old" in str(err)
+    assert str(err).count("UNSUPPORTED_VERSION") == 1, str(err)
 
 
 def test_api_versions_unsupported_version_retries_at_the_brokers_max(loop, peer):
