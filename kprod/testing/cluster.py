@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import base64
 import ctypes
-import itertools
 import os
 import pathlib
 import shutil
@@ -116,6 +115,7 @@ class KafkaCluster:
 
     @property
     def running(self) -> bool:
+        """True between a successful :meth:`start` and :meth:`stop`."""
         return bool(self._nodes)
 
     def start(self) -> "KafkaCluster":
@@ -546,11 +546,10 @@ def _port_open(port: int) -> bool:
 def _random_cluster_id() -> str:
     # Same format as Kafka's Uuid.randomUuid().toString(): URL-safe base64, no padding,
     # never starting with '-' (it would look like a CLI flag).
-    for _ in itertools.count():
+    while True:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not cid.startswith("-"):
             return cid
-    raise AssertionError("unreachable")
 
 
 def _rewrite_meta_properties(path: pathlib.Path, node_id: int) -> None:
