@@ -1,0 +1,95 @@
+"""Shared plumbing of the per-client runners (one process per run).
+
+A runner is ``python -m bench.clients.<name> '<json spec>'``; it prints one JSON
+line (the last line of stdout) with what it measured in-process. The spec keys:
+bootstrap, topic, num_records, key_size, payload_file, acks ("1"/"all"),
+compression, idempotence, batch_size, linger_ms, rate (records/s, 0 = unthrottled),
+latency (bool: keep per-record send->ack latency).
+
+Everything a record needs is built before the clock starts, so the timed loop
+only measures the client (runners fetch the topic's metadata first, too): values come from the harness's payload file (the same
+file Java's ProducerPerformance picks from), keys are 16-byte decimal strings.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+
+def load_spec() -> Dict[str, Any]:
+    return json.loads(sys.argv[1])
+
+
+def records(spec: Dict[str, Any]) -> Tuple[List[Optional[bytes]], List[bytes]]:
+    """(keys, values) pools, cycled by index: ``keys[i % len]`` (None when unkeyed)."""
+    with open(spec["payload_file"], "rb") as f:
+        values = [v for v in f.read().split(b"\n") if v]
+    n = len(values)
+    ks = spec["key_size"]
+    keys: List[Optional[bytes]] = [None] * n if not ks else \
+        [str(i * 7919).zfill(ks)[-ks:].encode() for i in range(n)]
+    return keys, values
+
+
+class Pacer:
+    """Fixed-rate pacing: record i is due at start + i/rate (no drift, no bursts)."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], Any] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.sleep = sleep
+        self.start = time.perf_counter()
+
+    def wait(self, i: int) -> None:
+        if self.interval:
+            ahead = self.start + i * self.interval - time.perf_counter()
+            if ahead > 0.0005:   # below ~0.5 ms sleeping costs more than it gains
+                self.sleep(ahead)
+
+
+class Latencies:
+    """Per-record send and ack times (only in the latency scenario)."""
+
+    def __init__(self, n: int) -> None:
+        self.sent = [0.0] * n
+        self.acked = [0.0] * n
+
+    def summary(self) -> Dict[str, float]:
+        lat = sorted((a - s) * 1000.0 for s, a in zip(self.sent, self.acked) if a)
+        if not lat:
+            return {}
+        pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+        return {"p50": pick(0.50), "p99": pick(0.99), "max": lat[-1], "count": len(lat)}
+
+
+class Tally:
+    """Delivery outcome counters, updated from the client's callbacks."""
+
+    def __init__(self) -> None:
+        self.acked = 0
+        self.errors = 0
+        self.first_error: Optional[str] = None
+
+    def error(self, exc: Any) -> None:
+        self.errors += 1
+        if self.first_error is None:
+            self.first_error = repr(exc)
+
+
+def cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)   # every thread of this process
+    return ru.ru_utime + ru.ru_stime
+
+
+def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
+         latencies: Any, notes: List[str]) -> None:
+    """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None."""
+    if isinstance(latencies, Latencies):
+        latencies = latencies.summary()
+    out = {"sent": spec["num_records"], "acked": tally.acked, "errors": tally.errors,
+           "first_error": tally.first_error, "elapsed_s": elapsed, "cpu_s": cpu,
+           "latency_ms": latencies, "notes": notes}
+    sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()

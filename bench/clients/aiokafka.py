@@ -1,0 +1,64 @@
+"""aiokafka runner: ``await send()`` + ``add_done_callback()`` per record, then ``flush()``."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+
+from aiokafka import AIOKafkaProducer
+
+from bench.clients._common import Latencies, Pacer, Tally, cpu_seconds, emit, load_spec, records
+
+
+async def run(spec) -> None:
+    keys, values = records(spec)
+    n, pool = spec["num_records"], len(values)
+    compression = None if spec["compression"] == "none" else spec["compression"]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=spec["bootstrap"], acks=1 if spec["acks"] == "1" else "all",
+        compression_type=compression, enable_idempotence=spec["idempotence"],
+        max_batch_size=spec["batch_size"], linger_ms=spec["linger_ms"])
+    await producer.start()
+    tally = Tally()
+    lat = Latencies(n) if spec["latency"] else None
+
+    def on_done(fut):
+        exc = fut.exception()
+        if exc is None:
+            tally.acked += 1
+        else:
+            tally.error(exc)
+
+    def on_done_timed(i, fut):
+        lat.acked[i] = time.perf_counter()
+        on_done(fut)
+
+    send, topic = producer.send, spec["topic"]
+    await producer.partitions_for(topic)   # warm-up: metadata before the clock
+    pacer = Pacer(spec["rate"])
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for i in range(n):
+        if pacer.interval:   # pace with asyncio.sleep so the event loop keeps running
+            ahead = pacer.start + i * pacer.interval - time.perf_counter()
+            if ahead > 0.0005:
+                await asyncio.sleep(ahead)
+        j = i % pool
+        if lat is not None:
+            lat.sent[i] = time.perf_counter()
+            (await send(topic, values[j], keys[j])).add_done_callback(
+                functools.partial(on_done_timed, i))
+        else:
+            (await send(topic, values[j], keys[j])).add_done_callback(on_done)
+    await producer.flush()
+    await asyncio.sleep(0)   # done callbacks are scheduled, not called, by the future
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    await producer.stop()
+    emit(spec, tally, elapsed, cpu, lat, [])
+
+
+def main() -> None:
+    asyncio.run(run(load_spec()))
+
+
+if __name__ == "__main__":
+    main()

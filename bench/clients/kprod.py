@@ -1,0 +1,56 @@
+"""kprod runner: ``Producer.send(..., callback=)`` per record, then ``flush()``."""
+from __future__ import annotations
+
+import functools
+import time
+
+from bench.clients._common import Latencies, Pacer, Tally, cpu_seconds, emit, load_spec, records
+from kprod.producer import Producer
+
+
+def main() -> None:
+    spec = load_spec()
+    keys, values = records(spec)
+    n, pool = spec["num_records"], len(values)
+    producer = Producer({
+        "bootstrap.servers": spec["bootstrap"], "acks": spec["acks"],
+        "compression.type": spec["compression"], "enable.idempotence": spec["idempotence"],
+        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]})
+    tally = Tally()
+    lat = Latencies(n) if spec["latency"] else None
+
+    def on_ack(metadata, exc):
+        if exc is None:
+            tally.acked += 1
+        else:
+            tally.error(exc)
+
+    def on_ack_timed(i, metadata, exc):
+        lat.acked[i] = time.perf_counter()
+        on_ack(metadata, exc)
+
+    send, topic = producer.send, spec["topic"]
+    producer.partitions_for(topic)   # warm-up: metadata and connection before the clock
+    pacer = Pacer(spec["rate"])
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    if lat is None and not spec["rate"]:
+        for i in range(n):
+            j = i % pool
+            send(topic, values[j], keys[j], callback=on_ack)
+    else:
+        for i in range(n):
+            pacer.wait(i)
+            j = i % pool
+            if lat is not None:
+                lat.sent[i] = time.perf_counter()
+                send(topic, values[j], keys[j], callback=functools.partial(on_ack_timed, i))
+            else:
+                send(topic, values[j], keys[j], callback=on_ack)
+    producer.flush()
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    producer.close()
+    emit(spec, tally, elapsed, cpu, lat, [])
+
+
+if __name__ == "__main__":
+    main()

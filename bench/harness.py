@@ -1,0 +1,439 @@
+"""End-to-end benchmark: kprod against its peers, each in its own process, one broker.
+
+Run: ``python -m bench.harness`` (``make bench``; ``--quick`` for ``make bench-quick``).
+It starts a single-node KRaft broker (kprod.testing), then for every repeat, scenario
+and client (client order rotates per repeat) creates a fresh topic, runs
+``python -m bench.clients.<client> '<json spec>'``, and checks the broker's end
+offsets: a run whose count on the broker differs from the records sent, or with
+delivery errors, is marked invalid and left out of the medians.
+
+Reported per client and scenario: records/s and MB/s (median, min-max), the ratio
+kprod / peer computed within each repeat, CPU seconds per million records, peak RSS
+(``wait4`` of the client process) and, in the latency scenario, p50/p99/max
+send->ack latency. Output: Markdown on the terminal, bench/results/<stamp>.json and
+bench/results/<stamp>.png.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Optional
+
+CLIENTS = ["kprod", "confluent", "kafka-python", "aiokafka", "java"]
+MODULES = {"kafka-python": "kafka_python"}
+SLOW = {"kafka-python", "aiokafka"}   # pure-Python senders: fewer records (rates are per record)
+SLOW_DIVISOR = 6
+BATCH_SIZE, LINGER_MS = 16384, 5
+RESULTS = pathlib.Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    about: str
+    value_size: int = 100
+    key_size: int = 0
+    partitions: int = 6
+    acks: str = "all"
+    compression: str = "none"
+    idempotence: bool = True
+    rate: int = 0             # records/s, 0 = unthrottled
+    seconds: float = 0.0      # fixed-rate scenarios: how long to send
+
+    @property
+    def latency(self) -> bool:
+        return self.rate > 0
+
+
+SCENARIOS = {s.name: s for s in [
+    Scenario("100B", "100 B values, no keys, acks=all, idempotent"),
+    Scenario("keyed", "16 B keys + 100 B values (murmur2 over 6 partitions)", key_size=16),
+    Scenario("1KiB", "1 KiB values, no keys", value_size=1024),
+    Scenario("acks1", "100 B values, acks=1 (idempotence off: it needs acks=all)",
+             acks="1", idempotence=False),
+    Scenario("no-idem", "100 B values, acks=all, idempotence off", idempotence=False),
+    Scenario("lz4", "100 B values, lz4", compression="lz4"),
+    Scenario("zstd", "100 B values, zstd", compression="zstd"),
+    Scenario("latency", "100 B values at 10k records/s, send->ack latency", rate=10_000,
+             seconds=3.0),
+]}
+QUICK_SCENARIOS = ["100B", "keyed", "lz4", "latency"]
+
+# What the runners cannot make equal; printed with every report.
+UNMATCHED = [
+    "Every client: acks, compression codec, idempotence, batch size 16384 and linger 5 ms "
+    "are set explicitly; codec levels are each client's default (kprod and Java: lz4 9 = "
+    "fast compressor, zstd 3).",
+    "kafka-python and aiokafka get 1/%d of the records in throughput scenarios (they are "
+    "much slower; rates are per record)." % SLOW_DIVISOR,
+    "java (ProducerPerformance) has no key option: the keyed scenario runs unkeyed there. "
+    "It picks each value at random from the same payload file; the Python runners cycle it.",
+    "CPU: Python runners report getrusage(RUSAGE_SELF) over the timed produce loop (all "
+    "threads, librdkafka's included); java reports the whole JVM (startup and JIT included), "
+    "so its CPU/M records is pessimistic on short runs. Whole-process CPU of every client "
+    "is in the JSON (proc_cpu_s).",
+    "java's latency percentiles are whole milliseconds; its clock includes the first metadata "
+    "fetch and a cold JIT, while the Python runners fetch the topic's metadata before "
+    "their clock starts.",
+    "confluent-kafka: batch.size is librdkafka's (max bytes of a partition's MessageSet); "
+    "batch.num.messages and queue.buffering.max.messages stay at their defaults; delivery "
+    "reports are served by poll() every 256 records (every record when paced).",
+]
+
+
+@dataclass
+class Run:
+    scenario: str
+    client: str
+    repeat: int
+    records: int
+    valid: bool = False
+    problem: str = ""
+    elapsed_s: float = 0.0
+    records_per_s: float = 0.0
+    mb_per_s: float = 0.0
+    cpu_s: float = 0.0            # as reported by the runner (see UNMATCHED)
+    cpu_s_per_m: float = 0.0
+    proc_cpu_s: float = 0.0       # wait4: whole client process tree
+    max_rss_mb: float = 0.0
+    broker_count: int = -1
+    latency_ms: Optional[Dict[str, float]] = None
+    notes: Optional[List[str]] = None
+
+
+# -- one run -------------------------------------------------------------------------------
+
+def payload_file(workdir: pathlib.Path, size: int) -> str:
+    """1024 distinct values of random A-Z (like ProducerPerformance's own payloads), one a line."""
+    path = workdir / f"values-{size}.txt"
+    if not path.exists():
+        rnd = random.Random(size)
+        path.write_bytes(b"\n".join(bytes(rnd.choices(range(65, 91), k=size))
+                                    for _ in range(1024)) + b"\n")
+    return str(path)
+
+
+def end_offsets(consumer: Any, topic: str, partitions: int) -> int:
+    """Sum of the partitions' high watermarks, asked of the broker (not the client)."""
+    from confluent_kafka import KafkaException, TopicPartition
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                       for p in range(partitions))
+        except KafkaException:   # stale metadata for a brand-new topic: retry shortly
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario, client: str,
+               repeat: int, records: int, timeout: float) -> Run:
+    n = int(sc.rate * sc.seconds) if sc.latency else records
+    run = Run(sc.name, client, repeat, n)
+    topic = f"bench-{sc.name}-{client}-{repeat}-{uuid.uuid4().hex[:6]}"
+    cluster.create_topic(topic, sc.partitions, 1)
+    try:
+        before = end_offsets(consumer, topic, sc.partitions)
+        spec = {"bootstrap": cluster.bootstrap_servers, "topic": topic, "num_records": n,
+                "key_size": sc.key_size, "payload_file": payload_file(workdir, sc.value_size),
+                "acks": sc.acks, "compression": sc.compression, "idempotence": sc.idempotence,
+                "batch_size": BATCH_SIZE, "linger_ms": LINGER_MS, "rate": sc.rate,
+                "latency": sc.latency}
+        module = "bench.clients." + MODULES.get(client, client)
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen([sys.executable, "-m", module, json.dumps(spec)],
+                                    stdout=subprocess.PIPE, stderr=err, text=True)
+            killer = threading.Timer(timeout, proc.kill)
+            killer.start()
+            try:
+                out = proc.stdout.read()
+                _, status, ru = os.wait4(proc.pid, 0)   # this child's rusage (incl. its JVM)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+            finally:
+                killer.cancel()
+                if proc.returncode is None:
+                    proc.kill()
+                    proc.wait()
+            err.seek(0)
+            err_text = err.read()
+        run.proc_cpu_s = ru.ru_utime + ru.ru_stime
+        run.max_rss_mb = ru.ru_maxrss / 1024.0   # KiB on Linux
+        run.broker_count = end_offsets(consumer, topic, sc.partitions) - before
+        lines = out.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            tail = err_text.strip().splitlines()[-3:]
+            run.problem = f"exit {proc.returncode}: " + " | ".join(tail)
+            return run
+        res = json.loads(lines[-1])
+        run.elapsed_s, run.cpu_s = res["elapsed_s"], res["cpu_s"]
+        run.latency_ms, run.notes = res["latency_ms"], res["notes"]
+        run.records_per_s = n / run.elapsed_s if run.elapsed_s else 0.0
+        run.mb_per_s = run.records_per_s * (sc.key_size + sc.value_size) / 2 ** 20
+        run.cpu_s_per_m = run.cpu_s / n * 1e6
+        problems = []
+        if res["errors"]:
+            problems.append(f"{res['errors']} delivery errors, first: {res['first_error']}")
+        if res["acked"] != n:
+            problems.append(f"{res['acked']} of {n} acknowledged")
+        if run.broker_count != n:   # a client that drops (or duplicates) records cannot win
+            problems.append(f"broker has {run.broker_count} records, expected {n}")
+        run.problem = "; ".join(problems)
+        run.valid = not problems
+        return run
+    finally:
+        cluster.admin().delete_topics([topic])   # keep the broker lean; async is fine
+
+
+# -- summaries -----------------------------------------------------------------------------
+
+def _stats(values: List[float]) -> Optional[Dict[str, float]]:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for name in scenarios:
+        per: Dict[str, Any] = {}
+        for client in clients:
+            ok = [r for r in runs if r.scenario == name and r.client == client and r.valid]
+            bad = [r for r in runs if r.scenario == name and r.client == client and not r.valid]
+            per[client] = {
+                "records_per_s": _stats([r.records_per_s for r in ok]),
+                "mb_per_s": _stats([r.mb_per_s for r in ok]),
+                "cpu_s_per_m": _stats([r.cpu_s_per_m for r in ok]),
+                "max_rss_mb": _stats([r.max_rss_mb for r in ok]),
+                "latency_ms": {q: _stats([r.latency_ms[q] for r in ok if r.latency_ms])
+                               for q in ("p50", "p99", "max")},
+                "records": ok[0].records if ok else None,
+                "invalid_runs": [f"repeat {r.repeat}: {r.problem}" for r in bad],
+            }
+            # kprod / peer within the same repeat, so drift of the shared box cancels out
+            ratios = []
+            for r in ok:
+                mine = [k for k in runs if k.scenario == name and k.client == "kprod"
+                        and k.repeat == r.repeat and k.valid]
+                if mine and client != "kprod":
+                    ratios.append(mine[0].records_per_s / r.records_per_s)
+            per[client]["kprod_ratio"] = _stats(ratios)
+        out[name] = per
+    return out
+
+
+def _fmt(st: Optional[Dict[str, float]], fmt: str = "{:,.0f}", spread: bool = True) -> str:
+    if not st:
+        return "invalid" if st is None else "-"
+    text = fmt.format(st["median"])
+    if spread and st["n"] > 1:
+        text += f" ({fmt.format(st['min'])}–{fmt.format(st['max'])})"
+    return text
+
+
+def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) -> str:
+    tput = [s for s in summary if not SCENARIOS[s].latency]
+    lat = [s for s in summary if SCENARIOS[s].latency]
+    head = "| scenario | " + " | ".join(clients) + " |\n|---|" + "---:|" * len(clients)
+    lines = [f"## kprod end-to-end benchmark, {meta['started']}",
+             f"Kafka {meta['kafka']} (1 broker, KRaft, 127.0.0.1), {meta['cpus']} CPUs, "
+             f"{meta['repeats']} repeat(s); medians with (min–max).", ""]
+
+    def table(title: str, key: str, fmt: str, spread: bool = True) -> None:
+        lines.extend([f"### {title}", head.replace("| scenario |", "| scenario |")])
+        for s in tput:
+            cells = [_fmt(summary[s][c][key], fmt, spread) for c in clients]
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    if tput:
+        table("records/s", "records_per_s", "{:,.0f}")
+        lines.extend(["### kprod ÷ peer (records/s, same repeat)",
+                      "| scenario | " + " | ".join(c for c in clients if c != "kprod") + " |",
+                      "|---|" + "---:|" * (len(clients) - 1 if "kprod" in clients else len(clients))])
+        for s in tput:
+            cells = [_fmt(summary[s][c]["kprod_ratio"], "{:.2f}x") for c in clients if c != "kprod"]
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        lines.append("")
+        table("MB/s (key + value bytes, 2^20)", "mb_per_s", "{:.1f}", spread=False)
+        table("CPU seconds per million records", "cpu_s_per_m", "{:.2f}", spread=False)
+        table("peak RSS MB", "max_rss_mb", "{:.0f}", spread=False)
+        counts = {c: summary[tput[0]][c]["records"] for c in clients}
+        lines.append("Records per throughput run: " +
+                     ", ".join(f"{c} {n:,}" for c, n in counts.items() if n) + "\n")
+    for s in lat:
+        sc = SCENARIOS[s]
+        lines.extend([f"### latency: {sc.about} ({sc.rate * sc.seconds:,.0f} records), ms",
+                      "| client | p50 | p99 | max | CPU s / M rec |", "|---|---:|---:|---:|---:|"])
+        for c in clients:
+            d = summary[s][c]
+            lines.append(f"| {c} | " + " | ".join(_fmt(d["latency_ms"][q], "{:.1f}")
+                                                  for q in ("p50", "p99", "max"))
+                         + f" | {_fmt(d['cpu_s_per_m'], '{:.2f}', False)} |")
+        lines.append("")
+    invalid = [f"- {s}/{c} {msg}" for s in summary for c in clients
+               for msg in summary[s][c]["invalid_runs"]]
+    if invalid:
+        lines.extend(["### invalid runs (excluded)"] + invalid + [""])
+    lines.extend(["### not matched between clients"] + [f"- {u}" for u in UNMATCHED])
+    return "\n".join(lines)
+
+
+def chart(summary: Dict[str, Any], clients: List[str], path: pathlib.Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tput = [s for s in summary if not SCENARIOS[s].latency]
+    lat = [s for s in summary if SCENARIOS[s].latency]
+    fig, axes = plt.subplots(1, 2 if lat else 1, figsize=(14 if lat else 10, 5),
+                             gridspec_kw={"width_ratios": [3, 1]} if lat else None, squeeze=False)
+    ax = axes[0][0]
+    width = 0.8 / len(clients)
+    for i, c in enumerate(clients):
+        med, lo, hi = [], [], []
+        for s in tput:
+            st = summary[s][c]["records_per_s"] or {"median": 0, "min": 0, "max": 0}
+            med.append(st["median"])
+            lo.append(st["median"] - st["min"])
+            hi.append(st["max"] - st["median"])
+        xs = [x + i * width for x in range(len(tput))]
+        ax.bar(xs, med, width, yerr=[lo, hi], label=c, capsize=2)
+    ax.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(tput))], tput)
+    ax.set_yscale("log")
+    ax.set_ylabel("records/s (median, min–max)")
+    ax.set_title("throughput")
+    ax.legend(fontsize=8)
+    if lat:
+        ax2 = axes[0][1]
+        s = lat[0]
+        for q, off in (("p50", -0.2), ("p99", 0.2)):
+            vals = [(summary[s][c]["latency_ms"][q] or {"median": 0})["median"] for c in clients]
+            ax2.bar([x + off for x in range(len(clients))], vals, 0.4, label=q)
+        ax2.set_xticks(range(len(clients)), clients, rotation=30)
+        ax2.set_ylabel("ms")
+        ax2.set_title(f"send→ack latency at {SCENARIOS[s].rate:,}/s")
+        ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- main ----------------------------------------------------------------------------------
+
+def versions() -> Dict[str, str]:
+    import aiokafka
+    import confluent_kafka
+    import kafka
+
+    import kprod
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    return {"kprod": getattr(kprod, "__version__", "?"), "python": platform.python_version(),
+            "confluent-kafka": confluent_kafka.version()[0],
+            "librdkafka": confluent_kafka.libversion()[0], "kafka-python": kafka.__version__,
+            "aiokafka": aiokafka.__version__, "java": (java.splitlines() or ["?"])[0]}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="short run: " + ",".join(QUICK_SCENARIOS) + ", 1 repeat, 50k records")
+    p.add_argument("--clients", default=",".join(CLIENTS))
+    p.add_argument("--scenarios", default=None, help="comma list of " + ",".join(SCENARIOS))
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--records", type=int, default=None,
+                   help=f"records per throughput run (slow clients get 1/{SLOW_DIVISOR})")
+    p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--timeout", type=float, default=300.0, help="per run, seconds")
+    args = p.parse_args(argv)
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    scenarios = (args.scenarios.split(",") if args.scenarios
+                 else QUICK_SCENARIOS if args.quick else list(SCENARIOS))
+    for bad in [c for c in clients if c not in CLIENTS] + [s for s in scenarios if s not in SCENARIOS]:
+        p.error(f"unknown client or scenario {bad!r}")
+    repeats = args.repeats or (1 if args.quick else 3)
+    records = args.records or (50_000 if args.quick else 200_000)
+    if args.quick:   # the fixed-rate scenario runs shorter in quick mode
+        SCENARIOS["latency"] = dataclasses.replace(SCENARIOS["latency"], seconds=2.0)
+
+    from confluent_kafka import Consumer
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from kprod.testing import KafkaCluster
+
+    console = Console(stderr=True)
+    out_dir = pathlib.Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
+    meta = {"started": stamp, "cpus": os.cpu_count(), "repeats": repeats,
+            "records": records, "slow_records": records // SLOW_DIVISOR,
+            "batch_size": BATCH_SIZE, "linger_ms": LINGER_MS, "versions": versions(),
+            "machine": platform.platform()}
+    runs: List[Run] = []
+    plan = [(rep, s, c) for rep in range(repeats) for s in scenarios
+            for c in clients[rep % len(clients):] + clients[:rep % len(clients)]]
+    with tempfile.TemporaryDirectory(prefix="kprod-bench-") as tmp:
+        with console.status("starting Kafka (1 broker, KRaft)..."):
+            # full JIT (fast_startup=False): peak broker throughput matters here
+            cluster = KafkaCluster(brokers=1, fast_startup=False, heap="1g").start()
+        consumer = None
+        try:
+            meta["kafka"] = cluster.version
+            consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers,
+                                 "group.id": "kprod-bench-verify"})
+            with Progress("[progress.description]{task.description}", BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(), console=console) as prog:
+                task = prog.add_task("runs", total=len(plan))
+                for rep, s, c in plan:
+                    prog.update(task, description=f"rep {rep + 1} {s:8} {c:12}")
+                    n = records // SLOW_DIVISOR if c in SLOW else records
+                    run = run_client(cluster, consumer, pathlib.Path(tmp), SCENARIOS[s], c, rep,
+                                     n, args.timeout)
+                    runs.append(run)
+                    lat = f" p99 {run.latency_ms['p99']:.1f} ms" if run.latency_ms else ""
+                    status = "ok" if run.valid else f"[red]INVALID: {run.problem}[/red]"
+                    prog.console.print(f"{s:8} {c:12} {run.records_per_s:>11,.0f} rec/s "
+                                       f"{run.cpu_s_per_m:6.2f} CPU s/M{lat}  {status}")
+                    prog.advance(task)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: reporting what ran so far[/yellow]")
+        finally:
+            if consumer is not None:
+                consumer.close()
+            with console.status("stopping Kafka..."):
+                cluster.stop()
+    if not runs:
+        return 1
+    done = [s for s in scenarios if any(r.scenario == s for r in runs)]
+    summary = summarize(runs, clients, done)
+    report = markdown(summary, clients, meta)
+    print(report)
+    json_path = out_dir / f"{stamp}.json"
+    json_path.write_text(json.dumps({"meta": meta, "unmatched": UNMATCHED,
+                                     "scenarios": {s: asdict(SCENARIOS[s]) for s in done},
+                                     "summary": summary, "runs": [asdict(r) for r in runs]},
+                                    indent=1))
+    png_path = out_dir / f"{stamp}.png"
+    chart(summary, clients, png_path)
+    console.print(f"wrote {json_path} and {png_path}")
+    return 0 if all(r.valid for r in runs) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
