@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kprod-installed
 
-.PHONY: venv build test test-fast bench bench-quick debug-build clean
+.PHONY: venv build test test-fast bench bench-quick bench-micro debug-build clean
 
 venv: $(STAMP)
 
@@ -28,11 +28,18 @@ test: build
 test-fast: build
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# End-to-end vs confluent-kafka, kafka-python, aiokafka and Java on a local broker the
+# harness starts itself; writes bench/results/<stamp>.json and .png (<= ~10 min).
 bench: build
-	$(PY) -m bench.micro $(BENCH_ARGS)
+	$(PY) -m bench.harness $(BENCH_ARGS)
 
+# 4 scenarios, 1 repeat, 50k records (<= ~2 min).
 bench-quick: build
-	$(PY) -m bench.micro --quick $(BENCH_ARGS)
+	$(PY) -m bench.harness --quick $(BENCH_ARGS)
+
+# Native hot-path micro-benchmarks, no broker.
+bench-micro: build
+	$(PY) -m bench.micro $(BENCH_ARGS)
 
 clean:
 	rm -rf build *.egg-info kprod/_native/*.so kprod/_native/*.c
