@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+from kprod._native.appender import BatchCore
 from kprod.future import BatchResult
 
 NO_SEQUENCE = -1
@@ -24,10 +25,11 @@ def increment_sequence(sequence: int, increment: int) -> int:
     return sequence + increment
 
 
-class ProducerBatch:
+class ProducerBatch(BatchCore):
+    # builder, payload and result live in BatchCore (C fields the append fast path reads).
     __slots__ = (
-        "tp", "builder", "buffer", "result", "created_ms", "last_attempt_ms", "attempts",
-        "payload", "producer_id", "producer_epoch", "base_sequence", "transactional",
+        "tp", "buffer", "created_ms", "last_attempt_ms", "attempts",
+        "producer_id", "producer_epoch", "base_sequence", "transactional",
         "record_count", "in_flight", "leader_epoch_at_send", "final_state", "backoff_ms",
     )
 

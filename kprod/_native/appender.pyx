@@ -23,6 +23,14 @@ cdef object _RecordMetadata = RecordMetadata
 cdef int _SEND_CALLBACK = 0
 
 
+cdef class BatchCore:
+    """The fields of a ProducerBatch that the append fast path reads, as C fields
+    (``kprod._internals.batch.ProducerBatch`` extends it)."""
+    cdef public object builder     # RecordBatchBuilder while open, None once completed
+    cdef public object payload     # memoryview of the closed batch, None while open
+    cdef public object result      # kprod.future.BatchResult
+
+
 @cython.final
 @cython.freelist(64)
 cdef class RecordFuture:
@@ -107,6 +115,7 @@ cdef class RecordFuture:
         return f"<RecordFuture {batch.topic}-{batch.partition} {state}>"
 
 
+@cython.binding(False)      # a plain builtin: CPython's fast call path
 def try_append(batches, int64_t timestamp, key, value, headers, callback,
                Py_ssize_t key_size, Py_ssize_t value_size):
     """Append to the last batch of ``batches`` if it is open and has room.
@@ -116,11 +125,10 @@ def try_append(batches, int64_t timestamp, key, value, headers, callback,
     """
     if not batches:
         return None
-    batch = batches[-1]
-    cdef object builder_obj = batch.builder
-    if builder_obj is None or batch.payload is not None:
+    cdef BatchCore batch = <BatchCore?>batches[-1]
+    if batch.builder is None or batch.payload is not None:
         return None
-    cdef RecordBatchBuilder builder = <RecordBatchBuilder?>builder_obj
+    cdef RecordBatchBuilder builder = <RecordBatchBuilder?>batch.builder
     if builder._closed or builder._data == NULL:
         return None
     cdef Py_ssize_t before = builder._estimated()
@@ -128,14 +136,13 @@ def try_append(batches, int64_t timestamp, key, value, headers, callback,
     if delta < 0:
         return None
     cdef RecordFuture future = RecordFuture.__new__(RecordFuture)
-    result = batch.result
-    future._batch = result
+    future._batch = batch.result
     future._delta = delta
     future._timestamp = timestamp
     future._key_size = key_size
     future._value_size = value_size
     if callback is not None:
-        PyList_Append(result._callbacks, (_SEND_CALLBACK, callback, future))
+        PyList_Append(batch.result._callbacks, (_SEND_CALLBACK, callback, future))
     cdef Py_ssize_t after = builder._estimated()
     return (future, after - before,
             builder._count > 0 and after >= builder._write_limit)
