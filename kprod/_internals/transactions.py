@@ -1,0 +1,488 @@
+"""Transactions (KIP-98, KIP-447): the transactional half of Java's TransactionManager.
+
+The user's threads change the state (init, begin, commit, abort, send offsets)
+and wait on a :class:`TxnResult`; the I/O thread turns pending work into
+requests to the transaction coordinator (FindCoordinator, InitProducerId,
+AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) or the group coordinator
+(TxnOffsetCommit), in Java's priority order, and applies the answers.
+
+Rules kept from Java: a partition's batches are drained only after
+AddPartitionsToTxn added it (research §8.9 item 12); EndTxn is sent only once
+no batch of the transaction is incomplete (commit flushes first); fencing
+errors are fatal (the producer can only be closed), other failures inside a
+transaction are abortable (``abort_transaction()`` makes the producer usable
+again).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
+
+from kprod.errors import (
+    BrokerError, IllegalStateError, KafkaError, KafkaTimeoutError, ProducerFencedError,
+    error_for_code,
+)
+
+TopicPartition = Tuple[str, int]
+
+UNINITIALIZED = "UNINITIALIZED"
+INITIALIZING = "INITIALIZING"
+READY = "READY"
+IN_TRANSACTION = "IN_TRANSACTION"
+COMMITTING = "COMMITTING_TRANSACTION"
+ABORTING = "ABORTING_TRANSACTION"
+ABORTABLE_ERROR = "ABORTABLE_ERROR"
+FATAL_ERROR = "FATAL_ERROR"
+
+_VALID_FROM = {  # Java TransactionManager.State.isTransitionValid
+    UNINITIALIZED: {READY, ABORTABLE_ERROR},
+    INITIALIZING: {UNINITIALIZED, ABORTABLE_ERROR},
+    READY: {INITIALIZING, COMMITTING, ABORTING},
+    IN_TRANSACTION: {READY},
+    COMMITTING: {IN_TRANSACTION},
+    ABORTING: {IN_TRANSACTION, ABORTABLE_ERROR},
+    ABORTABLE_ERROR: {IN_TRANSACTION, COMMITTING, ABORTABLE_ERROR, INITIALIZING},
+}
+
+# Fatal for the producer (Java: ProducerFenced, InvalidProducerEpoch for txn,
+# TransactionalIdAuthorization, ClusterAuthorization, UnsupportedVersion, ...).
+FATAL_CODES = {31, 35, 47, 49, 53, 90, 52}
+COORDINATOR_CODES = {15, 16}       # COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
+RETRY_CODES = {14, 51}             # COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS
+
+TRANSACTION_KEY, GROUP_KEY = 1, 0  # FindCoordinator key types
+
+
+class TransactionAbortedError(KafkaError):
+    """The record's transaction was aborted before the record was sent."""
+
+
+class TxnResult:
+    """What a user call waits for: done, or failed with an error."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._event = threading.Event()
+        self.error: Optional[BaseException] = None
+
+    def done(self, error: Optional[BaseException] = None) -> None:
+        if not self._event.is_set():
+            self.error = error
+            self._event.set()
+
+    @property
+    def is_done(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: Optional[float]) -> None:
+        if not self._event.wait(timeout):
+            raise KafkaTimeoutError(f"Timeout expired after {timeout} s while awaiting {self.what}")
+        if self.error is not None:
+            raise self.error
+
+
+class TxnRequest:
+    """One pending request; ``target`` is "txn" (the transaction coordinator) or
+    ("group", group_id)."""
+
+    __slots__ = ("priority", "api", "target", "build", "handle", "result", "not_before")
+
+    def __init__(self, priority: int, api: str, target: Any, build: Callable[[], dict],
+                 handle: Callable[[dict], Optional[str]], result: Optional[TxnResult]) -> None:
+        self.priority = priority
+        self.api = api
+        self.target = target
+        self.build = build
+        self.handle = handle
+        self.result = result
+        self.not_before = 0.0
+
+
+# Java's request priority: FIND_COORDINATOR < INIT_PRODUCER_ID < ADD_PARTITIONS_OR_OFFSETS
+# < END_TXN.
+P_FIND, P_INIT, P_ADD, P_END = 0, 1, 2, 3
+
+
+class TransactionManager:
+    def __init__(self, transactional_id: str, transaction_timeout_ms: int, idempotence,
+                 retry_backoff_ms: int, clock: Callable[[], float]) -> None:
+        self.transactional_id = transactional_id
+        self.transaction_timeout_ms = transaction_timeout_ms
+        self.idem = idempotence
+        self.retry_backoff_ms = retry_backoff_ms
+        self.clock = clock
+        self.state = UNINITIALIZED
+        self.last_error: Optional[BaseException] = None
+        self.lock = threading.Lock()
+        self.pending: List[TxnRequest] = []
+        self.in_flight: Optional[TxnRequest] = None
+        self.coordinators: Dict[Any, Optional[Tuple[int, str, int]]] = {}  # target -> broker
+        self.partitions_in_txn: Set[TopicPartition] = set()
+        self.new_partitions: Set[TopicPartition] = set()
+        self.partitions_being_added: Set[TopicPartition] = set()
+        self.end_result: Optional[TxnResult] = None
+        self.has_sent_records = False
+        self._current_init_result: Optional[TxnResult] = None
+        self.coordinator_has_txn = False   # something was added: EndTxn is needed
+
+    # -- user threads ------------------------------------------------------------------
+    def _transition(self, target: str) -> None:
+        allowed = _VALID_FROM.get(target)
+        if target in (ABORTABLE_ERROR, FATAL_ERROR):
+            pass
+        elif allowed is None or self.state not in allowed:
+            if self.state == FATAL_ERROR:
+                raise IllegalStateError(
+                    f"The producer hit a fatal error and can only be closed: {self.last_error}")
+            if self.state == ABORTABLE_ERROR and target != ABORTING:
+                raise IllegalStateError(
+                    f"Cannot move to {target}: the transaction hit an error and must be "
+                    f"aborted (abort_transaction()): {self.last_error}")
+            raise IllegalStateError(f"Invalid transaction state transition {self.state} -> "
+                                    f"{target}")
+        self.state = target
+
+    def init_transactions(self) -> TxnResult:
+        with self.lock:
+            self._transition(INITIALIZING)
+            result = TxnResult("init_transactions (InitProducerId)")
+            self.idem.set_producer_id(-1, -1)
+            self._enqueue_init(result)
+            return result
+
+    def begin_transaction(self) -> None:
+        with self.lock:
+            if self.state == UNINITIALIZED or self.state == INITIALIZING:
+                raise IllegalStateError("Call init_transactions() before begin_transaction()")
+            if self.state == IN_TRANSACTION:
+                raise IllegalStateError("A transaction is already in progress")
+            self._transition(IN_TRANSACTION)
+            self.has_sent_records = False
+
+    def check_send(self) -> None:
+        """send() is only valid inside a transaction; raises a clear error otherwise."""
+        state = self.state
+        if state == IN_TRANSACTION:
+            return
+        if state == ABORTABLE_ERROR:
+            raise IllegalStateError(f"Cannot send: the transaction must be aborted first "
+                                    f"(cause: {self.last_error})")
+        if state == FATAL_ERROR:
+            raise IllegalStateError(f"Cannot send: the producer hit a fatal error and can "
+                                    f"only be closed ({self.last_error})")
+        raise IllegalStateError(f"Cannot send with transactional.id={self.transactional_id!r} "
+                                f"outside a transaction (state {state}): call "
+                                "init_transactions() once, then begin_transaction()")
+
+    def maybe_add_partition(self, tp: TopicPartition) -> bool:
+        """After an append: True if the partition is new to the transaction."""
+        if tp in self.partitions_in_txn or tp in self.new_partitions or \
+                tp in self.partitions_being_added:
+            return False
+        with self.lock:
+            if tp in self.partitions_in_txn or tp in self.partitions_being_added:
+                return False
+            self.new_partitions.add(tp)
+            self.has_sent_records = True
+            return True
+
+    def send_offsets(self, offsets: Mapping[TopicPartition, Any], group: Mapping[str, Any]
+                     ) -> TxnResult:
+        with self.lock:
+            if self.state != IN_TRANSACTION:
+                self.check_send()
+            result = TxnResult(f"send_offsets_to_transaction (group {group['group_id']!r})")
+            self._enqueue_add_offsets(offsets, group, result)
+            return result
+
+    def begin_end(self, commit: bool) -> TxnResult:
+        with self.lock:
+            if not commit and self.state == ABORTING and self.end_result is not None:
+                return self.end_result       # retry of a timed-out abort
+            if commit and self.state == COMMITTING and self.end_result is not None:
+                return self.end_result
+            self._transition(COMMITTING if commit else ABORTING)
+            what = "commit_transaction (EndTxn)" if commit else "abort_transaction (EndTxn)"
+            result = self.end_result = TxnResult(what)
+            self.new_partitions.clear()
+            if not self.coordinator_has_txn and not self.partitions_being_added and \
+                    not self._has_pending_offsets():
+                # Nothing reached the coordinator: nothing to end (Java does the same).
+                self._complete_end(None)
+                return result
+            self.pending.append(TxnRequest(P_END, "EndTxn", "txn", lambda: {
+                "transactional_id": self.transactional_id,
+                "producer_id": self.idem.producer_id,
+                "producer_epoch": self.idem.epoch, "committed": commit},
+                self._on_end_txn, result))
+            return result
+
+    def _has_pending_offsets(self) -> bool:
+        return any(r.api in ("AddOffsetsToTxn", "TxnOffsetCommit") for r in self.pending) or (
+            self.in_flight is not None and self.in_flight.api in ("AddOffsetsToTxn",
+                                                                   "TxnOffsetCommit"))
+
+    # -- requests ------------------------------------------------------------------------
+    def _enqueue_init(self, result: TxnResult) -> None:
+        self._current_init_result = result
+        self._enqueue_find("txn")
+        self.pending.append(TxnRequest(P_INIT, "InitProducerId", "txn", lambda: {
+            "transactional_id": self.transactional_id,
+            "transaction_timeout_ms": self.transaction_timeout_ms,
+            "producer_id": -1, "producer_epoch": -1}, self._on_init, result))
+
+    def _enqueue_find(self, target: Any) -> None:
+        if any(r.api == "FindCoordinator" and r.target == target for r in self.pending):
+            return
+        key = self.transactional_id if target == "txn" else target[1]
+        key_type = TRANSACTION_KEY if target == "txn" else GROUP_KEY
+        self.coordinators[target] = None
+
+        def handle(response: dict) -> Optional[str]:
+            if "coordinators" in response and response["coordinators"]:
+                c = response["coordinators"][0]
+            else:
+                c = response
+            code = c["error_code"]
+            if code != 0:
+                return self._on_error(code, c.get("error_message"), "FindCoordinator")
+            self.coordinators[target] = (c["node_id"], c["host"], c["port"])
+            return None
+
+        self.pending.append(TxnRequest(P_FIND, "FindCoordinator", "any", lambda: {
+            "key": key, "key_type": key_type, "coordinator_keys": [key]}, handle, None))
+
+    def _enqueue_add_offsets(self, offsets, group, result: TxnResult) -> None:
+        group_id = group["group_id"]
+
+        def handle_add(response: dict) -> Optional[str]:
+            code = response["error_code"]
+            if code != 0:
+                return self._on_error(code, None, "AddOffsetsToTxn", result)
+            self.coordinator_has_txn = True
+            # Next: commit the offsets through the group coordinator.
+            self._enqueue_find(("group", group_id))
+            self.pending.append(TxnRequest(P_ADD, "TxnOffsetCommit", ("group", group_id),
+                                           build_commit, handle_commit, result))
+            return None
+
+        def build_commit() -> dict:
+            topics: Dict[str, list] = {}
+            for (topic, partition), offset in offsets.items():
+                committed, metadata, leader_epoch = _offset_fields(offset)
+                topics.setdefault(topic, []).append({
+                    "partition_index": partition, "committed_offset": committed,
+                    "committed_leader_epoch": leader_epoch, "committed_metadata": metadata})
+            return {"transactional_id": self.transactional_id, "group_id": group_id,
+                    "producer_id": self.idem.producer_id, "producer_epoch": self.idem.epoch,
+                    "generation_id": group.get("generation_id", -1),
+                    "member_id": group.get("member_id", ""),
+                    "group_instance_id": group.get("group_instance_id"),
+                    "topics": [{"name": t, "partitions": p} for t, p in topics.items()]}
+
+        def handle_commit(response: dict) -> Optional[str]:
+            for topic in response["topics"]:
+                for p in topic["partitions"]:
+                    code = p["error_code"]
+                    if code != 0:
+                        if code in COORDINATOR_CODES:
+                            self._enqueue_find(("group", group_id))
+                            return "retry"
+                        return self._on_error(code, f"offset commit of {topic['name']}-"
+                                              f"{p['partition_index']}", "TxnOffsetCommit",
+                                              result)
+            result.done()
+            return None
+
+        self.pending.append(TxnRequest(P_ADD, "AddOffsetsToTxn", "txn", lambda: {
+            "transactional_id": self.transactional_id, "producer_id": self.idem.producer_id,
+            "producer_epoch": self.idem.epoch, "group_id": group_id}, handle_add, None))
+
+    def next_request(self, now: float, has_incomplete_batches: bool) -> Optional[TxnRequest]:
+        """The next request to send (I/O thread), or None."""
+        if self.in_flight is not None:
+            return None
+        with self.lock:
+            if self.new_partitions and self.state in (IN_TRANSACTION, COMMITTING, ABORTING) \
+                    and not any(r.api == "AddPartitionsToTxn" for r in self.pending):
+                self._enqueue_add_partitions()
+            ready = [r for r in self.pending if r.not_before <= now]
+            if not ready:
+                return None
+            request = min(ready, key=lambda r: r.priority)
+            if request.api == "EndTxn" and (has_incomplete_batches or self.new_partitions or
+                                            self.partitions_being_added or any(
+                                                r.priority < P_END for r in self.pending)):
+                others = [r for r in ready if r.api != "EndTxn"]
+                if not others:
+                    return None   # wait for the transaction's batches to finish
+                request = min(others, key=lambda r: r.priority)
+            if request.target != "any" and self.coordinators.get(request.target) is None:
+                self._enqueue_find(request.target)
+                finds = [r for r in self.pending if r.api == "FindCoordinator"]
+                request = finds[0]
+            self.pending.remove(request)
+            self.in_flight = request
+            return request
+
+    def next_wait_ms(self, now: float) -> float:
+        if self.in_flight is not None or not self.pending:
+            return float("inf") if not self.new_partitions else 0.0
+        return max(min(r.not_before for r in self.pending) - now, 0.0)
+
+    def _enqueue_add_partitions(self) -> None:
+        partitions = sorted(self.new_partitions)
+        self.partitions_being_added.update(partitions)
+        self.new_partitions.clear()
+
+        def build() -> dict:
+            topics: Dict[str, List[int]] = {}
+            for topic, partition in partitions:
+                topics.setdefault(topic, []).append(partition)
+            return {"v3_and_below_transactional_id": self.transactional_id,
+                    "v3_and_below_producer_id": self.idem.producer_id,
+                    "v3_and_below_producer_epoch": self.idem.epoch,
+                    "v3_and_below_topics": [{"name": t, "partitions": p}
+                                            for t, p in topics.items()]}
+
+        def handle(response: dict) -> Optional[str]:
+            retry = False
+            for topic in response["results_by_topic_v3_and_below"]:
+                for p in topic["results_by_partition"]:
+                    code = p["partition_error_code"]
+                    tp = (topic["name"], p["partition_index"])
+                    if code == 0:
+                        continue
+                    if code in COORDINATOR_CODES:
+                        self._enqueue_find("txn")
+                        retry = True
+                    elif code in RETRY_CODES or code == 55:  # 55: OPERATION_NOT_ATTEMPTED
+                        retry = True
+                    else:
+                        self.partitions_being_added.difference_update(partitions)
+                        return self._on_error(code, f"partition {tp[0]}-{tp[1]}",
+                                              "AddPartitionsToTxn")
+            if retry:
+                return "retry"
+            self.partitions_in_txn.update(partitions)
+            self.partitions_being_added.difference_update(partitions)
+            self.coordinator_has_txn = True
+            return None
+
+        self.pending.append(TxnRequest(P_ADD, "AddPartitionsToTxn", "txn", build, handle, None))
+
+    # -- responses (I/O thread) ----------------------------------------------------------
+    def on_response(self, request: TxnRequest, response: Optional[dict],
+                    error: Optional[BaseException]) -> None:
+        """Apply an answer; retriable outcomes put the request back with a backoff."""
+        self.in_flight = None
+        if error is not None:
+            outcome = "retry"
+            if request.target != "any":
+                self._enqueue_find(request.target)
+        else:
+            try:
+                outcome = request.handle(response)
+            except KafkaError as exc:
+                outcome = None
+                self._fail(exc, request.result)
+        if outcome == "retry":
+            with self.lock:
+                # CONCURRENT_TRANSACTIONS clears fast on the broker: retry soon (Java: 20 ms).
+                request.not_before = self.clock() + min(self.retry_backoff_ms, 20)
+                self.pending.append(request)
+
+    def _on_error(self, code: int, message: Optional[str], api: str,
+                  result: Optional[TxnResult] = None) -> Optional[str]:
+        if code in COORDINATOR_CODES:
+            self._enqueue_find("txn")
+            return "retry"
+        if code in RETRY_CODES:
+            return "retry"
+        err = error_for_code(code, f"{api} for transactional.id {self.transactional_id!r}"
+                             + (f": {message}" if message else ""))
+        if code in FATAL_CODES:
+            self.fatal(err)
+        else:
+            self.abortable(err)
+        if result is not None:
+            result.done(err)
+        return None
+
+    def _fail(self, err: BaseException, result: Optional[TxnResult]) -> None:
+        self.abortable(err)
+        if result is not None:
+            result.done(err)
+
+    def _on_init(self, response: dict) -> Optional[str]:
+        code = response["error_code"]
+        if code != 0:
+            return self._on_error(code, None, "InitProducerId", self._init_result())
+        with self.lock:
+            self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            self.idem.partitions.clear()
+            self.state = READY
+        self._init_result().done()
+        return None
+
+    def _init_result(self) -> Optional[TxnResult]:
+        return self._current_init_result
+
+    def _on_end_txn(self, response: dict) -> Optional[str]:
+        code = response["error_code"]
+        if code != 0:
+            return self._on_error(code, None, "EndTxn", self.end_result)
+        if response.get("producer_epoch", -1) >= 0 and response.get("producer_id", -1) >= 0:
+            # Transactions V2 (KIP-890): the coordinator bumped the epoch.
+            self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            self.idem.partitions.clear()
+        self._complete_end(None)
+        return None
+
+    def _complete_end(self, error: Optional[BaseException]) -> None:
+        self.coordinator_has_txn = False
+        self.partitions_in_txn.clear()
+        self.partitions_being_added.clear()
+        self.new_partitions.clear()
+        if self.state != FATAL_ERROR:
+            self.state = READY
+        result, self.end_result = self.end_result, None
+        if result is not None:
+            result.done(error)
+
+    # -- drain gate and failures ---------------------------------------------------------
+    def may_drain(self, tp: TopicPartition) -> bool:
+        return tp in self.partitions_in_txn
+
+    def abortable(self, error: BaseException) -> None:
+        if self.state != FATAL_ERROR:
+            self.last_error = error
+            if self.state in (IN_TRANSACTION, COMMITTING, ABORTABLE_ERROR):
+                self.state = ABORTABLE_ERROR
+            if self.state == COMMITTING and self.end_result is not None:
+                self.end_result.done(error)
+
+    def fatal(self, error: BaseException) -> None:
+        self.last_error = error
+        self.state = FATAL_ERROR
+        for request in list(self.pending) + ([self.in_flight] if self.in_flight else []):
+            if request.result is not None:
+                request.result.done(error)
+        if self.end_result is not None:
+            self.end_result.done(error)
+        if self._current_init_result is not None:
+            self._current_init_result.done(error)
+
+
+def _offset_fields(offset: Any) -> Tuple[int, Optional[str], int]:
+    """Accept an int, (offset, metadata) or an object with .offset/.metadata/.leader_epoch
+    (confluent-kafka TopicPartition)."""
+    if isinstance(offset, int):
+        return offset, None, -1
+    if isinstance(offset, tuple):
+        return int(offset[0]), (offset[1] if len(offset) > 1 else None), -1
+    epoch = getattr(offset, "leader_epoch", None)
+    return (int(offset.offset), getattr(offset, "metadata", None),
+            epoch if isinstance(epoch, int) and epoch is not None else -1)

@@ -1,0 +1,168 @@
+"""TransactionManager state machine with scripted coordinator answers (no broker, no sleeps)."""
+import pytest
+
+from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.transactions import (
+    ABORTABLE_ERROR, FATAL_ERROR, IN_TRANSACTION, READY, TransactionManager,
+)
+from kprod.errors import IllegalStateError, KafkaTimeoutError, ProducerFencedError
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def tm():
+    return TransactionManager("txn-1", 60000, IdempotenceState(), 100, Clock())
+
+
+def answer(tm, api, response, incomplete=False):
+    request = tm.next_request(tm.clock(), incomplete)
+    assert request is not None and request.api == api, (api, request and request.api)
+    body = request.build()
+    tm.on_response(request, response, None)
+    return body
+
+
+FIND_OK = {"error_code": 0, "node_id": 1, "host": "h", "port": 1, "coordinators": [
+    {"key": "txn-1", "node_id": 1, "host": "h", "port": 1, "error_code": 0,
+     "error_message": None}]}
+
+
+def init(tm):
+    result = tm.init_transactions()
+    body = answer(tm, "FindCoordinator", FIND_OK)
+    assert body["key"] == "txn-1" and body["key_type"] == 1
+    body = answer(tm, "InitProducerId", {"error_code": 0, "producer_id": 7, "producer_epoch": 3})
+    assert body["transactional_id"] == "txn-1" and body["transaction_timeout_ms"] == 60000
+    result.wait(0)
+    assert tm.state == READY and tm.idem.producer_id == 7 and tm.idem.epoch == 3
+
+
+def test_send_outside_a_transaction_is_a_clear_error(tm):
+    with pytest.raises(IllegalStateError, match="init_transactions"):
+        tm.check_send()
+    with pytest.raises(IllegalStateError, match="init_transactions"):
+        tm.begin_transaction()
+    init(tm)
+    with pytest.raises(IllegalStateError, match="begin_transaction"):
+        tm.check_send()
+
+
+def test_commit_adds_partitions_first_and_waits_for_batches(tm):
+    init(tm)
+    tm.begin_transaction()
+    tm.check_send()
+    assert tm.maybe_add_partition(("t", 0)) is True
+    assert tm.maybe_add_partition(("t", 0)) is False
+    assert not tm.may_drain(("t", 0))          # not drained before AddPartitionsToTxn
+    body = answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 0}]}]})
+    assert body["v3_and_below_topics"] == [{"name": "t", "partitions": [0]}]
+    assert body["v3_and_below_producer_id"] == 7
+    assert tm.may_drain(("t", 0))
+    result = tm.begin_end(commit=True)
+    assert tm.next_request(0, has_incomplete_batches=True) is None   # flush first
+    body = answer(tm, "EndTxn", {"error_code": 0}, incomplete=False)
+    assert body["committed"] is True
+    result.wait(0)
+    assert tm.state == READY and not tm.may_drain(("t", 0))
+
+
+def test_concurrent_transactions_is_retried_after_a_short_backoff(tm):
+    init(tm)
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 1))
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 1,
+                                                 "partition_error_code": 51}]}]})
+    assert tm.next_request(tm.clock(), False) is None       # backing off
+    tm.clock.now += 25
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 1,
+                                                 "partition_error_code": 0}]}]})
+    assert tm.may_drain(("t", 1))
+
+
+def test_not_coordinator_rediscovers_the_coordinator(tm):
+    init(tm)
+    tm.begin_transaction()
+    result = tm.begin_end(commit=False)      # nothing sent: completes at once
+    result.wait(0)
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 0))
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 16}]}]})
+    tm.clock.now += 25
+    answer(tm, "FindCoordinator", FIND_OK)
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 0}]}]})
+    assert tm.state == IN_TRANSACTION
+
+
+def test_fencing_is_fatal(tm):
+    init(tm)
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 0))
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 90}]}]})
+    assert tm.state == FATAL_ERROR
+    assert isinstance(tm.last_error, ProducerFencedError)
+    with pytest.raises(IllegalStateError, match="fatal"):
+        tm.check_send()
+    with pytest.raises(IllegalStateError, match="fatal"):
+        tm.begin_end(commit=False)
+
+
+def test_abortable_error_requires_abort_then_producer_is_usable(tm):
+    init(tm)
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 0))
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 29}]}]})
+    assert tm.state == ABORTABLE_ERROR
+    with pytest.raises(IllegalStateError, match="abort"):
+        tm.check_send()
+    with pytest.raises(IllegalStateError, match="abort"):
+        tm.begin_end(commit=True)
+    result = tm.begin_end(commit=False)
+    result.wait(0)                                   # nothing was added: no EndTxn needed
+    tm.begin_transaction()
+    tm.check_send()
+
+
+def test_send_offsets_goes_through_both_coordinators(tm):
+    init(tm)
+    tm.begin_transaction()
+    result = tm.send_offsets({("in", 0): 42}, {"group_id": "g", "generation_id": 5,
+                                               "member_id": "m", "group_instance_id": None})
+    body = answer(tm, "AddOffsetsToTxn", {"error_code": 0})
+    assert body["group_id"] == "g"
+    answer(tm, "FindCoordinator", dict(FIND_OK, coordinators=[dict(FIND_OK["coordinators"][0],
+                                                                   key="g")]))
+    body = answer(tm, "TxnOffsetCommit", {"topics": [{"name": "in", "partitions": [
+        {"partition_index": 0, "error_code": 0}]}]})
+    assert body["generation_id"] == 5 and body["member_id"] == "m"
+    assert body["topics"] == [{"name": "in", "partitions": [{
+        "partition_index": 0, "committed_offset": 42, "committed_leader_epoch": -1,
+        "committed_metadata": None}]}]
+    result.wait(0)
+    end = tm.begin_end(commit=True)
+    answer(tm, "EndTxn", {"error_code": 0})
+    end.wait(0)
+
+
+def test_user_wait_is_bounded_and_names_what_it_waited_for(tm):
+    result = tm.init_transactions()
+    with pytest.raises(KafkaTimeoutError, match="init_transactions"):
+        result.wait(0.01)
