@@ -1,0 +1,402 @@
+"""Accumulator, idempotence and sender logic with a controllable clock (no broker,
+no sleeps): readiness, drain, backoff, expiry, sequences, error handling."""
+from __future__ import annotations
+
+import pytest
+
+from kprod._internals.accumulator import RecordAccumulator
+from kprod._internals.batch import INT32_MAX, increment_sequence
+from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.metadata import Metadata
+from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.sender import Sender
+from kprod._native.appender import try_append
+from kprod._native.bufferpool import BufferPool
+from kprod.config import ProducerConfig
+from kprod.errors import KafkaTimeoutError, error_for_code
+
+T = "topic"
+TP0, TP1, TP2 = (T, 0), (T, 1), (T, 2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_acc(clock, *, batch_size=1024, linger_ms=10, delivery_timeout_ms=1000,
+             retry_backoff_ms=100, idempotent=False, max_request_size=1 << 20):
+    return RecordAccumulator(batch_size=batch_size, linger_ms=linger_ms, compression="none",
+                             compression_level=None, pool=BufferPool(1 << 20, batch_size),
+                             delivery_timeout_ms=delivery_timeout_ms,
+                             retry_backoff_ms=retry_backoff_ms, retry_backoff_max_ms=1000,
+                             clock=clock, idempotent=idempotent,
+                             max_request_size=max_request_size)
+
+
+def append(acc, tp, value=b"v" * 50):
+    """What send() does after choosing the partition: fast path, else a new batch."""
+    q = acc.queues.get(tp)
+    result = None if q is None else try_append(q.batches, 0, None, value, None, None, -1,
+                                               len(value))
+    if result is None:
+        result = acc.append_new_batch(acc.queue(tp), 0, None, value, None, None, 0.0, -1,
+                                      len(value))
+    return result
+
+
+def leaders(mapping):
+    return lambda tp: mapping.get(tp)
+
+
+def fill_batch(acc, tp):
+    """Append until the partition's open batch is full (reported full, or the next
+    record had to open a new batch: Java's closeForRecordAppends)."""
+    q = acc.queue(tp)
+    start = len(q.batches)
+    while True:
+        _, _, full = append(acc, tp)
+        if full or len(q.batches) > max(start, 1):
+            return
+
+
+# -- readiness ------------------------------------------------------------------------------
+
+def test_linger_readiness():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=10)
+    append(acc, TP0)
+    ready, next_ms, unknown = acc.ready(leaders({TP0: 1}), 0.0)
+    assert ready == set() and next_ms == pytest.approx(10) and unknown == set()
+    ready, next_ms, _ = acc.ready(leaders({TP0: 1}), 9.5)
+    assert ready == set() and next_ms == pytest.approx(0.5)
+    ready, _, _ = acc.ready(leaders({TP0: 1}), 10.0)
+    assert ready == {1}
+
+
+def test_full_batch_is_ready_before_linger():
+    clock = Clock()
+    # 61-byte v2 header + 10 records of 57 bytes (50-byte value, null key): exactly full
+    acc = make_acc(clock, linger_ms=100000, batch_size=61 + 57 * 10)
+    flags = [append(acc, TP0)[2] for _ in range(10)]
+    assert flags == [False] * 9 + [True]
+    assert len(acc.queues[TP0].batches) == 1
+    assert acc.ready(leaders({TP0: 1}), 0.0)[0] == {1}
+    # a second queued batch behind a non-full head also makes the partition sendable
+    acc2 = make_acc(clock, linger_ms=100000)
+    fill_batch(acc2, TP1)
+    append(acc2, TP1)
+    assert len(acc2.queues[TP1].batches) == 2
+    assert acc2.ready(leaders({TP1: 2}), 0.0)[0] == {2}
+
+
+def test_unknown_leader_and_forced_readiness():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=100000)
+    append(acc, TP0)
+    append(acc, (T + "-other", 0))
+    ready, _, unknown = acc.ready(leaders({TP0: 1}), 0.0)
+    assert ready == set() and unknown == {T + "-other"}
+    acc.flushes_in_progress = 1          # flush() makes everything sendable
+    assert acc.ready(leaders({TP0: 1}), 0.0)[0] == {1}
+    acc.flushes_in_progress = 0
+    acc.closed = True                    # so does close()
+    assert acc.ready(leaders({TP0: 1}), 0.0)[0] == {1}
+
+
+def test_muted_partition_is_not_ready():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0)
+    append(acc, TP0)
+    acc.queue(TP0).muted = True
+    assert acc.ready(leaders({TP0: 1}), 5.0)[0] == set()
+    assert acc.drain(1, [TP0], 1 << 20, 5.0, lambda b: True) == []
+
+
+# -- drain --------------------------------------------------------------------------------
+
+def test_drain_size_limit_and_round_robin():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, batch_size=1024)
+    parts = [TP0, TP1, TP2]
+    for tp in parts:
+        fill_batch(acc, tp)              # one full batch + one with a record each
+    size = acc.queues[TP0].batches[0].estimated_size()
+    # room for one full batch only (a 1-record batch does not fit in 10 more bytes)
+    first = acc.drain(1, parts, size + 10, 0.0, lambda b: True)
+    assert [b.tp for b in first] == [TP0]
+    second = acc.drain(1, parts, size + 10, 0.0, lambda b: True)
+    third = acc.drain(1, parts, size + 10, 0.0, lambda b: True)
+    # round robin from where the last drain stopped: no partition starves
+    assert [b.tp for b in second] == [TP1]
+    assert [b.tp for b in third] == [TP2]
+    tiny = acc.drain(1, parts, 1, 0.0, lambda b: True)
+    assert len(tiny) == 1                # an oversized batch still goes alone
+    rest = acc.drain(1, parts, 1 << 20, 0.0, lambda b: True)
+    assert sorted(b.tp for b in rest) == sorted(set(parts) - {tiny[0].tp})
+    assert all(b.record_count == 1 for b in tiny + rest)
+    assert not acc.has_undrained()
+    for b in first + second + third + tiny + rest:
+        assert b.is_closed and len(b.payload) == b.estimated_size()
+        assert b.record_count > 0
+
+
+def test_drain_respects_gate_and_keeps_batch():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0)
+    append(acc, TP0)
+    assert acc.drain(1, [TP0], 1 << 20, 0.0, lambda b: False) == []
+    assert len(acc.queues[TP0].batches) == 1
+    assert len(acc.drain(1, [TP0], 1 << 20, 0.0, lambda b: True)) == 1
+
+
+def test_retry_backoff():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, retry_backoff_ms=100)
+    append(acc, TP0)
+    [batch] = acc.drain(1, [TP0], 1 << 20, 0.0, lambda b: True)
+    acc.reenqueue(batch, 1000.0)
+    assert batch.attempts == 1 and 80 <= batch.backoff_ms <= 120   # KIP-580 jitter
+    ready, next_ms, _ = acc.ready(leaders({TP0: 1}), 1050.0)
+    assert ready == set() and next_ms == pytest.approx(batch.backoff_ms - 50)
+    assert acc.drain(1, [TP0], 1 << 20, 1050.0, lambda b: True) == []
+    after = 1000.0 + batch.backoff_ms + 0.01    # (+0.01: float rounding of now - last)
+    assert acc.ready(leaders({TP0: 1}), after)[0] == {1}
+    assert acc.drain(1, [TP0], 1 << 20, after, lambda b: True) == [batch]
+    # exponential: the second retry waits about twice as long
+    acc.reenqueue(batch, 2000.0)
+    assert 160 <= batch.backoff_ms <= 240
+
+
+def test_reenqueue_in_sequence_order_with_idempotence():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    idem = IdempotenceState()
+    idem.set_producer_id(7, 0)
+    batches = []
+    for _ in range(3):
+        append(acc, TP0)
+        [b] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+        idem.assign(b, transactional=False)
+        idem.on_success(b, 0) if not batches else None   # first ack opens the pipeline
+        batches.append(b)
+    append(acc, TP0)                                        # a fresh batch, no sequence
+    b0, b1, b2 = batches
+    acc.reenqueue(b2, 1.0)
+    acc.reenqueue(b1, 1.0)
+    q = list(acc.queues[TP0].batches)
+    assert q[0] is b1 and q[1] is b2 and not q[2].has_sequence
+
+
+# -- expiry --------------------------------------------------------------------------------
+
+def test_expired_batches():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=100000, delivery_timeout_ms=1000)
+    append(acc, TP0)
+    clock.now = 500.0
+    append(acc, TP1)
+    assert acc.expired_batches(999.0) == []
+    assert acc.next_expiry_ms(999.0) == pytest.approx(1)
+    [expired] = acc.expired_batches(1000.0)
+    assert expired.tp == TP0 and not acc.queues[TP0].batches
+    assert acc.next_expiry_ms(1000.0) == pytest.approx(500)
+    assert [b.tp for b in acc.expired_batches(1500.0)] == [TP1]
+
+
+def test_sent_idempotent_batch_not_expired_by_accumulator():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, delivery_timeout_ms=1000, idempotent=True)
+    idem = IdempotenceState()
+    idem.set_producer_id(1, 0)
+    append(acc, TP0)
+    [b] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+    idem.assign(b, transactional=False)
+    acc.reenqueue(b, 10.0)
+    assert acc.expired_batches(5000.0) == []     # its fate is the sender's to decide
+
+
+# -- sequences -----------------------------------------------------------------------------
+
+def test_increment_sequence_wraps_to_zero():
+    assert increment_sequence(0, 5) == 5
+    assert increment_sequence(INT32_MAX - 5, 5) == INT32_MAX
+    assert increment_sequence(INT32_MAX, 1) == 0
+    assert increment_sequence(INT32_MAX - 1, 5) == 3
+    assert increment_sequence(INT32_MAX - 4, 10) == 5
+
+
+def test_sequence_assignment_and_wrap():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    idem = IdempotenceState()
+    assert not idem.may_drain(_one_batch(acc, TP0))       # no producer id yet
+    idem.set_producer_id(42, 3)
+    [b0] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+    idem.assign(b0, transactional=False)
+    assert (b0.producer_id, b0.producer_epoch, b0.base_sequence) == (42, 3, 0)
+    n0 = b0.record_count
+    # until the first ack only one batch may be in flight per partition
+    b1 = _one_batch(acc, TP0, records=3)
+    assert not idem.may_drain(b1)
+    idem.on_success(b0, 0)
+    assert idem.partition(TP0).last_acked_sequence == n0 - 1
+    [b1] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+    idem.assign(b1, transactional=False)
+    assert b1.base_sequence == n0 and b1.record_count == 3
+    # pipelining allowed now
+    b2 = _one_batch(acc, TP0, records=4)
+    assert idem.may_drain(b2)
+    # wrap: a batch straddling INT32_MAX continues at 0
+    state = idem.partition(TP1)
+    idem.may_drain(_one_batch(acc, TP1, records=5))
+    state.next_sequence = INT32_MAX - 1
+    [w] = acc.drain(1, [TP1], 1 << 20, 0.0, idem.may_drain)
+    idem.assign(w, transactional=False)
+    assert w.base_sequence == INT32_MAX - 1
+    assert w.last_sequence == increment_sequence(INT32_MAX - 1, w.record_count - 1)
+    assert state.next_sequence == w.record_count - 2
+    # the stamp is in the bytes: base sequence at offset 53 of the v2 header
+    assert int.from_bytes(bytes(w.payload[53:57]), "big") == INT32_MAX - 1
+
+
+def _one_batch(acc, tp, records=1):
+    for _ in range(records):
+        append(acc, tp)
+    return acc.queues[tp].batches[-1]
+
+
+def test_retry_drains_only_as_lowest_in_flight_and_epoch_bump_restamps():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    idem = IdempotenceState()
+    idem.set_producer_id(5, 0)
+    sent = []
+    for i in range(3):
+        _one_batch(acc, TP0, records=2)
+        [b] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+        idem.assign(b, transactional=False)
+        if i == 0:
+            idem.on_success(b, 0)
+        sent.append(b)
+    _, b1, b2 = sent
+    assert [b.base_sequence for b in sent] == [0, 2, 4]
+    acc.reenqueue(b2, 0.0)
+    assert not idem.may_drain(b2)           # b1 (lower sequence) is still in flight
+    acc.reenqueue(b1, 0.0)
+    assert idem.may_drain(b1)
+    # epoch bump: queued retries restart at sequence 0 under the new epoch, in order
+    idem.request_epoch_bump(TP0)
+    assert not idem.may_drain(b1)
+    assert idem.bump_epoch_locally() and idem.epoch == 1
+    idem.restamp_for_new_epoch(TP0, [b1, b2])
+    assert [(b.producer_epoch, b.base_sequence) for b in (b1, b2)] == [(1, 0), (1, 2)]
+    assert idem.partition(TP0).next_sequence == 4
+
+
+def test_failed_batch_with_unknown_fate_requests_epoch_bump():
+    idem = IdempotenceState()
+    idem.set_producer_id(1, 0)
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    b = _one_batch(acc, TP0)
+    [b] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+    idem.assign(b, transactional=False)
+    idem.on_failed(b, unknown_fate=True)
+    assert idem.bump_requested and idem.partition(TP0).epoch_bump_needed
+
+
+# -- sender error handling (no network) ------------------------------------------------------
+
+def make_sender(clock, acc, idem, **cfg):
+    config = ProducerConfig({"bootstrap.servers": "127.0.0.1:1", **cfg})
+    md = Metadata(300000, 100, 300000)
+    sender = Sender(config, md, acc, idem, ProducerMetrics(), clock)
+    return sender
+
+
+def _in_flight_batches(acc, idem, n):
+    out = []
+    for i in range(n):
+        _one_batch(acc, TP0, records=2)
+        [b] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+        idem.assign(b, transactional=False)
+        if i == 0:
+            idem.on_success(b, 0)
+        out.append(b)
+    return out
+
+
+def test_out_of_order_behind_earlier_failure_retries_without_epoch_bump():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    idem = IdempotenceState()
+    idem.set_producer_id(9, 0)
+    sender = make_sender(clock, acc, idem)
+    _, b1, b2 = _in_flight_batches(acc, idem, 3)
+    # b1 bounced (retriable), then b2 is rejected because the broker misses b1
+    sender._handle_error(b1, 6, error_for_code(6, "moved"), 1.0)
+    sender._handle_error(b2, 45, error_for_code(45, "gap"), 1.0)
+    assert not idem.bump_requested
+    assert list(acc.queues[TP0].batches) == [b1, b2]
+    assert (b1.base_sequence, b2.base_sequence) == (2, 4)
+    # the batch the broker should have had next is rejected: the epoch must be bumped
+    acc.queues[TP0].batches.clear()
+    sender._handle_error(b1, 45, error_for_code(45, "lost"), 2.0)
+    assert idem.bump_requested
+
+
+def test_unknown_producer_id_bumps_epoch_and_retries():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    idem = IdempotenceState()
+    idem.set_producer_id(9, 0)
+    sender = make_sender(clock, acc, idem)
+    _, b1 = _in_flight_batches(acc, idem, 2)
+    sender._handle_error(b1, 59, error_for_code(59, "state gone"), 1.0)
+    assert idem.bump_requested and list(acc.queues[TP0].batches) == [b1]
+
+
+def test_retriable_error_past_delivery_timeout_fails_with_timeout():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, delivery_timeout_ms=1000)
+    sender = make_sender(clock, acc, None, enable_idempotence=False, acks=1)
+    future, _, _ = append(acc, TP0)
+    [b] = acc.drain(1, [TP0], 1 << 20, 0.0, lambda x: True)
+    sender._fail_or_retry(b, error_for_code(7, "slow"), 10.0, unknown_fate=True)
+    assert list(acc.queues[TP0].batches) == [b]          # retried
+    acc.queues[TP0].batches.clear()
+    sender._fail_or_retry(b, error_for_code(7, "slow"), 1000.0, unknown_fate=True)
+    with pytest.raises(KafkaTimeoutError, match="delivery.timeout.ms"):
+        future.get(0)
+
+
+class _WritesAtOnce:
+    """A connection whose send() writes everything immediately (acks=0 completes inside)."""
+
+    node_id = 1
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, api, body, handler, expect_response=True):
+        self.sent.append((api, body))
+        if not expect_response:
+            handler(None, None)
+
+
+def test_acks0_request_completes_inside_send():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0)
+    sender = make_sender(clock, acc, None, enable_idempotence=False, acks=0)
+    futures = [append(acc, TP0)[0] for _ in range(3)]
+    batches = acc.drain(1, [TP0], 1 << 20, 0.0, lambda b: True)
+    conn = _WritesAtOnce()
+    sender._send_produce(conn, batches, 0.0)
+    assert [f.get(0).offset for f in futures] == [-1, -1, -1]
+    m = sender.metrics.snapshot(0, 0)
+    assert m["record-send-total"] == 3 and m["request-total"] == 1
+    assert m["batch-size-avg"] > 0
