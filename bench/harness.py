@@ -142,7 +142,7 @@ def end_offsets(consumer: Any, topic: str, partitions: int) -> int:
 
 
 def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario, client: str,
-               repeat: int, records: int, timeout: float) -> Run:
+               repeat: int, records: int, timeout: float, env: Dict[str, str]) -> Run:
     n = int(sc.rate * sc.seconds) if sc.latency else records
     run = Run(sc.name, client, repeat, n)
     topic = f"bench-{sc.name}-{client}-{repeat}-{uuid.uuid4().hex[:6]}"
@@ -157,7 +157,7 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         module = "bench.clients." + MODULES.get(client, client)
         with tempfile.TemporaryFile("w+") as err:
             proc = subprocess.Popen([sys.executable, "-m", module, json.dumps(spec)],
-                                    stdout=subprocess.PIPE, stderr=err, text=True)
+                                    stdout=subprocess.PIPE, stderr=err, text=True, env=env)
             killer = threading.Timer(timeout, proc.kill)
             killer.start()
             try:
@@ -223,6 +223,7 @@ def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict
                 "latency_ms": {q: _stats([r.latency_ms[q] for r in ok if r.latency_ms])
                                for q in ("p50", "p99", "max")},
                 "records": ok[0].records if ok else None,
+                "notes": sorted({n for r in ok for n in (r.notes or [])}),
                 "invalid_runs": [f"repeat {r.repeat}: {r.problem}" for r in bad],
             }
             # kprod / peer within the same repeat, so drift of the shared box cancels out
@@ -252,12 +253,14 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
     head = "| scenario | " + " | ".join(clients) + " |\n|---|" + "---:|" * len(clients)
     lines = [f"## kprod end-to-end benchmark, {meta['started']}",
              f"Kafka {meta['kafka']} (1 broker, KRaft, 127.0.0.1), {meta['cpus']} CPUs, "
-             f"{meta['repeats']} repeat(s); medians with (min–max).", ""]
+             f"load average {meta['loadavg']} at start (a shared box skews everything), "
+             f"{meta['repeats']} repeat(s); medians with (min–max). † = see notes.", ""]
 
     def table(title: str, key: str, fmt: str, spread: bool = True) -> None:
         lines.extend([f"### {title}", head.replace("| scenario |", "| scenario |")])
         for s in tput:
-            cells = [_fmt(summary[s][c][key], fmt, spread) for c in clients]
+            cells = [_fmt(summary[s][c][key], fmt, spread) + ("†" if summary[s][c]["notes"] else "")
+                     for c in clients]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
 
@@ -290,7 +293,9 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
                for msg in summary[s][c]["invalid_runs"]]
     if invalid:
         lines.extend(["### invalid runs (excluded)"] + invalid + [""])
-    lines.extend(["### not matched between clients"] + [f"- {u}" for u in UNMATCHED])
+    notes = sorted({f"- {s}/{c}: {n}" for s in summary for c in clients
+                    for n in summary[s][c]["notes"]})
+    lines.extend(["### notes"] + notes + [f"- {u}" for u in UNMATCHED])
     return "\n".join(lines)
 
 
@@ -360,6 +365,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help=f"records per throughput run (slow clients get 1/{SLOW_DIVISOR})")
     p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--timeout", type=float, default=300.0, help="per run, seconds")
+    p.add_argument("--kprod-src", help="benchmark the kprod package of another (built) "
+                   "checkout, e.g. to compare branches")
     args = p.parse_args(argv)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     scenarios = (args.scenarios.split(",") if args.scenarios
@@ -382,9 +389,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
     meta = {"started": stamp, "cpus": os.cpu_count(), "repeats": repeats,
+            "loadavg": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "records": records, "slow_records": records // SLOW_DIVISOR,
             "batch_size": BATCH_SIZE, "linger_ms": LINGER_MS, "versions": versions(),
             "machine": platform.platform()}
+    env = dict(os.environ)
+    if args.kprod_src:
+        env["KPROD_BENCH_SRC"] = meta["kprod_src"] = os.path.abspath(args.kprod_src)
     runs: List[Run] = []
     plan = [(rep, s, c) for rep in range(repeats) for s in scenarios
             for c in clients[rep % len(clients):] + clients[:rep % len(clients)]]
@@ -404,7 +415,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     prog.update(task, description=f"rep {rep + 1} {s:8} {c:12}")
                     n = records // SLOW_DIVISOR if c in SLOW else records
                     run = run_client(cluster, consumer, pathlib.Path(tmp), SCENARIOS[s], c, rep,
-                                     n, args.timeout)
+                                     n, args.timeout, env)
                     runs.append(run)
                     lat = f" p99 {run.latency_ms['p99']:.1f} ms" if run.latency_ms else ""
                     status = "ok" if run.valid else f"[red]INVALID: {run.problem}[/red]"

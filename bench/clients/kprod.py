@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import time
 
 from bench.clients._common import Latencies, Pacer, Tally, cpu_seconds, emit, load_spec, records
-from kprod.producer import Producer
+
+if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
+    sys.path.insert(0, os.environ["KPROD_BENCH_SRC"])
+from kprod.producer import Producer  # noqa: E402
 
 
 def main() -> None:
