@@ -33,7 +33,7 @@ test-fast: build
 bench: build
 	$(PY) -m bench.harness $(BENCH_ARGS)
 
-# 4 scenarios, 1 repeat, 50k records (<= ~2 min).
+# 4 scenarios, 1 repeat, 50k records (<= ~2 min); BENCH_ARGS="--clients kprod,java" etc.
 bench-quick: build
 	$(PY) -m bench.harness --quick $(BENCH_ARGS)
 
