@@ -105,14 +105,16 @@ class RecordAccumulator:
                                              write_limit=self.batch_size)
                 batch = ProducerBatch(q.tp, builder, buffer, self.clock())
                 buffer = None
-                q.batches.append(batch)
-                with self._incomplete_lock:
-                    self.incomplete.add(batch)
-                result = try_append(q.batches, timestamp, key, value, headers, callback,
+                # Our record goes in first, then the batch becomes visible to the
+                # lock-free fast path of other threads.
+                result = try_append((batch,), timestamp, key, value, headers, callback,
                                     key_size, value_size)
                 if result is None:   # cannot happen: sized for the record's upper bound
                     raise RecordTooLargeError(
                         f"record of {size} bytes does not fit a fresh batch for {q.tp}")
+                with self._incomplete_lock:
+                    self.incomplete.add(batch)
+                q.batches.append(batch)
                 return result
         finally:
             if buffer is not None:

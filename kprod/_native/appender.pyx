@@ -123,9 +123,10 @@ def try_append(batches, int64_t timestamp, key, value, headers, callback,
     Returns ``(future, appended_bytes, batch_full)`` or None (no open batch, or
     it is full: the caller opens a new batch under the partition lock).
     """
-    if not batches:
+    cdef Py_ssize_t n = len(batches)
+    if n == 0:
         return None
-    cdef BatchCore batch = <BatchCore?>batches[-1]
+    cdef BatchCore batch = <BatchCore?>batches[n - 1]   # no negative index: wraparound is off
     if batch.builder is None or batch.payload is not None:
         return None
     cdef RecordBatchBuilder builder = <RecordBatchBuilder?>batch.builder

@@ -4,13 +4,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-import pytest
-
 from .readback import read_all
-
-# Known race in kprod/_internals/accumulator.py (not owned by this suite): see the
-# dynamic xfail below. Kept narrow so every other failure still fails the test.
-_FRESH_BATCH_RACE = "does not fit a fresh batch"
 
 THREADS = 8
 PER_THREAD = 50_000
@@ -41,11 +35,6 @@ def test_eight_threads_exactly_once(make_topic, make_producer, bootstrap):
         th.start()
     for th in threads:
         th.join(300)
-    if errors and all(_FRESH_BATCH_RACE in str(e) for e in errors):
-        pytest.xfail(
-            "accumulator.append_new_batch publishes the fresh batch in the deque before "
-            "appending its own record; lock-free try_append() in other threads can fill "
-            f"it first -> RecordTooLargeError: {errors[0]}")
     assert not errors, errors
     assert not any(th.is_alive() for th in threads)
     producer.flush(180)
