@@ -19,13 +19,15 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
+from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import try_append
 from kprod._native.bufferpool import BufferPool
 from kprod._native.murmur2 import partition_for_key
 from kprod._native.records import record_size_upper_bound
 from kprod.config import ProducerConfig
 from kprod.errors import (
-    ConfigError, KafkaError, KafkaTimeoutError, ProducerClosedError, RecordTooLargeError,
+    ConfigError, IllegalStateError, KafkaError, KafkaTimeoutError, ProducerClosedError,
+    RecordTooLargeError,
     SerializationError,
 )
 from kprod.future import RecordFuture
@@ -63,9 +65,6 @@ class Producer:
 
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         self.config = cfg = ProducerConfig(config, **kwargs)
-        if cfg["transactional.id"] is not None:
-            raise ConfigError("Setting 'transactional.id': transactions are not available in "
-                              "this version of kprod yet; use idempotence (the default)")
         self._key_serializer = resolve_serializer(cfg["key.serializer"], "key.serializer")
         self._value_serializer = resolve_serializer(cfg["value.serializer"], "value.serializer")
         self._partitioner = _resolve_partitioner(cfg["partitioner.class"])
@@ -90,8 +89,13 @@ class Producer:
         self._metadata = Metadata(cfg["metadata.max.age.ms"], cfg["retry.backoff.ms"],
                                   cfg["metadata.max.idle.ms"])
         self._idempotence = IdempotenceState() if cfg["enable.idempotence"] else None
+        self._txn = None
+        if cfg["transactional.id"] is not None:
+            self._txn = TransactionManager(cfg["transactional.id"], cfg["transaction.timeout.ms"],
+                                           self._idempotence, cfg["retry.backoff.ms"],
+                                           _monotonic_ms)
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
-                              self.metrics_registry, _monotonic_ms)
+                              self.metrics_registry, _monotonic_ms, self._txn)
         self._closed = False
         self._forked = False
         self._close_lock = threading.Lock()
@@ -121,6 +125,8 @@ class Producer:
         if self._forked:
             raise KafkaError("This producer was created in a parent process; after fork() "
                              "create a new Producer in the child")
+        if self._txn is not None:
+            self._txn.check_send()
         original_key, original_value = key, value
         # Serialize (bytes pass through untouched when no serializer is set).
         if self._key_serializer is None:
@@ -197,6 +203,8 @@ class Producer:
             self._sender.wakeup()
         elif result[2]:
             self._sender.wakeup()       # the batch is full: ready to go
+        if self._txn is not None and self._txn.maybe_add_partition(tp):
+            self._sender.wakeup()
         if sticky is not None:
             # The batch just appended to is the deque's last, so "all batches full"
             # (the KAFKA-14156 switch guard) is whether it is now full.
@@ -220,6 +228,7 @@ class Producer:
             raise ValueError(f"send_many: {len(keys)} keys for {len(values)} values")
         if (self._key_serializer is not None or self._value_serializer is not None
                 or self._partitioner is not None or self._closed or self._forked
+                or self._txn is not None
                 or partition is not None or headers is not None):
             # General path: exactly send() per record.
             send = self.send
@@ -339,6 +348,60 @@ class Producer:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
+    # -- transactions (KIP-98, KIP-447) ----------------------------------------------------
+    def _require_txn(self) -> "TransactionManager":
+        if self._txn is None:
+            raise IllegalStateError("Transactions need the 'transactional.id' setting")
+        if self._closed:
+            raise ProducerClosedError("The producer is closed")
+        return self._txn
+
+    def init_transactions(self, timeout: Optional[float] = None) -> None:
+        """Register ``transactional.id`` with its coordinator (once, before the first
+        transaction): fences older producers with the same id and aborts or completes
+        their unfinished transaction. Waits at most ``timeout`` s (default max.block.ms)."""
+        result = self._require_txn().init_transactions()
+        self._sender.wakeup()
+        result.wait(self._max_block_s if timeout is None else timeout)
+
+    def begin_transaction(self) -> None:
+        """Start a transaction (local: nothing is sent until the first record)."""
+        self._require_txn().begin_transaction()
+
+    def send_offsets_to_transaction(self, offsets: Any, group_metadata: Any,
+                                    timeout: Optional[float] = None) -> None:
+        """Commit consumer offsets as part of the transaction (exactly-once pipelines).
+
+        ``offsets``: ``{(topic, partition): next_offset}`` or a list of objects with
+        ``.topic``, ``.partition``, ``.offset`` (e.g. confluent-kafka TopicPartition).
+        ``group_metadata``: a group id string, a dict, or an object with ``group_id``
+        (and ``generation_id``, ``member_id``, ``group_instance_id``, KIP-447)."""
+        txn = self._require_txn()
+        result = txn.send_offsets(_normalize_offsets(offsets), _group_fields(group_metadata))
+        self._sender.wakeup()
+        result.wait(self._max_block_s if timeout is None else timeout)
+
+    def commit_transaction(self, timeout: Optional[float] = None) -> None:
+        """Send everything, then commit. Raises if a record of the transaction failed
+        (the transaction must then be aborted) or on timeout (call it again to retry)."""
+        txn = self._require_txn()
+        result = txn.begin_end(commit=True)
+        acc = self._accumulator
+        acc.flushes_in_progress += 1          # commit flushes first (no lingering)
+        try:
+            self._sender.wakeup()
+            result.wait(self._max_block_s if timeout is None else timeout)
+        finally:
+            acc.flushes_in_progress -= 1
+
+    def abort_transaction(self, timeout: Optional[float] = None) -> None:
+        """Abort: unsent records fail with TransactionAbortedError; what was written
+        is never visible to read_committed consumers."""
+        txn = self._require_txn()
+        result = txn.begin_end(commit=False)
+        self._sender.wakeup()
+        result.wait(self._max_block_s if timeout is None else timeout)
+
     # -- introspection --------------------------------------------------------------------
     def partitions_for(self, topic: str) -> List[PartitionInfo]:
         """The topic's partitions (waits up to max.block.ms for metadata)."""
@@ -355,6 +418,27 @@ class Producer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def _normalize_offsets(offsets: Any) -> Dict[Any, Any]:
+    if isinstance(offsets, Mapping):
+        return dict(offsets)
+    return {(tp.topic, tp.partition): tp for tp in offsets}
+
+
+def _group_fields(group: Any) -> Dict[str, Any]:
+    if isinstance(group, str):
+        return {"group_id": group}
+    if isinstance(group, Mapping):
+        if "group_id" not in group:
+            raise ConfigError("group_metadata needs a 'group_id'")
+        return dict(group)
+    fields = {name: getattr(group, name) for name in
+              ("group_id", "generation_id", "member_id", "group_instance_id")
+              if getattr(group, name, None) is not None}
+    if "group_id" not in fields:
+        raise ConfigError(f"group_metadata {group!r} has no group_id")
+    return fields
 
 
 def _resolve_partitioner(spec: Any):

@@ -20,11 +20,14 @@ from kprod._internals.connection import (
     READY, BrokerConnection, ConnectionSettings,
 )
 from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.transactions import (
+    ABORTING, TransactionAbortedError, TransactionManager, TxnRequest,
+)
 from kprod._internals.metadata import Broker, Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod.errors import (
     BrokerError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosedError,
-    error_for_code,
+    ProducerFencedError, error_for_code,
 )
 
 log = logging.getLogger("kprod.sender")
@@ -34,7 +37,7 @@ TopicPartition = Tuple[str, int]
 # Versions kprod implements per API (the broker's range decides the one used).
 SUPPORTED = {
     "ApiVersions": (0, 4), "Metadata": (4, 12), "Produce": (3, 12),
-    "InitProducerId": (0, 5), "FindCoordinator": (0, 6), "AddPartitionsToTxn": (0, 5),
+    "InitProducerId": (0, 5), "FindCoordinator": (0, 6), "AddPartitionsToTxn": (0, 3),
     "AddOffsetsToTxn": (0, 4), "TxnOffsetCommit": (0, 5), "EndTxn": (0, 5),
     "SaslHandshake": (0, 1), "SaslAuthenticate": (0, 2),
 }
@@ -50,11 +53,14 @@ _INVALID_PRODUCER_EPOCH = 47
 class Sender:
     def __init__(self, config, metadata: Metadata, accumulator: RecordAccumulator,
                  idempotence: Optional[IdempotenceState], metrics: ProducerMetrics,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float],
+                 transactions: Optional[TransactionManager] = None) -> None:
         self.config = config
         self.metadata = metadata
         self.acc = accumulator
         self.idem = idempotence
+        self.txn = transactions
+        self.transactional_id = transactions.transactional_id if transactions else None
         self.metrics = metrics
         self.clock = clock
         self.settings = ConnectionSettings(config)
@@ -82,6 +88,7 @@ class Sender:
         self.force_close = False
         self.in_flight_batches: Dict[int, List[ProducerBatch]] = {}  # request id -> batches
         self._metadata_in_flight = False
+        self._undrained_aborted = False
         self._pid_in_flight = False
         self._pid_next_attempt = 0.0
         self.fatal_error: Optional[BaseException] = None
@@ -206,7 +213,9 @@ class Sender:
         now = self.clock()
         timeout_ms = 1000.0
         timeout_ms = min(timeout_ms, self._maybe_update_metadata(now))
-        if self.idem is not None:
+        if self.txn is not None:
+            timeout_ms = min(timeout_ms, self._maybe_send_txn_request(now))
+        elif self.idem is not None:
             timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
             self._maybe_bump_epoch()
         timeout_ms = min(timeout_ms, self._send_produce_data(now))
@@ -320,6 +329,70 @@ class Sender:
                     batch.base_sequence = -1
                 state.in_flight = []
 
+    # -- transactions ----------------------------------------------------------------------
+    def _may_drain_txn(self, batch: ProducerBatch) -> bool:
+        return self.txn.may_drain(batch.tp) and self.idem.may_drain(batch)
+
+    def _maybe_send_txn_request(self, now: float) -> float:
+        txn = self.txn
+        if txn.state == ABORTING and not self._undrained_aborted:
+            self._abort_undrained(TransactionAbortedError(
+                "The transaction was aborted before the record was sent"))
+            self._undrained_aborted = True
+        elif txn.state != ABORTING:
+            self._undrained_aborted = False
+        if txn.state == "FATAL_ERROR" and self.fatal_error is None:
+            self._fatal(txn.last_error)
+            return 1000.0
+        request = txn.next_request(now, bool(self.acc.incomplete))
+        if request is None:
+            return min(txn.next_wait_ms(now), 1000.0)
+        conn = self._txn_connection(request, now)
+        if conn is None or not conn.ready or not conn.can_send_more():
+            txn.unsend(request)
+            return 20.0
+        try:
+            body = request.build()
+
+            def on_response(response, error, request=request):
+                txn.on_response(request, response, error)
+                self.wakeup()
+
+            conn.send(request.api, body, on_response)
+        except KafkaError as exc:
+            txn.in_flight = None
+            txn.fatal(exc)
+        return 0.0
+
+    def _txn_connection(self, request: TxnRequest, now: float) -> Optional[BrokerConnection]:
+        if request.target == "any":
+            return self._least_loaded(now)
+        node = self.txn.coordinators.get(request.target)
+        if node is None:
+            return None
+        node_id, host, port = node
+        conn = self.connections.get(node_id)
+        if conn is None:
+            conn = self._connection(node_id)
+        if conn is None:
+            conn = self.connections[node_id] = self._new_connection(node_id, host, port)
+        self._ensure_connected(conn, now)
+        return conn
+
+    def _abort_undrained(self, error: BaseException) -> None:
+        """Java abortUndrainedBatches: queued batches of an aborted transaction fail."""
+        for q in list(self.acc.queues.values()):
+            with q.lock:
+                keep = [b for b in q.batches if b.has_sequence]   # already sent: in flight
+                aborted = [b for b in q.batches if not b.has_sequence]
+                q.batches.clear()
+                q.batches.extend(keep)
+            for batch in aborted:
+                self.acc.batch_done(batch)
+                count = batch.builder.num_records if batch.builder is not None else 0
+                if batch.complete(-1, -1, error):
+                    self.metrics.record_error(count)
+
     def _fatal(self, error: BaseException) -> None:
         log.error("Fatal producer error: %s", error)
         self.fatal_error = error
@@ -342,7 +415,8 @@ class Sender:
                 leader = md.leader_for(tp)
                 if leader in ready:
                     by_node.setdefault(leader, []).append(tp)
-            may_drain = self.idem.may_drain if self.idem is not None else _always
+            may_drain = self._may_drain_txn if self.txn is not None else (
+                self.idem.may_drain if self.idem is not None else _always)
             for node_id, partitions in by_node.items():
                 conn = self._connection(node_id)
                 if conn is None:
@@ -369,7 +443,7 @@ class Sender:
         metrics = self.metrics
         for batch in batches:
             if idem is not None:
-                idem.assign(batch, transactional=False)
+                idem.assign(batch, transactional=self.txn is not None)
             if batch.attempts == 0:
                 # record-queue-time-avg / compression-rate-avg (Java records them when a
                 # batch is drained); only first attempts, a retry is the same batch.
@@ -384,7 +458,7 @@ class Sender:
                 self.acc.queue(batch.tp).muted = True
             topics.setdefault(batch.tp[0], []).append(
                 {"index": batch.tp[1], "records": batch.payload})
-        body = {"transactional_id": None, "acks": self.acks, "timeout_ms": self.request_timeout_ms,
+        body = {"transactional_id": self.transactional_id, "acks": self.acks, "timeout_ms": self.request_timeout_ms,
                 "topic_data": [{"name": t, "partition_data": p} for t, p in topics.items()]}
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
@@ -457,6 +531,17 @@ class Sender:
     def _handle_error(self, batch: ProducerBatch, code: int, err: BaseException,
                       now: float) -> None:
         idem = self.idem
+        if self.txn is not None and code in (_OUT_OF_ORDER_SEQUENCE, _UNKNOWN_PRODUCER_ID,
+                                             _INVALID_PRODUCER_EPOCH, 90, 120):
+            # Inside a transaction these are not retried: fencing is fatal, the rest
+            # make the transaction abortable (Java TransactionManager).
+            if code in (_INVALID_PRODUCER_EPOCH, 90):
+                err = ProducerFencedError(
+                    f"transactional.id {self.transactional_id!r} was fenced by a newer "
+                    f"producer ({err})")
+                self.txn.fatal(err)
+            self._fail_batch(batch, err, unknown_fate=False)
+            return
         if idem is not None and code in (_OUT_OF_ORDER_SEQUENCE, _UNKNOWN_PRODUCER_ID):
             state = idem.partition(batch.tp)
             first_unacked = (state.last_acked_sequence + 1) & 0x7FFFFFFF \
@@ -521,7 +606,10 @@ class Sender:
 
     def _fail_batch(self, batch: ProducerBatch, error: BaseException,
                     unknown_fate: bool) -> None:
-        if self.idem is not None and batch.has_sequence:
+        if self.txn is not None:
+            # A failed batch dooms its transaction (it can only be aborted).
+            self.txn.abortable(error)
+        elif self.idem is not None and batch.has_sequence:
             self.idem.on_failed(batch, unknown_fate)
         self.acc.batch_done(batch)
         count = batch.record_count or (batch.builder.num_records if batch.builder else 0)

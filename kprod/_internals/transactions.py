@@ -126,6 +126,7 @@ class TransactionManager:
         self.has_sent_records = False
         self._current_init_result: Optional[TxnResult] = None
         self.coordinator_has_txn = False   # something was added: EndTxn is needed
+        self.local_end_pending = False     # an end with nothing to tell the coordinator
 
     # -- user threads ------------------------------------------------------------------
     def _transition(self, target: str) -> None:
@@ -206,11 +207,13 @@ class TransactionManager:
             self._transition(COMMITTING if commit else ABORTING)
             what = "commit_transaction (EndTxn)" if commit else "abort_transaction (EndTxn)"
             result = self.end_result = TxnResult(what)
-            self.new_partitions.clear()
+            if not commit:
+                self.new_partitions.clear()   # their records fail unsent (abort)
             if not self.coordinator_has_txn and not self.partitions_being_added and \
-                    not self._has_pending_offsets():
-                # Nothing reached the coordinator: nothing to end (Java does the same).
-                self._complete_end(None)
+                    not self.new_partitions and not self._has_pending_offsets():
+                # Nothing reached the coordinator: no EndTxn (Java does the same). The
+                # I/O thread still completes it, after failing unsent records on abort.
+                self.local_end_pending = True
                 return result
             self.pending.append(TxnRequest(P_END, "EndTxn", "txn", lambda: {
                 "transactional_id": self.transactional_id,
@@ -305,6 +308,10 @@ class TransactionManager:
         if self.in_flight is not None:
             return None
         with self.lock:
+            if self.local_end_pending and not has_incomplete_batches:
+                self.local_end_pending = False
+                self._complete_end(None)
+                return None
             if self.new_partitions and self.state in (IN_TRANSACTION, COMMITTING, ABORTING) \
                     and not any(r.api == "AddPartitionsToTxn" for r in self.pending):
                 self._enqueue_add_partitions()
@@ -327,7 +334,15 @@ class TransactionManager:
             self.in_flight = request
             return request
 
+    def unsend(self, request: TxnRequest) -> None:
+        """Put back a request whose connection is not ready yet."""
+        with self.lock:
+            self.in_flight = None
+            self.pending.append(request)
+
     def next_wait_ms(self, now: float) -> float:
+        if self.local_end_pending:
+            return 0.0
         if self.in_flight is not None or not self.pending:
             return float("inf") if not self.new_partitions else 0.0
         return max(min(r.not_before for r in self.pending) - now, 0.0)
@@ -443,6 +458,7 @@ class TransactionManager:
 
     def _complete_end(self, error: Optional[BaseException]) -> None:
         self.coordinator_has_txn = False
+        self.local_end_pending = False
         self.partitions_in_txn.clear()
         self.partitions_being_added.clear()
         self.new_partitions.clear()
@@ -457,12 +473,22 @@ class TransactionManager:
         return tp in self.partitions_in_txn
 
     def abortable(self, error: BaseException) -> None:
-        if self.state != FATAL_ERROR:
+        with self.lock:
+            if self.state == INITIALIZING:
+                self.state = UNINITIALIZED      # init failed: it may be called again
+                self.last_error = error
+                return
+            if self.state in (FATAL_ERROR, ABORTING, READY, UNINITIALIZED):
+                return
             self.last_error = error
-            if self.state in (IN_TRANSACTION, COMMITTING, ABORTABLE_ERROR):
-                self.state = ABORTABLE_ERROR
-            if self.state == COMMITTING and self.end_result is not None:
-                self.end_result.done(error)
+            committing = self.state == COMMITTING
+            self.state = ABORTABLE_ERROR
+            if committing:
+                # The commit cannot succeed any more: drop its EndTxn, fail the wait.
+                self.pending = [r for r in self.pending if r.api != "EndTxn"]
+                result, self.end_result = self.end_result, None
+                if result is not None:
+                    result.done(error)
 
     def fatal(self, error: BaseException) -> None:
         self.last_error = error

@@ -93,7 +93,8 @@ def test_concurrent_transactions_is_retried_after_a_short_backoff(tm):
 def test_not_coordinator_rediscovers_the_coordinator(tm):
     init(tm)
     tm.begin_transaction()
-    result = tm.begin_end(commit=False)      # nothing sent: completes at once
+    result = tm.begin_end(commit=False)      # nothing sent: no EndTxn, the I/O thread ends it
+    assert tm.next_request(0, False) is None
     result.wait(0)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 0))
@@ -136,7 +137,8 @@ def test_abortable_error_requires_abort_then_producer_is_usable(tm):
     with pytest.raises(IllegalStateError, match="abort"):
         tm.begin_end(commit=True)
     result = tm.begin_end(commit=False)
-    result.wait(0)                                   # nothing was added: no EndTxn needed
+    assert tm.next_request(0, False) is None         # nothing was added: no EndTxn needed
+    result.wait(0)
     tm.begin_transaction()
     tm.check_send()
 
