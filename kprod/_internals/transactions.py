@@ -147,6 +147,11 @@ class TransactionManager:
 
     def init_transactions(self) -> TxnResult:
         with self.lock:
+            pending = self._current_init_result
+            if self.state == INITIALIZING and pending is not None and not pending.is_done:
+                # A retry after a timed-out wait resumes the same attempt (Java keeps the
+                # pending TransactionalRequestResult so initTransactions() may be re-called).
+                return pending
             self._transition(INITIALIZING)
             result = TxnResult("init_transactions (InitProducerId)")
             self.idem.set_producer_id(-1, -1)
