@@ -421,8 +421,16 @@ class TransactionManager:
             return "retry"
         if code in RETRY_CODES:
             return "retry"
-        err = error_for_code(code, f"{api} for transactional.id {self.transactional_id!r}"
-                             + (f": {message}" if message else ""))
+        text = f"{api} for transactional.id {self.transactional_id!r}" + (
+            f": {message}" if message else "")
+        if code in (47, 90):
+            # Java maps INVALID_PRODUCER_EPOCH from the coordinator to
+            # ProducerFencedException: a newer instance with our id took over.
+            err: KafkaError = ProducerFencedError(
+                f"{text} (fenced by a newer producer with the same transactional.id"
+                f"{', INVALID_PRODUCER_EPOCH' if code == 47 else ''})")
+        else:
+            err = error_for_code(code, text)
         if code in FATAL_CODES:
             self.fatal(err)
         else:
