@@ -9,7 +9,7 @@ delivery errors, is marked invalid and left out of the medians.
 
 Reported per client and scenario: records/s and MB/s (median, min-max), the ratio
 kprod / peer computed within each repeat, CPU seconds per million records, peak RSS
-(``wait4`` of the client process) and, in the latency scenario, p50/p99/max
+(the client process's VmHWM; the JVM's) and, in the latency scenario, p50/p99/max
 send->ack latency. Output: Markdown on the terminal, bench/results/<stamp>.json and
 bench/results/<stamp>.png.
 """
@@ -23,6 +23,7 @@ import os
 import pathlib
 import platform
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -109,7 +110,7 @@ class Run:
     cpu_s: float = 0.0            # as reported by the runner (see UNMATCHED)
     cpu_s_per_m: float = 0.0
     proc_cpu_s: float = 0.0       # wait4: whole client process tree
-    max_rss_mb: float = 0.0
+    max_rss_mb: float = 0.0       # peak RSS of the client's own process image
     broker_count: int = -1
     latency_ms: Optional[Dict[str, float]] = None
     notes: Optional[List[str]] = None
@@ -141,6 +142,13 @@ def end_offsets(consumer: Any, topic: str, partitions: int) -> int:
             time.sleep(0.2)
 
 
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario, client: str,
                repeat: int, records: int, timeout: float, env: Dict[str, str]) -> Run:
     n = int(sc.rate * sc.seconds) if sc.latency else records
@@ -156,23 +164,24 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
                 "latency": sc.latency}
         module = "bench.clients." + MODULES.get(client, client)
         with tempfile.TemporaryFile("w+") as err:
+            # own process group: a timeout or Ctrl+C also takes down java.py's JVM
             proc = subprocess.Popen([sys.executable, "-m", module, json.dumps(spec)],
-                                    stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-            killer = threading.Timer(timeout, proc.kill)
+                                    stdout=subprocess.PIPE, stderr=err, text=True, env=env,
+                                    start_new_session=True)
+            killer = threading.Timer(timeout, _kill_group, (proc.pid,))
             killer.start()
             try:
                 out = proc.stdout.read()
-                _, status, ru = os.wait4(proc.pid, 0)   # this child's rusage (incl. its JVM)
+                _, status, ru = os.wait4(proc.pid, 0)   # this child's CPU (incl. its JVM)
                 proc.returncode = os.waitstatus_to_exitcode(status)
             finally:
                 killer.cancel()
                 if proc.returncode is None:
-                    proc.kill()
+                    _kill_group(proc.pid)
                     proc.wait()
             err.seek(0)
             err_text = err.read()
         run.proc_cpu_s = ru.ru_utime + ru.ru_stime
-        run.max_rss_mb = ru.ru_maxrss / 1024.0   # KiB on Linux
         run.broker_count = end_offsets(consumer, topic, sc.partitions) - before
         lines = out.strip().splitlines()
         if proc.returncode != 0 or not lines:
@@ -182,6 +191,7 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         res = json.loads(lines[-1])
         run.elapsed_s, run.cpu_s = res["elapsed_s"], res["cpu_s"]
         run.latency_ms, run.notes = res["latency_ms"], res["notes"]
+        run.max_rss_mb = res["max_rss_mb"]   # the client's own (see _common.peak_rss_mb)
         run.records_per_s = n / run.elapsed_s if run.elapsed_s else 0.0
         run.mb_per_s = run.records_per_s * (sc.key_size + sc.value_size) / 2 ** 20
         run.cpu_s_per_m = run.cpu_s / n * 1e6

@@ -83,13 +83,24 @@ def cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def peak_rss_mb() -> float:
+    """This process image's peak RSS (VmHWM). Not ru_maxrss: across fork+exec that keeps
+    the parent's (the harness's) peak, so every client would report at least that."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
 def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
-         latencies: Any, notes: List[str]) -> None:
+         latencies: Any, notes: List[str], rss_mb: Optional[float] = None) -> None:
     """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None."""
     if isinstance(latencies, Latencies):
         latencies = latencies.summary()
     out = {"sent": spec["num_records"], "acked": tally.acked, "errors": tally.errors,
            "first_error": tally.first_error, "elapsed_s": elapsed, "cpu_s": cpu,
-           "latency_ms": latencies, "notes": notes}
+           "latency_ms": latencies, "notes": notes,
+           "max_rss_mb": peak_rss_mb() if rss_mb is None else rss_mb}
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()

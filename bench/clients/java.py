@@ -55,8 +55,9 @@ def main() -> None:
         latency = {"p50": float(match.group(6)), "p99": float(match.group(8)),
                    "max": float(match.group(5)), "count": tally.acked}
     notes = ["no keys (ProducerPerformance has no key option)"] if spec["key_size"] else []
+    # the JVM's ru_maxrss: at least this small wrapper's at fork, so it is the JVM's peak
     emit(spec, tally, tally.acked / rate if rate else 0.0, ru.ru_utime + ru.ru_stime,
-         latency, notes)
+         latency, notes, rss_mb=ru.ru_maxrss / 1024.0)
 
 
 if __name__ == "__main__":
