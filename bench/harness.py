@@ -271,8 +271,8 @@ def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict
 
 
 def _fmt(st: Optional[Dict[str, float]], fmt: str = "{:,.0f}", spread: bool = True) -> str:
-    if not st:
-        return "invalid" if st is None else "-"
+    if st is None:   # no valid run
+        return "invalid"
     text = fmt.format(st["median"])
     if spread and st["n"] > 1:
         text += f" ({fmt.format(st['min'])}–{fmt.format(st['max'])})"
@@ -286,10 +286,11 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
     lines = [f"## kprod end-to-end benchmark, {meta['started']}",
              f"Kafka {meta['kafka']} (1 broker, KRaft, 127.0.0.1), {meta['cpus']} CPUs, "
              f"load average {meta['loadavg']} at start (a shared box skews everything), "
-             f"{meta['repeats']} repeat(s); medians with (min–max). † = see notes.", ""]
+             f"{meta['repeats']} repeat(s); medians with (min–max). † = see notes."
+             + (f" kprod from {meta['kprod_src']}." if meta.get("kprod_src") else ""), ""]
 
     def table(title: str, key: str, fmt: str, spread: bool = True) -> None:
-        lines.extend([f"### {title}", head.replace("| scenario |", "| scenario |")])
+        lines.extend([f"### {title}", head])
         for s in tput:
             cells = [_fmt(summary[s][c][key], fmt, spread) + ("†" if summary[s][c]["notes"] else "")
                      for c in clients]
@@ -298,13 +299,15 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
 
     if tput:
         table("records/s", "records_per_s", "{:,.0f}")
+    if tput and "kprod" in clients and len(clients) > 1:
         lines.extend(["### kprod ÷ peer (records/s, same repeat)",
                       "| scenario | " + " | ".join(c for c in clients if c != "kprod") + " |",
-                      "|---|" + "---:|" * (len(clients) - 1 if "kprod" in clients else len(clients))])
+                      "|---|" + "---:|" * (len(clients) - 1)])
         for s in tput:
             cells = [_fmt(summary[s][c]["kprod_ratio"], "{:.2f}x") for c in clients if c != "kprod"]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
+    if tput:
         table("MB/s (key + value bytes, 2^20)", "mb_per_s", "{:.1f}", spread=False)
         table("CPU seconds per million records", "cpu_s_per_m", "{:.2f}", spread=False)
         table("peak RSS MB", "max_rss_mb", "{:.0f}", spread=False)
