@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import types
 import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -20,7 +21,7 @@ from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
 from kprod._internals.transactions import TransactionManager
-from kprod._native.appender import try_append
+from kprod._native.appender import SendPath, try_append
 from kprod._native.bufferpool import BufferPool
 from kprod._native.murmur2 import partition_for_key
 from kprod._native.records import record_size_upper_bound
@@ -45,6 +46,7 @@ _live_producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for producer in list(_live_producers):
         producer._forked = True
+        producer._send_path.enabled = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -101,6 +103,20 @@ class Producer:
         self._close_lock = threading.Lock()
         self._sticky = self._accumulator.partitioner
         self._sticky_states = self._sticky._topics
+        # send() for the common case runs natively; everything else (and every error)
+        # goes through the Python send below, which handles all cases.
+        fast = self._send_path = SendPath()
+        fast.slow = types.MethodType(Producer.send, self)
+        fast.metadata = self._metadata
+        fast.accumulator = self._accumulator
+        fast.wakeup = self._sender.wakeup
+        fast.sticky = self._sticky
+        fast.sticky_states = self._sticky_states
+        fast.ignore_keys = self._ignore_keys
+        fast.batch_size = self._sticky.sticky_batch_size
+        fast.enabled = (self._key_serializer is None and self._value_serializer is None
+                        and self._partitioner is None and self._txn is None)
+        self.send = fast.send  # type: ignore[method-assign]
         self._sender.start()
         _live_producers.add(self)
 
@@ -323,6 +339,7 @@ class Producer:
             timeout = 0
         with self._close_lock:
             self._closed = True
+            self._send_path.enabled = False
             self._accumulator.closed = True
             sender = self._sender
             sender.running = False

@@ -17,24 +17,12 @@ from typing import Callable, Deque, Dict, Iterable, List, Optional, Sequence, Se
 from kprod._internals.batch import ProducerBatch
 from kprod._internals.sticky import BuiltInPartitioner
 from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
-from kprod._native.appender import try_append
+from kprod._native.appender import PartitionQueue, try_append
 from kprod.errors import ProducerClosedError, RecordTooLargeError
 
 TopicPartition = Tuple[str, int]
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
-
-
-class PartitionQueue:
-    """One partition's deque of batches and its lock."""
-
-    __slots__ = ("tp", "lock", "batches", "muted")
-
-    def __init__(self, tp: TopicPartition) -> None:
-        self.tp = tp
-        self.lock = threading.Lock()
-        self.batches: Deque[ProducerBatch] = deque()
-        self.muted = False
 
 
 class RecordAccumulator:

@@ -10,24 +10,9 @@ from __future__ import annotations
 
 import bisect
 import random
-import threading
 from typing import List, Optional, Sequence
 
-
-class StickyPartitionState:
-    """One topic's sticky choice. Updates race benignly under the GIL as in Java's
-    compare-and-set: at worst two threads both switch once."""
-
-    __slots__ = ("topic", "index", "produced_bytes", "cumulative_weights", "weighted_partitions",
-                 "_lock")
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        self.index = -1
-        self.produced_bytes = 0
-        self.cumulative_weights: Optional[List[int]] = None
-        self.weighted_partitions: Optional[List[int]] = None
-        self._lock = threading.Lock()
+from kprod._native.appender import StickyPartitionState  # noqa: F401 (re-exported)
 
 
 class BuiltInPartitioner:

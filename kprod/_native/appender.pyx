@@ -123,6 +123,13 @@ def try_append(batches, int64_t timestamp, key, value, headers, callback,
     Returns ``(future, appended_bytes, batch_full)`` or None (no open batch, or
     it is full: the caller opens a new batch under the partition lock).
     """
+    return _try_append(batches, timestamp, key, value, headers, callback, key_size,
+                       value_size)
+
+
+cdef object _try_append(object batches, int64_t timestamp, object key, object value,
+                        object headers, object callback, Py_ssize_t key_size,
+                        Py_ssize_t value_size):
     cdef Py_ssize_t n = len(batches)
     if n == 0:
         return None
@@ -147,3 +154,188 @@ def try_append(batches, int64_t timestamp, key, value, headers, callback,
     cdef Py_ssize_t after = builder._estimated()
     return (future, after - before,
             builder._count > 0 and after >= builder._write_limit)
+
+
+@cython.final
+cdef class PartitionQueue:
+    """One partition's deque of batches and its lock (fields read natively by send)."""
+    cdef public object tp
+    cdef public object lock
+    cdef public object batches
+    cdef public bint muted
+
+    def __init__(self, tp):
+        import threading
+        from collections import deque
+        self.tp = tp
+        self.lock = threading.Lock()
+        self.batches = deque()
+        self.muted = False
+
+
+# ---------------------------------------------------------------------------------------
+# The common case of Producer.send() in one C call.
+
+from libc.time cimport time_t
+from kprod._native.murmur2 cimport murmur2_object
+
+cdef extern from "<time.h>" nogil:
+    ctypedef int clockid_t
+    cdef struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(clockid_t clk_id, timespec* tp)
+    clockid_t CLOCK_REALTIME
+
+
+cdef inline int64_t _now_ms() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return <int64_t>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
+
+
+@cython.final
+cdef class StickyPartitionState:
+    """One topic's sticky partition (KIP-794); see kprod._internals.sticky."""
+    cdef public object topic
+    cdef public Py_ssize_t index
+    cdef public Py_ssize_t produced_bytes
+    cdef public object cumulative_weights
+    cdef public object weighted_partitions
+
+    def __init__(self, topic):
+        self.topic = topic
+        self.index = -1
+        self.produced_bytes = 0
+        self.cumulative_weights = None
+        self.weighted_partitions = None
+
+
+@cython.final
+cdef class TopicState:
+    """Per-topic cache of the send fast path, valid for one metadata snapshot."""
+    cdef Py_ssize_t num_partitions
+    cdef object info
+    cdef list queues          # PartitionQueue per partition, None until created
+    cdef StickyPartitionState sticky   # None until the topic's first unkeyed record
+
+
+@cython.final
+cdef class SendPath:
+    """``Producer.send`` for the common case, natively: bytes (or None) key and
+    value, no serializer, no headers, built-in partitioning, a topic whose
+    metadata is known, an open batch with room. Anything else goes to
+    ``slow`` (the Python implementation), which handles every case and raises
+    the clear errors; both paths make the same choices."""
+    cdef public object slow            # Producer's Python send (bound method)
+    cdef public bint enabled           # False: always the slow path (closed, forked, ...)
+    cdef public object metadata        # kprod._internals.metadata.Metadata
+    cdef public object accumulator     # RecordAccumulator (its .queues dict)
+    cdef public object wakeup          # Sender.wakeup
+    cdef public object sticky          # BuiltInPartitioner
+    cdef public dict sticky_states
+    cdef public bint ignore_keys
+    cdef public Py_ssize_t batch_size
+    cdef object _snapshot              # the metadata snapshot the cache below is for
+    cdef dict _topics                  # topic -> TopicState
+
+    def __cinit__(self):
+        self._topics = {}
+
+    cdef TopicState _topic_state(self, object topic):
+        """The cached TopicState, or None when the topic's metadata is unknown."""
+        snapshot = self.metadata.snapshot
+        if snapshot is not self._snapshot:
+            self._topics.clear()          # new metadata: partition counts may change
+            self._snapshot = snapshot
+        cdef TopicState state = self._topics.get(topic)
+        if state is not None:
+            return state
+        cdef dict topics = snapshot.topics
+        info = topics.get(topic)
+        if info is None or info.num_partitions <= 0:
+            return None
+        state = TopicState.__new__(TopicState)
+        state.info = info
+        state.num_partitions = info.num_partitions
+        state.queues = [None] * state.num_partitions
+        state.sticky = None
+        self._topics[topic] = state
+        return state
+
+    def send(self, topic, value=None, key=None, partition=None, timestamp=None,
+             headers=None, callback=None, *, block=True):
+        """send(topic, value=None, key=None, partition=None, timestamp=None,
+        headers=None, callback=None, *, block=True) -> RecordFuture"""
+        cdef Py_ssize_t key_size = -1, value_size = -1, n, p
+        cdef int64_t ts
+        if (not self.enabled or headers is not None or type(topic) is not str
+                or (key is not None and type(key) is not bytes)
+                or (value is not None and type(value) is not bytes)):
+            return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                             block=block)
+        if key is not None:
+            key_size = len(<bytes>key)
+        if value is not None:
+            value_size = len(<bytes>value)
+        if key_size + value_size > 1024:      # the slow path checks the size limits
+            return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                             block=block)
+        cdef TopicState tstate = self._topic_state(topic)
+        if tstate is None:
+            return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                             block=block)
+        n = tstate.num_partitions
+        cdef StickyPartitionState state = None
+        cdef Py_ssize_t produced
+        if partition is not None:
+            if type(partition) is not int:
+                return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                                 block=block)
+            p = partition
+            if p < 0 or p >= n:
+                return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                                 block=block)
+        elif key is not None and not self.ignore_keys:
+            p = <Py_ssize_t>(murmur2_object(key) & 0x7fffffff) % n
+        else:
+            state = tstate.sticky
+            if state is None:
+                state = tstate.sticky = self.sticky_states.get(topic)
+                if state is None:
+                    return self.slow(topic, value, key, partition, timestamp, headers,
+                                     callback, block=block)
+            p = state.index
+            if p < 0 or p >= n:
+                return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                                 block=block)
+        if timestamp is None:
+            ts = _now_ms()
+        elif type(timestamp) is int:
+            ts = timestamp
+        else:
+            return self.slow(topic, value, key, partition, timestamp, headers, callback,
+                             block=block)
+        q = tstate.queues[p]
+        if q is None:
+            q = self.accumulator.queues.get((topic, p))
+            if q is None:
+                return self.slow(topic, value, key, p if state is None else None, ts, headers,
+                                 callback, block=block)
+            tstate.queues[p] = q
+        result = _try_append((<PartitionQueue>q).batches, ts, key, value, None, callback,
+                             key_size, value_size)
+        if result is None:                     # needs a new batch: the slow path opens it
+            return self.slow(topic, value, key, p if state is None else None, ts, headers,
+                             callback, block=block)
+        if <bint>result[2]:
+            self.wakeup()                      # the batch is full: ready to go
+        if state is not None and state.index == p:
+            # KIP-794 switch rule; the (rare) switch itself is done in Python.
+            produced = state.produced_bytes + <Py_ssize_t>result[1]
+            if (produced >= self.batch_size and <bint>result[2]) or \
+                    produced >= 2 * self.batch_size:
+                self.sticky.update(state, p, result[1], result[2], n, tstate.info.available)
+            else:
+                state.produced_bytes = produced
+        return result[0]
