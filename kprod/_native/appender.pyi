@@ -1,0 +1,50 @@
+from typing import Any, Callable, Optional, Sequence, Tuple
+
+from kprod.record import RecordMetadata
+
+class RecordFuture:
+    """The future ``Producer.send()`` returns; resolves to RecordMetadata."""
+
+    def __init__(self, batch: Any, delta: int, timestamp: int, key_size: int,
+                 value_size: int) -> None: ...
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def cancel(self) -> bool: ...
+    def running(self) -> bool: ...
+    def metadata(self) -> RecordMetadata: ...
+    def get(self, timeout: Optional[float] = None) -> RecordMetadata: ...
+    def result(self, timeout: Optional[float] = None) -> RecordMetadata: ...
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]: ...
+    def add_done_callback(self, fn: Callable[["RecordFuture"], Any]) -> None: ...
+
+class BatchCore:
+    builder: Any
+    payload: Optional[memoryview]
+    result: Any
+
+class PartitionQueue:
+    tp: Tuple[str, int]
+    lock: Any
+    batches: Any
+    muted: bool
+    def __init__(self, tp: Tuple[str, int]) -> None: ...
+
+class StickyPartitionState:
+    topic: str
+    index: int
+    produced_bytes: int
+    cumulative_weights: Optional[list]
+    weighted_partitions: Optional[list]
+    def __init__(self, topic: str) -> None: ...
+
+class SendPath:
+    slow: Callable[..., RecordFuture]
+    enabled: bool
+    def send(self, topic: Any, value: Any = None, key: Any = None,
+             partition: Optional[int] = None, timestamp: Optional[int] = None,
+             headers: Any = None, callback: Optional[Callable[..., Any]] = None, *,
+             block: bool = True) -> RecordFuture: ...
+
+def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
+               value: Optional[bytes], headers: Any, callback: Any, key_size: int,
+               value_size: int) -> Optional[Tuple[RecordFuture, int, bool]]: ...
