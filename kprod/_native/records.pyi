@@ -25,6 +25,8 @@ class RecordBatchBuilder:
         transactional: bool = False,
         estimated_compression_ratio: float = 1.0,
     ) -> None: ...
+    def append_many(self, timestamp_ms: int, values: Sequence[Optional[bytes]],
+                    keys: Optional[Sequence[Optional[bytes]]] = None, start: int = 0) -> int: ...
     def append(
         self,
         timestamp_ms: int,
