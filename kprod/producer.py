@@ -229,78 +229,15 @@ class Producer:
         return result[0]
 
     def send_many(self, topic: str, values: Sequence[Any], keys: Optional[Sequence[Any]] = None,
-                  *, partition: Optional[int] = None, timestamp: Optional[int] = None,
-                  headers: Any = None) -> List[RecordFuture]:
+                  *, timestamp: Optional[int] = None) -> List[RecordFuture]:
         """Queue many records for one topic in one call; return their futures in order.
 
-        The bulk path does per call what ``send()`` does per record (checks,
-        metadata, timestamp, serializer lookup), so each record costs little more
-        than its native append. Semantics are those of calling ``send()`` for each
-        record in order (same partitioning, same ordering, same errors); ``keys``,
-        if given, must have the same length as ``values``. All records share
-        ``timestamp`` (default: now) and ``headers``.
+        Exactly ``[send(topic, v, k) for k, v in zip(keys, values)]`` (same
+        partitioning, ordering and errors; ``keys`` may be None), with one shared
+        timestamp (default: now), but the loop runs natively: for bytes keys and
+        values each record costs little more than its append.
         """
-        if keys is not None and len(keys) != len(values):
-            raise ValueError(f"send_many: {len(keys)} keys for {len(values)} values")
-        if (self._key_serializer is not None or self._value_serializer is not None
-                or self._partitioner is not None or self._closed or self._forked
-                or self._txn is not None
-                or partition is not None or headers is not None):
-            # General path: exactly send() per record.
-            send = self.send
-            if keys is None:
-                return [send(topic, v, None, partition, timestamp, headers) for v in values]
-            return [send(topic, v, k, partition, timestamp, headers)
-                    for k, v in zip(keys, values)]
-        info = self._metadata.snapshot.topics.get(topic)
-        if info is None or info.num_partitions == 0:
-            info = self._metadata.wait_for_topic(topic, self._max_block_s, self._sender.wakeup)
-        if timestamp is None:
-            timestamp = int(time.time() * 1000)
-        num_partitions = info.num_partitions
-        acc = self._accumulator
-        queues = acc.queues
-        sticky_states = self._sticky_states
-        futures: List[RecordFuture] = []
-        append_future = futures.append
-        max_block_ms = self._max_block_s * 1000.0
-        size_limit = min(self._max_request_size, self._buffer_memory)
-        woken = False
-        for i, value in enumerate(values):
-            key = keys[i] if keys is not None else None
-            if value is not None and type(value) is not bytes:
-                value = check_bytes_like(value, "value", topic)
-            if key is not None and type(key) is not bytes:
-                key = check_bytes_like(key, "key", topic)
-            key_size = -1 if key is None else len(key)
-            value_size = -1 if value is None else len(value)
-            if key_size + value_size > 1024 and \
-                    record_size_upper_bound(key, value, None) > size_limit:
-                self.send(topic, value, key, timestamp=timestamp)   # raises the clear error
-            sticky = None
-            if key is not None and not self._ignore_keys:
-                p = partition_for_key(key, num_partitions)
-            else:
-                sticky = sticky_states.get(topic) or self._sticky.state(topic)
-                p = sticky.index
-                if not 0 <= p < num_partitions:
-                    p = self._sticky.partition(sticky, num_partitions, info.available)
-            q = queues.get((topic, p))
-            result = None if q is None else try_append(q.batches, timestamp, key, value, None,
-                                                        None, key_size, value_size)
-            if result is None:
-                result = acc.append_new_batch(q or acc.queue((topic, p)), timestamp, key, value,
-                                              None, None, max_block_ms, key_size, value_size)
-                woken = False
-            if result[2] and not woken:
-                self._sender.wakeup()
-                woken = True
-            if sticky is not None:
-                self._sticky.update(sticky, p, result[1], result[2], num_partitions,
-                                    info.available)
-            append_future(result[0])
-        self._sender.wakeup()
-        return futures
+        return self._send_path.send_many(topic, values, keys, timestamp=timestamp)
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordFuture:
         """Alias of :meth:`send` for confluent-kafka users."""

@@ -33,6 +33,9 @@ cdef class BatchCore:
 
 @cython.final
 @cython.freelist(64)
+@cython.no_gc       # not GC-tracked: millions of live futures must not slow every
+                    # collection. The only cycle (future -> batch -> its callback list
+                    # -> future) is broken when the batch completes, and every batch does.
 cdef class RecordFuture:
     """The future ``send()`` returns; resolves to :class:`RecordMetadata`.
 
@@ -267,6 +270,26 @@ cdef class SendPath:
              headers=None, callback=None, *, block=True):
         """send(topic, value=None, key=None, partition=None, timestamp=None,
         headers=None, callback=None, *, block=True) -> RecordFuture"""
+        return self._send(topic, value, key, partition, timestamp, headers, callback, block)
+
+    def send_many(self, topic, values, keys=None, *, timestamp=None):
+        """send_many(topic, values, keys=None, *, timestamp=None) -> list[RecordFuture]
+
+        ``send(topic, values[i], keys[i])`` for every i, in order, in one call; all
+        records share one timestamp (default: now)."""
+        cdef Py_ssize_t i, n = len(values)
+        if keys is not None and len(keys) != n:
+            raise ValueError(f"send_many: {len(keys)} keys for {n} values")
+        if timestamp is None:
+            timestamp = _now_ms()
+        cdef list futures = [None] * n
+        for i in range(n):
+            futures[i] = self._send(topic, values[i], None if keys is None else keys[i],
+                                    None, timestamp, None, None, True)
+        return futures
+
+    cdef object _send(self, object topic, object value, object key, object partition,
+                      object timestamp, object headers, object callback, bint block):
         cdef Py_ssize_t key_size = -1, value_size = -1, n, p
         cdef int64_t ts
         if (not self.enabled or headers is not None or type(topic) is not str
