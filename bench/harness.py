@@ -209,16 +209,17 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         cluster.admin().delete_topics([topic])   # keep the broker lean; async is fine
 
 
-def warm_broker(cluster: Any, records: int = 200_000) -> None:
-    """Produce uncompressed and lz4 records once (confluent-kafka) so the broker's JIT is
-    warm before the first measured run, which would otherwise pay for it alone."""
+def warm_broker(cluster: Any, records: int = 300_000) -> None:
+    """Produce idempotent uncompressed, plain lz4 and zstd records once (confluent-kafka) so
+    the broker's JIT is warm before the first measured run, which would otherwise pay alone."""
     from confluent_kafka import Producer
     topic = cluster.create_topic("bench-warmup", 6, 1)
     value = b"W" * 100
-    for codec in ("none", "lz4"):
+    for codec, idempotent in (("none", True), ("lz4", False), ("zstd", False)):
         producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 5,
-                             "compression.type": codec, "acks": "all"})
-        for i in range(records // 2):
+                             "compression.type": codec, "acks": "all",
+                             "enable.idempotence": idempotent})
+        for i in range(records // 3):
             while True:
                 try:
                     producer.produce(topic, value)
