@@ -67,6 +67,11 @@ class Producer:
 
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         self.config = cfg = ProducerConfig(config, **kwargs)
+        if cfg["security.protocol"] != "PLAINTEXT":
+            raise ConfigError(
+                f"Setting 'security.protocol'={cfg['security.protocol']!r} is not supported by "
+                "this version of kprod yet (TLS/SASL are planned); only PLAINTEXT")
+        self._interceptors = _resolve_interceptors(cfg["interceptor.classes"])
         self._key_serializer = resolve_serializer(cfg["key.serializer"], "key.serializer")
         self._value_serializer = resolve_serializer(cfg["value.serializer"], "value.serializer")
         self._partitioner = _resolve_partitioner(cfg["partitioner.class"])
@@ -115,7 +120,8 @@ class Producer:
         fast.ignore_keys = self._ignore_keys
         fast.batch_size = self._sticky.sticky_batch_size
         fast.enabled = (self._key_serializer is None and self._value_serializer is None
-                        and self._partitioner is None and self._txn is None)
+                        and self._partitioner is None and self._txn is None
+                        and not self._interceptors)
         self.send = fast.send  # type: ignore[method-assign]
         self._sender.start()
         _live_producers.add(self)
@@ -143,6 +149,9 @@ class Producer:
                              "create a new Producer in the child")
         if self._txn is not None:
             self._txn.check_send()
+        if self._interceptors:
+            topic, value, key, partition, timestamp, headers, callback = self._intercept(
+                topic, value, key, partition, timestamp, headers, callback)
         original_key, original_value = key, value
         # Serialize (bytes pass through untouched when no serializer is set).
         if self._key_serializer is None:
@@ -228,6 +237,30 @@ class Producer:
                                 info.available)
         return result[0]
 
+    def _intercept(self, topic, value, key, partition, timestamp, headers, callback):
+        """ProducerInterceptor.on_send may replace the record; on_acknowledgement sees
+        every outcome (on the I/O thread). Interceptor errors are logged, as in Java."""
+        record = ProducerRecord(topic, value, key, partition, timestamp, headers)
+        for interceptor in self._interceptors:
+            try:
+                record = interceptor.on_send(record) or record
+            except Exception:
+                log.exception("Interceptor %r on_send failed", interceptor)
+        interceptors = self._interceptors
+        user_callback = callback
+
+        def acknowledged(metadata, exception):
+            for interceptor in interceptors:
+                try:
+                    interceptor.on_acknowledgement(metadata, exception)
+                except Exception:
+                    log.exception("Interceptor %r on_acknowledgement failed", interceptor)
+            if user_callback is not None:
+                user_callback(metadata, exception)
+
+        return (record.topic, record.value, record.key, record.partition, record.timestamp,
+                record.headers, acknowledged)
+
     def send_many(self, topic: str, values: Sequence[Any], keys: Optional[Sequence[Any]] = None,
                   *, timestamp: Optional[int] = None) -> List[RecordFuture]:
         """Queue many records for one topic in one call; return their futures in order.
@@ -291,6 +324,13 @@ class Producer:
             sender.wakeup()
             sender.thread.join(5.0)
         self._pool.close()
+        for interceptor in self._interceptors:
+            closer = getattr(interceptor, "close", None)
+            if callable(closer):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("Interceptor %r close failed", interceptor)
         # Whatever slipped in (or if the I/O thread is stuck in a user callback):
         for batch in self._accumulator.abort_all() + self._accumulator.incomplete_snapshot():
             batch.complete(-1, -1, ProducerClosedError(
@@ -372,6 +412,23 @@ class Producer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def _resolve_interceptors(spec: Any) -> List[Any]:
+    """``interceptor.classes``: objects (or classes) with on_send(record) -> record and
+    on_acknowledgement(metadata, exception) (Java ``ProducerInterceptor``)."""
+    if not spec:
+        return []
+    items = [spec] if not isinstance(spec, (list, tuple)) else list(spec)
+    result = []
+    for item in items:
+        obj = item() if isinstance(item, type) else item
+        if not (callable(getattr(obj, "on_send", None)) and
+                callable(getattr(obj, "on_acknowledgement", None))):
+            raise ConfigError(f"Setting 'interceptor.classes': {item!r} needs on_send(record) "
+                              "and on_acknowledgement(metadata, exception) methods")
+        result.append(obj)
+    return result
 
 
 def _normalize_offsets(offsets: Any) -> Dict[Any, Any]:

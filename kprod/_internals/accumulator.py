@@ -155,6 +155,24 @@ class RecordAccumulator:
                 next_ready_ms = min(next_ready_ms, max(time_to_wait - waited, 0))
         return ready_nodes, next_ready_ms, unknown_leader_topics
 
+    def update_partition_load_stats(self, topics, unavailable_nodes: Set[int]) -> None:
+        """Adaptive partitioning (KIP-794): weight each topic's sticky choice towards
+        partitions with shorter queues, skipping leaders unavailable for longer than
+        ``partitioner.availability.timeout.ms`` (Java RecordAccumulator.ready)."""
+        for topic, state in list(self.partitioner._topics.items()):
+            info = topics.get(topic)
+            if info is None:
+                continue
+            partitions: List[int] = []
+            sizes: List[int] = []
+            for p in info.partitions:
+                if p.leader < 0 or p.leader in unavailable_nodes:
+                    continue
+                q = self.queues.get((topic, p.partition))
+                partitions.append(p.partition)
+                sizes.append(len(q.batches) if q is not None else 0)
+            BuiltInPartitioner.update_load_stats(state, partitions, sizes, info.num_partitions)
+
     def drain(self, node_id: int, partitions: Sequence[TopicPartition], max_size: int,
               now: float, may_drain: Callable[[ProducerBatch], bool]) -> List[ProducerBatch]:
         """Take at most ``max_size`` bytes of head batches from the node's partitions,
