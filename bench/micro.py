@@ -75,13 +75,13 @@ def run_kprod_bulk(records, batch_size: int, codec: int) -> int:
     return batches
 
 
-def run_aiokafka(records, batch_size: int, codec: int) -> int:
-    from aiokafka.record._crecords.default_records import DefaultRecordBatchBuilder
+def _run_peer(builder_class, records, batch_size: int, codec: int) -> int:
+    """aiokafka's and kafka-python's builders share one API: append until None."""
     batches = 0
     i = 0
     n = len(records)
     while i < n:
-        builder = DefaultRecordBatchBuilder(2, codec, 0, -1, -1, -1, batch_size)
+        builder = builder_class(2, codec, 0, -1, -1, -1, batch_size)
         append = builder.append
         offset = 0
         while i < n:
@@ -93,26 +93,16 @@ def run_aiokafka(records, batch_size: int, codec: int) -> int:
         builder.build()
         batches += 1
     return batches
+
+
+def run_aiokafka(records, batch_size: int, codec: int) -> int:
+    from aiokafka.record._crecords.default_records import DefaultRecordBatchBuilder
+    return _run_peer(DefaultRecordBatchBuilder, records, batch_size, codec)
 
 
 def run_kafka_python(records, batch_size: int, codec: int) -> int:
     from kafka.record.default_records import DefaultRecordBatchBuilder
-    batches = 0
-    i = 0
-    n = len(records)
-    while i < n:
-        builder = DefaultRecordBatchBuilder(2, codec, 0, -1, -1, -1, batch_size)
-        append = builder.append
-        offset = 0
-        while i < n:
-            key, value = records[i]
-            if append(offset, TS, key, value, []) is None:
-                break
-            i += 1
-            offset += 1
-        builder.build()
-        batches += 1
-    return batches
+    return _run_peer(DefaultRecordBatchBuilder, records, batch_size, codec)
 
 
 CLIENTS: Dict[str, Callable] = {
