@@ -230,12 +230,16 @@ class Sender:
         for key, mask in events:
             conn = key.data
             if conn is None:
-                self._wakeup_pending = False
                 try:
                     while os.read(self._wake_r, 4096):
                         pass
                 except BlockingIOError:
                     pass
+                # Clear the latch only after draining: cleared first, a wakeup() landing
+                # between the two would leave it set with its byte already consumed, and
+                # every later wakeup() would be skipped (the loop then only runs on its
+                # 1 s poll timeout).
+                self._wakeup_pending = False
                 continue
             if mask & selectors.EVENT_WRITE and conn.sock is not None:
                 conn.on_writable(now)
@@ -349,6 +353,12 @@ class Sender:
             return min(txn.next_wait_ms(now), 1000.0)
         conn = self._txn_connection(request, now)
         if conn is None or not conn.ready or not conn.can_send_more():
+            if conn is not None and request.target != "any" and conn.last_error is not None \
+                    and conn.state in ("DISCONNECTED", "CLOSED"):
+                # The coordinator's broker is gone (connect refused / timed out): find
+                # the new coordinator instead of retrying the dead one forever.
+                txn.coordinator_unreachable(request, now)
+                return 20.0
             txn.unsend(request)
             return 20.0
         try:

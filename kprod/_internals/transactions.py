@@ -339,6 +339,21 @@ class TransactionManager:
             self.in_flight = request
             return request
 
+    def coordinator_unreachable(self, request: TxnRequest, now: float) -> None:
+        """The coordinator's connection failed before ``request`` could be sent (its
+        broker died or is unreachable): put the request back and look the coordinator
+        up again, after a backoff (Java Sender.maybeSendAndPollTransactionalRequest:
+        coordinator not ready -> lookupCoordinator)."""
+        with self.lock:
+            self.in_flight = None
+            self.pending.append(request)
+            had_find = any(r.api == "FindCoordinator" for r in self.pending)
+            self._enqueue_find(request.target)
+            if not had_find:
+                for r in self.pending:
+                    if r.api == "FindCoordinator":
+                        r.not_before = now + self.retry_backoff_ms
+
     def unsend(self, request: TxnRequest) -> None:
         """Put back a request whose connection is not ready yet."""
         with self.lock:
