@@ -34,70 +34,48 @@ def test_transactions_survive_coordinator_and_leader_kills(kafka_cluster, make_t
                   "socket.connection.setup.timeout.ms": 2000,
                   "reconnect.backoff.max.ms": 500})
     committed, aborted, outcomes = set(), set(), defaultdict(int)
-    restarts = []
+    progress = [0]
+    failure = []
     faults = {60: "coordinator", 130: "leader"}
+    done_faults = []
+    gates = {at: threading.Event() for at in faults}   # worker waits for the kill
+
+    def run_transactions():
+        try:
+            _transactions(p, t1, t2, committed, aborted, outcomes, progress, gates)
+        except BaseException as exc:              # reported by the main thread
+            failure.append(exc)
+
     try:
         p.init_transactions(60)
         started = time.monotonic()
-        for n in range(TRANSACTIONS):
-            if n in faults:
-                for _, _, _, th in restarts:      # one node down at a time (quorum of 2)
-                    th.join(180)
-                kafka_cluster.wait_for_topic(t2, in_sync=True, timeout=120)
-                if faults[n] == "coordinator":
-                    victim = p._txn.coordinators["txn"][0]
-                else:
-                    victim = leader_of(kafka_cluster, t2, 1)
-                kafka_cluster.kill_broker(victim)
-                # restart in the background: transactions go on while it is down
-                th = threading.Thread(target=kafka_cluster.start_broker, args=(victim,))
-                th.start()
-                restarts.append((n, faults[n], victim, th))
-            want_commit = n % 2 == 0
-            records = [(t1 if i % 2 else t2, b"k%d" % (i % KEYS), b"%d:%d" % (n, i))
-                       for i in range(PER_TXN)]
-            p.begin_transaction()
-            try:
-                for topic, key, value in records:
-                    p.send(topic, value, key=key)
-                if want_commit:
-                    for attempt in range(10):
-                        try:
-                            p.commit_transaction(20)
-                            break
-                        except KafkaTimeoutError:       # retriable: call commit again
-                            outcomes["commit-timeout-retried"] += 1
-                    else:
-                        raise AssertionError(f"txn {n}: commit never completed; {_state(p)}")
-                    committed.update(records)
-                    outcomes["committed"] += 1
-                    continue
-                if n % 4 == 1:
-                    p.flush(60)          # the aborted records really reach the log
-                raise _Abort()
-            except ProducerFencedError:
-                raise
-            except (_Abort, KafkaError) as exc:
-                if not isinstance(exc, _Abort):
-                    outcomes[f"aborted-after-{type(exc).__name__}"] += 1
-                for attempt in range(10):
-                    try:
-                        p.abort_transaction(20)
-                        break
-                    except KafkaTimeoutError:
-                        outcomes["abort-timeout-retried"] += 1
-                else:
-                    raise AssertionError(f"txn {n}: abort never completed; {_state(p)}")
-                aborted.update(records)
-                outcomes["aborted"] += 1
-        for _, _, _, th in restarts:
-            th.join(180)
+        # Transactions run on a worker thread; faults are injected from this thread
+        # (kafka nodes die with the thread that started them: PR_SET_PDEATHSIG).
+        worker = threading.Thread(target=run_transactions, daemon=True)
+        worker.start()
+        for at, kind in sorted(faults.items()):
+            while progress[0] < at and worker.is_alive():
+                time.sleep(0.01)
+            victim = (p._txn.coordinators.get("txn") or (None,))[0] if kind == "coordinator" \
+                else leader_of(kafka_cluster, t2, 1)
+            if victim is None:
+                victim = leader_of(kafka_cluster, t2, 1)
+            kafka_cluster.kill_broker(victim)
+            done_faults.append((progress[0], kind, victim))
+            gates[at].set()
+            time.sleep(3.0)                      # transactions go on while it is down
+            kafka_cluster.start_broker(victim)
+            kafka_cluster.wait_for_topic(t2, in_sync=True, timeout=120)
+        worker.join(400)
+        assert not worker.is_alive(), f"transactions stuck at {progress[0]}; {_state(p)}"
+        if failure:
+            raise failure[0]
         outcomes["seconds"] = round(time.monotonic() - started)
     finally:
         p.close(10)
-        for _, _, _, th in restarts:
-            th.join(180)
         restore(kafka_cluster)
+    restarts = [(n, k, v, None) for n, k, v in done_faults]
+    assert len(done_faults) == len(faults), done_faults
     print(f"outcomes {dict(outcomes)}; faults {[(n, k, v) for n, k, v, _ in restarts]}")
     assert outcomes["committed"] >= TRANSACTIONS // 2 - 5, outcomes
     got = read_committed(bs, [t1, t2], timeout=120)
@@ -117,6 +95,53 @@ def test_transactions_survive_coordinator_and_leader_kills(kafka_cluster, make_t
     missing = expected - set(values)
     assert not missing, f"{len(missing)} committed records missing, e.g. {sorted(missing)[:5]}"
     assert set(values) == expected
+
+
+def _transactions(p, t1, t2, committed, aborted, outcomes, progress, gates) -> None:
+    """TRANSACTIONS transactions, even ones committed, odd ones aborted; a transaction
+    hit by an error is aborted (and counted as aborted)."""
+    for n in range(TRANSACTIONS):
+        progress[0] = n
+        if n in gates:
+            gates[n].wait(60)      # the main thread kills a broker now
+        want_commit = n % 2 == 0
+        records = [(t1 if i % 2 else t2, b"k%d" % (i % KEYS), b"%d:%d" % (n, i))
+                   for i in range(PER_TXN)]
+        p.begin_transaction()
+        try:
+            for topic, key, value in records:
+                p.send(topic, value, key=key)
+            if want_commit:
+                for attempt in range(10):
+                    try:
+                        p.commit_transaction(20)
+                        break
+                    except KafkaTimeoutError:       # retriable: call commit again
+                        outcomes["commit-timeout-retried"] += 1
+                else:
+                    raise AssertionError(f"txn {n}: commit never completed; {_state(p)}")
+                committed.update(records)
+                outcomes["committed"] += 1
+                continue
+            if n % 4 == 1:
+                p.flush(60)          # the aborted records really reach the log
+            raise _Abort()
+        except ProducerFencedError:
+            raise
+        except (_Abort, KafkaError) as exc:
+            if not isinstance(exc, _Abort):
+                outcomes[f"aborted-after-{type(exc).__name__}"] += 1
+            for attempt in range(10):
+                try:
+                    p.abort_transaction(20)
+                    break
+                except KafkaTimeoutError:
+                    outcomes["abort-timeout-retried"] += 1
+            else:
+                raise AssertionError(f"txn {n}: abort never completed; {_state(p)}")
+            aborted.update(records)
+            outcomes["aborted"] += 1
+    progress[0] = TRANSACTIONS
 
 
 class _Abort(Exception):
