@@ -71,6 +71,9 @@ class Sender:
         self.delivery_timeout_ms = config["delivery.timeout.ms"]
         self.transaction_timeout_ms = config["transaction.timeout.ms"]
         self.guarantee_order = config["max.in.flight.requests.per.connection"] == 1
+        self.adaptive = config["partitioner.adaptive.partitioning.enable"]
+        self.availability_timeout_ms = config["partitioner.availability.timeout.ms"]
+        self.node_unready_since: Dict[int, float] = {}
         self.selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -412,8 +415,18 @@ class Sender:
         self._abort_everything(error)
 
     # -- produce -------------------------------------------------------------------------
+    def _update_load_stats(self, now: float) -> None:
+        unavailable = set()
+        if self.availability_timeout_ms > 0:
+            unavailable = {node for node, since in self.node_unready_since.items()
+                           if now - since > self.availability_timeout_ms}
+        if self.adaptive or unavailable:
+            self.acc.update_partition_load_stats(self.metadata.snapshot.topics, unavailable)
+
     def _send_produce_data(self, now: float) -> float:
         md = self.metadata
+        if self.acc.partitioner._topics:
+            self._update_load_stats(now)
         ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now)
         for topic in unknown:
             md.request_topic(topic)
@@ -433,9 +446,11 @@ class Sender:
                     md.request_update()
                     continue
                 if not self._ensure_connected(conn, now):
+                    self.node_unready_since.setdefault(node_id, now)
                     if conn.state in ("DISCONNECTED", "CLOSED"):
                         timeout = min(timeout, max(conn.next_attempt_ms - now, 0))
                     continue
+                self.node_unready_since.pop(node_id, None)
                 if not conn.can_send_more():
                     continue
                 batches = self.acc.drain(node_id, partitions, self.max_request_size, now,
