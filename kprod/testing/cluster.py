@@ -221,7 +221,12 @@ class KafkaCluster:
         _wait_process_state(node, "RSD")
 
     def start_broker(self, broker_id: int, timeout: float | None = None) -> None:
-        """Restart a stopped or killed node on its old ports and data; wait until it's registered."""
+        """Restart a stopped or killed node on its old ports and data; wait until it's registered.
+
+        Call it (like ``start()``) from a long-lived thread, normally the main one: the
+        JVM gets PR_SET_PDEATHSIG, which Linux ties to the *thread* that started it, so
+        a node launched from a short-lived helper thread dies when that thread ends.
+        """
         node = self._node(broker_id)
         if node.alive():
             raise KafkaClusterError(f"broker {broker_id} is already running")
