@@ -632,7 +632,10 @@ class Sender:
     def _fail_batch(self, batch: ProducerBatch, error: BaseException,
                     unknown_fate: bool) -> None:
         if self.txn is not None:
-            # A failed batch dooms its transaction (it can only be aborted).
+            # A failed batch dooms its transaction (it can only be aborted), and its
+            # sequence numbers leave a gap: the epoch must be bumped after the abort.
+            if batch.has_sequence:
+                self.txn.epoch_bump_required = True
             self.txn.abortable(error)
         elif self.idem is not None and batch.has_sequence:
             self.idem.on_failed(batch, unknown_fate)

@@ -127,6 +127,7 @@ class TransactionManager:
         self._current_init_result: Optional[TxnResult] = None
         self.coordinator_has_txn = False   # something was added: EndTxn is needed
         self.local_end_pending = False     # an end with nothing to tell the coordinator
+        self.epoch_bump_required = False   # a batch failed: reset sequences after abort
 
     # -- user threads ------------------------------------------------------------------
     def _transition(self, target: str) -> None:
@@ -481,8 +482,33 @@ class TransactionManager:
             # Transactions V2 (KIP-890): the coordinator bumped the epoch.
             self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
             self.idem.partitions.clear()
+            self.epoch_bump_required = False
+        elif self.epoch_bump_required:
+            # V1 coordinator after a failed batch: our sequences for the failed
+            # partitions are unusable. Bump the epoch with InitProducerId (KIP-360,
+            # Java bumpIdempotentEpochAndResetIdIfNeeded), then finish the abort.
+            self._enqueue_epoch_bump()
+            return None
         self._complete_end(None)
         return None
+
+    def _enqueue_epoch_bump(self) -> None:
+        def handle(response: dict) -> Optional[str]:
+            code = response["error_code"]
+            if code != 0:
+                return self._on_error(code, None, "InitProducerId (epoch bump)",
+                                      self.end_result)
+            self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            self.idem.partitions.clear()
+            self.epoch_bump_required = False
+            self._complete_end(None)
+            return None
+
+        self.pending.append(TxnRequest(P_INIT, "InitProducerId", "txn", lambda: {
+            "transactional_id": self.transactional_id,
+            "transaction_timeout_ms": self.transaction_timeout_ms,
+            "producer_id": self.idem.producer_id, "producer_epoch": self.idem.epoch},
+            handle, None))
 
     def _complete_end(self, error: Optional[BaseException]) -> None:
         self.coordinator_has_txn = False

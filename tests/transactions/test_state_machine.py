@@ -168,3 +168,38 @@ def test_user_wait_is_bounded_and_names_what_it_waited_for(tm):
     result = tm.init_transactions()
     with pytest.raises(KafkaTimeoutError, match="init_transactions"):
         result.wait(0.01)
+
+
+def test_failed_batch_on_a_v1_coordinator_bumps_the_epoch_after_abort(tm):
+    init(tm)
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 0))
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 0}]}]})
+    tm.idem.partition(("t", 0)).next_sequence = 42      # sequences in use
+    tm.epoch_bump_required = True                       # as the sender marks a failed batch
+    tm.abortable(RuntimeError("batch failed"))
+    result = tm.begin_end(commit=False)
+    answer(tm, "EndTxn", {"error_code": 0})             # V1: no epoch in the answer
+    assert not result.is_done                           # not done until the epoch is bumped
+    body = answer(tm, "InitProducerId", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
+    assert body["producer_id"] == 7 and body["producer_epoch"] == 3   # KIP-360 bump request
+    result.wait(0)
+    assert tm.idem.epoch == 4 and tm.idem.partitions == {}
+    assert tm.state == READY
+
+
+def test_v2_coordinator_epoch_from_end_txn_needs_no_extra_bump(tm):
+    init(tm)
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 0))
+    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": 0,
+                                                 "partition_error_code": 0}]}]})
+    tm.epoch_bump_required = True
+    tm.abortable(RuntimeError("batch failed"))
+    result = tm.begin_end(commit=False)
+    answer(tm, "EndTxn", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
+    result.wait(0)
+    assert tm.idem.epoch == 4 and tm.next_request(0, False) is None
