@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from kprod.errors import error_for_code
 
@@ -136,11 +136,23 @@ class Metadata:
     def request_update(self) -> None:
         self.need_update = True
 
-    def topics_to_fetch(self) -> List[str]:
+    def topics_to_fetch(self, active: Iterable[str] = ()) -> List[str]:
+        """Topics to ask for: every topic used within ``metadata.max.idle.ms``.
+
+        ``active`` (topics with queued or in-flight batches) counts as used now. An
+        idle topic is forgotten, from the snapshot too, so its next send waits for
+        fresh metadata instead of trusting leaders nobody refreshes any more."""
         now = time.monotonic()
-        for topic, used in list(self.needed.items()):
-            if (now - used) * 1000 > self.max_idle_ms:
+        for topic in active:
+            self.needed[topic] = now
+        expired = [t for t, used in self.needed.items() if (now - used) * 1000 > self.max_idle_ms]
+        if expired:
+            for topic in expired:
                 del self.needed[topic]
+            topics = {t: info for t, info in self.snapshot.topics.items() if t not in expired}
+            snap = self.snapshot
+            self.snapshot = ClusterSnapshot(snap.brokers, topics, snap.cluster_id,
+                                            snap.controller_id)
         return sorted(self.needed)
 
     def touch(self, topic: str) -> None:

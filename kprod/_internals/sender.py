@@ -263,7 +263,9 @@ class Sender:
         conn = self._least_loaded(now)
         if conn is None:
             return 50.0
-        topics = md.topics_to_fetch()
+        topics = md.topics_to_fetch(
+            {tp[0] for tp, q in self.acc.queues.items() if q.batches}
+            | {b.tp[0] for batches in self.in_flight_batches.values() for b in batches})
         body = {"topics": [{"name": t} for t in topics],
                 "allow_auto_topic_creation": True,
                 "include_topic_authorized_operations": False}
@@ -466,6 +468,7 @@ class Sender:
         idem = self.idem
         topics: Dict[str, list] = {}
         metrics = self.metrics
+        touch = self.metadata.touch
         for batch in batches:
             if idem is not None:
                 idem.assign(batch, transactional=self.txn is not None)
@@ -481,6 +484,8 @@ class Sender:
             batch.last_attempt_ms = now
             if self.guarantee_order:
                 self.acc.queue(batch.tp).muted = True
+            if batch.tp[0] not in topics:
+                touch(batch.tp[0])           # in use: keep its metadata fresh
             topics.setdefault(batch.tp[0], []).append(
                 {"index": batch.tp[1], "records": batch.payload})
         body = {"transactional_id": self.transactional_id, "acks": self.acks, "timeout_ms": self.request_timeout_ms,

@@ -400,3 +400,26 @@ def test_acks0_request_completes_inside_send():
     m = sender.metrics.snapshot(0, 0)
     assert m["record-send-total"] == 3 and m["request-total"] == 1
     assert m["batch-size-avg"] > 0
+
+
+def test_metadata_keeps_used_topics_and_forgets_idle_ones(monkeypatch):
+    """metadata.max.idle.ms: a topic in use stays in every refresh; an idle one is
+    dropped from the request and from the snapshot (no stale leaders kept)."""
+    import kprod._internals.metadata as metadata_module
+
+    now = [1000.0]
+    monkeypatch.setattr(metadata_module.time, "monotonic", lambda: now[0])
+    md = Metadata(300000, 100, 5000)
+    md.request_topic("busy")
+    md.request_topic("idle")
+    md.update({"brokers": [{"node_id": 1, "host": "h", "port": 1, "rack": None}],
+               "cluster_id": "c", "controller_id": 1, "topics": [
+                   {"error_code": 0, "name": name, "topic_id": None, "partitions": [
+                       {"partition_index": 0, "leader_id": 1, "leader_epoch": 0,
+                        "replica_nodes": [1], "isr_nodes": [1]}]}
+                   for name in ("busy", "idle")]}, 0)
+    for _ in range(3):
+        now[0] += 3.0                       # 9 s in all, idle limit 5 s
+        fetched = md.topics_to_fetch(active={"busy"})
+    assert fetched == ["busy"]
+    assert md.topic("busy") is not None and md.topic("idle") is None
