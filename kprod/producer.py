@@ -68,9 +68,10 @@ class Producer:
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         self.config = cfg = ProducerConfig(config, **kwargs)
         if cfg["security.protocol"] != "PLAINTEXT":
-            raise ConfigError(
-                f"Setting 'security.protocol'={cfg['security.protocol']!r} is not supported by "
-                "this version of kprod yet (TLS/SASL are planned); only PLAINTEXT")
+            # Fail fast on unusable TLS/SASL settings (missing CA file, wrong key
+            # password, unsupported mechanism, no credentials) before any thread starts.
+            from kprod._internals.connection import ConnectionSettings
+            ConnectionSettings(cfg)
         self._interceptors = _resolve_interceptors(cfg["interceptor.classes"])
         self._key_serializer = resolve_serializer(cfg["key.serializer"], "key.serializer")
         self._value_serializer = resolve_serializer(cfg["value.serializer"], "value.serializer")

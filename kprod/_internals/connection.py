@@ -6,7 +6,16 @@ states. Requests are pipelined up to ``max.in.flight.requests.per.connection``
 and answered in order; a response whose correlation id is not the oldest
 in-flight request's is a protocol error that closes the connection. Payload
 buffers (record batches) are written with scatter-gather ``sendmsg`` straight
-from their memoryviews, without copying them into a request buffer.
+from their memoryviews, without copying them into a request buffer; TLS sockets
+have no ``sendmsg`` and get one ``send`` per (joined) chunk instead.
+
+Security (``security.protocol``): SSL wraps the socket after the TCP connect and
+runs the non-blocking handshake in TLS_HANDSHAKE; SASL (KIP-152: SaslHandshake v1
+then SaslAuthenticate rounds, mechanisms in :mod:`kprod._internals.sasl`) runs in
+AUTHENTICATING after ApiVersions. Authentication failures close the connection
+with an :class:`~kprod.errors.AuthenticationError` and call ``on_auth_failure``.
+A SASL session with a lifetime (KIP-368) is not re-authenticated in place: near
+expiry the connection stops taking requests, drains and reconnects.
 """
 from __future__ import annotations
 
@@ -14,14 +23,18 @@ import errno
 import logging
 import random
 import socket
+import ssl
 import struct
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from kprod._internals import protocol as proto
+from kprod._internals import sasl as _sasl
+from kprod._internals import tls as _tls
 from kprod.errors import (
-    DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProtocolError,
-    UnsupportedVersionError, error_for_code,
+    AuthenticationError, ConfigError, DnsLookupError, KafkaConnectionError, KafkaError,
+    KafkaTimeoutError, ProtocolError, SaslAuthenticationError, UnsupportedVersionError,
+    error_for_code,
 )
 
 log = logging.getLogger("kprod.connection")
@@ -33,6 +46,16 @@ IOV_MAX = 1024
 
 DISCONNECTED, CONNECTING, HANDSHAKE, READY, CLOSED = (
     "DISCONNECTED", "CONNECTING", "HANDSHAKE", "READY", "CLOSED")
+TLS_HANDSHAKE, AUTHENTICATING = "TLS_HANDSHAKE", "AUTHENTICATING"
+_SETUP_STATES = (CONNECTING, TLS_HANDSHAKE, HANDSHAKE, AUTHENTICATING)
+# Reading more than this per readable event would starve the other connections.
+_MAX_READ_PER_EVENT = 4 << 20
+# TLS writes: small chunks are joined into one write of at most this many bytes.
+_TLS_WRITE_BYTES = 256 * 1024
+
+
+class UnsupportedSaslMechanismError(AuthenticationError):
+    """The broker does not enable the configured ``sasl.mechanism``."""
 
 ResponseHandler = Callable[[Optional[dict], Optional[BaseException]], None]
 
@@ -67,7 +90,27 @@ class ConnectionSettings:
         self.receive_buffer_bytes: int = config["receive.buffer.bytes"]
         self.max_idle_ms: int = config["connections.max.idle.ms"]
         self.use_all_dns_ips: bool = config["client.dns.lookup"] == "use_all_dns_ips"
-        self.security_protocol: str = config["security.protocol"]
+        self.security_protocol: str = _get(config, "security.protocol", "PLAINTEXT")
+        get = lambda name, default=None: _get(config, name, default)   # noqa: E731
+        self.ssl_context: Optional[ssl.SSLContext] = None
+        self.check_hostname = False
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            self.ssl_context = _tls.build_context(get)
+            self.check_hostname = self.ssl_context.check_hostname
+        self.sasl: Optional[_sasl.Credentials] = None
+        if self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+            self.sasl = _sasl.credentials_from(get)
+        elif self.security_protocol not in ("PLAINTEXT", "SSL"):
+            raise ConfigError(f"Unknown security.protocol {self.security_protocol!r}")
+        self.max_reauth_ms: int = get("connections.max.reauth.ms", 0) or 0
+
+
+def _get(config, name: str, default):
+    try:
+        value = config[name]
+    except KeyError:
+        return default
+    return default if value is None else value
 
 
 def exponential(base: float, attempts: int, cap: float, rng: random.Random) -> float:
@@ -107,6 +150,14 @@ class BrokerConnection:
         self.last_error: Optional[BaseException] = None
         self.on_state_change: Optional[Callable[["BrokerConnection"], None]] = None
         self.successful_responses = 0
+        # Called with the error when TLS/SASL authentication fails: retrying the same
+        # credentials cannot help, so the owner should fail waiters promptly.
+        self.on_auth_failure: Optional[Callable[[BaseException], None]] = None
+        self._tls = False
+        self._tls_want_write = False
+        self._flush_on_readable = False
+        self.session_expiry_ms = 0.0     # KIP-368: reconnect (re-authenticate) before this
+        self.authenticated_mechanism: Optional[str] = None
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -117,6 +168,8 @@ class BrokerConnection:
         """Java ``InFlightRequests.canSendMore``."""
         if self.state != READY:
             return False
+        if self.session_expiry_ms and self.clock() >= self.session_expiry_ms:
+            return False     # SASL session near expiry: drain, then reconnect (KIP-368)
         if not self.in_flight:
             return True
         return self.in_flight[-1].fully_written and \
@@ -126,6 +179,8 @@ class BrokerConnection:
         return self.state in (DISCONNECTED, CLOSED) and now >= self.next_attempt_ms
 
     def wants_write(self) -> bool:
+        if self.state == TLS_HANDSHAKE:
+            return self._tls_want_write
         return self.state == CONNECTING or bool(self._out)
 
     # -- connect -------------------------------------------------------------------
@@ -192,8 +247,53 @@ class BrokerConnection:
             self.close(KafkaConnectionError(
                 f"Connection to broker {self._name()} failed: {reason}"))
             return
+        if self.settings.ssl_context is not None:
+            try:
+                self.sock = self.settings.ssl_context.wrap_socket(
+                    self.sock, server_hostname=self.host, do_handshake_on_connect=False)
+            except (ssl.SSLError, ValueError, OSError) as exc:
+                self.close(AuthenticationError(
+                    f"TLS setup for broker {self._name()} failed: {_tls._reason(exc)}"))
+                return
+            self._tls = True
+            self.state = TLS_HANDSHAKE
+            self._tls_handshake()
+            return
+        self._start_api_versions()
+
+    def _start_api_versions(self) -> None:
         self.state = HANDSHAKE
         self._send_api_versions(self.supported["ApiVersions"][1])
+
+    def _tls_handshake(self) -> None:
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._set_tls_want_write(False)
+            return
+        except ssl.SSLWantWriteError:
+            self._set_tls_want_write(True)
+            return
+        except (ssl.SSLError, OSError) as exc:
+            reason = _tls.describe_handshake_error(exc)
+            if _tls.is_auth_failure(exc):
+                error: BaseException = AuthenticationError(
+                    f"TLS handshake with broker {self._name()} failed: {reason}")
+            else:
+                error = KafkaConnectionError(
+                    f"TLS handshake with broker {self._name()} failed: {reason} (is this a "
+                    "TLS listener?)")
+            self.close(error)
+            return
+        self._tls_want_write = False
+        log.debug("TLS %s with %s", self.sock.version(), self._name())
+        self._start_api_versions()
+        self._notify()
+
+    def _set_tls_want_write(self, want: bool) -> None:
+        if want != self._tls_want_write:
+            self._tls_want_write = want
+            self._notify()
 
     def _send_api_versions(self, version: int) -> None:
         body = {"client_software_name": "kprod", "client_software_version": "0.1.0"}
@@ -244,6 +344,107 @@ class BrokerConnection:
             self.close(UnsupportedVersionError(  # exc.message: no doubled "UNSUPPORTED_VERSION:"
                 f"broker {self._name()} is too old: {exc.message or exc}"))
             return
+        if self.settings.sasl is not None:
+            self._start_sasl()
+            return
+        self._on_ready()
+
+    # -- SASL (KIP-152) ------------------------------------------------------------
+    def _start_sasl(self) -> None:
+        creds = self.settings.sasl
+        version = self.api_versions.get("SaslHandshake")
+        if version is None or version < 1 or "SaslAuthenticate" not in self.api_versions:
+            self.close(UnsupportedVersionError(
+                f"broker {self._name()} does not support SaslHandshake v1/SaslAuthenticate "
+                "(KIP-152, Kafka 1.0+)"))
+            return
+        self.state = AUTHENTICATING
+        self._enqueue("SaslHandshake", version, {"mechanism": creds.mechanism},
+                      self._on_sasl_handshake, True, handshake=True)
+
+    def _on_sasl_handshake(self, response: Optional[dict],
+                           error: Optional[BaseException]) -> None:
+        if error is not None:
+            if self.state != CLOSED:
+                self.close(error)
+            return
+        mechanism = self.settings.sasl.mechanism
+        code = response["error_code"]
+        enabled = ", ".join(response.get("mechanisms") or ()) or "none"
+        if code == 33:
+            self.close(UnsupportedSaslMechanismError(
+                f"SASL mechanism {mechanism} is not enabled on broker {self._name()}; "
+                f"it enables: {enabled}"))
+            return
+        if code == 34:     # ILLEGAL_SASL_STATE: SASL on a listener without SASL
+            self.close(AuthenticationError(
+                f"SaslHandshake ({mechanism}) with broker {self._name()} failed: "
+                f"ILLEGAL_SASL_STATE (is this a SASL listener? security.protocol="
+                f"{self.settings.security_protocol})"))
+            return
+        if code != 0:
+            self.close(error_for_code(code, f"SaslHandshake ({mechanism}) with broker "
+                                            f"{self._name()}"))
+            return
+        try:
+            self._mechanism = _sasl.mechanism_for(self.settings.sasl)
+            first = self._mechanism.initial()
+        except AuthenticationError as exc:
+            self.close(exc)
+            return
+        self._send_sasl_bytes(first)
+
+    def _send_sasl_bytes(self, data: bytes) -> None:
+        self._enqueue("SaslAuthenticate", self.api_versions["SaslAuthenticate"],
+                      {"auth_bytes": data}, self._on_sasl_authenticate, True, handshake=True)
+
+    def _on_sasl_authenticate(self, response: Optional[dict],
+                              error: Optional[BaseException]) -> None:
+        if error is not None:
+            if self.state != CLOSED:
+                self.close(error)
+            return
+        mechanism = self.settings.sasl.mechanism
+        code = response["error_code"]
+        if code != 0:
+            detail = response.get("error_message") or "authentication failed"
+            exc = error_for_code(code, f"{mechanism} authentication with broker "
+                                       f"{self._name()} failed: {detail}")
+            if not isinstance(exc, AuthenticationError):
+                exc = SaslAuthenticationError(
+                    f"{mechanism} authentication with broker {self._name()} failed: "
+                    f"{exc}")
+            self.close(exc)
+            return
+        try:
+            reply = self._mechanism.step(response.get("auth_bytes") or b"")
+        except AuthenticationError as exc:
+            self.close(AuthenticationError(f"{exc} (broker {self._name()})"))
+            return
+        if reply is not None:
+            self._send_sasl_bytes(reply)
+            return
+        lifetime = response.get("session_lifetime_ms") or 0
+        if lifetime > 0:
+            # KIP-368: the broker drops the session at expiry. kprod re-authenticates by
+            # reconnecting once the connection is idle past ~85% of the lifetime.
+            self.session_expiry_ms = self.clock() + lifetime * 0.85
+        if self.settings.max_reauth_ms > 0:
+            # Client-side cap (connections.max.reauth.ms) on top of the broker's.
+            cap = self.clock() + self.settings.max_reauth_ms
+            self.session_expiry_ms = min(self.session_expiry_ms or cap, cap)
+        token_expiry_s = getattr(self._mechanism, "expiry_s", None)
+        if token_expiry_s is not None:
+            # OAUTHBEARER: never keep using a session past ~85% of the token's life.
+            import time as _time
+            left_ms = max(token_expiry_s - _time.time(), 0) * 1000.0
+            expiry = self.clock() + left_ms * 0.85
+            self.session_expiry_ms = min(self.session_expiry_ms or expiry, expiry)
+        self.authenticated_mechanism = mechanism
+        log.debug("Authenticated to %s with %s", self._name(), mechanism)
+        self._on_ready()
+
+    def _on_ready(self) -> None:
         self.state = READY
         self._failures = 0
         log.debug("Connected to %s", self._name())
@@ -280,11 +481,19 @@ class BrokerConnection:
                 self._out.append(view.cast("B") if view.format != "B" else view)
         self._out_requests.append((request, len(self._out)))
         self.in_flight.append(request)
+        had_output = len(self._out) > len(chunks)   # already waiting for writability
         self._flush()
+        if self._out and not had_output and self.sock is not None:
+            # A partial write outside on_writable: the owner must now watch for
+            # writability, or a large request with nothing else in flight stalls.
+            self._notify()
         return request
 
     def _flush(self) -> None:
         """Write as much pending output as the socket takes (scatter-gather)."""
+        if self._tls:
+            self._flush_tls()
+            return
         out = self._out
         sock = self.sock
         while out:
@@ -299,6 +508,40 @@ class BrokerConnection:
             self._consume(sent)
             if sent < sum(v.nbytes for v in batch):
                 return
+
+    def _flush_tls(self) -> None:
+        """TLS sockets have no sendmsg: write joined chunks, one ``send`` at a time.
+
+        After SSLWantWrite the retry passes the same bytes again (the head of the
+        queue is unchanged and only grows at the tail), as OpenSSL requires.
+        """
+        out = self._out
+        sock = self.sock
+        self._flush_on_readable = False
+        while out:
+            if out[0].nbytes >= _TLS_WRITE_BYTES or len(out) == 1:
+                data = out[0]
+            else:
+                parts, size = [], 0
+                for view in out:
+                    if size and size + view.nbytes > _TLS_WRITE_BYTES:
+                        break
+                    parts.append(view)
+                    size += view.nbytes
+                data = b"".join(parts)
+            try:
+                sent = sock.send(data)
+            except (ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
+                return
+            except ssl.SSLWantReadError:
+                self._flush_on_readable = True
+                return
+            except OSError as exc:
+                self.close(KafkaConnectionError(f"Write to broker {self._name()} failed: {exc}"))
+                return
+            if sent <= 0:
+                return
+            self._consume(sent)
 
     def _consume(self, sent: int) -> None:
         out = self._out
@@ -332,21 +575,44 @@ class BrokerConnection:
     def on_writable(self, now: float) -> None:
         if self.state == CONNECTING:
             self._on_connected(now)
-        if self.state in (HANDSHAKE, READY) and self._out:
+        elif self.state == TLS_HANDSHAKE:
+            self._tls_handshake()
+        if self.state in (HANDSHAKE, AUTHENTICATING, READY) and self._out:
             self._flush()
 
     def on_readable(self, now: float) -> None:
+        if self.state == TLS_HANDSHAKE:
+            self._tls_handshake()
+            return
+        if self._flush_on_readable and self._out:
+            self._flush()
+            if self.sock is None:
+                return
         try:
-            data = self.sock.recv(1 << 20)
-        except (BlockingIOError, InterruptedError):
+            data = self._read()
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError as exc:
+            if self._tls and self.state != READY and _tls.is_auth_failure(exc):
+                # TLS 1.3: the broker checks the client certificate after the client
+                # finished its handshake; its alert arrives with the first read.
+                self.close(AuthenticationError(
+                    f"TLS session with broker {self._name()} failed: "
+                    f"{_tls.describe_handshake_error(exc)}"))
+                return
             self.close(KafkaConnectionError(f"Read from broker {self._name()} failed: {exc}"))
             return
         if not data:
             self.close(KafkaConnectionError(
                 f"Broker {self._name()} closed the connection"
-                + (" during setup (is this a Kafka listener?)" if self.state != READY else "")))
+                + (self._setup_hint() if self.state != READY else "")))
+            return
+        if self.state in (HANDSHAKE, AUTHENTICATING) and not self._recv and not self._tls \
+                and len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03:
+            # A TLS record (alert/handshake) instead of a Kafka response.
+            self.close(AuthenticationError(
+                f"Broker {self._name()} answered with TLS: the listener expects "
+                f"security.protocol SSL or SASL_SSL, not {self.settings.security_protocol}"))
             return
         self.last_activity_ms = now
         recv = self._recv
@@ -363,6 +629,40 @@ class BrokerConnection:
             frame = bytes(recv[4:4 + size])
             del recv[:4 + size]
             self._on_frame(frame)
+
+    def _read(self) -> bytes:
+        sock = self.sock
+        if not self._tls:
+            return sock.recv(1 << 20)
+        # One TLS record per recv(); decrypted bytes buffered inside the SSL object do
+        # not wake the selector, so read until the socket would block.
+        chunks: List[bytes] = []
+        total = 0
+        while True:
+            try:
+                data = sock.recv(1 << 20)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                break
+            if not data:
+                if chunks:
+                    break        # report EOF on the next event (it stays readable)
+                return b""
+            chunks.append(data)
+            total += len(data)
+            if total >= _MAX_READ_PER_EVENT and not sock.pending():
+                break
+        if not chunks:
+            raise BlockingIOError
+        return b"".join(chunks)
+
+    def _setup_hint(self) -> str:
+        proto_ = self.settings.security_protocol
+        if self.state == AUTHENTICATING:
+            return " during SASL authentication"
+        if proto_ in ("PLAINTEXT", "SASL_PLAINTEXT"):
+            return (" during setup (is this a Kafka listener? Does it need TLS "
+                    "(security.protocol SSL/SASL_SSL)?)")
+        return " during setup (is this a Kafka listener?)"
 
     def _on_frame(self, frame: bytes) -> None:
         while self.in_flight and not self.in_flight[0].expect_response:
@@ -385,12 +685,18 @@ class BrokerConnection:
         request.handler(response, None)
 
     def check_timeouts(self, now: float) -> None:
-        if self.state in (CONNECTING, HANDSHAKE) and now >= self.setup_deadline:
+        if self.state in _SETUP_STATES and now >= self.setup_deadline:
             self.close(KafkaTimeoutError(
                 f"Connection setup to broker {self._name()} timed out after "
                 f"{now - self.setup_started_ms:.0f} ms"   # the timeout grows per failure
-                + (" (no ApiVersions answer: is this a Kafka listener?)"
-                   if self.state == HANDSHAKE else "")))
+                + {HANDSHAKE: " (no ApiVersions answer: is this a Kafka listener?)",
+                   TLS_HANDSHAKE: " (during the TLS handshake: is this a TLS listener?)",
+                   AUTHENTICATING: " (during SASL authentication)"}.get(self.state, "")))
+            return
+        if self.state == READY and self.session_expiry_ms and not self.in_flight and \
+                not self._out and now >= self.session_expiry_ms:
+            log.debug("SASL session with %s near expiry: reconnecting", self._name())
+            self.close(None)
             return
         if self.in_flight and self.state == READY:
             oldest = self.in_flight[0]
@@ -405,7 +711,7 @@ class BrokerConnection:
             self.close(None)
 
     def next_timeout_ms(self, now: float) -> float:
-        if self.state in (CONNECTING, HANDSHAKE):
+        if self.state in _SETUP_STATES:
             return max(self.setup_deadline - now, 0)
         if self.in_flight:
             return max(self.in_flight[0].sent_ms + self.settings.request_timeout_ms - now, 0)
@@ -424,7 +730,9 @@ class BrokerConnection:
         self.last_error = error
         if error is not None:
             self._failures += 1
-            if was in (CONNECTING, HANDSHAKE):
+            if isinstance(error, AuthenticationError):
+                log.error("%s", error)
+            elif was in _SETUP_STATES:
                 log.info("%s", error)
         backoff = exponential(self.settings.reconnect_backoff_ms, max(self._failures - 1, 0),
                               self.settings.reconnect_backoff_max_ms, self._rng)
@@ -433,6 +741,10 @@ class BrokerConnection:
         self._out.clear()
         self._out_requests.clear()
         self._recv = bytearray()
+        self._tls = False
+        self._tls_want_write = False
+        self._flush_on_readable = False
+        self.session_expiry_ms = 0.0
         failure = error or KafkaConnectionError(f"Connection to {self._name()} closed")
         # Notify before running handlers: the socket's fd is free now, and a handler
         # that opens another connection may get the same fd number; a later notify
@@ -443,6 +755,8 @@ class BrokerConnection:
                 request.handler(None, failure)
             except Exception:
                 log.exception("Error handler failed for %s", request.api)
+        if isinstance(error, AuthenticationError) and self.on_auth_failure is not None:
+            self.on_auth_failure(error)
 
     def _notify(self) -> None:
         if self.on_state_change is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
+from . import security as _security
 
 __all__ = ["KafkaCluster", "KafkaClusterError"]
 
@@ -50,6 +51,7 @@ class _Node:
     proc: subprocess.Popen | None = None
     paused: bool = False
     started_lines_seen: int = 0  # "Kafka Server started" count in server.log at last launch
+    extra_ports: dict = field(default_factory=dict)  # security listener name -> port
     _log_handle: Any = field(default=None, repr=False)
 
     @property
@@ -85,15 +87,30 @@ class KafkaCluster:
     :param fast_startup: run the JVMs with the C1 JIT only (``-XX:TieredStopAtLevel=1``):
         startup roughly halves on a small box, but peak throughput drops, so pass
         False for benchmarks.
+    :param listeners: extra client listeners besides PLAINTEXT, any of ``"SSL"``,
+        ``"MTLS"`` (SSL requiring a client certificate), ``"SASL_PLAINTEXT"`` and
+        ``"SASL_SSL"`` (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). Certificates are made in
+        the work dir (:attr:`tls`, needs ``cryptography``); users are :attr:`sasl_users`.
+        Inter-broker and controller traffic stay PLAINTEXT. Addresses:
+        :meth:`bootstrap_for`.
+    :param sasl_users: ``{mechanism: {user: password}}`` replacing the default users.
     """
 
     def __init__(self, brokers: int = 1, version: str | None = None,
                  work_dir: str | os.PathLike[str] | None = None,
                  broker_config: Mapping[str, Any] | None = None, *,
                  heap: str = "512m", jvm_options: tuple[str, ...] = _DEFAULT_JVM_OPTIONS,
-                 startup_timeout: float = 120.0, fast_startup: bool = True) -> None:
+                 startup_timeout: float = 120.0, fast_startup: bool = True,
+                 listeners: tuple[str, ...] | list[str] = (),
+                 sasl_users: Mapping[str, Mapping[str, str]] | None = None) -> None:
         if brokers < 1:
             raise ValueError("brokers must be >= 1")
+        unknown = [name for name in listeners if name not in _security.LISTENERS]
+        if unknown:
+            raise ValueError(f"unknown listeners {unknown}; known: {list(_security.LISTENERS)}")
+        self._listeners = tuple(dict.fromkeys(listeners))
+        self.sasl_users = {m: dict(u) for m, u in (sasl_users or _security.DEFAULT_USERS).items()}
+        self.tls: _security.TlsFiles | None = None
         self.version = kafka_version(version)
         self.heap = heap
         self.jvm_options = tuple(jvm_options) + (("-XX:TieredStopAtLevel=1",) if fast_startup else ())
@@ -127,11 +144,16 @@ class KafkaCluster:
             if self._work_dir is None:
                 self._work_dir = pathlib.Path(tempfile.mkdtemp(prefix="kprod-kafka-"))
             self._work_dir.mkdir(parents=True, exist_ok=True)
-            ports = _free_ports(2 * self._num)
+            per_node = 2 + len(self._listeners)
+            ports = _free_ports(per_node * self._num)
             for i in range(self._num):
                 node_id = i + 1
-                self._nodes[node_id] = _Node(node_id, ports[2 * i], ports[2 * i + 1],
-                                             self._work_dir / f"node{node_id}")
+                mine = ports[per_node * i:per_node * (i + 1)]
+                self._nodes[node_id] = _Node(node_id, mine[0], mine[1],
+                                             self._work_dir / f"node{node_id}",
+                                             extra_ports=dict(zip(self._listeners, mine[2:])))
+            if any(_security.LISTENERS[n][0] in ("SSL", "SASL_SSL") for n in self._listeners):
+                self.tls = _security.generate_tls(self._work_dir / "tls")
             _register(self)
             try:
                 cluster_id = _random_cluster_id()
@@ -172,6 +194,20 @@ class KafkaCluster:
         """``"127.0.0.1:port,..."`` for every node (including stopped ones)."""
         self._require_running()
         return ",".join(n.address for n in self._nodes.values())
+
+    def bootstrap_for(self, listener: str) -> str:
+        """``"127.0.0.1:port,..."`` of an extra listener (``"SSL"``, ``"SASL_SSL"``, ...)."""
+        self._require_running()
+        if listener == "PLAINTEXT":
+            return self.bootstrap_servers
+        if listener not in self._listeners:
+            raise KeyError(f"no {listener} listener; this cluster has "
+                           f"{['PLAINTEXT', *self._listeners]}")
+        return ",".join(f"127.0.0.1:{n.extra_ports[listener]}" for n in self._nodes.values())
+
+    @property
+    def listeners(self) -> tuple[str, ...]:
+        return ("PLAINTEXT",) + self._listeners
 
     @property
     def broker_ids(self) -> list[int]:
@@ -331,15 +367,20 @@ class KafkaCluster:
         (node.dir / "data").mkdir(parents=True)
         (node.dir / "logs").mkdir(exist_ok=True)
         (node.dir / "tmp").mkdir(exist_ok=True)
+        extra = [f"{name}://127.0.0.1:{node.extra_ports[name]}" for name in self._listeners]
+        protocol_map = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"] + [
+            f"{name}:{_security.LISTENERS[name][0]}" for name in self._listeners]
         props: dict[str, Any] = {
             "process.roles": "broker,controller",
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{node.address},CONTROLLER://127.0.0.1:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{node.address}",
+            "listeners": ",".join([f"PLAINTEXT://{node.address}",
+                                   f"CONTROLLER://127.0.0.1:{node.controller_port}", *extra]),
+            "advertised.listeners": ",".join([f"PLAINTEXT://{node.address}", *extra]),
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            # Always explicit: with SSL/SASL listeners CONTROLLER is no longer auto-mapped.
+            "listener.security.protocol.map": ",".join(protocol_map),
             "log.dirs": node.dir / "data",
             # Tests create topics explicitly; silent auto-creation hides bugs.
             "auto.create.topics.enable": "false",
@@ -370,6 +411,9 @@ class KafkaCluster:
             "replica.lag.time.max.ms": 10000,
             "controlled.shutdown.enable": "true",
         }
+        if self._listeners:
+            props.update(_security.listener_properties(self._listeners, node.extra_ports,
+                                                       self.tls, self.sasl_users))
         props.update(self._broker_config)
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         (node.dir / "server.properties").write_text(text)
@@ -386,6 +430,8 @@ class KafkaCluster:
                *log_config_args(self.version, "tools"), "-cp", str(libs / "*"),
                "kafka.tools.StorageTool", "format", "-t", cluster_id,
                "-c", str(first.dir / "server.properties")]
+        if any(_security.LISTENERS[n][0].startswith("SASL") for n in self._listeners):
+            cmd += _security.scram_format_args(self.sasl_users)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               timeout=120)
         if proc.returncode != 0:

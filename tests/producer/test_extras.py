@@ -51,10 +51,12 @@ def test_interceptor_without_methods_is_a_config_error(kafka):
         Producer(bootstrap_servers=kafka.bootstrap_servers, interceptor_classes=[object()])
 
 
-@pytest.mark.parametrize("protocol", ["SSL", "SASL_SSL", "SASL_PLAINTEXT"])
-def test_unsupported_security_protocol_is_refused_not_ignored(protocol):
-    with pytest.raises(ConfigError, match="security.protocol"):
-        Producer(bootstrap_servers="127.0.0.1:9", security_protocol=protocol)
+@pytest.mark.parametrize("protocol", ["SASL_SSL", "SASL_PLAINTEXT"])
+def test_sasl_without_credentials_is_refused_at_construction(protocol):
+    # TLS/SASL are supported (tests/security); unusable settings fail fast.
+    with pytest.raises(ConfigError, match="sasl"):
+        Producer(bootstrap_servers="127.0.0.1:9", security_protocol=protocol,
+                 sasl_mechanism="PLAIN")
 
 
 def test_adaptive_weights_favour_short_queues():
