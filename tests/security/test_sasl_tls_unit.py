@@ -107,3 +107,37 @@ def test_connection_settings_accept_plain_dicts():
         "client.dns.lookup": "use_all_dns_ips", "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanism": "PLAIN", "sasl.username": "u", "sasl.password": "pw-XYZ"})
     assert s.sasl.username == "u" and "pw-XYZ" not in repr(vars(s))
+
+
+def test_silent_peer_times_out_in_tls_handshake():
+    """A peer that accepts TCP but never answers the ClientHello: bounded by the setup
+    timeout, and the error says where it stalled."""
+    import socket
+    import threading
+    import time
+
+    from kprod.errors import KafkaTimeoutError
+    from tests.connection.support import Loop, new_connection, now_ms
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    loop = Loop()
+    try:
+        conn = new_connection(loop, "127.0.0.1", server.getsockname()[1],
+                              socket_connection_setup_timeout_ms=400,
+                              socket_connection_setup_timeout_max_ms=400,
+                              security_protocol="SSL")
+        start = time.monotonic()
+        conn.connect(now_ms())
+        loop.run_until(lambda: conn.last_error is not None, [conn], 5)
+        assert isinstance(conn.last_error, KafkaTimeoutError)
+        assert "TLS handshake" in str(conn.last_error)
+        assert time.monotonic() - start < 3
+    finally:
+        loop.close()
+        server.close()
+        for s, _ in accepted:
+            s.close()
