@@ -89,6 +89,9 @@ class Metadata:
         self.update_version = 0
         self._cond = threading.Condition()
         self.fatal_error: Optional[BaseException] = None
+        # Authentication failed (wrong credentials, bad certificate): waiters fail at
+        # once instead of waiting out max.block.ms; cleared by the next good answer.
+        self.auth_error: Optional[BaseException] = None
 
     # -- send() side -----------------------------------------------------------------
     def topic(self, name: str) -> Optional[TopicInfo]:
@@ -110,6 +113,8 @@ class Metadata:
                     return info
                 if self.fatal_error is not None:
                     raise self.fatal_error
+                if self.auth_error is not None:
+                    raise self.auth_error
                 code = self.topic_errors.get(name, 0)
                 if code not in (0, 3, 5):  # beyond unknown topic / leader not available
                     raise error_for_code(code, f"topic '{name}'")
@@ -178,6 +183,7 @@ class Metadata:
         self.snapshot = ClusterSnapshot(brokers, topics, response.get("cluster_id"),
                                         response.get("controller_id", -1))
         self.need_update = False
+        self.auth_error = None
         self.last_refresh_ms = now_ms
         self.update_version += 1
         with self._cond:
@@ -208,6 +214,11 @@ class Metadata:
 
     def failed_attempt(self, now_ms: float) -> None:
         self.last_attempt_ms = now_ms
+
+    def auth_failed(self, error: BaseException) -> None:
+        self.auth_error = error
+        with self._cond:
+            self._cond.notify_all()
 
     def fail_waiters(self, error: BaseException) -> None:
         self.fatal_error = error

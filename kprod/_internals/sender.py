@@ -114,7 +114,16 @@ class Sender:
     def _new_connection(self, node_id: int, host: str, port: int) -> BrokerConnection:
         conn = BrokerConnection(node_id, host, port, self.settings, self.clock, SUPPORTED)
         conn.on_state_change = self._on_connection_state
+        conn.on_auth_failure = self._on_auth_failure
         return conn
+
+    def _on_auth_failure(self, error: BaseException) -> None:
+        """Credentials or certificates were refused: retrying the same ones cannot help,
+        so metadata waiters and queued records fail now with the AuthenticationError
+        (Java fails pending sends the same way); later sends retry the connection."""
+        self.metadata.auth_failed(error)
+        for batch in self.acc.abort_all():
+            self._fail_batch(batch, error, unknown_fate=False)
 
     def _on_connection_state(self, conn: BrokerConnection) -> None:
         """Keep the selector in step with the connection's socket (registered by fd)."""

@@ -368,21 +368,9 @@ def test_mtls_with_ssl_context_pem_text_and_encrypted_key(secure, tmp_path):
     assert "Nope-Pw-1" not in str(info.value) and "Key-Pw-5150" not in str(info.value)
 
 
-def test_auth_failure_hook_fails_metadata_waiters_promptly(secure, request, monkeypatch):
-    """The wiring proposed for the Sender (BrokerConnection.on_auth_failure ->
-    Metadata.fail_waiters): send() then fails with the AuthenticationError at once
-    instead of after max.block.ms. Patched in here until sender.py does it."""
-    from kprod._internals import sender as sender_mod
-
-    original = sender_mod.Sender._new_connection
-
-    def wired(self, node_id, host, port):
-        conn = original(self, node_id, host, port)
-        if conn.on_auth_failure is None:
-            conn.on_auth_failure = self.metadata.fail_waiters
-        return conn
-
-    monkeypatch.setattr(sender_mod.Sender, "_new_connection", wired)
+def test_wrong_password_fails_send_promptly_then_recovers_nothing_silently(secure, request):
+    """The Sender wires BrokerConnection.on_auth_failure: send() fails with the
+    AuthenticationError at once instead of after max.block.ms."""
     topic = _topic(secure, request)
     p = Producer({**_security(secure, "SASL_SSL", "SCRAM-SHA-512", password="Bad-Pw-31337"),
                   "max.block.ms": 30000})
