@@ -29,6 +29,13 @@ def answer(tm, api, response, incomplete=False):
     return body
 
 
+def add_partition_answer(tm, partition, error_code):
+    """Answer the pending AddPartitionsToTxn for partition ("t", partition)."""
+    return answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
+        {"name": "t", "results_by_partition": [{"partition_index": partition,
+                                                 "partition_error_code": error_code}]}]})
+
+
 FIND_OK = {"error_code": 0, "node_id": 1, "host": "h", "port": 1, "coordinators": [
     {"key": "txn-1", "node_id": 1, "host": "h", "port": 1, "error_code": 0,
      "error_message": None}]}
@@ -61,9 +68,7 @@ def test_commit_adds_partitions_first_and_waits_for_batches(tm):
     assert tm.maybe_add_partition(("t", 0)) is True
     assert tm.maybe_add_partition(("t", 0)) is False
     assert not tm.may_drain(("t", 0))          # not drained before AddPartitionsToTxn
-    body = answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 0}]}]})
+    body = add_partition_answer(tm, 0, 0)
     assert body["v3_and_below_topics"] == [{"name": "t", "partitions": [0]}]
     assert body["v3_and_below_producer_id"] == 7
     assert tm.may_drain(("t", 0))
@@ -79,14 +84,10 @@ def test_concurrent_transactions_is_retried_after_a_short_backoff(tm):
     init(tm)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 1))
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 1,
-                                                 "partition_error_code": 51}]}]})
+    add_partition_answer(tm, 1, 51)
     assert tm.next_request(tm.clock(), False) is None       # backing off
     tm.clock.now += 25
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 1,
-                                                 "partition_error_code": 0}]}]})
+    add_partition_answer(tm, 1, 0)
     assert tm.may_drain(("t", 1))
 
 
@@ -98,14 +99,10 @@ def test_not_coordinator_rediscovers_the_coordinator(tm):
     result.wait(0)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 0))
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 16}]}]})
+    add_partition_answer(tm, 0, 16)
     tm.clock.now += 25
     answer(tm, "FindCoordinator", FIND_OK)
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 0}]}]})
+    add_partition_answer(tm, 0, 0)
     assert tm.state == IN_TRANSACTION
 
 
@@ -113,9 +110,7 @@ def test_fencing_is_fatal(tm):
     init(tm)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 0))
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 90}]}]})
+    add_partition_answer(tm, 0, 90)
     assert tm.state == FATAL_ERROR
     assert isinstance(tm.last_error, ProducerFencedError)
     with pytest.raises(IllegalStateError, match="fatal"):
@@ -128,9 +123,7 @@ def test_abortable_error_requires_abort_then_producer_is_usable(tm):
     init(tm)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 0))
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 29}]}]})
+    add_partition_answer(tm, 0, 29)
     assert tm.state == ABORTABLE_ERROR
     with pytest.raises(IllegalStateError, match="abort"):
         tm.check_send()
@@ -174,9 +167,7 @@ def test_failed_batch_on_a_v1_coordinator_bumps_the_epoch_after_abort(tm):
     init(tm)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 0))
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 0}]}]})
+    add_partition_answer(tm, 0, 0)
     tm.idem.partition(("t", 0)).next_sequence = 42      # sequences in use
     tm.epoch_bump_required = True                       # as the sender marks a failed batch
     tm.abortable(RuntimeError("batch failed"))
@@ -194,9 +185,7 @@ def test_v2_coordinator_epoch_from_end_txn_needs_no_extra_bump(tm):
     init(tm)
     tm.begin_transaction()
     tm.maybe_add_partition(("t", 0))
-    answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": 0,
-                                                 "partition_error_code": 0}]}]})
+    add_partition_answer(tm, 0, 0)
     tm.epoch_bump_required = True
     tm.abortable(RuntimeError("batch failed"))
     result = tm.begin_end(commit=False)
