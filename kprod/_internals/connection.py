@@ -150,6 +150,7 @@ class BrokerConnection:
         self.last_error: Optional[BaseException] = None
         self.on_state_change: Optional[Callable[["BrokerConnection"], None]] = None
         self.successful_responses = 0
+        self.finalized_features: Dict[str, int] = {}
         # Called with the error when TLS/SASL authentication fails: retrying the same
         # credentials cannot help, so the owner should fail waiters promptly.
         self.on_auth_failure: Optional[Callable[[BaseException], None]] = None
@@ -327,6 +328,9 @@ class BrokerConnection:
             self.close(error_for_code(code, f"ApiVersions from broker {self._name()}"))
             return
         self.broker_ranges = ranges
+        # Cluster-wide feature levels (KIP-584), e.g. transaction.version (KIP-890).
+        self.finalized_features = {f["name"]: f["max_version_level"]
+                                   for f in response.get("finalized_features") or ()}
         # Only Produce and Metadata are required to connect; an API without a common
         # version (e.g. a transactional one on a newer broker) fails when it is used,
         # as in Java, instead of making every connection to that broker fail.

@@ -144,6 +144,11 @@ class Sender:
                 self._registered[id(conn)] = fd
         if conn.last_error is not None and conn.node_id >= 0:
             self.metadata.request_update()
+        if self.txn is not None and conn.ready:
+            # KIP-890 part 2 needs the finalized transaction.version >= 2 and Produce v12.
+            self.txn.tv2_supported = (
+                conn.finalized_features.get("transaction.version", 0) >= 2
+                and conn.api_versions.get("Produce", 0) >= 12)
 
     def _connection(self, node_id: int) -> Optional[BrokerConnection]:
         conn = self.connections.get(node_id)
@@ -497,6 +502,8 @@ class Sender:
                 touch(batch.tp[0])           # in use: keep its metadata fresh
             topics.setdefault(batch.tp[0], []).append(
                 {"index": batch.tp[1], "records": batch.payload})
+        if self.txn is not None:
+            self.txn.on_produce_sent()
         body = {"transactional_id": self.transactional_id, "acks": self.acks, "timeout_ms": self.request_timeout_ms,
                 "topic_data": [{"name": t, "partition_data": p} for t, p in topics.items()]}
         request_id = id(batches)

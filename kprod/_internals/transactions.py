@@ -128,6 +128,10 @@ class TransactionManager:
         self.coordinator_has_txn = False   # something was added: EndTxn is needed
         self.local_end_pending = False     # an end with nothing to tell the coordinator
         self.epoch_bump_required = False   # a batch failed: reset sequences after abort
+        # Transactions V2 (KIP-890 part 2): the brokers add a partition to the
+        # transaction with its first Produce v12+, no AddPartitionsToTxn round trip.
+        self.tv2_supported = False          # kept current by the I/O thread
+        self.implicit_add = False           # decided per transaction at begin
 
     # -- user threads ------------------------------------------------------------------
     def _transition(self, target: str) -> None:
@@ -167,6 +171,7 @@ class TransactionManager:
                 raise IllegalStateError("A transaction is already in progress")
             self._transition(IN_TRANSACTION)
             self.has_sent_records = False
+            self.implicit_add = self.tv2_supported
 
     def check_send(self) -> None:
         """send() is only valid inside a transaction; raises a clear error otherwise."""
@@ -191,8 +196,11 @@ class TransactionManager:
         with self.lock:
             if tp in self.partitions_in_txn or tp in self.partitions_being_added:
                 return False
-            self.new_partitions.add(tp)
             self.has_sent_records = True
+            if self.implicit_add:
+                self.partitions_in_txn.add(tp)   # added by the broker on first Produce
+                return False
+            self.new_partitions.add(tp)
             return True
 
     def send_offsets(self, offsets: Mapping[TopicPartition, Any], group: Mapping[str, Any]
@@ -215,8 +223,10 @@ class TransactionManager:
             result = self.end_result = TxnResult(what)
             if not commit:
                 self.new_partitions.clear()   # their records fail unsent (abort)
+            implicit_records = self.implicit_add and bool(self.partitions_in_txn)
             if not self.coordinator_has_txn and not self.partitions_being_added and \
-                    not self.new_partitions and not self._has_pending_offsets():
+                    not self.new_partitions and not self._has_pending_offsets() and \
+                    not implicit_records:
                 # Nothing reached the coordinator: no EndTxn (Java does the same). The
                 # I/O thread still completes it, after failing unsent records on abort.
                 self.local_end_pending = True
@@ -332,6 +342,12 @@ class TransactionManager:
                 if not others:
                     return None   # wait for the transaction's batches to finish
                 request = min(others, key=lambda r: r.priority)
+            if request.api == "EndTxn" and not self.coordinator_has_txn:
+                # V2: none of the transaction's records reached a broker (all failed
+                # unsent on abort), so the coordinator has nothing to end.
+                self.pending.remove(request)
+                self._complete_end(None)
+                return None
             if request.target != "any" and self.coordinators.get(request.target) is None:
                 self._enqueue_find(request.target)
                 finds = [r for r in self.pending if r.api == "FindCoordinator"]
@@ -525,6 +541,11 @@ class TransactionManager:
     # -- drain gate and failures ---------------------------------------------------------
     def may_drain(self, tp: TopicPartition) -> bool:
         return tp in self.partitions_in_txn
+
+    def on_produce_sent(self) -> None:
+        """A Produce request of this transaction went out (V2: the coordinator now
+        has the transaction, so it must be ended with EndTxn)."""
+        self.coordinator_has_txn = True
 
     def abortable(self, error: BaseException) -> None:
         with self.lock:

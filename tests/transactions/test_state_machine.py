@@ -192,3 +192,31 @@ def test_v2_coordinator_epoch_from_end_txn_needs_no_extra_bump(tm):
     answer(tm, "EndTxn", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
     result.wait(0)
     assert tm.idem.epoch == 4 and tm.next_request(0, False) is None
+
+
+def test_transactions_v2_add_partitions_implicitly(tm):
+    """KIP-890 part 2: with transaction.version >= 2 the first Produce adds the
+    partition, so there is no AddPartitionsToTxn and the partition drains at once."""
+    init(tm)
+    tm.tv2_supported = True
+    tm.begin_transaction()
+    assert tm.maybe_add_partition(("t", 0)) is False     # nothing to send to the coordinator
+    assert tm.may_drain(("t", 0))
+    result = tm.begin_end(commit=True)
+    assert tm.next_request(0, has_incomplete_batches=True) is None   # flush first
+    tm.on_produce_sent()                                 # the sender wrote the batch
+    body = answer(tm, "EndTxn", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
+    assert body["committed"] is True
+    result.wait(0)
+    assert tm.idem.epoch == 4 and not tm.may_drain(("t", 0))
+
+
+def test_transactions_v2_abort_with_nothing_sent_needs_no_end_txn(tm):
+    init(tm)
+    tm.tv2_supported = True
+    tm.begin_transaction()
+    tm.maybe_add_partition(("t", 0))
+    result = tm.begin_end(commit=False)                  # its records fail unsent
+    assert tm.next_request(0, False) is None             # no EndTxn goes out
+    result.wait(0)
+    assert tm.state == READY
