@@ -167,6 +167,7 @@ class Metadata:
         brokers = {b["node_id"]: Broker(b["node_id"], b["host"], b["port"], b.get("rack"))
                    for b in response["brokers"]}
         topics = dict(self.snapshot.topics)
+        incomplete = False
         for t in response["topics"]:
             name = t["name"]
             code = t["error_code"]
@@ -180,11 +181,16 @@ class Metadata:
                                    tuple(p.get("isr_nodes", ())))
                      for p in t["partitions"]]
             topics[name] = TopicInfo(name, t.get("topic_id"), parts)
+            # A partition without a leader (election in progress) is skipped by the
+            # partitioners until it has one: ask again after retry.backoff.ms instead
+            # of trusting this answer until metadata.max.age.ms (Java does the same).
+            incomplete = incomplete or any(p.leader < 0 for p in parts)
         self.snapshot = ClusterSnapshot(brokers, topics, response.get("cluster_id"),
                                         response.get("controller_id", -1))
-        self.need_update = False
+        self.need_update = incomplete
         self.auth_error = None
         self.last_refresh_ms = now_ms
+        self.last_attempt_ms = now_ms      # a re-ask waits retry.backoff.ms
         self.update_version += 1
         with self._cond:
             self._cond.notify_all()

@@ -423,3 +423,22 @@ def test_metadata_keeps_used_topics_and_forgets_idle_ones(monkeypatch):
         fetched = md.topics_to_fetch(active={"busy"})
     assert fetched == ["busy"]
     assert md.topic("busy") is not None and md.topic("idle") is None
+
+
+def test_metadata_asks_again_while_a_partition_has_no_leader():
+    md = Metadata(300000, 100, 300000)
+
+    def answer(leaders):
+        return {"brokers": [{"node_id": 1, "host": "h", "port": 1, "rack": None}],
+                "cluster_id": "c", "controller_id": 1, "topics": [
+                    {"error_code": 0, "name": "t", "topic_id": None, "partitions": [
+                        {"partition_index": i, "leader_id": leader, "leader_epoch": 0,
+                         "replica_nodes": [1], "isr_nodes": [1]}
+                        for i, leader in enumerate(leaders)]}]}
+
+    md.update(answer([1, -1, 1]), 1000.0)
+    assert md.need_update                                  # election in progress
+    assert md.time_to_next_update(1050.0) == 50.0          # after retry.backoff.ms
+    md.update(answer([1, 1, 1]), 1200.0)
+    assert not md.need_update
+    assert md.time_to_next_update(1200.0) == 300000.0      # then metadata.max.age.ms
