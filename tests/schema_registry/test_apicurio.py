@@ -25,22 +25,7 @@ confluent_sr = pytest.importorskip(
 from confluent_kafka.schema_registry.avro import AvroDeserializer  # noqa: E402
 from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: E402
 
-# The seed's Customer schema, with its default fixed: JSON null, not the string "null".
-CUSTOMER = {
-    "namespace": "customerManagement.avro", "type": "record", "name": "Customer",
-    "fields": [
-        {"name": "id", "type": "int"},
-        {"name": "name", "type": "string"},
-        {"name": "email", "type": ["null", "string"], "default": None},
-    ],
-}
-
-
-@dataclasses.dataclass
-class Customer:
-    id: int
-    name: str
-    email: Optional[str] = None
+from .customer import CUSTOMER, Customer  # noqa: E402
 
 
 def producer_for(kafka, value_serializer, key_serializer="string") -> Producer:

@@ -26,21 +26,7 @@ from kprod.schema_registry import (
 )
 from kprod.serialization import resolve_serializer, serialize_or_raise
 
-CUSTOMER = {
-    "namespace": "customerManagement.avro", "type": "record", "name": "Customer",
-    "fields": [
-        {"name": "id", "type": "int"},
-        {"name": "name", "type": "string"},
-        {"name": "email", "type": ["null", "string"], "default": None},
-    ],
-}
-
-
-@dataclasses.dataclass
-class Customer:
-    id: int
-    name: str
-    email: Optional[str] = None
+from .customer import CUSTOMER, Customer  # noqa: E402
 
 
 class FakeRegistry:
