@@ -6,9 +6,7 @@ started by kprod.testing.registry) and the same real broker.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import struct
-from typing import Optional
 
 import pytest
 

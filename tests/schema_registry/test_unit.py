@@ -7,13 +7,11 @@ covered by test_apicurio.py.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import json
 import socket
 import struct
 import time
-from typing import Optional
 
 import fastavro
 import httpx
