@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import deque
-from typing import Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from kprod._internals.batch import ProducerBatch
 from kprod._internals.sticky import BuiltInPartitioner

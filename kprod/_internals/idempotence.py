@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from kprod._internals.batch import NO_SEQUENCE, ProducerBatch, increment_sequence
+from kprod._internals.batch import ProducerBatch, increment_sequence
 
 TopicPartition = Tuple[str, int]
 NO_PRODUCER_ID = -1

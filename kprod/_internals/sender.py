@@ -11,13 +11,12 @@ import logging
 import os
 import selectors
 import threading
-import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.batch import ProducerBatch
 from kprod._internals.connection import (
-    READY, BrokerConnection, ConnectionSettings,
+    BrokerConnection, ConnectionSettings,
 )
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.transactions import (
@@ -26,7 +25,7 @@ from kprod._internals.transactions import (
 from kprod._internals.metadata import Broker, Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod.errors import (
-    BrokerError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosedError,
+    BrokerError, KafkaError, KafkaTimeoutError, ProducerClosedError,
     ProducerFencedError, error_for_code,
 )
 

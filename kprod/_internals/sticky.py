@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import random
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from kprod._native.appender import StickyPartitionState  # noqa: F401 (re-exported)
 

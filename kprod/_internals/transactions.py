@@ -16,12 +16,10 @@ again).
 from __future__ import annotations
 
 import threading
-import time
-from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from kprod.errors import (
-    BrokerError, IllegalStateError, KafkaError, KafkaTimeoutError, ProducerFencedError,
+    IllegalStateError, KafkaError, KafkaTimeoutError, ProducerFencedError,
     error_for_code,
 )
 
