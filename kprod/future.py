@@ -94,10 +94,3 @@ class BatchResult:
                     callback(future)
             except Exception:  # a user's callback must not stop the I/O thread
                 log.exception("Exception in user callback %r", callback)
-
-
-def failed_future(topic: str, partition: int, error: BaseException) -> RecordFuture:
-    """A future that failed before its record reached a batch."""
-    batch = BatchResult(topic, partition)
-    batch.complete(-1, -1, error)
-    return RecordFuture(batch, 0, -1, -1, -1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from kprod._internals.batch import ProducerBatch
 from kprod._internals.sticky import BuiltInPartitioner
@@ -106,14 +106,6 @@ class RecordAccumulator:
         finally:
             if buffer is not None:
                 buffer.release()
-
-    def all_batches_full(self, tp: TopicPartition) -> bool:
-        """Java ``allBatchesFull``: the deque is empty or its last batch is full."""
-        q = self.queues.get(tp)
-        if q is None or not q.batches:
-            return True
-        last = q.batches[-1]
-        return last.payload is not None or last.builder is None or last.builder.is_full
 
     # -- sender thread ------------------------------------------------------------
     def backoff_ms(self, attempts: int) -> float:
@@ -274,9 +266,6 @@ class RecordAccumulator:
 
     def has_undrained(self) -> bool:
         return any(q.batches for q in self.queues.values())
-
-    def queue_sizes(self, partitions: Iterable[TopicPartition]) -> List[int]:
-        return [len(self.queues[tp].batches) if tp in self.queues else 0 for tp in partitions]
 
 
 def head_backoff(acc: RecordAccumulator, batch: ProducerBatch) -> float:

@@ -30,7 +30,7 @@ class ProducerBatch(BatchCore):
     __slots__ = (
         "tp", "buffer", "created_ms", "last_attempt_ms", "attempts",
         "producer_id", "producer_epoch", "base_sequence", "transactional",
-        "record_count", "in_flight", "leader_epoch_at_send", "final_state", "backoff_ms",
+        "record_count", "in_flight", "final_state", "backoff_ms",
     )
 
     def __init__(self, tp: Tuple[str, int], builder, buffer, now_ms: float) -> None:
@@ -48,7 +48,6 @@ class ProducerBatch(BatchCore):
         self.transactional = False
         self.record_count = 0
         self.in_flight = False
-        self.leader_epoch_at_send = -1
         self.final_state: Optional[str] = None
         self.backoff_ms = 0.0          # wait before the next attempt (set on retry)
 

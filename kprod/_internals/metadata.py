@@ -86,7 +86,6 @@ class Metadata:
         self.need_update = True
         self.last_refresh_ms = -1e18
         self.last_attempt_ms = -1e18
-        self.update_version = 0
         self._cond = threading.Condition()
         self.fatal_error: Optional[BaseException] = None
         # Authentication failed (wrong credentials, bad certificate): waiters fail at
@@ -191,7 +190,6 @@ class Metadata:
         self.auth_error = None
         self.last_refresh_ms = now_ms
         self.last_attempt_ms = now_ms      # a re-ask waits retry.backoff.ms
-        self.update_version += 1
         with self._cond:
             self._cond.notify_all()
 

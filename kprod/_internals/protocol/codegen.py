@@ -295,7 +295,7 @@ class _Gen:
             w = self.prefix + path + "<tagged fields>"
             if not tagged:
                 # fast path: the usual empty tag section is a single 0 byte
-                L.append(f"    if p < e and d[p] == 0: p += 1")
+                L.append("    if p < e and d[p] == 0: p += 1")
                 L.append(f"    else: p = _skip_tags(d, p, e, {w!r})")
             else:
                 for f in tagged:
