@@ -407,8 +407,10 @@ class Producer:
 
     def metrics(self) -> Dict[str, float]:
         """Java-named producer metrics (record-send-rate, request-latency-avg, ...)."""
-        return self.metrics_registry.snapshot(self._pool.available_memory,
-                                              self._pool.total_memory)
+        snapshot = self.metrics_registry.snapshot(self._pool.available_memory,
+                                                  self._pool.total_memory)
+        snapshot.update(self._sender.settings.stats.snapshot())
+        return snapshot
 
     @property
     def closed(self) -> bool:

@@ -14,8 +14,10 @@ runs the non-blocking handshake in TLS_HANDSHAKE; SASL (KIP-152: SaslHandshake v
 then SaslAuthenticate rounds, mechanisms in :mod:`kprod._internals.sasl`) runs in
 AUTHENTICATING after ApiVersions. Authentication failures close the connection
 with an :class:`~kprod.errors.AuthenticationError` and call ``on_auth_failure``.
-A SASL session with a lifetime (KIP-368) is not re-authenticated in place: near
-expiry the connection stops taking requests, drains and reconnects.
+A SASL session with a lifetime (KIP-368) is re-authenticated in place: near expiry
+the connection stops taking new requests, lets the in-flight ones finish, then runs
+SaslHandshake + SaslAuthenticate again on the same socket (REAUTHENTICATING) and
+goes back to READY; brokers without SaslAuthenticate v1 get a reconnect instead.
 """
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ IOV_MAX = 1024
 DISCONNECTED, CONNECTING, HANDSHAKE, READY, CLOSED = (
     "DISCONNECTED", "CONNECTING", "HANDSHAKE", "READY", "CLOSED")
 TLS_HANDSHAKE, AUTHENTICATING = "TLS_HANDSHAKE", "AUTHENTICATING"
-_SETUP_STATES = (CONNECTING, TLS_HANDSHAKE, HANDSHAKE, AUTHENTICATING)
+REAUTHENTICATING = "REAUTHENTICATING"     # KIP-368, on an established connection
+_SETUP_STATES = (CONNECTING, TLS_HANDSHAKE, HANDSHAKE, AUTHENTICATING, REAUTHENTICATING)
+_AUTH_STATES = (AUTHENTICATING, REAUTHENTICATING)
 # Reading more than this per readable event would starve the other connections.
 _MAX_READ_PER_EVENT = 4 << 20
 # TLS writes: small chunks are joined into one write of at most this many bytes.
@@ -73,6 +77,35 @@ class InFlightRequest:
         self.handler = handler
         self.expect_response = expect_response
         self.fully_written = False
+
+
+class ConnectionStats:
+    """Counters shared by every connection of one producer (Java's selector metrics:
+    connection-creation-total, successful-reauthentication-total, ...). Written by
+    the I/O thread only; plain ints, read by ``Producer.metrics()``."""
+
+    def __init__(self) -> None:
+        self.creations = 0
+        self.closes = 0
+        self.authentications = 0
+        self.failed_authentications = 0
+        self.reauthentications = 0
+        self.failed_reauthentications = 0
+        self.reauth_latency_sum_ms = 0.0
+        self.reauth_latency_max_ms = 0.0
+
+    def snapshot(self) -> Dict[str, float]:
+        n = self.reauthentications
+        return {
+            "connection-creation-total": self.creations,
+            "connection-close-total": self.closes,
+            "successful-authentication-total": self.authentications,
+            "failed-authentication-total": self.failed_authentications,
+            "successful-reauthentication-total": n,
+            "failed-reauthentication-total": self.failed_reauthentications,
+            "reauthentication-latency-avg": self.reauth_latency_sum_ms / n if n else 0.0,
+            "reauthentication-latency-max": self.reauth_latency_max_ms,
+        }
 
 
 class ConnectionSettings:
@@ -103,6 +136,7 @@ class ConnectionSettings:
         elif self.security_protocol not in ("PLAINTEXT", "SSL"):
             raise ConfigError(f"Unknown security.protocol {self.security_protocol!r}")
         self.max_reauth_ms: int = get("connections.max.reauth.ms", 0) or 0
+        self.stats = ConnectionStats()
 
 
 def _get(config, name: str, default):
@@ -248,6 +282,7 @@ class BrokerConnection:
             self.close(KafkaConnectionError(
                 f"Connection to broker {self._name()} failed: {reason}"))
             return
+        self.settings.stats.creations += 1
         if self.settings.ssl_context is not None:
             try:
                 self.sock = self.settings.ssl_context.wrap_socket(
@@ -354,7 +389,7 @@ class BrokerConnection:
         self._on_ready()
 
     # -- SASL (KIP-152) ------------------------------------------------------------
-    def _start_sasl(self) -> None:
+    def _start_sasl(self, state: str = AUTHENTICATING) -> None:
         creds = self.settings.sasl
         version = self.api_versions.get("SaslHandshake")
         if version is None or version < 1 or "SaslAuthenticate" not in self.api_versions:
@@ -362,7 +397,7 @@ class BrokerConnection:
                 f"broker {self._name()} does not support SaslHandshake v1/SaslAuthenticate "
                 "(KIP-152, Kafka 1.0+)"))
             return
-        self.state = AUTHENTICATING
+        self.state = state
         self._enqueue("SaslHandshake", version, {"mechanism": creds.mechanism},
                       self._on_sasl_handshake, True, handshake=True)
 
@@ -449,9 +484,35 @@ class BrokerConnection:
         self._on_ready()
 
     def _on_ready(self) -> None:
+        stats = self.settings.stats
+        if self.state == REAUTHENTICATING:
+            took = self.clock() - self.setup_started_ms
+            stats.reauthentications += 1
+            stats.reauth_latency_sum_ms += took
+            stats.reauth_latency_max_ms = max(stats.reauth_latency_max_ms, took)
+            log.debug("Re-authenticated to %s in %.1f ms", self._name(), took)
+        else:
+            if self.state == AUTHENTICATING:
+                stats.authentications += 1
+            log.debug("Connected to %s", self._name())
         self.state = READY
         self._failures = 0
-        log.debug("Connected to %s", self._name())
+        self._notify()
+
+    def _start_reauthentication(self, now: float) -> None:
+        """KIP-368: a new SASL exchange on this connection, nothing else in flight.
+
+        Needs SaslAuthenticate v1+ (the version that carries the session lifetime);
+        without it the session is renewed by reconnecting."""
+        if self.api_versions.get("SaslAuthenticate", 0) < 1:
+            log.debug("SASL session with %s near expiry: reconnecting", self._name())
+            self.close(None)
+            return
+        log.debug("SASL session with %s near expiry: re-authenticating", self._name())
+        self.session_expiry_ms = 0.0
+        self.setup_started_ms = now
+        self.setup_deadline = now + self.settings.setup_timeout_ms
+        self._start_sasl(REAUTHENTICATING)
         self._notify()
 
     # -- requests ------------------------------------------------------------------
@@ -581,7 +642,7 @@ class BrokerConnection:
             self._on_connected(now)
         elif self.state == TLS_HANDSHAKE:
             self._tls_handshake()
-        if self.state in (HANDSHAKE, AUTHENTICATING, READY) and self._out:
+        if self.state in (HANDSHAKE, AUTHENTICATING, REAUTHENTICATING, READY) and self._out:
             self._flush()
 
     def on_readable(self, now: float) -> None:
@@ -661,8 +722,9 @@ class BrokerConnection:
 
     def _setup_hint(self) -> str:
         proto_ = self.settings.security_protocol
-        if self.state == AUTHENTICATING:
-            return " during SASL authentication"
+        if self.state in _AUTH_STATES:
+            return " during SASL " + ("re-authentication" if self.state == REAUTHENTICATING
+                                      else "authentication")
         if proto_ in ("PLAINTEXT", "SASL_PLAINTEXT"):
             return (" during setup (is this a Kafka listener? Does it need TLS "
                     "(security.protocol SSL/SASL_SSL)?)")
@@ -695,12 +757,13 @@ class BrokerConnection:
                 f"{now - self.setup_started_ms:.0f} ms"   # the timeout grows per failure
                 + {HANDSHAKE: " (no ApiVersions answer: is this a Kafka listener?)",
                    TLS_HANDSHAKE: " (during the TLS handshake: is this a TLS listener?)",
-                   AUTHENTICATING: " (during SASL authentication)"}.get(self.state, "")))
+                   AUTHENTICATING: " (during SASL authentication)",
+                   REAUTHENTICATING: " (during SASL re-authentication, KIP-368)"}.get(
+                       self.state, "")))
             return
         if self.state == READY and self.session_expiry_ms and not self.in_flight and \
                 not self._out and now >= self.session_expiry_ms:
-            log.debug("SASL session with %s near expiry: reconnecting", self._name())
-            self.close(None)
+            self._start_reauthentication(now)
             return
         if self.in_flight and self.state == READY:
             oldest = self.in_flight[0]
@@ -719,11 +782,20 @@ class BrokerConnection:
             return max(self.setup_deadline - now, 0)
         if self.in_flight:
             return max(self.in_flight[0].sent_ms + self.settings.request_timeout_ms - now, 0)
+        if self.state == READY and self.session_expiry_ms:
+            return max(self.session_expiry_ms - now, 0)     # re-authenticate on time
         return float("inf")
 
     def close(self, error: Optional[BaseException]) -> None:
         """Close the socket and fail every in-flight request with ``error``."""
         was = self.state
+        stats = self.settings.stats
+        if was == READY or (was in _SETUP_STATES and was != CONNECTING):
+            stats.closes += 1           # an established connection (Java's close-total)
+        if isinstance(error, AuthenticationError) and was in _AUTH_STATES:
+            if was == REAUTHENTICATING:
+                stats.failed_reauthentications += 1
+            stats.failed_authentications += 1
         if self.sock is not None:
             try:
                 self.sock.close()

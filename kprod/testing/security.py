@@ -23,11 +23,13 @@ LISTENERS = {
 }
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # SASL_PLAINTEXT also enables OAUTHBEARER with Kafka's default *unsecured* validator
-# (accepts unsigned JWTs, see unsecured_jwt()); its sessions last at most
-# OAUTHBEARER_REAUTH_MS (connections.max.reauth.ms, KIP-368). SASL_SSL does not
-# enable it, for "unsupported mechanism" tests.
+# (accepts unsigned JWTs, see unsecured_jwt()). There, OAUTHBEARER and SCRAM-SHA-512
+# sessions last at most OAUTHBEARER_REAUTH_MS (connections.max.reauth.ms, KIP-368), so
+# tests see clients re-authenticate. SASL_SSL enables neither of these, for
+# "unsupported mechanism" tests and sessions without expiry.
 OAUTHBEARER_LISTENER = "SASL_PLAINTEXT"
 OAUTHBEARER_REAUTH_MS = 4000
+SHORT_SESSION_MECHANISMS = ("OAUTHBEARER", "SCRAM-SHA-512")
 STORE_PASSWORD = "changeit"   # broker keystore only (test material)
 
 # mechanism -> {user: password}; SCRAM users go in at storage format time.
@@ -157,8 +159,9 @@ def listener_properties(names, ports: Dict[str, int], tls: TlsFiles | None,
                 props[prefix + "oauthbearer.sasl.jaas.config"] = (
                     "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule "
                     'required unsecuredLoginStringClaim_sub="admin";')
-                props[prefix + "oauthbearer.connections.max.reauth.ms"] = \
-                    str(OAUTHBEARER_REAUTH_MS)
+                for mech in SHORT_SESSION_MECHANISMS:
+                    props[prefix + f"{mech.lower()}.connections.max.reauth.ms"] = \
+                        str(OAUTHBEARER_REAUTH_MS)
             props[prefix + "sasl.enabled.mechanisms"] = ",".join(mechanisms)
             plain_users = " ".join(f'user_{u}="{p}"' for u, p in users["PLAIN"].items())
             admin = next(iter(users["PLAIN"].items()))

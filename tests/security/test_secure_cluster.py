@@ -12,7 +12,8 @@ from kprod._internals.connection import READY, UnsupportedSaslMechanismError
 from kprod.errors import AuthenticationError, KafkaError, KafkaTimeoutError
 from kprod.producer import Producer
 from kprod.testing import KafkaCluster
-from kprod.testing.security import OAUTHBEARER_REAUTH_MS, unsecured_jwt
+from kprod.testing.security import (OAUTHBEARER_REAUTH_MS, SHORT_SESSION_MECHANISMS,
+                                    unsecured_jwt)
 from tests.connection.support import Loop, now_ms
 from tests.producer.readback import read_all
 
@@ -276,37 +277,93 @@ def test_producer_wrong_password_fails_bounded_and_never_leaks(secure, request, 
 
 # -- OAUTHBEARER (KIP-255) and session expiry (KIP-368) --------------------------------
 
-def test_oauthbearer_produce_and_session_renewal(secure, request):
-    """The broker limits OAUTHBEARER sessions to OAUTHBEARER_REAUTH_MS; kprod stops
-    sending on a session near expiry, lets in-flight requests finish and reconnects
-    (a fresh token, a fresh session) instead of being cut off mid-request."""
+@pytest.mark.parametrize("mechanism", SHORT_SESSION_MECHANISMS)
+def test_sessions_are_reauthenticated_in_place(secure, request, mechanism):
+    """The broker limits these sessions to OAUTHBEARER_REAUTH_MS. kprod stops taking
+    new requests on a session near expiry, lets the in-flight ones finish and runs
+    SASL again on the same connection (KIP-368): a continuous pipelined stream over
+    2.5 session lifetimes loses nothing, reorders nothing and opens no new connection."""
+    topic = _topic(secure, request)
+    tokens = []
+
+    def provider():
+        tokens.append(1)
+        return unsecured_jwt("alice")
+
+    cfg = {"bootstrap.servers": secure.bootstrap_for("SASL_PLAINTEXT"),
+           "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": mechanism}
+    if mechanism == "OAUTHBEARER":
+        cfg["sasl.oauthbearer.token.provider"] = provider
+    else:
+        cfg = _security(secure, "SASL_PLAINTEXT", mechanism)
+    p = Producer({**cfg, "max.block.ms": 20000, "linger.ms": 2})
+    futures = [p.send(topic, b"r0")]
+    try:
+        futures[0].get(15)             # the leader's connection is up before we count
+        created = p.metrics()["connection-creation-total"]
+        deadline = time.monotonic() + OAUTHBEARER_REAUTH_MS / 1000.0 * 2.5
+        while time.monotonic() < deadline:
+            futures += [p.send(topic, b"r%d" % i) for i in range(len(futures),
+                                                                len(futures) + 20)]
+            time.sleep(0.01)
+        p.flush(30)
+        assert [f.get(10).offset for f in futures] == list(range(len(futures)))
+        m = p.metrics()
+        conns = [c for c in p._sender.connections.values() if c.node_id >= 0]
+        assert conns and conns[0].authenticated_mechanism == mechanism
+        assert m["successful-reauthentication-total"] >= 2, m
+        assert m["failed-reauthentication-total"] == 0
+        assert m["connection-creation-total"] == created, m   # no reconnect
+        assert m["record-error-total"] == 0
+        if mechanism == "OAUTHBEARER":   # a fresh token for every session
+            assert len(tokens) >= 2 + m["successful-reauthentication-total"]
+    finally:
+        p.close(10)
+    got = read_all(secure.bootstrap_servers, topic, len(futures))
+    assert [m.value for m in got] == [b"r%d" % i for i in range(len(futures))]
+
+
+def test_failed_reauthentication_is_an_auth_error(secure, request):
+    """The token provider breaks after the first sessions: the re-authentication
+    fails with AuthenticationError, counted, and later sends fail with it, no hang."""
     topic = _topic(secure, request)
     calls = []
 
     def provider():
         calls.append(1)
+        if len(calls) > 2:       # bootstrap + leader connection, then broken
+            raise RuntimeError("token service down")
         return unsecured_jwt("alice")
 
     p = Producer({"bootstrap.servers": secure.bootstrap_for("SASL_PLAINTEXT"),
                   "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "OAUTHBEARER",
-                  "sasl.oauthbearer.token.provider": provider, "max.block.ms": 20000,
-                  "linger.ms": 0})
+                  "sasl.oauthbearer.token.provider": provider, "max.block.ms": 5000})
     try:
-        offsets = []
-        deadline = time.monotonic() + OAUTHBEARER_REAUTH_MS / 1000.0 * 2.5
-        while time.monotonic() < deadline:
-            offsets.append(p.send(topic, b"o%d" % len(offsets)).get(15).offset)
-            time.sleep(0.05)
-        assert offsets == list(range(len(offsets)))
+        p.send(topic, b"before").get(15)
+        deadline = time.monotonic() + OAUTHBEARER_REAUTH_MS / 1000.0 * 2
+        while p.metrics()["failed-reauthentication-total"] == 0:
+            assert time.monotonic() < deadline, p.metrics()
+            time.sleep(0.1)
+        with pytest.raises(KafkaError) as info:
+            p.send(topic, b"after").get(15)
+        assert isinstance(info.value, AuthenticationError), info.value
+        assert "token provider" in str(info.value)
+    finally:
+        p.close(5)
+
+
+def test_session_without_expiry_is_not_reauthenticated(secure, request):
+    """SASL_SSL sessions have no lifetime: nothing to renew."""
+    topic = _topic(secure, request)
+    p = Producer({**_security(secure, "SASL_SSL", "SCRAM-SHA-512"), "max.block.ms": 20000})
+    try:
+        p.send(topic, b"x").get(15)
         conns = [c for c in p._sender.connections.values() if c.node_id >= 0]
-        assert conns and conns[0].authenticated_mechanism == "OAUTHBEARER"
-        assert conns[0].session_expiry_ms > 0
-        assert len(calls) >= 3          # bootstrap + broker connection + renewals
-        assert p.metrics().get("record-error-total", 0) == 0
+        assert conns and conns[0].session_expiry_ms == 0
+        assert p.metrics()["successful-authentication-total"] >= 1
+        assert p.metrics()["successful-reauthentication-total"] == 0
     finally:
         p.close(10)
-    got = read_all(secure.bootstrap_servers, topic, len(offsets))
-    assert [m.value for m in got] == [b"o%d" % i for i in range(len(offsets))]
 
 
 def test_oauthbearer_token_provider_failure_is_an_auth_error(secure):
