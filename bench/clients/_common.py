@@ -4,7 +4,9 @@ A runner is ``python -m bench.clients.<name> '<json spec>'``; it prints one JSON
 line (the last line of stdout) with what it measured in-process. The spec keys:
 bootstrap, topic, num_records, key_size, payload_file, acks ("1"/"all"),
 compression, idempotence, batch_size, linger_ms, rate (records/s, 0 = unthrottled),
-latency (bool: keep per-record send->ack latency).
+latency (bool: keep per-record send->ack latency); optional: security_protocol ("SSL")
+with ssl_ca (PEM CA file), and avro (``{"registry_url", "values_file"}``: values are
+the Customer dicts of that JSON file, serialized through the schema registry).
 
 Everything a record needs is built before the clock starts, so the timed loop
 only measures the client (runners fetch the topic's metadata first, too): values come from the harness's payload file (the same
@@ -13,6 +15,7 @@ file Java's ProducerPerformance picks from), keys are 16-byte decimal strings.
 from __future__ import annotations
 
 import json
+import random
 import resource
 import sys
 import time
@@ -21,6 +24,37 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 def load_spec() -> Dict[str, Any]:
     return json.loads(sys.argv[1])
+
+
+# The Avro scenario's value schema (the project's Customer record; email defaults to null).
+CUSTOMER_SCHEMA: Dict[str, Any] = {
+    "namespace": "customerManagement.avro", "type": "record", "name": "Customer",
+    "fields": [
+        {"name": "id", "type": "int"},
+        {"name": "name", "type": "string"},
+        {"name": "email", "type": ["null", "string"], "default": None},
+    ],
+}
+
+
+def customers(n: int = 1024, seed: int = 7) -> List[Dict[str, Any]]:
+    """``n`` distinct Customer dicts (about a quarter without email), deterministic."""
+    rnd = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    out = []
+    for i in range(n):
+        first = "".join(rnd.choices(letters, k=rnd.randint(3, 10))).capitalize()
+        last = "".join(rnd.choices(letters, k=rnd.randint(4, 12))).capitalize()
+        email = None if rnd.random() < 0.25 else \
+            f"{first.lower()}.{last.lower()}{i}@example.com"
+        out.append({"id": rnd.randint(1, 2 ** 31 - 1), "name": f"{first} {last}",
+                    "email": email})
+    return out
+
+
+def avro_values(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
+    with open(spec["avro"]["values_file"]) as f:
+        return json.load(f)
 
 
 def records(spec: Dict[str, Any]) -> Tuple[List[Optional[bytes]], List[bytes]]:

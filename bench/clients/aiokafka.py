@@ -1,4 +1,6 @@
-"""aiokafka runner: ``await send()`` + ``add_done_callback()`` per record, then ``flush()``."""
+"""aiokafka runner: ``await send()`` + ``add_done_callback()`` per record, then ``flush()``.
+
+Over TLS: ``security_protocol="SSL"`` with ``create_ssl_context(cafile=)`` (hostname checked)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,10 +16,15 @@ async def run(spec) -> None:
     keys, values = records(spec)
     n, pool = spec["num_records"], len(values)
     compression = None if spec["compression"] == "none" else spec["compression"]
+    security = {}
+    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+        from aiokafka.helpers import create_ssl_context
+        security = {"security_protocol": spec["security_protocol"],
+                    "ssl_context": create_ssl_context(cafile=spec["ssl_ca"])}
     producer = AIOKafkaProducer(
         bootstrap_servers=spec["bootstrap"], acks=1 if spec["acks"] == "1" else "all",
         compression_type=compression, enable_idempotence=spec["idempotence"],
-        max_batch_size=spec["batch_size"], linger_ms=spec["linger_ms"])
+        max_batch_size=spec["batch_size"], linger_ms=spec["linger_ms"], **security)
     await producer.start()
     tally = Tally()
     lat = Latencies(n) if spec["latency"] else None

@@ -4,7 +4,8 @@ The JVM runs as this wrapper's child; we parse its final line and report the JVM
 CPU from ``wait4`` (whole process: JVM startup and JIT included, unlike the Python
 runners which time only their produce loop). Values come from the same payload
 file (``--payload-file``, picked at random per record); ProducerPerformance has no
-key option, so keyed scenarios run unkeyed here.
+key option, so keyed scenarios run unkeyed here. Over TLS it gets
+``security.protocol=SSL`` and the PEM CA as ``ssl.truststore.type=PEM`` truststore.
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def main() -> None:
              "compression.type": spec["compression"],
              "enable.idempotence": str(spec["idempotence"]).lower(),
              "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]}
+    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+        props.update({"security.protocol": spec["security_protocol"],
+                      "ssl.truststore.type": "PEM", "ssl.truststore.location": spec["ssl_ca"]})
     cmd = java_tool_command(
         "org.apache.kafka.tools.ProducerPerformance", "--topic", spec["topic"],
         "--num-records", str(spec["num_records"]), "--payload-file", spec["payload_file"],

@@ -1,4 +1,8 @@
-"""kprod runner: ``Producer.send(..., callback=)`` per record, then ``flush()``."""
+"""kprod runner: ``Producer.send(..., callback=)`` per record, then ``flush()``.
+
+Over TLS it sets ``security.protocol=SSL`` and ``ssl.truststore.location`` (the PEM CA);
+with Avro values the producer's ``value.serializer`` is kprod's ``AvroSerializer``.
+"""
 from __future__ import annotations
 
 import functools
@@ -6,7 +10,9 @@ import os
 import sys
 import time
 
-from bench.clients._common import Latencies, Pacer, Tally, cpu_seconds, emit, load_spec, records
+from bench.clients._common import (
+    CUSTOMER_SCHEMA, Latencies, Pacer, Tally, avro_values, cpu_seconds, emit, load_spec, records,
+)
 
 if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
     sys.path.insert(0, os.environ["KPROD_BENCH_SRC"])
@@ -16,11 +22,23 @@ from kprod.producer import Producer  # noqa: E402
 def main() -> None:
     spec = load_spec()
     keys, values = records(spec)
-    n, pool = spec["num_records"], len(values)
-    producer = Producer({
+    config = {
         "bootstrap.servers": spec["bootstrap"], "acks": spec["acks"],
         "compression.type": spec["compression"], "enable.idempotence": spec["idempotence"],
-        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]})
+        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]}
+    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+        config["security.protocol"] = spec["security_protocol"]
+        config["ssl.truststore.location"] = spec["ssl_ca"]
+    serializer = None
+    if spec.get("avro"):
+        from kprod.schema_registry import AvroSerializer, SchemaRegistryClient
+        serializer = AvroSerializer(SchemaRegistryClient(spec["avro"]["registry_url"]),
+                                    CUSTOMER_SCHEMA)
+        config["value.serializer"] = serializer
+        values = avro_values(spec)
+        keys = [None] * len(values)
+    n, pool = spec["num_records"], len(values)
+    producer = Producer(config)
     tally = Tally()
     lat = Latencies(n) if spec["latency"] else None
 
@@ -36,6 +54,8 @@ def main() -> None:
 
     send, topic = producer.send, spec["topic"]
     producer.partitions_for(topic)   # warm-up: metadata and connection before the clock
+    if serializer is not None:
+        serializer.warm_up(topic)    # register the schema / resolve its id before the clock
     pacer = Pacer(spec["rate"])
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     if lat is None and not spec["rate"]:
