@@ -12,6 +12,12 @@ kprod / peer computed within each repeat, CPU seconds per million records, peak 
 (the client process's VmHWM; the JVM's) and, in the latency scenario, p50/p99/max
 send->ack latency. Output: Markdown on the terminal, bench/results/<stamp>.json and
 bench/results/<stamp>.png.
+
+Two scenarios need more than the plain broker and are only set up when selected: "tls"
+adds an SSL listener (generated CA, server certificate for 127.0.0.1) and "avro" starts
+a local schema registry (Apicurio, Confluent-compatible API) and checks a sample of each
+run's records: Confluent wire format (magic byte 0, schema id) decoding to one of the
+values sent. Clients that cannot run a scenario are listed as n/a with the reason.
 """
 from __future__ import annotations
 
@@ -32,7 +38,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 CLIENTS = ["kprod", "confluent", "kafka-python", "aiokafka", "java"]
 MODULES = {"kafka-python": "kafka_python"}
@@ -54,6 +60,9 @@ class Scenario:
     idempotence: bool = True
     rate: int = 0             # records/s, 0 = unthrottled
     seconds: float = 0.0      # fixed-rate scenarios: how long to send
+    listener: str = "PLAINTEXT"   # "SSL": the broker's TLS listener (server cert verified)
+    avro: bool = False        # Customer dicts through each client's schema-registry serializer
+    not_run: Tuple[Tuple[str, str], ...] = ()   # (client, why it cannot run this scenario)
 
     @property
     def latency(self) -> bool:
@@ -69,6 +78,14 @@ SCENARIOS = {s.name: s for s in [
     Scenario("no-idem", "100 B values, acks=all, idempotence off", idempotence=False),
     Scenario("lz4", "100 B values, lz4", compression="lz4"),
     Scenario("zstd", "100 B values, zstd", compression="zstd"),
+    Scenario("tls", "100 B values, acks=all, idempotent, over TLS (SSL listener)",
+             listener="SSL"),
+    Scenario("avro", "Customer records as Avro (Confluent wire format, schema registry), "
+             "acks=all, idempotent", avro=True, not_run=(
+                 ("kafka-python", "no schema-registry Avro serializer of its own"),
+                 ("aiokafka", "no schema-registry Avro serializer of its own"),
+                 ("java", "ProducerPerformance only sends byte[] payloads (no serializer "
+                  "option; Confluent's KafkaAvroSerializer is not on Maven Central)"))),
     Scenario("latency", "100 B values at 10k records/s, send->ack latency", rate=10_000,
              seconds=3.0),
 ]}
@@ -93,6 +110,17 @@ UNMATCHED = [
     "confluent-kafka: batch.size is librdkafka's (max bytes of a partition's MessageSet); "
     "batch.num.messages and queue.buffering.max.messages stay at their defaults; delivery "
     "reports are served by poll() every 256 records (every record when paced).",
+    "tls: every client verifies the broker's certificate (PEM CA, hostname 127.0.0.1) and "
+    "uses its own TLS stack's defaults (protocol version and cipher suite are not pinned: "
+    "Python's ssl module for kprod, kafka-python and aiokafka, librdkafka's OpenSSL, "
+    "Java's JSSE). Counts are still verified over PLAINTEXT.",
+    "avro: the same 1024 distinct Customer dicts (id int, name string, email null or "
+    "string) for both clients; kprod: Producer with value.serializer = "
+    "kprod.schema_registry.AvroSerializer, send(topic, dict); confluent: SerializingProducer "
+    "with confluent_kafka.schema_registry.avro.AvroSerializer, produce(topic, value=dict). "
+    "Both register the schema under <topic>-value before the clock starts (no HTTP in the "
+    "timed loop). MB/s counts the encoded value (5 B header + Avro binary, see "
+    "avro_value_bytes in the JSON), not the dicts' size.",
 ]
 
 
@@ -128,6 +156,91 @@ def payload_file(workdir: pathlib.Path, size: int) -> str:
     return str(path)
 
 
+_AVRO_POOLS: Dict[pathlib.Path, Tuple[str, float, frozenset]] = {}
+
+
+def avro_pool(workdir: pathlib.Path) -> Tuple[str, float, frozenset]:
+    """The Avro scenario's values: (JSON file of the Customer dicts, mean encoded size in
+    bytes including the 5-byte Confluent header, the dicts as canonical JSON strings)."""
+    if workdir not in _AVRO_POOLS:
+        import io
+
+        import fastavro
+
+        from bench.clients._common import CUSTOMER_SCHEMA, customers
+        values = customers()
+        path = workdir / "customers.json"
+        path.write_text(json.dumps(values))
+        parsed = fastavro.parse_schema(CUSTOMER_SCHEMA)
+        sizes = []
+        for v in values:
+            buf = io.BytesIO()
+            fastavro.schemaless_writer(buf, parsed, v)
+            sizes.append(5 + len(buf.getvalue()))
+        _AVRO_POOLS[workdir] = (str(path), statistics.mean(sizes),
+                                frozenset(json.dumps(v, sort_keys=True) for v in values))
+    return _AVRO_POOLS[workdir]
+
+
+def check_avro(bootstrap: str, topic: str, partitions: int, registry_url: str,
+               pool: frozenset) -> str:
+    """Read the first record of every non-empty partition back (PLAINTEXT): each must be
+    magic byte 0 + the schema id registered under ``<topic>-value`` + Avro binary that
+    decodes, with the registry's schema, to one of the dicts sent. '' if so, else why."""
+    import io
+    import struct
+    import urllib.request
+
+    import fastavro
+    from confluent_kafka import Consumer, TopicPartition
+
+    def get(path: str) -> Any:
+        with urllib.request.urlopen(registry_url + path, timeout=10) as resp:
+            return json.load(resp)
+
+    expected_id = get(f"/subjects/{topic}-value/versions/latest")["id"]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "kprod-bench-avro-check",
+                         "enable.auto.commit": False})
+    try:
+        assign = []
+        for p in range(partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                assign.append(TopicPartition(topic, p, low))
+        if not assign:
+            return "avro check: no records on the broker"
+        consumer.assign(assign)
+        firsts: Dict[int, bytes] = {}
+        deadline = time.monotonic() + 30
+        while len(firsts) < len(assign) and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is None:
+                continue
+            if msg.error():
+                return f"avro check: {msg.error()}"
+            firsts.setdefault(msg.partition(), msg.value())
+        if len(firsts) < len(assign):
+            return f"avro check: read {len(firsts)} of {len(assign)} partitions' first record"
+    finally:
+        consumer.close()
+    schemas: Dict[int, Any] = {}
+    for partition, value in sorted(firsts.items()):
+        if len(value) < 6:
+            return f"avro check: partition {partition}: {len(value)}-byte value"
+        magic, schema_id = struct.unpack(">bI", value[:5])
+        if magic != 0 or schema_id != expected_id:
+            return (f"avro check: partition {partition}: magic byte {magic}, schema id "
+                    f"{schema_id} (registered: {expected_id})")
+        if schema_id not in schemas:
+            schemas[schema_id] = fastavro.parse_schema(
+                json.loads(get(f"/schemas/ids/{schema_id}")["schema"]))
+        body = io.BytesIO(value[5:])
+        record = fastavro.schemaless_reader(body, schemas[schema_id], None)
+        if body.tell() != len(value) - 5 or json.dumps(record, sort_keys=True) not in pool:
+            return f"avro check: partition {partition}: decoded {record!r}, not a value sent"
+    return ""
+
+
 def end_offsets(consumer: Any, topic: str, partitions: int) -> int:
     """Sum of the partitions' high watermarks, asked of the broker (not the client)."""
     from confluent_kafka import KafkaException, TopicPartition
@@ -150,7 +263,8 @@ def _kill_group(pid: int) -> None:
 
 
 def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario, client: str,
-               repeat: int, records: int, timeout: float, env: Dict[str, str]) -> Run:
+               repeat: int, records: int, timeout: float, env: Dict[str, str],
+               registry_url: Optional[str] = None) -> Run:
     n = int(sc.rate * sc.seconds) if sc.latency else records
     run = Run(sc.name, client, repeat, n)
     topic = f"bench-{sc.name}-{client}-{repeat}-{uuid.uuid4().hex[:6]}"
@@ -162,6 +276,13 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
                 "acks": sc.acks, "compression": sc.compression, "idempotence": sc.idempotence,
                 "batch_size": BATCH_SIZE, "linger_ms": LINGER_MS, "rate": sc.rate,
                 "latency": sc.latency}
+        record_bytes = sc.key_size + sc.value_size
+        if sc.listener != "PLAINTEXT":
+            spec.update(bootstrap=cluster.bootstrap_for(sc.listener), security_protocol="SSL",
+                        ssl_ca=str(cluster.tls.ca_file))
+        if sc.avro:
+            values_file, record_bytes, pool = avro_pool(workdir)
+            spec["avro"] = {"registry_url": registry_url, "values_file": values_file}
         module = "bench.clients." + MODULES.get(client, client)
         with tempfile.TemporaryFile("w+") as err:
             # own process group: a timeout or Ctrl+C also takes down java.py's JVM
@@ -193,7 +314,7 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         run.latency_ms, run.notes = res["latency_ms"], res["notes"]
         run.max_rss_mb = res["max_rss_mb"]   # the client's own (see _common.peak_rss_mb)
         run.records_per_s = n / run.elapsed_s if run.elapsed_s else 0.0
-        run.mb_per_s = run.records_per_s * (sc.key_size + sc.value_size) / 2 ** 20
+        run.mb_per_s = run.records_per_s * record_bytes / 2 ** 20
         run.cpu_s_per_m = run.cpu_s / n * 1e6
         problems = []
         if res["errors"]:
@@ -202,6 +323,14 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
             problems.append(f"{res['acked']} of {n} acknowledged")
         if run.broker_count != n:   # a client that drops (or duplicates) records cannot win
             problems.append(f"broker has {run.broker_count} records, expected {n}")
+        if sc.avro and run.broker_count > 0:
+            try:
+                bad = check_avro(cluster.bootstrap_servers, topic, sc.partitions, registry_url,
+                                 pool)
+            except Exception as exc:   # registry or broker trouble: the run doesn't count
+                bad = f"avro check failed: {exc!r}"
+            if bad:
+                problems.append(bad)
         run.problem = "; ".join(problems)
         run.valid = not problems
         return run
@@ -211,14 +340,20 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
 
 def warm_broker(cluster: Any, records: int = 300_000) -> None:
     """Produce idempotent uncompressed, plain lz4 and zstd records once (confluent-kafka) so
-    the broker's JIT is warm before the first measured run, which would otherwise pay alone."""
+    the broker's JIT is warm before the first measured run, which would otherwise pay alone;
+    with an SSL listener, idempotent uncompressed records over TLS too."""
     from confluent_kafka import Producer
     topic = cluster.create_topic("bench-warmup", 6, 1)
     value = b"W" * 100
-    for codec, idempotent in (("none", True), ("lz4", False), ("zstd", False)):
-        producer = Producer({"bootstrap.servers": cluster.bootstrap_servers, "linger.ms": 5,
-                             "compression.type": codec, "acks": "all",
-                             "enable.idempotence": idempotent})
+    plain = {"bootstrap.servers": cluster.bootstrap_servers}
+    passes = [(plain, "none", True), (plain, "lz4", False), (plain, "zstd", False)]
+    if "SSL" in cluster.listeners:
+        passes.append(({"bootstrap.servers": cluster.bootstrap_for("SSL"),
+                        "security.protocol": "SSL", "ssl.ca.location": str(cluster.tls.ca_file)},
+                       "none", True))
+    for connection, codec, idempotent in passes:
+        producer = Producer({**connection, "linger.ms": 5, "compression.type": codec,
+                             "acks": "all", "enable.idempotence": idempotent})
         for i in range(records // 3):
             while True:
                 try:
@@ -258,6 +393,7 @@ def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict
                 "records": ok[0].records if ok else None,
                 "notes": sorted({n for r in ok for n in (r.notes or [])}),
                 "invalid_runs": [f"repeat {r.repeat}: {r.problem}" for r in bad],
+                "not_run": dict(SCENARIOS[name].not_run).get(client),
             }
             # kprod / peer within the same repeat, so drift of the shared box cancels out
             ratios = []
@@ -271,7 +407,10 @@ def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict
     return out
 
 
-def _fmt(st: Optional[Dict[str, float]], fmt: str = "{:,.0f}", spread: bool = True) -> str:
+def _fmt(st: Optional[Dict[str, float]], fmt: str = "{:,.0f}", spread: bool = True,
+         not_run: Optional[str] = None) -> str:
+    if not_run:      # the client cannot run this scenario (reason in the notes)
+        return "n/a"
     if st is None:   # no valid run
         return "invalid"
     text = fmt.format(st["median"])
@@ -288,13 +427,14 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
              f"Kafka {meta['kafka']} (1 broker, KRaft, 127.0.0.1), {meta['cpus']} CPUs, "
              f"load average {meta['loadavg']} at start (a shared box skews everything), "
              f"{meta['repeats']} repeat(s); medians with (min–max). † = see notes."
-             + (f" kprod from {meta['kprod_src']}." if meta.get("kprod_src") else ""), ""]
+             + (f" kprod from {meta['kprod_src']}." if meta.get("kprod_src") else "")
+             + (f" kprod at {meta['kprod_git']}." if meta.get("kprod_git") else ""), ""]
 
     def table(title: str, key: str, fmt: str, spread: bool = True) -> None:
         lines.extend([f"### {title}", head])
         for s in tput:
-            cells = [_fmt(summary[s][c][key], fmt, spread) + ("†" if summary[s][c]["notes"] else "")
-                     for c in clients]
+            cells = [_fmt(summary[s][c][key], fmt, spread, summary[s][c]["not_run"])
+                     + ("†" if summary[s][c]["notes"] else "") for c in clients]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
 
@@ -305,11 +445,13 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
                       "| scenario | " + " | ".join(c for c in clients if c != "kprod") + " |",
                       "|---|" + "---:|" * (len(clients) - 1)])
         for s in tput:
-            cells = [_fmt(summary[s][c]["kprod_ratio"], "{:.2f}x") for c in clients if c != "kprod"]
+            cells = [_fmt(summary[s][c]["kprod_ratio"], "{:.2f}x", True, summary[s][c]["not_run"])
+                     for c in clients if c != "kprod"]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         lines.append("")
     if tput:
-        table("MB/s (key + value bytes, 2^20)", "mb_per_s", "{:.1f}", spread=False)
+        table("MB/s (key + value bytes, 2^20" + ("; avro: encoded values" if any(
+            SCENARIOS[s].avro for s in tput) else "") + ")", "mb_per_s", "{:.1f}", spread=False)
         table("CPU seconds per million records", "cpu_s_per_m", "{:.2f}", spread=False)
         table("peak RSS MB", "max_rss_mb", "{:.0f}", spread=False)
         counts = {c: summary[tput[0]][c]["records"] for c in clients}
@@ -330,7 +472,12 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
     if invalid:
         lines.extend(["### invalid runs (excluded)"] + invalid + [""])
     notes = sorted({f"- {s}/{c}: {n}" for s in summary for c in clients
-                    for n in summary[s][c]["notes"]})
+                    for n in summary[s][c]["notes"]}
+                   | {f"- {s}/{c}: not run: {summary[s][c]['not_run']}" for s in summary
+                      for c in clients if summary[s][c]["not_run"]})
+    if meta.get("avro_value_bytes"):
+        notes.append(f"- avro: mean encoded value {meta['avro_value_bytes']:.1f} B "
+                     f"(5 B header + Avro binary); schema registry {meta.get('registry')}")
     lines.extend(["### notes"] + notes + [f"- {u}" for u in UNMATCHED])
     return "\n".join(lines)
 
@@ -377,9 +524,24 @@ def chart(summary: Dict[str, Any], clients: List[str], path: pathlib.Path) -> No
 
 # -- main ----------------------------------------------------------------------------------
 
+def git_state(src: Optional[str] = None) -> str:
+    """``<short sha>`` of the checkout kprod is imported from, ``+ uncommitted kprod/``
+    when its kprod/ differs from that commit (the bench measures the working tree)."""
+    root = src or str(pathlib.Path(__file__).resolve().parent.parent)
+    try:
+        sha = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "kprod"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return sha + (" + uncommitted changes in kprod/" if sha and dirty else "")
+
+
 def versions() -> Dict[str, str]:
     import aiokafka
     import confluent_kafka
+    import fastavro
     import kafka
 
     import kprod
@@ -387,7 +549,17 @@ def versions() -> Dict[str, str]:
     return {"kprod": getattr(kprod, "__version__", "?"), "python": platform.python_version(),
             "confluent-kafka": confluent_kafka.version()[0],
             "librdkafka": confluent_kafka.libversion()[0], "kafka-python": kafka.__version__,
-            "aiokafka": aiokafka.__version__, "java": (java.splitlines() or ["?"])[0]}
+            "aiokafka": aiokafka.__version__, "fastavro": fastavro.__version__,
+            "java": (java.splitlines() or ["?"])[0]}
+
+
+def make_plan(clients: List[str], scenarios: List[str],
+              repeats: int) -> List[Tuple[int, str, str]]:
+    """(repeat, scenario, client) in run order: client order rotates per repeat; clients
+    that cannot run a scenario (Scenario.not_run) are left out."""
+    return [(rep, s, c) for rep in range(repeats) for s in scenarios
+            for c in clients[rep % len(clients):] + clients[:rep % len(clients)]
+            if c not in dict(SCENARIOS[s].not_run)]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -432,16 +604,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = dict(os.environ)
     if args.kprod_src:
         env["KPROD_BENCH_SRC"] = meta["kprod_src"] = os.path.abspath(args.kprod_src)
+    meta["kprod_git"] = git_state(meta.get("kprod_src"))
     runs: List[Run] = []
-    plan = [(rep, s, c) for rep in range(repeats) for s in scenarios
-            for c in clients[rep % len(clients):] + clients[:rep % len(clients)]]
+    plan = make_plan(clients, scenarios, repeats)
+    # extra listeners and the schema registry only when a selected scenario needs them
+    listeners = sorted({SCENARIOS[s].listener for s in scenarios} - {"PLAINTEXT"})
+    need_registry = any(SCENARIOS[s].avro for s in scenarios)
     with tempfile.TemporaryDirectory(prefix="kprod-bench-") as tmp:
         with console.status("starting Kafka (1 broker, KRaft)..."):
             # full JIT (fast_startup=False): peak broker throughput matters here
-            cluster = KafkaCluster(brokers=1, fast_startup=False, heap="1g").start()
-        consumer = None
+            cluster = KafkaCluster(brokers=1, fast_startup=False, heap="1g",
+                                   listeners=listeners).start()
+        consumer = registry = None
         try:
             meta["kafka"] = cluster.version
+            meta["listeners"] = list(cluster.listeners)
+            if need_registry:
+                from kprod.testing.registry import SchemaRegistry
+                with console.status("starting the schema registry (Apicurio)..."):
+                    registry = SchemaRegistry().start()
+                meta["registry"] = f"Apicurio Registry {registry.version} (in-memory)"
+                meta["avro_value_bytes"] = avro_pool(pathlib.Path(tmp))[1]
             with console.status("warming up the broker..."):
                 warm_broker(cluster)
             consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers,
@@ -453,7 +636,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     prog.update(task, description=f"rep {rep + 1} {s:8} {c:12}")
                     n = records // SLOW_DIVISOR if c in SLOW else records
                     run = run_client(cluster, consumer, pathlib.Path(tmp), SCENARIOS[s], c, rep,
-                                     n, args.timeout, env)
+                                     n, args.timeout, env, registry.url if registry else None)
                     runs.append(run)
                     lat = f" p99 {run.latency_ms['p99']:.1f} ms" if run.latency_ms else ""
                     status = "ok" if run.valid else f"[red]INVALID: {run.problem}[/red]"
@@ -465,6 +648,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         finally:
             if consumer is not None:
                 consumer.close()
+            if registry is not None:
+                registry.stop()
             with console.status("stopping Kafka..."):
                 cluster.stop()
     if not runs:
