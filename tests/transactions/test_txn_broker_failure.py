@@ -25,6 +25,13 @@ KEYS = 12
 
 
 def test_transactions_survive_coordinator_and_leader_kills(kafka_cluster, make_topic):
+    """On Kafka 4.1 (transactions V2, KIP-890); test_txn_v1_kafka39 runs it on 3.9 (V1)."""
+    p = transactions_under_broker_kills(kafka_cluster, make_topic)
+    assert p._txn.implicit_add, "expected the KIP-890 V2 flow on this cluster"
+
+
+def transactions_under_broker_kills(kafka_cluster, make_topic) -> Producer:
+    """Runs the scenario, checks what read_committed sees; returns the closed producer."""
     t1 = make_topic(partitions=3, replication_factor=3, cluster=kafka_cluster)
     t2 = make_topic(partitions=3, replication_factor=3, cluster=kafka_cluster)
     bs = kafka_cluster.bootstrap_servers
@@ -95,6 +102,7 @@ def test_transactions_survive_coordinator_and_leader_kills(kafka_cluster, make_t
     missing = expected - set(values)
     assert not missing, f"{len(missing)} committed records missing, e.g. {sorted(missing)[:5]}"
     assert set(values) == expected
+    return p
 
 
 def _transactions(p, t1, t2, committed, aborted, outcomes, progress, gates) -> None:
