@@ -163,6 +163,10 @@ class IdempotenceState:
         batches queued for retry get new sequences in order (header rewrite only)."""
         state = self.partition(tp)
         self._reset_partition(state)
+        # ``queued`` are the partition's live in-flight batches: they *replace* the list
+        # (appending would leave each twice; the first copy, once acknowledged, would
+        # stay at the head and block every later retry of the partition).
+        state.in_flight = []
         for batch in queued:
             base = state.next_sequence
             batch.set_producer_state(self.producer_id, self.epoch, base, batch.transactional)
