@@ -5,12 +5,19 @@ a record's future (:class:`RecordFuture`, native, made by the append fast
 path) points at its batch's :class:`BatchResult` plus its offset delta; the
 batch owns the only Event and lock, so the per-record cost on ``send()`` is
 one small allocation.
+
+A batch the broker rejects as too large (MESSAGE_TOO_LARGE) is split into
+smaller batches (Java ``ProducerBatch.split``): its result then *routes* each
+record to the piece now holding it (:meth:`BatchResult.split`), the record
+futures follow the route (Java ``FutureRecordMetadata.chain``), and the big
+batch's result completes only once every piece has (``flush()`` waits on it).
 """
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, List, Optional, Tuple
+from bisect import bisect_right
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kprod._native.appender import RecordFuture
 
@@ -26,7 +33,7 @@ class BatchResult:
     """The outcome of one batch, shared by the futures of all its records."""
 
     __slots__ = ("topic", "partition", "base_offset", "log_append_time", "error",
-                 "_done", "_event", "_lock", "_callbacks")
+                 "_done", "_event", "_lock", "_callbacks", "_split", "_parent", "_pending")
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
@@ -38,6 +45,10 @@ class BatchResult:
         self._event: Optional[threading.Event] = None
         self._lock = threading.Lock()
         self._callbacks: Optional[List[Tuple[int, Callable[..., Any], "RecordFuture"]]] = []
+        # Once split: (first record delta of each piece, the pieces' results).
+        self._split: Optional[Tuple[List[int], List["BatchResult"]]] = None
+        self._parent: Optional["BatchResult"] = None   # the result this one was split from
+        self._pending = 0                              # pieces not complete yet
 
     @property
     def done(self) -> bool:
@@ -47,13 +58,64 @@ class BatchResult:
         """Register a send() callback. Caller guarantees the batch is still open."""
         self._callbacks.append((_SEND_CALLBACK, callback, future))  # type: ignore[union-attr]
 
-    def add_done_callback(self, callback: Callable[..., Any], future: "RecordFuture") -> bool:
-        """Register a done callback; False if already complete (caller runs it)."""
+    def add_done_callback(self, callback: Callable[..., Any],
+                          future: "RecordFuture") -> Optional[bool]:
+        """Register a done callback; False if already complete (caller runs it), None
+        if this result was split meanwhile (the caller routes the future again)."""
         with self._lock:
+            if self._split is not None:
+                return None
             if self._done:
                 return False
             self._callbacks.append((_DONE_CALLBACK, callback, future))  # type: ignore
             return True
+
+    # -- split (MESSAGE_TOO_LARGE) -----------------------------------------------------
+    def route(self, delta: int) -> Tuple["BatchResult", int]:
+        """The piece holding this batch's record ``delta`` and its delta there."""
+        starts, pieces = self._split  # type: ignore[misc]
+        i = bisect_right(starts, delta) - 1
+        return pieces[i], delta - starts[i]
+
+    def split(self, starts: List[int], pieces: List["BatchResult"]) -> None:
+        """The batch was split: records ``starts[i] <= delta < starts[i+1]`` now belong to
+        ``pieces[i]`` (fresh, incomplete results). Called once, by the I/O thread, before
+        any piece can complete. Callbacks move to the piece holding their record (they
+        run when that piece completes, in record order); this result completes when the
+        last piece does."""
+        if len(starts) != len(pieces) or not pieces or starts[0] != 0:
+            raise ValueError("split: one start delta per piece, the first at 0")
+        with self._lock:
+            if self._done or self._split is not None:
+                raise ValueError("split: the batch is already complete or split")
+            for piece in pieces:
+                piece._parent = self
+            self._pending = len(pieces)
+            self._split = (list(starts), list(pieces))
+            callbacks, self._callbacks = self._callbacks, None
+        moved: Dict[int, list] = {}
+        for entry in callbacks or ():
+            # The future's delta here: follow its route from the batch it was made in.
+            result, delta = entry[2]._batch, entry[2]._delta
+            while result is not self:
+                result, delta = result.route(delta)
+            moved.setdefault(bisect_right(starts, delta) - 1, []).append(entry)
+        for i, entries in moved.items():
+            piece = pieces[i]
+            with piece._lock:     # ahead of any callback added to the piece since
+                piece._callbacks[:0] = entries  # type: ignore[index]
+
+    def _piece_done(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            if self._pending > 0 or self._done:
+                return
+            self._done = True
+            event = self._event
+        if event is not None:
+            event.set()
+        if self._parent is not None:
+            self._parent._piece_done()
 
     def wait(self, timeout: Optional[float]) -> bool:
         if self._done:
@@ -70,10 +132,11 @@ class BatchResult:
                  error: Optional[BaseException] = None) -> None:
         """Set the outcome (first call wins), wake waiters, then run callbacks.
 
-        Runs the callbacks on the calling (I/O) thread with no lock held.
+        Runs the callbacks on the calling (I/O) thread with no lock held. A split
+        result is completed by its pieces, never directly.
         """
         with self._lock:
-            if self._done:
+            if self._done or self._split is not None:
                 return
             self.base_offset = base_offset
             self.log_append_time = log_append_time
@@ -94,3 +157,5 @@ class BatchResult:
                     callback(future)
             except Exception:  # a user's callback must not stop the I/O thread
                 log.exception("Exception in user callback %r", callback)
+        if self._parent is not None:
+            self._parent._piece_done()

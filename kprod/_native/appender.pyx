@@ -56,8 +56,20 @@ cdef class RecordFuture:
         self._key_size = key_size
         self._value_size = value_size
 
+    # A batch split after MESSAGE_TOO_LARGE routes each record to the piece now holding
+    # it (BatchResult.split, Java FutureRecordMetadata.chain): every method below asks
+    # the record's current batch, never the one it was appended to.
+    cdef object _current(self, int32_t* delta):
+        batch = self._batch
+        cdef int32_t d = self._delta
+        while batch._split is not None:
+            batch, d = batch.route(d)
+        delta[0] = d
+        return batch
+
     def done(self):
-        return self._batch._done
+        cdef int32_t d
+        return self._current(&d)._done
 
     def cancelled(self):
         return False
@@ -67,26 +79,36 @@ cdef class RecordFuture:
         return False
 
     def running(self):
-        return not self._batch._done
+        return not self.done()
 
     def metadata(self):
         """RecordMetadata of a completed, successful record."""
-        batch = self._batch
+        cdef int32_t d
+        batch = self._current(&d)
         cdef int64_t base = batch.base_offset
         cdef int64_t append_time = batch.log_append_time
         return _RecordMetadata(batch.topic, batch.partition,
-                               base + self._delta if base >= 0 else -1,
+                               base + d if base >= 0 else -1,
                                append_time if append_time >= 0 else self._timestamp,
                                self._key_size, self._value_size)
 
+    cdef object _wait(self, timeout, bint for_get):
+        """The record's batch once complete (a split one completes after its pieces)."""
+        cdef int32_t d
+        batch = self._current(&d)
+        if not batch._done and not batch.wait(timeout):
+            if for_get:
+                raise KafkaTimeoutError(
+                    f"Record to {batch.topic}-{batch.partition} not acknowledged within "
+                    f"{timeout} s (it is still pending; the producer keeps trying until "
+                    "delivery.timeout.ms)")
+            raise KafkaTimeoutError(f"Record to {batch.topic}-{batch.partition} still "
+                                    f"pending after {timeout} s")
+        return self._current(&d)
+
     def get(self, timeout=None):
         """Wait for the outcome; return the metadata or raise the record's error."""
-        batch = self._batch
-        if not batch._done and not batch.wait(timeout):
-            raise KafkaTimeoutError(
-                f"Record to {batch.topic}-{batch.partition} not acknowledged within "
-                f"{timeout} s (it is still pending; the producer keeps trying until "
-                "delivery.timeout.ms)")
+        batch = self._wait(timeout, True)
         if batch.error is not None:
             raise batch.error
         return self.metadata()
@@ -96,19 +118,21 @@ cdef class RecordFuture:
         return self.get(timeout)
 
     def exception(self, timeout=None):
-        batch = self._batch
-        if not batch._done and not batch.wait(timeout):
-            raise KafkaTimeoutError(f"Record to {batch.topic}-{batch.partition} still "
-                                    f"pending after {timeout} s")
-        return batch.error
+        return self._wait(timeout, False).error
 
     def add_done_callback(self, fn):
         """Call ``fn(future)`` when done (on the I/O thread, or now if already done)."""
-        if not self._batch.add_done_callback(fn, self):
+        cdef int32_t d
+        while True:
+            registered = self._current(&d).add_done_callback(fn, self)
+            if registered is not None:      # None: split meanwhile, route again
+                break
+        if not registered:
             fn(self)
 
     def __repr__(self):
-        batch = self._batch
+        cdef int32_t d
+        batch = self._current(&d)
         if not batch._done:
             state = "pending"
         elif batch.error is not None:
