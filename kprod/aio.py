@@ -1,0 +1,192 @@
+"""asyncio front end: :class:`AsyncProducer`, the same producer for ``async`` code.
+
+The work still happens on the producer's own I/O thread; this layer only makes
+waiting awaitable and keeps the event loop free:
+
+- ``await send(...)`` queues the record without blocking the loop and returns an
+  ``asyncio.Future`` of its :class:`~kprod.record.RecordMetadata` (aiokafka's
+  shape). When the record cannot be queued at once (the topic's metadata is not
+  known yet, or ``buffer.memory`` is full) the blocking wait, bounded by
+  ``max.block.ms``, runs in the loop's default executor instead of on the loop.
+- Completions arrive on the I/O thread; they are handed to the loop in batches:
+  one ``call_soon_threadsafe`` wakes the loop for every completion that piled up
+  since the last one, not one per record.
+- ``flush``, ``close`` and the transaction calls wait in the executor.
+
+Cancelling a send's future does not unsend the record (Kafka has no such
+thing); it only stops the caller from waiting for it.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from kprod.errors import BufferExhaustedError, KafkaTimeoutError
+from kprod.producer import Producer
+from kprod._internals.metadata import PartitionInfo
+from kprod.record import RecordMetadata
+
+__all__ = ["AsyncProducer"]
+
+_Completion = Tuple["asyncio.Future[RecordMetadata]", Optional[RecordMetadata],
+                    Optional[BaseException]]
+
+
+class AsyncProducer:
+    """A :class:`~kprod.producer.Producer` for asyncio. Same settings::
+
+        async with AsyncProducer(bootstrap_servers="localhost:9092") as producer:
+            metadata = await producer.send_and_wait("events", b"hello", key=b"k")
+            futures = [await producer.send("events", b"v%d" % i) for i in range(1000)]
+            await asyncio.gather(*futures)
+
+    Bound to the event loop it is first used on.
+    """
+
+    def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        self.producer = Producer(config, **kwargs)
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._done: Deque[_Completion] = deque()
+        self._drain_scheduled = False
+
+    # -- loop plumbing ---------------------------------------------------------------
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError("This AsyncProducer is bound to another event loop; create "
+                               "one AsyncProducer per loop")
+        return loop
+
+    def _completion(self, future: "asyncio.Future[RecordMetadata]"
+                    ) -> Callable[[Optional[RecordMetadata], Optional[BaseException]], None]:
+        def delivered(metadata: Optional[RecordMetadata],
+                      exception: Optional[BaseException]) -> None:
+            # I/O thread: queue it; wake the loop only if no wake-up is pending.
+            self._done.append((future, metadata, exception))
+            if not self._drain_scheduled:
+                self._drain_scheduled = True
+                try:
+                    self._loop.call_soon_threadsafe(self._drain)  # type: ignore[union-attr]
+                except RuntimeError:     # the loop is closed: nobody is waiting any more
+                    self._done.clear()
+        return delivered
+
+    def _drain(self) -> None:
+        # Clear the flag before taking: a completion queued after this line schedules
+        # another drain, so none is left behind.
+        self._drain_scheduled = False
+        done = self._done
+        while done:
+            future, metadata, exception = done.popleft()
+            if future.done():              # cancelled by the caller
+                continue
+            if exception is not None:
+                future.set_exception(exception)
+            else:
+                future.set_result(metadata)  # type: ignore[arg-type]
+
+    async def _in_executor(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        loop = self._bind()
+        return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    # -- sending -----------------------------------------------------------------------
+    async def send(self, topic: Any, value: Any = None, key: Any = None,
+                   partition: Optional[int] = None, timestamp: Optional[int] = None,
+                   headers: Any = None) -> "asyncio.Future[RecordMetadata]":
+        """Queue one record; return a future of its metadata (await it for the ack).
+
+        Input errors (serialization, size, closed producer) raise here, as from
+        :meth:`Producer.send`; delivery errors arrive through the future."""
+        loop = self._bind()
+        future: asyncio.Future[RecordMetadata] = loop.create_future()
+        callback = self._completion(future)
+        try:
+            self.producer.send(topic, value, key, partition, timestamp, headers, callback,
+                               block=False)
+        except (KafkaTimeoutError, BufferExhaustedError):
+            # It would have to wait (metadata or memory): wait off the loop, bounded by
+            # max.block.ms, and raise what a blocking send() would raise.
+            await loop.run_in_executor(None, functools.partial(
+                self.producer.send, topic, value, key, partition, timestamp, headers,
+                callback))
+        return future
+
+    async def send_and_wait(self, topic: Any, value: Any = None, key: Any = None,
+                            partition: Optional[int] = None, timestamp: Optional[int] = None,
+                            headers: Any = None) -> RecordMetadata:
+        """Send one record and wait for its acknowledgement."""
+        return await (await self.send(topic, value, key, partition, timestamp, headers))
+
+    async def send_many(self, topic: str, values: Sequence[Any],
+                        keys: Optional[Sequence[Any]] = None, *,
+                        timestamp: Optional[int] = None
+                        ) -> List["asyncio.Future[RecordMetadata]"]:
+        """:meth:`Producer.send_many` (one native call for the whole list, run in the
+        executor because it may wait for memory); returns asyncio futures in order."""
+        loop = self._bind()
+        record_futures = await self._in_executor(self.producer.send_many, topic, values,
+                                                 keys, timestamp=timestamp)
+        futures: List[asyncio.Future[RecordMetadata]] = []
+        for record_future in record_futures:
+            future = loop.create_future()
+            callback = self._completion(future)
+            record_future.add_done_callback(
+                functools.partial(_forward, callback))
+            futures.append(future)
+        return futures
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """For aiokafka users: the producer is ready on construction; binds the loop."""
+        self._bind()
+
+    async def flush(self, timeout: Optional[float] = None) -> None:
+        await self._in_executor(self.producer.flush, timeout)
+
+    async def close(self, timeout: Optional[float] = None) -> None:
+        """Flush and stop; every future is complete when this returns."""
+        await self._in_executor(self.producer.close, timeout)
+        self._drain()
+
+    stop = close   # aiokafka's name
+
+    async def __aenter__(self) -> "AsyncProducer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def partitions_for(self, topic: str) -> List[PartitionInfo]:
+        return await self._in_executor(self.producer.partitions_for, topic)
+
+    def metrics(self) -> Dict[str, float]:
+        return self.producer.metrics()
+
+    # -- transactions ------------------------------------------------------------------
+    async def init_transactions(self, timeout: Optional[float] = None) -> None:
+        await self._in_executor(self.producer.init_transactions, timeout)
+
+    def begin_transaction(self) -> None:
+        self.producer.begin_transaction()
+
+    async def send_offsets_to_transaction(self, offsets: Any, group_metadata: Any,
+                                          timeout: Optional[float] = None) -> None:
+        await self._in_executor(self.producer.send_offsets_to_transaction, offsets,
+                                group_metadata, timeout)
+
+    async def commit_transaction(self, timeout: Optional[float] = None) -> None:
+        await self._in_executor(self.producer.commit_transaction, timeout)
+
+    async def abort_transaction(self, timeout: Optional[float] = None) -> None:
+        await self._in_executor(self.producer.abort_transaction, timeout)
+
+
+def _forward(callback: Callable[[Optional[RecordMetadata], Optional[BaseException]], None],
+             record_future: Any) -> None:
+    exception = record_future.exception()
+    callback(None if exception is not None else record_future.result(), exception)
