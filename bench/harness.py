@@ -120,7 +120,10 @@ UNMATCHED = [
     "with confluent_kafka.schema_registry.avro.AvroSerializer, produce(topic, value=dict). "
     "Both register the schema under <topic>-value before the clock starts (no HTTP in the "
     "timed loop). MB/s counts the encoded value (5 B header + Avro binary, see "
-    "avro_value_bytes in the JSON), not the dicts' size.",
+    "avro_value_bytes in the JSON), not the dicts' size. 'Serializer alone' calls each "
+    "serializer the way its producer does (kprod: serializer(topic, value, headers); "
+    "confluent: serializer(value, SerializationContext(topic, VALUE, headers)), a new "
+    "context per record as SerializingProducer.produce makes one).",
 ]
 
 
@@ -142,6 +145,7 @@ class Run:
     broker_count: int = -1
     latency_ms: Optional[Dict[str, float]] = None
     notes: Optional[List[str]] = None
+    serialize_us: Optional[float] = None   # avro: the serializer alone, µs per record
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -313,6 +317,7 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         run.elapsed_s, run.cpu_s = res["elapsed_s"], res["cpu_s"]
         run.latency_ms, run.notes = res["latency_ms"], res["notes"]
         run.max_rss_mb = res["max_rss_mb"]   # the client's own (see _common.peak_rss_mb)
+        run.serialize_us = res.get("serialize_us")
         run.records_per_s = n / run.elapsed_s if run.elapsed_s else 0.0
         run.mb_per_s = run.records_per_s * record_bytes / 2 ** 20
         run.cpu_s_per_m = run.cpu_s / n * 1e6
@@ -388,6 +393,7 @@ def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict
                 "mb_per_s": _stats([r.mb_per_s for r in ok]),
                 "cpu_s_per_m": _stats([r.cpu_s_per_m for r in ok]),
                 "max_rss_mb": _stats([r.max_rss_mb for r in ok]),
+                "serialize_us": _stats([r.serialize_us for r in ok if r.serialize_us]),
                 "latency_ms": {q: _stats([r.latency_ms[q] for r in ok if r.latency_ms])
                                for q in ("p50", "p99", "max")},
                 "records": ok[0].records if ok else None,
@@ -454,6 +460,15 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
             SCENARIOS[s].avro for s in tput) else "") + ")", "mb_per_s", "{:.1f}", spread=False)
         table("CPU seconds per million records", "cpu_s_per_m", "{:.2f}", spread=False)
         table("peak RSS MB", "max_rss_mb", "{:.0f}", spread=False)
+        avro = [s for s in tput if SCENARIOS[s].avro]
+        if avro:
+            lines.extend(["### serializer alone, µs per record (Avro; the 1024 values x 5 "
+                          "passes, median pass, timed in the runner before its clock)", head])
+            for s in avro:
+                cells = [_fmt(summary[s][c]["serialize_us"], "{:.2f}", True,
+                              summary[s][c]["not_run"]) for c in clients]
+                lines.append(f"| {s} | " + " | ".join(cells) + " |")
+            lines.append("")
         counts = {c: summary[tput[0]][c]["records"] for c in clients}
         lines.append("Records per throughput run: " +
                      ", ".join(f"{c} {n:,}" for c, n in counts.items() if n) + "\n")
@@ -547,7 +562,7 @@ def versions() -> Dict[str, str]:
     import kprod
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
     return {"kprod": getattr(kprod, "__version__", "?"), "python": platform.python_version(),
-            "confluent-kafka": confluent_kafka.version()[0],
+            "confluent-kafka": confluent_kafka.__version__,
             "librdkafka": confluent_kafka.libversion()[0], "kafka-python": kafka.__version__,
             "aiokafka": aiokafka.__version__, "fastavro": fastavro.__version__,
             "java": (java.splitlines() or ["?"])[0]}

@@ -55,7 +55,9 @@ def test_scenarios_needing_extras_are_in_the_full_list():
 def _run(scenario, client, repeat, rate, valid=True):
     return harness.Run(scenario, client, repeat, 1000, valid=valid, elapsed_s=1000 / rate,
                        records_per_s=rate, mb_per_s=rate / 1e4, cpu_s=0.01, cpu_s_per_m=10.0,
-                       max_rss_mb=40.0, broker_count=1000, notes=[])
+                       max_rss_mb=40.0, broker_count=1000, notes=[],
+                       serialize_us=(7.5 if client == "kprod" else 12.25)
+                       if scenario == "avro" else None)
 
 
 def test_report_marks_clients_that_did_not_run_as_na():
@@ -76,6 +78,8 @@ def test_report_marks_clients_that_did_not_run_as_na():
     assert "invalid" not in text
     assert "- avro/java: not run: ProducerPerformance" in text
     assert "mean encoded value 51.3 B" in text
+    assert "### serializer alone" in text
+    assert "| avro | 7.50 (7.50–7.50) | 12.25 (12.25–12.25) | n/a |" in text
 
 
 @pytest.mark.kafka
@@ -95,3 +99,4 @@ def test_harness_runs_tls_and_avro_end_to_end(tmp_path):
     assert all(r["valid"] and r["broker_count"] == 2000 for r in data["runs"])
     assert "SSL" in data["meta"]["listeners"]
     assert "| avro |" in proc.stdout
+    assert all(r["serialize_us"] > 0 for r in data["runs"] if r["scenario"] == "avro")

@@ -6,7 +6,8 @@ bootstrap, topic, num_records, key_size, payload_file, acks ("1"/"all"),
 compression, idempotence, batch_size, linger_ms, rate (records/s, 0 = unthrottled),
 latency (bool: keep per-record send->ack latency); optional: security_protocol ("SSL")
 with ssl_ca (PEM CA file), and avro (``{"registry_url", "values_file"}``: values are
-the Customer dicts of that JSON file, serialized through the schema registry).
+the Customer dicts of that JSON file, serialized through the schema registry; the
+runner also times its serializer alone, ``serialize_us`` in the result line).
 
 Everything a record needs is built before the clock starts, so the timed loop
 only measures the client (runners fetch the topic's metadata first, too): values come from the harness's payload file (the same
@@ -127,14 +128,28 @@ def peak_rss_mb() -> float:
     return 0.0
 
 
+def time_serializer(call: Callable[[Any], Any], values: List[Any], passes: int = 5) -> float:
+    """The serializer alone: median over ``passes`` of one pass over ``values``, in
+    microseconds per value (Avro scenario; run before the produce loop's clock starts)."""
+    per_pass = []
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        for v in values:
+            call(v)
+        per_pass.append((time.perf_counter() - t0) / len(values) * 1e6)
+    return sorted(per_pass)[len(per_pass) // 2]
+
+
 def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
-         latencies: Any, notes: List[str], rss_mb: Optional[float] = None) -> None:
+         latencies: Any, notes: List[str], rss_mb: Optional[float] = None,
+         serialize_us: Optional[float] = None) -> None:
     """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None."""
     if isinstance(latencies, Latencies):
         latencies = latencies.summary()
     out = {"sent": spec["num_records"], "acked": tally.acked, "errors": tally.errors,
            "first_error": tally.first_error, "elapsed_s": elapsed, "cpu_s": cpu,
            "latency_ms": latencies, "notes": notes,
-           "max_rss_mb": peak_rss_mb() if rss_mb is None else rss_mb}
+           "max_rss_mb": peak_rss_mb() if rss_mb is None else rss_mb,
+           "serialize_us": serialize_us}
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()

@@ -12,6 +12,7 @@ import time
 
 from bench.clients._common import (
     CUSTOMER_SCHEMA, Latencies, Pacer, Tally, avro_values, cpu_seconds, emit, load_spec, records,
+    time_serializer,
 )
 
 if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
@@ -54,8 +55,11 @@ def main() -> None:
 
     send, topic = producer.send, spec["topic"]
     producer.partitions_for(topic)   # warm-up: metadata and connection before the clock
+    serialize_us = None
     if serializer is not None:
         serializer.warm_up(topic)    # register the schema / resolve its id before the clock
+        # the serializer alone, called as send() calls it: (topic, value, headers)
+        serialize_us = time_serializer(lambda v: serializer(topic, v, None), values)
     pacer = Pacer(spec["rate"])
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     if lat is None and not spec["rate"]:
@@ -74,7 +78,7 @@ def main() -> None:
     producer.flush()
     elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     producer.close()
-    emit(spec, tally, elapsed, cpu, lat, [])
+    emit(spec, tally, elapsed, cpu, lat, [], serialize_us=serialize_us)
 
 
 if __name__ == "__main__":
