@@ -13,7 +13,7 @@ import random
 import threading
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from kprod._internals.batch import ProducerBatch
+from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._internals.sticky import BuiltInPartitioner
 from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
 from kprod._native.appender import PartitionQueue, try_append
@@ -219,6 +219,44 @@ class RecordAccumulator:
                     q.batches.append(batch)
             else:
                 q.batches.appendleft(batch)
+
+    def split_and_reenqueue(self, batch: ProducerBatch, max_bytes: int, max_records: int,
+                            now: float, stamp: Optional[Callable[[List[ProducerBatch]], None]]
+                            = None) -> List[ProducerBatch]:
+        """Java ``RecordAccumulator.splitAndReenqueue``: split a batch the broker rejected
+        as too large (see :func:`split_batch`) and put the pieces back at the *front* of
+        the partition's queue, in order, as batches never tried (no backoff, attempts 0).
+        ``stamp`` (idempotence) gives the pieces the big batch's sequence range first;
+        pieces with sequences go in sequence order (Java insertInSequenceOrder), ahead of
+        the later batches of the partition that may be waiting for their retry.
+
+        The big batch stays incomplete here; the caller retires it."""
+        pieces = split_batch(batch, max_bytes, max_records, self.codec,
+                             self.compression_level)
+        try:
+            if stamp is not None:
+                stamp(pieces)
+        except BaseException as exc:    # the futures already route to the pieces
+            for piece in pieces:
+                piece.complete(-1, -1, exc)
+            raise
+        for piece in pieces:
+            piece.last_attempt_ms = now
+        with self._incomplete_lock:
+            self.incomplete.update(pieces)
+        q = self.queue(batch.tp)
+        with q.lock:
+            at = 0
+            if self.idempotent and pieces[0].has_sequence:
+                first = pieces[0].base_sequence
+                for at, queued in enumerate(q.batches):
+                    if not queued.has_sequence or queued.base_sequence > first:
+                        break
+                else:
+                    at = len(q.batches)
+            for i, piece in enumerate(pieces):
+                q.batches.insert(at + i, piece)
+        return pieces
 
     def expired_batches(self, now: float) -> List[ProducerBatch]:
         """Queued batches past delivery.timeout.ms (head first, stop at the first live one).

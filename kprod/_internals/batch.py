@@ -6,12 +6,20 @@ closed at drain (header, CRC, compression, once) -> in flight -> completed
 needs the same producer id, epoch and sequence on a retry). The pooled buffer
 is released only when the batch is completed; the pool itself keeps the memory
 away from reuse while a request still holds a view of it (KAFKA-19012).
+
+A batch the broker rejects with MESSAGE_TOO_LARGE is split (:func:`split_batch`,
+Java ``ProducerBatch.split``): its records are read back from the built (maybe
+compressed) bytes and re-encoded into smaller batches; the big batch's result
+routes every record future to its piece, and the big batch leaves with
+:meth:`ProducerBatch.retire_split` (buffer released, futures untouched).
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from kprod._native.appender import BatchCore
+from kprod._native.bufferpool import standalone_buffer
+from kprod._native.records import RecordBatchBuilder, read_batches, record_size_upper_bound
 from kprod.future import BatchResult
 
 NO_SEQUENCE = -1
@@ -106,5 +114,70 @@ class ProducerBatch(BatchCore):
         self.result.complete(base_offset, log_append_time, error)
         return True
 
+    def retire_split(self) -> None:
+        """The batch was split (its result now routes to the pieces): release the buffer
+        once, complete nothing (the pieces complete the futures)."""
+        if self.final_state is not None:
+            return
+        self.final_state = "split"
+        self.in_flight = False
+        buffer, self.buffer = self.buffer, None
+        builder, self.builder = self.builder, None
+        self.payload = None
+        if builder is not None:
+            builder.release_buffer()
+        elif buffer is not None:
+            buffer.release()
+
     def __repr__(self) -> str:
         return (f"<ProducerBatch {self.tp[0]}-{self.tp[1]} records={self.record_count} seq={self.base_sequence} attempts={self.attempts}>")
+
+
+def split_batch(batch: ProducerBatch, max_bytes: int, max_records: int, codec: int,
+                compression_level: Optional[int]) -> List[ProducerBatch]:
+    """Split a closed batch the broker rejected as too large (MESSAGE_TOO_LARGE).
+
+    Java ``ProducerBatch.split``: the records are read back from the built batch
+    (decompressed when needed) and appended, in order, to new batches of at most
+    ``max_bytes`` (uncompressed estimate; the first record of a piece always fits)
+    and at most ``max_records`` records each; timestamps, keys, values (null too) and
+    headers are kept. The pieces keep the big batch's creation time (so
+    ``delivery.timeout.ms`` still counts from the first append), are closed (never
+    appended to) and get no producer state here (the caller stamps sequences). Their
+    buffers are standalone, not from the pool (as Java, so the I/O thread never
+    blocks on buffer.memory). Finally the big batch's result is routed to the
+    pieces' results (each future now resolves through its piece).
+
+    The big batch itself is left untouched (the caller retires it).
+    """
+    if max_records < 1:
+        raise ValueError("split_batch: max_records must be >= 1")
+    payload = batch.payload
+    if payload is None:
+        raise ValueError("split_batch: the batch is not closed")
+    (parsed,) = read_batches(payload, verify_crc=False)
+    records = parsed.records
+    if len(records) < 2:
+        raise ValueError("split_batch: a batch of one record cannot be split")
+    pieces: List[ProducerBatch] = []
+    starts: List[int] = []
+    builder = None
+    for delta, record in enumerate(records):
+        key, value, headers = record.key, record.value, record.headers or None
+        if builder is not None and (builder.num_records >= max_records or builder.append(
+                record.timestamp, key, value, headers) < 0):
+            builder = None
+        if builder is None:
+            size = max(max_bytes, record_size_upper_bound(key, value, headers))
+            buffer = standalone_buffer(size)
+            builder = RecordBatchBuilder(buffer, compression=codec,
+                                         compression_level=compression_level,
+                                         write_limit=max_bytes)
+            piece = ProducerBatch(batch.tp, builder, buffer, batch.created_ms)
+            pieces.append(piece)
+            starts.append(delta)
+            builder.append(record.timestamp, key, value, headers)
+    for piece in pieces:
+        piece.close()
+    batch.result.split(starts, [piece.result for piece in pieces])
+    return pieces

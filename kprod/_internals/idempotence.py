@@ -107,6 +107,30 @@ class IdempotenceState:
             state.in_flight.append(batch)
         # retries keep their stamp and their place in in_flight
 
+    def take_over_split(self, batch: ProducerBatch, pieces: List[ProducerBatch]) -> None:
+        """The pieces of a batch split after MESSAGE_TOO_LARGE take over its sequence range,
+        consecutively and in order, with its producer id and epoch, and its place among the
+        partition's in-flight batches (Java ProducerBatch.assignProducerStateToBatches +
+        TransactionManager.addInFlightBatch). The broker wrote nothing of the big batch,
+        so the first piece carries the sequence it expects next; later batches already
+        sent get OUT_OF_ORDER_SEQUENCE_NUMBER and are retried behind the pieces.
+
+        If the batch is not tracked in flight (its sequences were reset meanwhile) the
+        pieces stay unsequenced and get fresh sequences when drained."""
+        if not batch.has_sequence:
+            return
+        state = self.partition(batch.tp)
+        try:
+            at = state.in_flight.index(batch)
+        except ValueError:
+            return
+        sequence = batch.base_sequence
+        for piece in pieces:
+            piece.set_producer_state(batch.producer_id, batch.producer_epoch, sequence,
+                                     batch.transactional)
+            sequence = increment_sequence(sequence, piece.record_count)
+        state.in_flight[at:at + 1] = pieces
+
     # -- outcomes --------------------------------------------------------------------
     def on_success(self, batch: ProducerBatch, base_offset: int) -> None:
         state = self.partition(batch.tp)

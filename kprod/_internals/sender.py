@@ -26,7 +26,7 @@ from kprod._internals.metadata import Broker, Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod.errors import (
     BrokerError, KafkaError, KafkaTimeoutError, ProducerClosedError,
-    ProducerFencedError, error_for_code,
+    ProducerFencedError, RecordTooLargeError, error_for_code,
 )
 
 log = logging.getLogger("kprod.sender")
@@ -47,6 +47,7 @@ _DUPLICATE_SEQUENCE = 46
 _OUT_OF_ORDER_SEQUENCE = 45
 _UNKNOWN_PRODUCER_ID = 59
 _INVALID_PRODUCER_EPOCH = 47
+_MESSAGE_TOO_LARGE = 10
 
 
 class Sender:
@@ -94,6 +95,11 @@ class Sender:
         self._pid_in_flight = False
         self._pid_next_attempt = 0.0
         self.fatal_error: Optional[BaseException] = None
+        # MESSAGE_TOO_LARGE splits (Java's batch-split-total), and per topic what the
+        # broker's size limit is known to be: [largest batch accepted, smallest rejected]
+        # (wire bytes; only for topics that had a rejection).
+        self.batch_split_total = 0
+        self._size_bounds: Dict[str, List[Optional[int]]] = {}
         self.thread = threading.Thread(target=self._run, name="kprod-sender", daemon=True)
 
     # -- caller threads --------------------------------------------------------------
@@ -576,6 +582,16 @@ class Sender:
     def _handle_error(self, batch: ProducerBatch, code: int, err: BaseException,
                       now: float) -> None:
         idem = self.idem
+        if code == _MESSAGE_TOO_LARGE:
+            self._message_too_large(batch, err, now)
+            return
+        if self.txn is not None and code == _OUT_OF_ORDER_SEQUENCE and \
+                self._gap_being_filled(batch) and self._can_retry(batch, now):
+            # An earlier batch of the partition is still being retried or was split (the
+            # broker never wrote it): retry behind it, in sequence order (Java
+            # TransactionManager.canRetry), instead of dooming the transaction.
+            self.acc.reenqueue(batch, now)
+            return
         if self.txn is not None and code in (_OUT_OF_ORDER_SEQUENCE, _UNKNOWN_PRODUCER_ID,
                                              _INVALID_PRODUCER_EPOCH, 90, 120):
             # Inside a transaction these are not retried: fencing is fatal, the rest
@@ -616,6 +632,78 @@ class Sender:
             return
         self._fail_batch(batch, err, unknown_fate=False)
 
+    def _gap_being_filled(self, batch: ProducerBatch) -> bool:
+        """Every batch of the partition sent before this one is still live (queued for
+        retry or in flight), so the sequence gap the broker saw will be filled."""
+        if self.idem is None or not batch.has_sequence:
+            return False
+        state = self.idem.partition(batch.tp)
+        if state.unresolved:
+            return False
+        try:
+            at = state.in_flight.index(batch)
+        except ValueError:
+            return False
+        earlier = state.in_flight[:at]
+        return bool(earlier) and all(b.final_state is None for b in earlier)
+
+    def _message_too_large(self, batch: ProducerBatch, err: BaseException,
+                           now: float) -> None:
+        """MESSAGE_TOO_LARGE: split the batch and retry the pieces (Java
+        Sender.completeBatch -> RecordAccumulator.splitAndReenqueue); a single record
+        fails with RecordTooLargeError.
+
+        Java splits into batch.size pieces, which loops for ever when the topic's
+        max.message.bytes is below batch.size. Here no piece gets more than half the
+        records (so the recursion ends at single records) nor more bytes than
+        min(batch.size, what the broker is known to accept for the topic: the largest
+        batch it accepted, at least half the smallest it rejected). A split is not a
+        retry (attempts and retries untouched, as Java); delivery.timeout.ms still
+        counts from the big batch's creation."""
+        topic = batch.tp[0]
+        size = len(batch.payload) if batch.payload is not None else batch.estimated_size()
+        bounds = self._size_bounds.setdefault(topic, [0, None])
+        if bounds[1] is None or size < bounds[1]:
+            bounds[1] = size
+        if bounds[0] >= size:       # the limit was lowered since: forget the old bound
+            bounds[0] = 0
+        count = batch.record_count
+        expired = now - batch.created_ms >= self.delivery_timeout_ms
+        if count > 1 and batch.final_state is None and not expired \
+                and not self.force_close and self.fatal_error is None:
+            max_bytes = min(self.acc.batch_size, max(bounds[0], bounds[1] // 2))
+            idem = self.idem
+            stamp = None if idem is None else (
+                lambda pieces: idem.take_over_split(batch, pieces))
+            try:
+                pieces = self.acc.split_and_reenqueue(batch, max_bytes, (count + 1) // 2,
+                                                      now, stamp)
+            except Exception:   # never expected: fail the batch with the broker's error
+                log.exception("Could not split the batch rejected as too large for %s-%d",
+                              *batch.tp)
+            else:
+                self.batch_split_total += 1
+                self.acc.batch_done(batch)
+                batch.retire_split()
+                log.warning("Produce to %s-%d rejected a batch of %d records (%d bytes) as "
+                            "too large (MESSAGE_TOO_LARGE): split into %d batches of <= %d "
+                            "records, retrying", topic, batch.tp[1], count, size,
+                            len(pieces), (count + 1) // 2)
+                return
+        if count == 1:
+            known = ""
+            if bounds[0]:
+                known = (f"; batches of up to {bounds[0]} bytes were accepted for this "
+                         f"topic, so its limit is between {bounds[0]} and {bounds[1] - 1}")
+            broker = getattr(err, "message", None)
+            err = RecordTooLargeError(
+                f"the record to {topic}-{batch.tp[1]} is {size} bytes as a one-record batch, "
+                f"larger than the broker accepts for the topic (topic max.message.bytes or "
+                f"broker message.max.bytes){known}" + (f"; broker: {broker}" if broker else ""))
+        elif expired:
+            err = self._expiry_error(batch, now, err)
+        self._fail_batch(batch, err, unknown_fate=False)
+
     def _can_retry(self, batch: ProducerBatch, now: float) -> bool:
         return (not self.force_close and batch.attempts < self.retries
                 and now - batch.created_ms < self.delivery_timeout_ms
@@ -642,6 +730,14 @@ class Sender:
 
     def _complete_batch(self, batch: ProducerBatch, base_offset: int,
                         log_append_time: int) -> None:
+        if self._size_bounds and batch.payload is not None:
+            bounds = self._size_bounds.get(batch.tp[0])
+            if bounds is not None:      # the topic had a MESSAGE_TOO_LARGE: learn its limit
+                size = len(batch.payload)
+                if size > bounds[0]:
+                    bounds[0] = size
+                if bounds[1] is not None and size >= bounds[1]:
+                    bounds[1] = None    # the limit was raised since
         if self.idem is not None and batch.has_sequence:
             self.idem.on_success(batch, base_offset)
         self.acc.batch_done(batch)
