@@ -8,9 +8,10 @@ waiting awaitable and keeps the event loop free:
   shape). When the record cannot be queued at once (the topic's metadata is not
   known yet, or ``buffer.memory`` is full) the blocking wait, bounded by
   ``max.block.ms``, runs in the loop's default executor instead of on the loop.
-- Completions arrive on the I/O thread; they are handed to the loop in batches:
-  one ``call_soon_threadsafe`` wakes the loop for every completion that piled up
-  since the last one, not one per record.
+- Completions are tracked per record batch, not per record: the I/O thread runs
+  one callback per completed batch, and one ``call_soon_threadsafe`` wakes the
+  loop for every batch that completed since the last wake-up; the loop then
+  resolves the batch's futures.
 - ``flush``, ``close`` and the transaction calls wait in the executor.
 
 Cancelling a send's future does not unsend the record (Kafka has no such
@@ -30,10 +31,6 @@ from kprod.record import RecordMetadata
 
 __all__ = ["AsyncProducer"]
 
-_Completion = Tuple["asyncio.Future[RecordMetadata]", Optional[RecordMetadata],
-                    Optional[BaseException]]
-
-
 class AsyncProducer:
     """A :class:`~kprod.producer.Producer` for asyncio. Same settings::
 
@@ -48,8 +45,12 @@ class AsyncProducer:
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         self.producer = Producer(config, **kwargs)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._done: Deque[_Completion] = deque()
+        # Per batch (its shared result), the loop's futures of the records in it: one
+        # callback per batch on the I/O thread instead of one per record.
+        self._groups: Dict[Any, List[Tuple["asyncio.Future[RecordMetadata]", Any]]] = {}
+        self._completed: Deque[Any] = deque()    # batch results done, not yet drained
         self._drain_scheduled = False
+        self._batch_done_cb = self._on_batch_done    # bound once: no per-batch allocation
 
     # -- loop plumbing ---------------------------------------------------------------
     def _bind(self) -> asyncio.AbstractEventLoop:
@@ -61,33 +62,61 @@ class AsyncProducer:
                                "one AsyncProducer per loop")
         return loop
 
-    def _completion(self, future: "asyncio.Future[RecordMetadata]"
-                    ) -> Callable[[Optional[RecordMetadata], Optional[BaseException]], None]:
-        def delivered(metadata: Optional[RecordMetadata],
-                      exception: Optional[BaseException]) -> None:
-            # I/O thread: queue it; wake the loop only if no wake-up is pending.
-            self._done.append((future, metadata, exception))
-            if not self._drain_scheduled:
-                self._drain_scheduled = True
-                try:
-                    self._loop.call_soon_threadsafe(self._drain)  # type: ignore[union-attr]
-                except RuntimeError:     # the loop is closed: nobody is waiting any more
-                    self._done.clear()
-        return delivered
+    def _track(self, loop: asyncio.AbstractEventLoop, record_future: Any
+               ) -> "asyncio.Future[RecordMetadata]":
+        """The loop's future for a queued record (loop thread)."""
+        future: asyncio.Future[RecordMetadata] = loop.create_future()
+        batch = record_future._batch
+        group = self._groups.get(batch)
+        if group is None:
+            group = self._groups[batch] = []
+            registered = batch.add_done_callback(self._batch_done_cb, record_future)
+            if registered is None:         # split meanwhile: follow this record alone
+                del self._groups[batch]
+                record_future.add_done_callback(functools.partial(
+                    self._on_record_done, future))
+                return future
+            if not registered:             # already complete
+                self._on_batch_done(record_future)
+        group.append((future, record_future))
+        return future
+
+    def _on_batch_done(self, record_future: Any) -> None:
+        # I/O thread (or now, if already done): queue the batch, wake the loop once.
+        self._completed.append(record_future._batch)
+        self._wake()
+
+    def _on_record_done(self, future: "asyncio.Future[RecordMetadata]",
+                        record_future: Any) -> None:
+        self._completed.append((future, record_future))
+        self._wake()
+
+    def _wake(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)  # type: ignore[union-attr]
+            except RuntimeError:     # the loop is closed: nobody is waiting any more
+                self._completed.clear()
 
     def _drain(self) -> None:
         # Clear the flag before taking: a completion queued after this line schedules
         # another drain, so none is left behind.
         self._drain_scheduled = False
-        done = self._done
-        while done:
-            future, metadata, exception = done.popleft()
-            if future.done():              # cancelled by the caller
+        completed = self._completed
+        while completed:
+            item = completed.popleft()
+            if type(item) is tuple:        # a lone record (split batch)
+                _resolve(*item)
                 continue
-            if exception is not None:
-                future.set_exception(exception)
-            else:
-                future.set_result(metadata)  # type: ignore[arg-type]
+            for future, record_future in self._groups.pop(item, ()):
+                if record_future.done():
+                    _resolve(future, record_future)
+                else:
+                    # Its batch was split (MESSAGE_TOO_LARGE) and its piece is still
+                    # pending: follow this record alone.
+                    record_future.add_done_callback(functools.partial(
+                        self._on_record_done, future))
 
     async def _in_executor(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = self._bind()
@@ -101,19 +130,18 @@ class AsyncProducer:
 
         Input errors (serialization, size, closed producer) raise here, as from
         :meth:`Producer.send`; delivery errors arrive through the future."""
-        loop = self._bind()
-        future: asyncio.Future[RecordMetadata] = loop.create_future()
-        callback = self._completion(future)
+        loop = self._loop
+        if loop is None or loop is not asyncio.get_running_loop():
+            loop = self._bind()
         try:
-            self.producer.send(topic, value, key, partition, timestamp, headers, callback,
-                               block=False)
+            record_future = self.producer.send(topic, value, key, partition, timestamp,
+                                               headers, block=False)
         except (KafkaTimeoutError, BufferExhaustedError):
             # It would have to wait (metadata or memory): wait off the loop, bounded by
             # max.block.ms, and raise what a blocking send() would raise.
-            await loop.run_in_executor(None, functools.partial(
-                self.producer.send, topic, value, key, partition, timestamp, headers,
-                callback))
-        return future
+            record_future = await loop.run_in_executor(None, functools.partial(
+                self.producer.send, topic, value, key, partition, timestamp, headers))
+        return self._track(loop, record_future)
 
     async def send_and_wait(self, topic: Any, value: Any = None, key: Any = None,
                             partition: Optional[int] = None, timestamp: Optional[int] = None,
@@ -130,14 +158,7 @@ class AsyncProducer:
         loop = self._bind()
         record_futures = await self._in_executor(self.producer.send_many, topic, values,
                                                  keys, timestamp=timestamp)
-        futures: List[asyncio.Future[RecordMetadata]] = []
-        for record_future in record_futures:
-            future = loop.create_future()
-            callback = self._completion(future)
-            record_future.add_done_callback(
-                functools.partial(_forward, callback))
-            futures.append(future)
-        return futures
+        return [self._track(loop, record_future) for record_future in record_futures]
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -186,7 +207,11 @@ class AsyncProducer:
         await self._in_executor(self.producer.abort_transaction, timeout)
 
 
-def _forward(callback: Callable[[Optional[RecordMetadata], Optional[BaseException]], None],
-             record_future: Any) -> None:
+def _resolve(future: "asyncio.Future[RecordMetadata]", record_future: Any) -> None:
+    if future.done():                      # cancelled by the caller
+        return
     exception = record_future.exception()
-    callback(None if exception is not None else record_future.result(), exception)
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(record_future.metadata())
