@@ -166,7 +166,9 @@ class AsyncProducer:
         self._bind()
 
     async def flush(self, timeout: Optional[float] = None) -> None:
+        """Send everything queued and wait; the futures are resolved when it returns."""
         await self._in_executor(self.producer.flush, timeout)
+        self._drain()     # flush() returns after the batch callbacks queued their batches
 
     async def close(self, timeout: Optional[float] = None) -> None:
         """Flush and stop; every future is complete when this returns."""

@@ -33,7 +33,8 @@ class BatchResult:
     """The outcome of one batch, shared by the futures of all its records."""
 
     __slots__ = ("topic", "partition", "base_offset", "log_append_time", "error",
-                 "_done", "_event", "_lock", "_callbacks", "_split", "_parent", "_pending")
+                 "_done", "_finished", "_event", "_lock", "_callbacks", "_split", "_parent",
+                 "_pending")
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
@@ -41,7 +42,8 @@ class BatchResult:
         self.base_offset = -1
         self.log_append_time = -1
         self.error: Optional[BaseException] = None
-        self._done = False
+        self._done = False          # the outcome is set (futures report it)
+        self._finished = False      # ... and every callback has run (wait() returns)
         self._event: Optional[threading.Event] = None
         self._lock = threading.Lock()
         self._callbacks: Optional[List[Tuple[int, Callable[..., Any], "RecordFuture"]]] = []
@@ -111,6 +113,7 @@ class BatchResult:
             if self._pending > 0 or self._done:
                 return
             self._done = True
+            self._finished = True    # each piece ran its callbacks before telling us
             event = self._event
         if event is not None:
             event.set()
@@ -118,10 +121,11 @@ class BatchResult:
             self._parent._piece_done()
 
     def wait(self, timeout: Optional[float]) -> bool:
-        if self._done:
+        """Until the outcome is set *and* the callbacks ran (flush() relies on it)."""
+        if self._finished:
             return True
         with self._lock:
-            if self._done:
+            if self._finished:
                 return True
             if self._event is None:
                 self._event = threading.Event()
@@ -130,10 +134,13 @@ class BatchResult:
 
     def complete(self, base_offset: int, log_append_time: int = -1,
                  error: Optional[BaseException] = None) -> None:
-        """Set the outcome (first call wins), wake waiters, then run callbacks.
+        """Set the outcome (first call wins), run the callbacks, then wake waiters.
 
-        Runs the callbacks on the calling (I/O) thread with no lock held. A split
-        result is completed by its pieces, never directly.
+        Runs the callbacks on the calling (I/O) thread with no lock held. As in Java
+        (ProducerBatch.completeFutureAndFireCallbacks: set, callbacks, then the latch),
+        the futures report the outcome before the callbacks run, so a callback may
+        read any future of the batch, while ``wait()`` (hence ``flush()``) returns only
+        after the callbacks ran. A split result is completed by its pieces.
         """
         with self._lock:
             if self._done or self._split is not None:
@@ -143,9 +150,6 @@ class BatchResult:
             self.error = error
             self._done = True
             callbacks, self._callbacks = self._callbacks, None
-            event = self._event
-        if event is not None:
-            event.set()
         for kind, callback, future in callbacks or ():
             try:
                 if kind == _SEND_CALLBACK:
@@ -157,5 +161,10 @@ class BatchResult:
                     callback(future)
             except Exception:  # a user's callback must not stop the I/O thread
                 log.exception("Exception in user callback %r", callback)
+        with self._lock:
+            self._finished = True
+            event = self._event
+        if event is not None:
+            event.set()
         if self._parent is not None:
             self._parent._piece_done()
