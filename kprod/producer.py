@@ -410,6 +410,7 @@ class Producer:
         snapshot = self.metrics_registry.snapshot(self._pool.available_memory,
                                                   self._pool.total_memory)
         snapshot.update(self._sender.settings.stats.snapshot())
+        snapshot["batch-split-total"] = self._sender.batch_split_total
         return snapshot
 
     @property
