@@ -462,8 +462,9 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
         table("peak RSS MB", "max_rss_mb", "{:.0f}", spread=False)
         avro = [s for s in tput if SCENARIOS[s].avro]
         if avro:
-            lines.extend(["### serializer alone, µs per record (Avro; the 1024 values x 5 "
-                          "passes, median pass, timed in the runner before its clock)", head])
+            lines.extend(["### serializer alone, CPU µs per record (Avro; thread CPU time "
+                          "over the 1024 values, median of 5 passes, in the runner before its "
+                          "clock)", head])
             for s in avro:
                 cells = [_fmt(summary[s][c]["serialize_us"], "{:.2f}", True,
                               summary[s][c]["not_run"]) for c in clients]
