@@ -99,20 +99,23 @@ class ProducerBatch(BatchCore):
         if self.final_state is not None:
             return False
         self.final_state = "failed" if error is not None else "succeeded"
-        self.in_flight = False
-        buffer, self.buffer = self.buffer, None
         if self.payload is None and self.builder is not None:
             self.record_count = self.builder.num_records
-        # Drop our views; the pool takes the memory back once no view is left
-        # (a request still being written keeps its own views: KAFKA-19012).
+        self._release()
+        self.result.complete(base_offset, log_append_time, error)
+        return True
+
+    def _release(self) -> None:
+        """Drop our views; the pool takes the memory back once no view is left
+        (a request still being written keeps its own views: KAFKA-19012)."""
+        self.in_flight = False
+        buffer, self.buffer = self.buffer, None
         builder, self.builder = self.builder, None
         self.payload = None
         if builder is not None:
             builder.release_buffer()
         elif buffer is not None:
             buffer.release()
-        self.result.complete(base_offset, log_append_time, error)
-        return True
 
     def retire_split(self) -> None:
         """The batch was split (its result now routes to the pieces): release the buffer
@@ -120,14 +123,7 @@ class ProducerBatch(BatchCore):
         if self.final_state is not None:
             return
         self.final_state = "split"
-        self.in_flight = False
-        buffer, self.buffer = self.buffer, None
-        builder, self.builder = self.builder, None
-        self.payload = None
-        if builder is not None:
-            builder.release_buffer()
-        elif buffer is not None:
-            buffer.release()
+        self._release()
 
     def __repr__(self) -> str:
         return (f"<ProducerBatch {self.tp[0]}-{self.tp[1]} records={self.record_count} seq={self.base_sequence} attempts={self.attempts}>")
