@@ -434,7 +434,10 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
              f"load average {meta['loadavg']} at start (a shared box skews everything), "
              f"{meta['repeats']} repeat(s); medians with (min–max). † = see notes."
              + (f" kprod from {meta['kprod_src']}." if meta.get("kprod_src") else "")
-             + (f" kprod at {meta['kprod_git']}." if meta.get("kprod_git") else ""), ""]
+             + (f" kprod at {meta['kprod_git']}." if meta.get("kprod_git") else "")
+             + (f" **kprod/ changed on disk during the run** (now {meta['kprod_changed']}): "
+                "later runs may have measured other code." if meta.get("kprod_changed") else ""),
+             ""]
 
     def table(title: str, key: str, fmt: str, spread: bool = True) -> None:
         lines.extend([f"### {title}", head])
@@ -554,6 +557,20 @@ def git_state(src: Optional[str] = None) -> str:
     return sha + (" + uncommitted changes in kprod/" if sha and dirty else "")
 
 
+def kprod_fingerprint(src: Optional[str] = None) -> str:
+    """Digest of (path, size, mtime) of kprod/'s sources and built modules: compared at
+    the start and the end of a run, it tells whether the code under test changed midway
+    (every run imports kprod afresh, and others may be editing the working tree)."""
+    import hashlib
+    root = pathlib.Path(src or pathlib.Path(__file__).resolve().parent.parent) / "kprod"
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".pyx", ".pxd", ".so") and path.is_file():
+            st = path.stat()
+            digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def versions() -> Dict[str, str]:
     import aiokafka
     import confluent_kafka
@@ -621,6 +638,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.kprod_src:
         env["KPROD_BENCH_SRC"] = meta["kprod_src"] = os.path.abspath(args.kprod_src)
     meta["kprod_git"] = git_state(meta.get("kprod_src"))
+    fingerprint = kprod_fingerprint(meta.get("kprod_src"))
     runs: List[Run] = []
     plan = make_plan(clients, scenarios, repeats)
     # extra listeners and the schema registry only when a selected scenario needs them
@@ -670,6 +688,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 cluster.stop()
     if not runs:
         return 1
+    if kprod_fingerprint(meta.get("kprod_src")) != fingerprint:
+        meta["kprod_changed"] = git_state(meta.get("kprod_src")) or "?"
+        console.print("[yellow]kprod/ changed on disk during the run: later runs may have "
+                      "measured other code (--kprod-src with a frozen checkout avoids it)[/yellow]")
     done = [s for s in scenarios if any(r.scenario == s for r in runs)]
     summary = summarize(runs, clients, done)
     report = markdown(summary, clients, meta)

@@ -79,6 +79,9 @@ def test_report_marks_clients_that_did_not_run_as_na():
     assert "- avro/java: not run: ProducerPerformance" in text
     assert "mean encoded value 51.3 B" in text
     assert "### serializer alone" in text
+    assert "changed on disk" not in text
+    changed = harness.markdown(summary, clients, {**meta, "kprod_changed": "abc1234"})
+    assert "**kprod/ changed on disk during the run** (now abc1234)" in changed
     assert "| avro | 7.50 (7.50–7.50) | 12.25 (12.25–12.25) | n/a |" in text
 
 
