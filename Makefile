@@ -29,7 +29,9 @@ test-fast: build
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # End-to-end vs confluent-kafka, kafka-python, aiokafka and Java on a local broker the
-# harness starts itself; writes bench/results/<stamp>.json and .png (<= ~10 min).
+# harness starts itself; writes bench/results/<stamp>.json and .png (<= ~10 min). The tls
+# scenario adds an SSL listener, avro a local schema registry (Apicurio, fetched once
+# with Maven); BENCH_ARGS="--scenarios tls,avro --repeats 5" runs just those.
 bench: build
 	$(PY) -m bench.harness $(BENCH_ARGS)
 
