@@ -19,7 +19,7 @@ import threading
 from bisect import bisect_right
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from kprod._native.appender import RecordFuture
+from kprod._native.appender import RecordFuture, run_callbacks
 
 log = logging.getLogger("kprod.producer")
 
@@ -27,6 +27,11 @@ log = logging.getLogger("kprod.producer")
 # or a future's done callback(future).
 _SEND_CALLBACK = 0
 _DONE_CALLBACK = 1
+
+
+def _log_callback_error(callback: Callable[..., Any]) -> None:
+    """Called by run_callbacks inside its except block: logs the traceback."""
+    log.exception("Exception in user callback %r", callback)
 
 
 class BatchResult:
@@ -150,17 +155,8 @@ class BatchResult:
             self.error = error
             self._done = True
             callbacks, self._callbacks = self._callbacks, None
-        for kind, callback, future in callbacks or ():
-            try:
-                if kind == _SEND_CALLBACK:
-                    if error is None:
-                        callback(future.metadata(), None)
-                    else:
-                        callback(None, error)
-                else:
-                    callback(future)
-            except Exception:  # a user's callback must not stop the I/O thread
-                log.exception("Exception in user callback %r", callback)
+        if callbacks:
+            run_callbacks(callbacks, self, error, _log_callback_error)
         with self._lock:
             self._finished = True
             event = self._event

@@ -83,14 +83,14 @@ cdef class RecordFuture:
 
     def metadata(self):
         """RecordMetadata of a completed, successful record."""
+        return self._metadata()
+
+    cdef object _metadata(self):
         cdef int32_t d
         batch = self._current(&d)
         cdef int64_t base = batch.base_offset
         cdef int64_t append_time = batch.log_append_time
-        return _RecordMetadata(batch.topic, batch.partition,
-                               base + d if base >= 0 else -1,
-                               append_time if append_time >= 0 else self._timestamp,
-                               self._key_size, self._value_size)
+        return _make_metadata(batch.topic, batch.partition, base, append_time, self, d)
 
     cdef object _wait(self, timeout, bint for_get):
         """The record's batch once complete (a split one completes after its pieces)."""
@@ -140,6 +140,81 @@ cdef class RecordFuture:
         else:
             state = "done"
         return f"<RecordFuture {batch.topic}-{batch.partition} {state}>"
+
+
+cdef extern from *:
+    """
+    /* A RecordMetadata (a tuple subclass without __dict__: a NamedTuple) built the way
+       tuple.__new__(cls, items) builds it (tp_alloc, then the items), minus the
+       temporary tuple and the Python-level __new__ frame. Borrowed arguments. */
+    static PyObject* kprod_tuple6_of_type(PyObject* cls, PyObject* a, PyObject* b,
+                                          PyObject* c, PyObject* d, PyObject* e,
+                                          PyObject* f) {
+        PyTypeObject* tp = (PyTypeObject*)cls;
+        PyObject* t = tp->tp_alloc(tp, 6);
+        if (t == NULL)
+            return NULL;
+        Py_INCREF(a); PyTuple_SET_ITEM(t, 0, a);
+        Py_INCREF(b); PyTuple_SET_ITEM(t, 1, b);
+        Py_INCREF(c); PyTuple_SET_ITEM(t, 2, c);
+        Py_INCREF(d); PyTuple_SET_ITEM(t, 3, d);
+        Py_INCREF(e); PyTuple_SET_ITEM(t, 4, e);
+        Py_INCREF(f); PyTuple_SET_ITEM(t, 5, f);
+        return t;
+    }
+    """
+    object kprod_tuple6_of_type(object cls, object a, object b, object c, object d,
+                                object e, object f)
+
+
+# kprod_tuple6_of_type relies on it: a plain tuple subclass with 6 fields and no __dict__.
+assert (issubclass(RecordMetadata, tuple) and len(RecordMetadata._fields) == 6
+        and RecordMetadata.__dictoffset__ == 0 and RecordMetadata.__itemsize__ ==
+        tuple.__itemsize__)
+
+
+cdef inline object _make_metadata(object topic, object partition, int64_t base,
+                                  int64_t append_time, RecordFuture future, int32_t delta):
+    return kprod_tuple6_of_type(
+        _RecordMetadata, topic, partition, base + delta if base >= 0 else -1,
+        append_time if append_time >= 0 else future._timestamp,
+        future._key_size, future._value_size)
+
+
+def run_callbacks(list callbacks, result, error, on_callback_error):
+    """BatchResult.complete's per-record loop (natively: it runs once per record).
+
+    ``callbacks`` holds (kind, callback, future) entries of the completed ``result``:
+    kind 0 is a send() callback, called ``(metadata, None)`` or ``(None, error)``; else
+    a done callback, called ``(future)``. An Exception from a callback is handed to
+    ``on_callback_error(callback)`` inside the except block (so it can log the
+    traceback) and the loop goes on."""
+    cdef Py_ssize_t i
+    cdef tuple entry
+    cdef RecordFuture rf
+    # The result's fields once for the whole batch (not per record).
+    topic = result.topic
+    partition = result.partition
+    cdef int64_t base = result.base_offset
+    cdef int64_t append_time = result.log_append_time
+    for i in range(len(callbacks)):
+        entry = <tuple?>callbacks[i]
+        callback = entry[1]
+        future = entry[2]
+        try:
+            if entry[0] == _SEND_CALLBACK:
+                if error is not None:
+                    callback(None, error)
+                elif type(future) is RecordFuture and (<RecordFuture>future)._batch is result:
+                    rf = <RecordFuture>future
+                    callback(_make_metadata(topic, partition, base, append_time, rf,
+                                            rf._delta), None)
+                else:                      # a record routed here by a split
+                    callback(future.metadata(), None)
+            else:
+                callback(future)
+        except Exception:  # a user's callback must not stop the I/O thread
+            on_callback_error(callback)
 
 
 @cython.binding(False)      # a plain builtin: CPython's fast call path
