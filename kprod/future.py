@@ -51,7 +51,9 @@ class BatchResult:
         self._finished = False      # ... and every callback has run (wait() returns)
         self._event: Optional[threading.Event] = None
         self._lock = threading.Lock()
-        self._callbacks: Optional[List[Tuple[int, Callable[..., Any], "RecordFuture"]]] = []
+        # Entries: a RecordFuture with a pending send() callback (the native append adds
+        # these), or (kind, callback, future); see appender.run_callbacks.
+        self._callbacks: Optional[List[Any]] = []
         # Once split: (first record delta of each piece, the pieces' results).
         self._split: Optional[Tuple[List[int], List["BatchResult"]]] = None
         self._parent: Optional["BatchResult"] = None   # the result this one was split from
@@ -103,7 +105,8 @@ class BatchResult:
         moved: Dict[int, list] = {}
         for entry in callbacks or ():
             # The future's delta here: follow its route from the batch it was made in.
-            result, delta = entry[2]._batch, entry[2]._delta
+            future = entry if type(entry) is RecordFuture else entry[2]
+            result, delta = future._batch, future._delta
             while result is not self:
                 result, delta = result.route(delta)
             moved.setdefault(bisect_right(starts, delta) - 1, []).append(entry)

@@ -47,6 +47,9 @@ cdef class RecordFuture:
     cdef readonly int64_t _timestamp
     cdef readonly Py_ssize_t _key_size
     cdef readonly Py_ssize_t _value_size
+    # The send() callback, while pending: the future itself is the entry in its batch's
+    # callback list (no per-record GC-tracked tuple; run_callbacks clears it).
+    cdef object _callback
 
     def __init__(self, batch, int32_t delta, int64_t timestamp, Py_ssize_t key_size,
                  Py_ssize_t value_size):
@@ -184,25 +187,33 @@ cdef inline object _make_metadata(object topic, object partition, int64_t base,
 def run_callbacks(list callbacks, result, error, on_callback_error):
     """BatchResult.complete's per-record loop (natively: it runs once per record).
 
-    ``callbacks`` holds (kind, callback, future) entries of the completed ``result``:
-    kind 0 is a send() callback, called ``(metadata, None)`` or ``(None, error)``; else
-    a done callback, called ``(future)``. An Exception from a callback is handed to
-    ``on_callback_error(callback)`` inside the except block (so it can log the
-    traceback) and the loop goes on."""
+    ``callbacks`` holds the entries of the completed ``result``: a RecordFuture whose
+    send() callback is pending (see ``try_append``), or a (kind, callback, future)
+    tuple: kind 0 a send() callback, else a done callback, called ``(future)``. A
+    send() callback is called ``(metadata, None)`` or ``(None, error)``. An Exception
+    from a callback is handed to ``on_callback_error(callback)`` inside the except
+    block (so it can log the traceback) and the loop goes on."""
     cdef Py_ssize_t i
-    cdef tuple entry
     cdef RecordFuture rf
+    cdef bint send_callback
     # The result's fields once for the whole batch (not per record).
     topic = result.topic
     partition = result.partition
     cdef int64_t base = result.base_offset
     cdef int64_t append_time = result.log_append_time
     for i in range(len(callbacks)):
-        entry = <tuple?>callbacks[i]
-        callback = entry[1]
-        future = entry[2]
+        entry = callbacks[i]
+        if type(entry) is RecordFuture:
+            future = entry
+            callback = (<RecordFuture>entry)._callback
+            (<RecordFuture>entry)._callback = None   # the future may outlive the batch
+            send_callback = True
+        else:
+            callback = (<tuple?>entry)[1]
+            future = (<tuple>entry)[2]
+            send_callback = (<tuple>entry)[0] == _SEND_CALLBACK
         try:
-            if entry[0] == _SEND_CALLBACK:
+            if send_callback:
                 if error is not None:
                     callback(None, error)
                 elif type(future) is RecordFuture and (<RecordFuture>future)._batch is result:
@@ -252,7 +263,11 @@ cdef object _try_append(object batches, int64_t timestamp, object key, object va
     future._key_size = key_size
     future._value_size = value_size
     if callback is not None:
-        PyList_Append(batch.result._callbacks, (_SEND_CALLBACK, callback, future))
+        # The future itself is the callback entry (run_callbacks): a tuple per record
+        # would be GC-tracked, and live until the batch completes, so it would drive a
+        # young-generation collection every ~700 sends.
+        future._callback = callback
+        PyList_Append(batch.result._callbacks, future)
     cdef Py_ssize_t after = builder._estimated()
     return (future, after - before,
             builder._count > 0 and after >= builder._write_limit)
