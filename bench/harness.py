@@ -40,8 +40,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-CLIENTS = ["kprod", "confluent", "kafka-python", "aiokafka", "java"]
-MODULES = {"kafka-python": "kafka_python"}
+CLIENTS = ["kprod", "confluent", "kafka-python", "aiokafka", "kprod-aio", "java"]
+MODULES = {"kafka-python": "kafka_python", "kprod-aio": "kprod_aio"}
 SLOW = {"kafka-python", "aiokafka"}   # pure-Python senders: fewer records (rates are per record)
 SLOW_DIVISOR = 5
 BATCH_SIZE, LINGER_MS = 16384, 5
@@ -84,6 +84,7 @@ SCENARIOS = {s.name: s for s in [
              "acks=all, idempotent", avro=True, not_run=(
                  ("kafka-python", "no schema-registry Avro serializer of its own"),
                  ("aiokafka", "no schema-registry Avro serializer of its own"),
+                 ("kprod-aio", "the asyncio runner sends bytes (kprod runs the Avro path)"),
                  ("java", "ProducerPerformance only sends byte[] payloads (no serializer "
                   "option; Confluent's KafkaAvroSerializer is not on Maven Central)"))),
     Scenario("latency", "100 B values at 10k records/s, send->ack latency", rate=10_000,
@@ -409,6 +410,11 @@ def summarize(runs: List[Run], clients: List[str], scenarios: List[str]) -> Dict
                 if mine and client != "kprod":
                     ratios.append(mine[0].records_per_s / r.records_per_s)
             per[client]["kprod_ratio"] = _stats(ratios)
+            if client == "aiokafka":    # asyncio against asyncio: kprod.aio / aiokafka
+                per[client]["aio_ratio"] = _stats([
+                    k.records_per_s / r.records_per_s for r in ok for k in runs
+                    if k.scenario == name and k.client == "kprod-aio"
+                    and k.repeat == r.repeat and k.valid])
         out[name] = per
     return out
 
@@ -457,6 +463,15 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any]) 
             cells = [_fmt(summary[s][c]["kprod_ratio"], "{:.2f}x", True, summary[s][c]["not_run"])
                      for c in clients if c != "kprod"]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if tput and {"kprod-aio", "aiokafka"} <= set(clients):
+        lines.extend(["### asyncio: kprod-aio ÷ aiokafka (records/s, same repeat)",
+                      "| scenario | ratio |", "|---|---:|"])
+        for s in tput:
+            d = summary[s]["aiokafka"]
+            lines.append(f"| {s} | " + _fmt(d.get("aio_ratio"), "{:.2f}x", True,
+                                             d["not_run"] or summary[s]["kprod-aio"]["not_run"])
+                         + " |")
         lines.append("")
     if tput:
         table("MB/s (key + value bytes, 2^20" + ("; avro: encoded values" if any(
