@@ -48,6 +48,9 @@ class RecordAccumulator:
         self.closed = False
         self.partitioner = BuiltInPartitioner(batch_size)
         self._drain_index: Dict[int, int] = {}
+        # topic -> [TopicInfo, sticky state, unavailable nodes, usable partitions, their
+        # (topic, partition) keys, queue lengths last used] (update_partition_load_stats)
+        self._load_stats_cache: Dict[str, list] = {}
         self._random = random.Random()
 
     # -- caller threads ---------------------------------------------------------
@@ -150,19 +153,30 @@ class RecordAccumulator:
         """Adaptive partitioning (KIP-794): weight each topic's sticky choice towards
         partitions with shorter queues, skipping leaders unavailable for longer than
         ``partitioner.availability.timeout.ms`` (Java RecordAccumulator.ready)."""
+        # Runs on every sender loop: the usable partitions are cached per metadata
+        # TopicInfo and availability, and the weights recomputed only when a queue
+        # length changed (they depend on nothing else).
+        queues = self.queues
+        cache = self._load_stats_cache
         for topic, state in list(self.partitioner._topics.items()):
             info = topics.get(topic)
             if info is None:
                 continue
-            partitions: List[int] = []
-            sizes: List[int] = []
-            for p in info.partitions:
-                if p.leader < 0 or p.leader in unavailable_nodes:
-                    continue
-                q = self.queues.get((topic, p.partition))
-                partitions.append(p.partition)
+            entry = cache.get(topic)
+            if entry is None or entry[0] is not info or entry[1] is not state \
+                    or entry[2] != unavailable_nodes:
+                partitions = [p.partition for p in info.partitions
+                              if p.leader >= 0 and p.leader not in unavailable_nodes]
+                entry = cache[topic] = [info, state, set(unavailable_nodes), partitions,
+                                        [(topic, p) for p in partitions], None]
+            sizes = []
+            for tp in entry[4]:
+                q = queues.get(tp)
                 sizes.append(len(q.batches) if q is not None else 0)
-            BuiltInPartitioner.update_load_stats(state, partitions, sizes, info.num_partitions)
+            if sizes == entry[5]:
+                continue
+            entry[5] = sizes
+            BuiltInPartitioner.update_load_stats(state, entry[3], sizes, info.num_partitions)
 
     def drain(self, node_id: int, partitions: Sequence[TopicPartition], max_size: int,
               now: float, may_drain: Callable[[ProducerBatch], bool]) -> List[ProducerBatch]:
