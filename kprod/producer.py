@@ -222,11 +222,15 @@ class Producer:
         result = None if q is None else try_append(q.batches, timestamp, key, value, headers,
                                                     callback, key_size, value_size)
         if result is None:
+            since = _monotonic_ms()     # the new batch is created at or after this
             result = acc.append_new_batch(q or acc.queue(tp), timestamp, key, value, headers,
                                           callback,
                                           self._max_block_s * 1000.0 if block else 0.0,
                                           key_size, value_size)
-            self._sender.wakeup()
+            if result[2]:
+                self._sender.wakeup()
+            else:
+                self._sender.wakeup_new_batch(since)
         elif result[2]:
             self._sender.wakeup()       # the batch is full: ready to go
         if self._txn is not None and self._txn.maybe_add_partition(tp):

@@ -8,6 +8,7 @@ so user callbacks) are delivered from this thread with no internal lock held.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import selectors
 import threading
@@ -80,6 +81,12 @@ class Sender:
         os.set_blocking(self._wake_w, False)
         self.selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._wakeup_pending = False
+        # What a send() that opened a batch needs to know to skip the wakeup (see
+        # wakeup_new_batch): None while this thread is awake and will still scan the
+        # queues before it sleeps; 0.0 once that scan is done; while polling, the
+        # clock time (ms) by which the poll returns.
+        self._wake_deadline: Optional[float] = 0.0
+        self.linger_ms = config["linger.ms"]
         self._registered: Dict[int, int] = {}     # id(connection) -> registered fd
         self.connections: Dict[int, BrokerConnection] = {}
         self.bootstrap: List[BrokerConnection] = []
@@ -111,6 +118,21 @@ class Sender:
                 os.write(self._wake_w, b"x")
             except (BlockingIOError, OSError):
                 pass
+
+    def wakeup_new_batch(self, since_ms: float) -> None:
+        """A send() opened a batch at or after ``since_ms`` (clock ms): wake this thread
+        unless it will look at the queues in time anyway, i.e. it is awake and has not
+        scanned them yet, or it polls until no later than the batch's linger expiry.
+        At low rates this saves a wakeup (a whole loop) per request: the poll is capped
+        at linger.ms while requests are in flight (run_once)."""
+        deadline = self._wake_deadline
+        if deadline is None:
+            return
+        acc = self.acc
+        if 0.0 < deadline <= since_ms + self.linger_ms and not (
+                acc.flushes_in_progress or acc.closed or acc.pool.queued):
+            return
+        self.wakeup()
 
     def start(self) -> None:
         self.thread.start()
@@ -221,6 +243,7 @@ class Sender:
             self.fatal_error = KafkaError(f"kprod I/O thread crashed: {exc!r}")
             self.metadata.fail_waiters(self.fatal_error)
         finally:
+            self._wake_deadline = 0.0       # not polling any more: always wake
             self._abort_everything(self.fatal_error or ProducerClosedError(
                 "Producer closed forcefully before the record was sent"))
             for conn in list(self.connections.values()) + self.bootstrap:
@@ -232,8 +255,13 @@ class Sender:
             os.close(self._wake_w)
 
     def run_once(self) -> None:
+        self._wake_deadline = None          # awake: the queues get scanned below
         now = self.clock()
         timeout_ms = 1000.0
+        if self.in_flight_batches and self.linger_ms > 0:
+            # Awake at least every linger.ms while waiting for responses, so a batch
+            # opened meanwhile needs no wakeup (wakeup_new_batch).
+            timeout_ms = float(self.linger_ms)
         timeout_ms = min(timeout_ms, self._maybe_update_metadata(now))
         if self.txn is not None:
             timeout_ms = min(timeout_ms, self._maybe_send_txn_request(now))
@@ -247,7 +275,11 @@ class Sender:
         self._poll(max(timeout_ms, 0) / 1000.0)
 
     def _poll(self, timeout_s: float) -> None:
+        # epoll waits whole milliseconds, rounded up: publish when this poll returns at
+        # the latest (the caller may then skip the pipe write; see wakeup_new_batch).
+        self._wake_deadline = self.clock() + math.ceil(timeout_s * 1000.0)
         events = self.selector.select(timeout_s)
+        self._wake_deadline = None
         now = self.clock()
         for key, mask in events:
             conn = key.data
@@ -448,11 +480,14 @@ class Sender:
         md = self.metadata
         if self.acc.partitioner._topics:
             self._update_load_stats(now)
+        self._wake_deadline = 0.0   # a batch opened from now on is not in this scan
         ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now)
         for topic in unknown:
             md.request_topic(topic)
             md.request_update()
         timeout = next_ready_ms
+        timeout_not_ready = float("inf")   # reconnect waits of nodes with data
+        sent = False
         if ready:
             by_node: Dict[int, List[TopicPartition]] = {}
             for tp in self.acc.queues:
@@ -469,7 +504,9 @@ class Sender:
                 if not self._ensure_connected(conn, now):
                     self.node_unready_since.setdefault(node_id, now)
                     if conn.state in ("DISCONNECTED", "CLOSED"):
-                        timeout = min(timeout, max(conn.next_attempt_ms - now, 0))
+                        wait = max(conn.next_attempt_ms - now, 0)
+                        timeout = min(timeout, wait)
+                        timeout_not_ready = min(timeout_not_ready, wait)
                     continue
                 self.node_unready_since.pop(node_id, None)
                 if not conn.can_send_more():
@@ -477,8 +514,23 @@ class Sender:
                 batches = self.acc.drain(node_id, partitions, self.max_request_size, now,
                                          may_drain)
                 if batches:
+                    # the queues get scanned again below (batches opened meanwhile too)
+                    self._wake_deadline = None
                     self._send_produce(conn, batches, now)
+                    sent = True
+        if sent:
+            # What is left decides the poll timeout. (Looping again at once instead cost
+            # a whole extra loop per request at low rates.) Data still sendable on a
+            # connection that can take another request means no wait; otherwise the
+            # next linger/backoff deadline, or a response, wakes us.
+            self._wake_deadline = 0.0
+            ready, next_ready_ms, _ = self.acc.ready(md.leader_for, now)
+            timeout = min(timeout_not_ready, next_ready_ms)
+            for node_id in ready:
+                conn = self.connections.get(node_id)
+                if conn is not None and conn.ready and conn.can_send_more():
                     timeout = 0
+                    break
         timeout = min(timeout, self._expire(now))
         return timeout
 
@@ -761,6 +813,9 @@ class Sender:
             self.metrics.record_error(count)
 
     def _expire(self, now: float) -> float:
+        soonest = self.acc.next_expiry_ms(now)
+        if soonest > 0:     # no queue's head is due: the loops below would find nothing
+            return soonest
         for batch in self.acc.expired_batches(now):
             self._fail_batch(batch, self._expiry_error(batch, now), unknown_fate=False)
         # Retried idempotent batches past the deadline: fail, sequences unresolved (Java).
