@@ -28,7 +28,7 @@ import socket
 import ssl
 import struct
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from kprod._internals import protocol as proto
 from kprod._internals import sasl as _sasl
@@ -54,6 +54,7 @@ _SETUP_STATES = (CONNECTING, TLS_HANDSHAKE, HANDSHAKE, AUTHENTICATING, REAUTHENT
 _AUTH_STATES = (AUTHENTICATING, REAUTHENTICATING)
 # Reading more than this per readable event would starve the other connections.
 _MAX_READ_PER_EVENT = 4 << 20
+_READ_BUFFER_BYTES = 256 * 1024   # per plain-socket read (the socket stays readable)
 # TLS writes: small chunks are joined into one write of at most this many bytes.
 _TLS_WRITE_BYTES = 256 * 1024
 
@@ -173,6 +174,9 @@ class BrokerConnection:
         self._out: Deque[memoryview] = deque()   # pending output, in order
         self._out_requests: Deque[Tuple[InFlightRequest, int]] = deque()
         self._recv = bytearray()
+        # Plain sockets read into this reused buffer: recv(n) allocates n bytes per call
+        # (a 1 MiB malloc is an mmap, munmap and mremap per response).
+        self._read_buffer: Optional[memoryview] = None
         self._addresses: List[Tuple] = []
         self._address_index = 0
         self._failures = 0
@@ -695,10 +699,14 @@ class BrokerConnection:
             del recv[:4 + size]
             self._on_frame(frame)
 
-    def _read(self) -> bytes:
+    def _read(self) -> Union[bytes, memoryview]:
         sock = self.sock
         if not self._tls:
-            return sock.recv(1 << 20)
+            # The bytes are consumed (copied into _recv) before the next read.
+            buffer = self._read_buffer
+            if buffer is None:
+                buffer = self._read_buffer = memoryview(bytearray(_READ_BUFFER_BYTES))
+            return buffer[:sock.recv_into(buffer)]
         # One TLS record per recv(); decrypted bytes buffered inside the SSL object do
         # not wake the selector, so read until the socket would block.
         chunks: List[bytes] = []
