@@ -286,7 +286,31 @@ class KafkaCluster:
         admin = self.admin()  # must outlive the future, or the request is aborted
         admin.create_topics([topic], operation_timeout=timeout)[name].result(timeout)
         self.wait_for_topic(name, partitions, timeout=timeout)
+        self._wait_leaders_serving(name, partitions, timeout)
         return name
+
+    def _wait_leaders_serving(self, name: str, partitions: int, timeout: float) -> None:
+        """Every partition's leader answers ListOffsets. Metadata can name a leader a
+        moment before that broker has taken the leadership over (KRaft publishes the
+        image first), and a raw Produce then gets NOT_LEADER_OR_FOLLOWER."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        probe = Consumer({"bootstrap.servers": self.bootstrap_servers,
+                          "group.id": "kprod-testing-probe", "socket.timeout.ms": 5000})
+
+        def serving() -> bool:
+            try:
+                for p in range(partitions):
+                    probe.get_watermark_offsets(TopicPartition(name, p), timeout=5,
+                                                cached=False)
+            except KafkaException:
+                return False
+            return True
+
+        try:
+            self._wait_until(serving, timeout, f"topic {name!r}: a leader does not serve")
+        finally:
+            probe.close()
 
     def wait_for_topic(self, name: str, partitions: int | None = None, *, in_sync: bool = False,
                        timeout: float = 30.0) -> None:
