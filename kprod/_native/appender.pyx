@@ -28,7 +28,21 @@ cdef class BatchCore:
     (``kprod._internals.batch.ProducerBatch`` extends it)."""
     cdef public object builder     # RecordBatchBuilder while open, None once completed
     cdef public object payload     # memoryview of the closed batch, None while open
-    cdef public object result      # kprod.future.BatchResult
+    cdef object _result            # kprod.future.BatchResult
+    # The result's callback list, read once per record by the append: an attribute
+    # lookup on the (Python) BatchResult costs more than the rest of the entry. The
+    # list is only replaced (by None) when the result completes or is split, and an
+    # append never reaches it then (builder None, or payload set).
+    cdef object _callbacks
+
+    @property
+    def result(self):
+        return self._result
+
+    @result.setter
+    def result(self, value):
+        self._result = value
+        self._callbacks = value._callbacks
 
 
 @cython.final
@@ -243,6 +257,20 @@ def try_append(batches, int64_t timestamp, key, value, headers, callback,
 cdef object _try_append(object batches, int64_t timestamp, object key, object value,
                         object headers, object callback, Py_ssize_t key_size,
                         Py_ssize_t value_size):
+    cdef Py_ssize_t appended
+    cdef bint full
+    future = _append(batches, timestamp, key, value, headers, callback, key_size,
+                     value_size, &appended, &full)
+    if future is None:
+        return None
+    return (future, appended, full)
+
+
+cdef RecordFuture _append(object batches, int64_t timestamp, object key, object value,
+                          object headers, object callback, Py_ssize_t key_size,
+                          Py_ssize_t value_size, Py_ssize_t* appended, bint* full):
+    """try_append without the result tuple (SendPath's per-record path): the future,
+    or None; the appended bytes and whether the batch is now full in the pointers."""
     cdef Py_ssize_t n = len(batches)
     if n == 0:
         return None
@@ -257,7 +285,7 @@ cdef object _try_append(object batches, int64_t timestamp, object key, object va
     if delta < 0:
         return None
     cdef RecordFuture future = RecordFuture.__new__(RecordFuture)
-    future._batch = batch.result
+    future._batch = batch._result
     future._delta = delta
     future._timestamp = timestamp
     future._key_size = key_size
@@ -267,10 +295,11 @@ cdef object _try_append(object batches, int64_t timestamp, object key, object va
         # would be GC-tracked, and live until the batch completes, so it would drive a
         # young-generation collection every ~700 sends.
         future._callback = callback
-        PyList_Append(batch.result._callbacks, future)
+        PyList_Append(batch._callbacks, future)
     cdef Py_ssize_t after = builder._estimated()
-    return (future, after - before,
-            builder._count > 0 and after >= builder._write_limit)
+    appended[0] = after - before
+    full[0] = builder._count > 0 and after >= builder._write_limit
+    return future
 
 
 @cython.final
@@ -460,19 +489,20 @@ cdef class SendPath:
                 return self.slow(topic, value, key, p if state is None else None, ts, headers,
                                  callback, block=block)
             tstate.queues[p] = q
-        result = _try_append((<PartitionQueue>q).batches, ts, key, value, None, callback,
-                             key_size, value_size)
-        if result is None:                     # needs a new batch: the slow path opens it
+        cdef Py_ssize_t appended
+        cdef bint full
+        future = _append((<PartitionQueue>q).batches, ts, key, value, None, callback,
+                         key_size, value_size, &appended, &full)
+        if future is None:                     # needs a new batch: the slow path opens it
             return self.slow(topic, value, key, p if state is None else None, ts, headers,
                              callback, block=block)
-        if <bint>result[2]:
+        if full:
             self.wakeup()                      # the batch is full: ready to go
         if state is not None and state.index == p:
             # KIP-794 switch rule; the (rare) switch itself is done in Python.
-            produced = state.produced_bytes + <Py_ssize_t>result[1]
-            if (produced >= self.batch_size and <bint>result[2]) or \
-                    produced >= 2 * self.batch_size:
-                self.sticky.update(state, p, result[1], result[2], n, tstate.info.available)
+            produced = state.produced_bytes + appended
+            if (produced >= self.batch_size and full) or produced >= 2 * self.batch_size:
+                self.sticky.update(state, p, appended, full, n, tstate.info.available)
             else:
                 state.produced_bytes = produced
-        return result[0]
+        return future
