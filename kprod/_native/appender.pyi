@@ -48,3 +48,6 @@ class SendPath:
 def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
                value: Optional[bytes], headers: Any, callback: Any, key_size: int,
                value_size: int) -> Optional[Tuple[RecordFuture, int, bool]]: ...
+
+def run_callbacks(callbacks: list, result: Any, error: Optional[BaseException],
+                  on_callback_error: Callable[[Any], Any]) -> None: ...
