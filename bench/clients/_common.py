@@ -154,3 +154,58 @@ def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
            "serialize_us": serialize_us}
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
+
+
+def kprod_config(spec: Dict[str, Any]) -> Dict[str, Any]:
+    """kprod's settings for a spec (the kprod and kprod-aio runners)."""
+    config = {
+        "bootstrap.servers": spec["bootstrap"], "acks": spec["acks"],
+        "compression.type": spec["compression"], "enable.idempotence": spec["idempotence"],
+        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]}
+    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+        config["security.protocol"] = spec["security_protocol"]
+        config["ssl.truststore.location"] = spec["ssl_ca"]
+    return config
+
+
+async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
+                            flush: Callable[[], Any]) -> Tuple[Tally, Optional[Latencies],
+                                                               float, float]:
+    """The asyncio runners' timed loop (aiokafka, kprod-aio): ``(await send(topic, value,
+    key)).add_done_callback(...)`` per record, paced with asyncio.sleep so the loop keeps
+    running, then ``await flush()``. Returns (tally, latencies, elapsed s, CPU s)."""
+    import asyncio
+    import functools
+    keys, values = records(spec)
+    n, pool, topic = spec["num_records"], len(values), spec["topic"]
+    tally = Tally()
+    lat = Latencies(n) if spec["latency"] else None
+
+    def on_done(fut: Any) -> None:
+        exc = fut.exception()
+        if exc is None:
+            tally.acked += 1
+        else:
+            tally.error(exc)
+
+    def on_done_timed(i: int, fut: Any) -> None:
+        lat.acked[i] = time.perf_counter()   # type: ignore[union-attr]
+        on_done(fut)
+
+    pacer = Pacer(spec["rate"])
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    for i in range(n):
+        if pacer.interval:
+            ahead = pacer.start + i * pacer.interval - time.perf_counter()
+            if ahead > 0.0005:
+                await asyncio.sleep(ahead)
+        j = i % pool
+        if lat is not None:
+            lat.sent[i] = time.perf_counter()
+            (await send(topic, values[j], keys[j])).add_done_callback(
+                functools.partial(on_done_timed, i))
+        else:
+            (await send(topic, values[j], keys[j])).add_done_callback(on_done)
+    await flush()
+    await asyncio.sleep(0)   # done callbacks are scheduled, not called, by the future
+    return tally, lat, time.perf_counter() - t0, cpu_seconds() - cpu0

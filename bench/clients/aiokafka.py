@@ -4,17 +4,13 @@ Over TLS: ``security_protocol="SSL"`` with ``create_ssl_context(cafile=)`` (host
 from __future__ import annotations
 
 import asyncio
-import functools
-import time
 
 from aiokafka import AIOKafkaProducer
 
-from bench.clients._common import Latencies, Pacer, Tally, cpu_seconds, emit, load_spec, records
+from bench.clients._common import asyncio_send_loop, emit, load_spec
 
 
 async def run(spec) -> None:
-    keys, values = records(spec)
-    n, pool = spec["num_records"], len(values)
     compression = None if spec["compression"] == "none" else spec["compression"]
     security = {}
     if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
@@ -26,39 +22,8 @@ async def run(spec) -> None:
         compression_type=compression, enable_idempotence=spec["idempotence"],
         max_batch_size=spec["batch_size"], linger_ms=spec["linger_ms"], **security)
     await producer.start()
-    tally = Tally()
-    lat = Latencies(n) if spec["latency"] else None
-
-    def on_done(fut):
-        exc = fut.exception()
-        if exc is None:
-            tally.acked += 1
-        else:
-            tally.error(exc)
-
-    def on_done_timed(i, fut):
-        lat.acked[i] = time.perf_counter()
-        on_done(fut)
-
-    send, topic = producer.send, spec["topic"]
-    await producer.partitions_for(topic)   # warm-up: metadata before the clock
-    pacer = Pacer(spec["rate"])
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
-    for i in range(n):
-        if pacer.interval:   # pace with asyncio.sleep so the event loop keeps running
-            ahead = pacer.start + i * pacer.interval - time.perf_counter()
-            if ahead > 0.0005:
-                await asyncio.sleep(ahead)
-        j = i % pool
-        if lat is not None:
-            lat.sent[i] = time.perf_counter()
-            (await send(topic, values[j], keys[j])).add_done_callback(
-                functools.partial(on_done_timed, i))
-        else:
-            (await send(topic, values[j], keys[j])).add_done_callback(on_done)
-    await producer.flush()
-    await asyncio.sleep(0)   # done callbacks are scheduled, not called, by the future
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    await producer.partitions_for(spec["topic"])   # warm-up: metadata before the clock
+    tally, lat, elapsed, cpu = await asyncio_send_loop(spec, producer.send, producer.flush)
     await producer.stop()
     emit(spec, tally, elapsed, cpu, lat, [])
 

@@ -11,8 +11,8 @@ import sys
 import time
 
 from bench.clients._common import (
-    CUSTOMER_SCHEMA, Latencies, Pacer, Tally, avro_values, cpu_seconds, emit, load_spec, records,
-    time_serializer,
+    CUSTOMER_SCHEMA, Latencies, Pacer, Tally, avro_values, cpu_seconds, emit, kprod_config,
+    load_spec, records, time_serializer,
 )
 
 if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
@@ -23,13 +23,7 @@ from kprod.producer import Producer  # noqa: E402
 def main() -> None:
     spec = load_spec()
     keys, values = records(spec)
-    config = {
-        "bootstrap.servers": spec["bootstrap"], "acks": spec["acks"],
-        "compression.type": spec["compression"], "enable.idempotence": spec["idempotence"],
-        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]}
-    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
-        config["security.protocol"] = spec["security_protocol"]
-        config["ssl.truststore.location"] = spec["ssl_ca"]
+    config = kprod_config(spec)
     serializer = None
     if spec.get("avro"):
         from kprod.schema_registry import AvroSerializer, SchemaRegistryClient
