@@ -73,8 +73,7 @@ class AsyncProducer:
             registered = batch.add_done_callback(self._batch_done_cb, record_future)
             if registered is None:         # split meanwhile: follow this record alone
                 del self._groups[batch]
-                record_future.add_done_callback(functools.partial(
-                    self._on_record_done, future))
+                self._follow_alone(future, record_future)
                 return future
             if not registered:             # already complete
                 self._on_batch_done(record_future)
@@ -85,6 +84,11 @@ class AsyncProducer:
         # I/O thread (or now, if already done): queue the batch, wake the loop once.
         self._completed.append(record_future._batch)
         self._wake()
+
+    def _follow_alone(self, future: "asyncio.Future[RecordMetadata]",
+                      record_future: Any) -> None:
+        """A record of a split batch: its own done callback instead of its batch's."""
+        record_future.add_done_callback(functools.partial(self._on_record_done, future))
 
     def _on_record_done(self, future: "asyncio.Future[RecordMetadata]",
                         record_future: Any) -> None:
@@ -115,8 +119,7 @@ class AsyncProducer:
                 else:
                     # Its batch was split (MESSAGE_TOO_LARGE) and its piece is still
                     # pending: follow this record alone.
-                    record_future.add_done_callback(functools.partial(
-                        self._on_record_done, future))
+                    self._follow_alone(future, record_future)
 
     async def _in_executor(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = self._bind()

@@ -23,12 +23,6 @@ from kprod._native.appender import RecordFuture, run_callbacks
 
 log = logging.getLogger("kprod.producer")
 
-# Callback styles kept in a batch's list: a send() callback(metadata, exception)
-# or a future's done callback(future).
-_SEND_CALLBACK = 0
-_DONE_CALLBACK = 1
-
-
 def _log_callback_error(callback: Callable[..., Any]) -> None:
     """Called by run_callbacks inside its except block: logs the traceback."""
     log.exception("Exception in user callback %r", callback)
@@ -52,7 +46,7 @@ class BatchResult:
         self._event: Optional[threading.Event] = None
         self._lock = threading.Lock()
         # Entries: a RecordFuture with a pending send() callback (the native append adds
-        # these), or (kind, callback, future); see appender.run_callbacks.
+        # these), or a (callback, future) done callback; see appender.run_callbacks.
         self._callbacks: Optional[List[Any]] = []
         # Once split: (first record delta of each piece, the pieces' results).
         self._split: Optional[Tuple[List[int], List["BatchResult"]]] = None
@@ -63,10 +57,6 @@ class BatchResult:
     def done(self) -> bool:
         return self._done
 
-    def add_send_callback(self, callback: Callable[..., Any], future: "RecordFuture") -> None:
-        """Register a send() callback. Caller guarantees the batch is still open."""
-        self._callbacks.append((_SEND_CALLBACK, callback, future))  # type: ignore[union-attr]
-
     def add_done_callback(self, callback: Callable[..., Any],
                           future: "RecordFuture") -> Optional[bool]:
         """Register a done callback; False if already complete (caller runs it), None
@@ -76,7 +66,7 @@ class BatchResult:
                 return None
             if self._done:
                 return False
-            self._callbacks.append((_DONE_CALLBACK, callback, future))  # type: ignore
+            self._callbacks.append((callback, future))  # type: ignore[union-attr]
             return True
 
     # -- split (MESSAGE_TOO_LARGE) -----------------------------------------------------
@@ -105,7 +95,7 @@ class BatchResult:
         moved: Dict[int, list] = {}
         for entry in callbacks or ():
             # The future's delta here: follow its route from the batch it was made in.
-            future = entry if type(entry) is RecordFuture else entry[2]
+            future = entry if type(entry) is RecordFuture else entry[1]
             result, delta = future._batch, future._delta
             while result is not self:
                 result, delta = result.route(delta)

@@ -20,7 +20,6 @@ from kprod.errors import KafkaTimeoutError
 from kprod.record import RecordMetadata
 
 cdef object _RecordMetadata = RecordMetadata
-cdef int _SEND_CALLBACK = 0
 
 
 cdef class BatchCore:
@@ -202,14 +201,13 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
     """BatchResult.complete's per-record loop (natively: it runs once per record).
 
     ``callbacks`` holds the entries of the completed ``result``: a RecordFuture whose
-    send() callback is pending (see ``try_append``), or a (kind, callback, future)
-    tuple: kind 0 a send() callback, else a done callback, called ``(future)``. A
-    send() callback is called ``(metadata, None)`` or ``(None, error)``. An Exception
+    send() callback is pending (see ``try_append``), called ``(metadata, None)`` or
+    ``(None, error)``, or a ``(callback, future)`` done callback, called ``(future)``.
+    An Exception
     from a callback is handed to ``on_callback_error(callback)`` inside the except
     block (so it can log the traceback) and the loop goes on."""
     cdef Py_ssize_t i
     cdef RecordFuture rf
-    cdef bint send_callback
     # The result's fields once for the whole batch (not per record).
     topic = result.topic
     partition = result.partition
@@ -217,15 +215,14 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
     cdef int64_t append_time = result.log_append_time
     for i in range(len(callbacks)):
         entry = callbacks[i]
-        if type(entry) is RecordFuture:
+        send_callback = type(entry) is RecordFuture
+        if send_callback:
             future = entry
             callback = (<RecordFuture>entry)._callback
             (<RecordFuture>entry)._callback = None   # the future may outlive the batch
-            send_callback = True
         else:
-            callback = (<tuple?>entry)[1]
-            future = (<tuple>entry)[2]
-            send_callback = (<tuple>entry)[0] == _SEND_CALLBACK
+            callback = (<tuple?>entry)[0]
+            future = (<tuple>entry)[1]
         try:
             if send_callback:
                 if error is not None:

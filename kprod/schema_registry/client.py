@@ -235,10 +235,7 @@ class SchemaRegistryClient:
         cached = self._id_by_schema.get(key)
         if cached is not None:
             return cached
-        body: Dict[str, Any] = {"schema": text}
-        if schema_type != "AVRO":
-            body["schemaType"] = schema_type
-        reply = self._request("POST", f"/subjects/{_quote(subject)}/versions", body)
+        reply = self._request("POST", f"/subjects/{_quote(subject)}/versions", _schema_body(text, schema_type))
         schema_id = int(reply["id"])
         with self._lock:
             self._id_by_schema[key] = schema_id
@@ -253,10 +250,7 @@ class SchemaRegistryClient:
         cached = self._registered_by_schema.get(key)
         if cached is not None:
             return cached
-        body: Dict[str, Any] = {"schema": text}
-        if schema_type != "AVRO":
-            body["schemaType"] = schema_type
-        reply = self._request("POST", f"/subjects/{_quote(subject)}", body)
+        reply = self._request("POST", f"/subjects/{_quote(subject)}", _schema_body(text, schema_type))
         registered = self._registered(reply, subject)
         with self._lock:
             self._registered_by_schema[key] = registered
@@ -308,12 +302,9 @@ class SchemaRegistryClient:
                            version: Union[int, str] = "latest",
                            schema_type: str = "AVRO") -> CompatibilityResult:
         """Would ``schema`` be accepted under ``subject``'s compatibility rule?"""
-        body: Dict[str, Any] = {"schema": canonical_schema_str(schema)}
-        if schema_type != "AVRO":
-            body["schemaType"] = schema_type
         reply = self._request(
             "POST", f"/compatibility/subjects/{_quote(subject)}/versions/{version}?verbose=true",
-            body)
+            _schema_body(canonical_schema_str(schema), schema_type))
         messages = reply.get("messages") or []
         if not messages and reply.get("reason"):  # Apicurio's form
             messages = [reply["reason"]]
@@ -395,3 +386,11 @@ def _error_from(resp: httpx.Response, url: str) -> SchemaRegistryError:
         message = resp.text[:500] or resp.reason_phrase
     cls = IncompatibleSchemaError if resp.status_code == 409 else SchemaRegistryError
     return cls(message, resp.status_code, code if code is not None else resp.status_code, url)
+
+
+def _schema_body(text: str, schema_type: str) -> Dict[str, Any]:
+    """The request body naming a schema (schemaType only when not the default AVRO)."""
+    body: Dict[str, Any] = {"schema": text}
+    if schema_type != "AVRO":
+        body["schemaType"] = schema_type
+    return body

@@ -85,8 +85,9 @@ def test_a_send_that_must_wait_does_not_block_the_loop():
             await task
             return ticks - start
 
-    # ~100 ticks fit in the 1 s wait; a blocked loop would allow none.
-    assert asyncio.run(main()) >= 10
+    # A send blocking the loop would leave the ticker no turn at all while it waits
+    # (after the error the ticker sees stop set and exits without counting).
+    assert asyncio.run(main()) > 0
 
 
 def test_input_errors_raise_at_send_delivery_errors_in_the_future(kafka, make_topic):
