@@ -64,6 +64,11 @@ class IllegalStateError(KafkaError):
     """An operation is not valid in the producer's current state."""
 
 
+class TransactionAbortRequiredError(IllegalStateError):
+    """The open transaction hit an error (a record failed, or send() raised for one of
+    its records): it cannot be committed, only aborted. ``__cause__`` is the first error."""
+
+
 class BrokerError(KafkaError):
     """An error code returned by a broker."""
 

@@ -27,7 +27,7 @@ from kprod._native.murmur2 import partition_for_key
 from kprod._native.records import record_size_upper_bound
 from kprod.config import ProducerConfig
 from kprod.errors import (
-    ConfigError, IllegalStateError, KafkaError, KafkaTimeoutError, ProducerClosedError,
+    BufferExhaustedError, ConfigError, IllegalStateError, KafkaError, KafkaTimeoutError, ProducerClosedError,
     RecordTooLargeError,
     SerializationError,
 )
@@ -141,15 +141,45 @@ class Producer:
         ``KafkaTimeoutError``) instead. Input errors (serialization, size, a closed
         producer) are raised here, before anything is queued.
         """
-        if type(topic) is ProducerRecord:
+        if isinstance(topic, ProducerRecord):
+            # Java's send(record, callback): the second positional is the callback.
+            if value is not None:
+                if callback is not None:
+                    raise TypeError("send(record, callback) got a callback twice (positional "
+                                    "and callback=)")
+                callback = value
+            if key is not None or partition is not None or timestamp is not None \
+                    or headers is not None:
+                raise TypeError("send(record, ...) takes the record's fields from the "
+                                "ProducerRecord; pass key/partition/timestamp/headers in it")
             topic, value, key, partition, timestamp, headers = topic
+        if callback is not None:
+            callback = as_send_callback(callback)
         if self._closed:
             raise ProducerClosedError("Cannot send: the producer is closed")
         if self._forked:
             raise KafkaError("This producer was created in a parent process; after fork() "
                              "create a new Producer in the child")
-        if self._txn is not None:
-            self._txn.check_send()
+        if self._txn is None:
+            return self._append(topic, value, key, partition, timestamp, headers, callback,
+                                block)
+        self._txn.check_send()
+        try:
+            return self._append(topic, value, key, partition, timestamp, headers, callback,
+                                block)
+        except Exception as exc:
+            # Java's doSend: any error of a record of the transaction makes the
+            # transaction abortable, so a caller who catches it cannot commit a partial
+            # transaction. (block=False's "would have to wait" is not a record error:
+            # kprod.aio retries it off the loop.)
+            if block or not isinstance(exc, (KafkaTimeoutError, BufferExhaustedError)):
+                self._txn.abortable(exc)
+            raise
+
+    def _append(self, topic: Any, value: Any, key: Any, partition: Optional[int],
+                timestamp: Optional[int], headers: Any, callback: Any,
+                block: bool) -> RecordFuture:
+        """send() once the record's form is resolved: serialize, partition, append."""
         if self._interceptors:
             topic, value, key, partition, timestamp, headers, callback = self._intercept(
                 topic, value, key, partition, timestamp, headers, callback)
@@ -245,7 +275,8 @@ class Producer:
     def _intercept(self, topic, value, key, partition, timestamp, headers, callback):
         """ProducerInterceptor.on_send may replace the record; on_acknowledgement sees
         every outcome (on the I/O thread). Interceptor errors are logged, as in Java."""
-        record = ProducerRecord(topic, value, key, partition, timestamp, headers)
+        record = ProducerRecord(topic, value=value, key=key, partition=partition,
+                                timestamp=timestamp, headers=headers)
         for interceptor in self._interceptors:
             try:
                 record = interceptor.on_send(record) or record
@@ -420,6 +451,21 @@ class Producer:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def as_send_callback(callback: Any) -> Callable[[Any, Optional[BaseException]], Any]:
+    """A send() callback: a callable ``(metadata, exception)`` or an object with Java's
+    ``on_completion``/``onCompletion(metadata, exception)``; anything else is a
+    TypeError raised by send() before the record is queued."""
+    if callable(callback):
+        return callback
+    for name in ("on_completion", "onCompletion"):
+        method = getattr(callback, name, None)
+        if callable(method):
+            return method
+    raise TypeError(f"send() callback must be callable as callback(metadata, exception) or "
+                    f"have an on_completion(metadata, exception) method; got "
+                    f"{type(callback).__name__} {callback!r}")
 
 
 def _resolve_interceptors(spec: Any) -> List[Any]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from kprod.errors import (
     IllegalStateError, KafkaError, KafkaTimeoutError, ProducerFencedError,
-    error_for_code,
+    TransactionAbortRequiredError, error_for_code,
 )
 
 TopicPartition = Tuple[str, int]
@@ -141,9 +141,19 @@ class TransactionManager:
                 raise IllegalStateError(
                     f"The producer hit a fatal error and can only be closed: {self.last_error}")
             if self.state == ABORTABLE_ERROR and target != ABORTING:
-                raise IllegalStateError(
+                raise TransactionAbortRequiredError(
                     f"Cannot move to {target}: the transaction hit an error and must be "
-                    f"aborted (abort_transaction()): {self.last_error}")
+                    f"aborted (abort_transaction()); first error: "
+                    f"{type(self.last_error).__name__}: {self.last_error}"
+                ) from self.last_error
+            if self.state in (UNINITIALIZED, INITIALIZING):
+                raise IllegalStateError(
+                    f"Cannot move to {target} with transactional.id="
+                    f"{self.transactional_id!r}: call init_transactions() first"
+                    + (" (it is still running)" if self.state == INITIALIZING else ""))
+            if self.state == READY and target in (COMMITTING, ABORTING):
+                raise IllegalStateError(f"Cannot move to {target}: no transaction is open "
+                                        "(call begin_transaction() first)")
             raise IllegalStateError(f"Invalid transaction state transition {self.state} -> "
                                     f"{target}")
         self.state = target
@@ -551,8 +561,8 @@ class TransactionManager:
                 self.state = UNINITIALIZED      # init failed: it may be called again
                 self.last_error = error
                 return
-            if self.state in (FATAL_ERROR, ABORTING, READY, UNINITIALIZED):
-                return
+            if self.state in (FATAL_ERROR, ABORTING, READY, UNINITIALIZED, ABORTABLE_ERROR):
+                return      # ABORTABLE_ERROR: the first error is the one to report
             self.last_error = error
             committing = self.state == COMMITTING
             self.state = ABORTABLE_ERROR

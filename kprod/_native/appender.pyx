@@ -12,6 +12,7 @@ open last batch.
 """
 cimport cython
 from cpython.list cimport PyList_Append
+from cpython.object cimport PyCallable_Check
 from libc.stdint cimport int32_t, int64_t
 
 from kprod._native.records cimport RecordBatchBuilder
@@ -433,6 +434,7 @@ cdef class SendPath:
         cdef Py_ssize_t key_size = -1, value_size = -1, n, p
         cdef int64_t ts
         if (not self.enabled or headers is not None or type(topic) is not str
+                or (callback is not None and not PyCallable_Check(callback))
                 or (key is not None and type(key) is not bytes)
                 or (value is not None and type(value) is not bytes)):
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
