@@ -133,12 +133,43 @@ class RecordTooLargeError(BrokerError):
     code, name = 10, "MESSAGE_TOO_LARGE"
 
 
-class UnknownTopicOrPartitionError(BrokerError):
-    code, name, retriable = 3, "UNKNOWN_TOPIC_OR_PARTITION", True
+class InvalidMetadataError(BrokerError):
+    """The producer's metadata is out of date for this partition: refresh it, then retry
+    (Java's ``InvalidMetadataException``)."""
+
+    retriable = True
 
 
-class NotLeaderOrFollowerError(BrokerError):
-    code, name, retriable = 6, "NOT_LEADER_OR_FOLLOWER", True
+class UnknownTopicOrPartitionError(InvalidMetadataError):
+    code, name = 3, "UNKNOWN_TOPIC_OR_PARTITION"
+
+
+class LeaderNotAvailableError(InvalidMetadataError):
+    code, name = 5, "LEADER_NOT_AVAILABLE"
+
+
+class NotLeaderOrFollowerError(InvalidMetadataError):
+    code, name = 6, "NOT_LEADER_OR_FOLLOWER"
+
+
+class ReplicaNotAvailableError(InvalidMetadataError):
+    code, name = 9, "REPLICA_NOT_AVAILABLE"
+
+
+class FencedLeaderEpochError(InvalidMetadataError):
+    code, name = 74, "FENCED_LEADER_EPOCH"
+
+
+class UnknownLeaderEpochError(InvalidMetadataError):
+    code, name = 75, "UNKNOWN_LEADER_EPOCH"
+
+
+class UnknownTopicIdError(InvalidMetadataError):
+    code, name = 100, "UNKNOWN_TOPIC_ID"
+
+
+class InconsistentTopicIdError(InvalidMetadataError):
+    code, name = 103, "INCONSISTENT_TOPIC_ID"
 
 
 class RequestTimedOutError(BrokerError):
@@ -213,6 +244,8 @@ _SPECIFIC: Dict[int, Type[BrokerError]] = {
     cls.code: cls
     for cls in (
         RecordTooLargeError, UnknownTopicOrPartitionError, NotLeaderOrFollowerError,
+        LeaderNotAvailableError, ReplicaNotAvailableError, FencedLeaderEpochError,
+        UnknownLeaderEpochError, UnknownTopicIdError, InconsistentTopicIdError,
         RequestTimedOutError, InvalidTopicError, NotEnoughReplicasError,
         NotEnoughReplicasAfterAppendError, TopicAuthorizationError,
         ClusterAuthorizationError, UnsupportedVersionError, OutOfOrderSequenceError,

@@ -2,7 +2,6 @@
 independent read-back through confluent-kafka (librdkafka)."""
 from __future__ import annotations
 
-import selectors
 import socket
 import struct
 import time
@@ -10,7 +9,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kprod._internals import protocol as proto
 from kprod._internals.connection import BrokerConnection, ConnectionSettings, READY
-from kprod._internals.sender import SUPPORTED
+from kprod._internals.selector import ConnectionSelector
+from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
 
 DEFAULTS = {
     "client.id": "kprod-conn-test",
@@ -49,32 +49,14 @@ def free_port() -> int:
 
 
 class Loop:
-    """A tiny selectors loop for one or more connections (what the Sender does)."""
+    """Drives connections by hand with the producer's own selector."""
 
     def __init__(self) -> None:
-        self.sel = selectors.DefaultSelector()
-        self.fds: Dict[int, int] = {}
+        self.selector = ConnectionSelector(now_ms)
 
     def attach(self, conn: BrokerConnection) -> BrokerConnection:
-        conn.on_state_change = self._sync
+        self.selector.watch(conn)
         return conn
-
-    def _sync(self, conn: BrokerConnection) -> None:
-        fd = conn.sock.fileno() if conn.sock is not None else -1
-        old = self.fds.get(id(conn), -1)
-        if old != -1 and old != fd:
-            try:
-                self.sel.unregister(old)
-            except (KeyError, ValueError):
-                pass
-            del self.fds[id(conn)]
-        if fd != -1:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.wants_write() else 0)
-            if old == fd:
-                self.sel.modify(fd, events, conn)
-            else:
-                self.sel.register(fd, events, conn)
-                self.fds[id(conn)] = fd
 
     def step(self, conns: List[BrokerConnection], max_wait_ms: float = 50.0) -> None:
         wait = max_wait_ms
@@ -82,18 +64,7 @@ class Loop:
             now = c.clock()               # the connection's clock (tests may fake it)
             c.check_timeouts(now)
             wait = min(wait, c.next_timeout_ms(now))
-        if not self.fds:
-            time.sleep(max(wait, 1) / 1000.0)
-            return
-        for key, mask in self.sel.select(max(wait, 0) / 1000.0):
-            conn = key.data
-            t = conn.clock()
-            if mask & selectors.EVENT_WRITE and conn.sock is not None:
-                conn.on_writable(t)
-            if mask & selectors.EVENT_READ and conn.sock is not None:
-                conn.on_readable(t)
-            if conn.sock is not None:
-                self._sync(conn)
+        self.selector.poll(wait)
 
     def run_until(self, cond: Callable[[], bool], conns: List[BrokerConnection],
                   timeout_s: float = 15.0) -> None:
@@ -105,7 +76,7 @@ class Loop:
             self.step(conns)
 
     def close(self) -> None:
-        self.sel.close()
+        self.selector.close()
 
 
 def new_connection(loop: Loop, host: str, port: int, node_id: int = -1,

@@ -12,7 +12,7 @@ from kprod._internals import protocol as proto
 from kprod._internals.connection import (
     CLOSED, CONNECTING, READY, BrokerConnection, InFlightRequest, exponential,
 )
-from kprod._internals.sender import SUPPORTED
+from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
 from kprod.errors import KafkaConnectionError, KafkaTimeoutError
 
 from .support import (
@@ -20,15 +20,9 @@ from .support import (
     settings,
 )
 
+from ..fakes import ManualClock
+
 pytestmark = pytest.mark.timeout(60)
-
-
-class FakeClock:
-    def __init__(self, t: float = 1_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 # ------------------------------------------------------------------ reconnect backoff
@@ -46,7 +40,7 @@ def test_exponential_helper_jitter_and_cap():
 
 def test_reconnect_backoff_grows_exponentially_with_jitter_and_is_capped():
     port = free_port()
-    clock = FakeClock()
+    clock = ManualClock(1_000_000.0)
     ratios = []
     for seed in range(5):
         conn = BrokerConnection(1, "127.0.0.1", port,
@@ -58,16 +52,16 @@ def test_reconnect_backoff_grows_exponentially_with_jitter_and_is_capped():
         waits = []
         try:
             for attempt in range(9):
-                assert conn.can_connect(clock.t)
-                conn.connect(clock.t)
+                assert conn.can_connect(clock.now)
+                conn.connect(clock.now)
                 loop.run_until(lambda: conn.state == CLOSED, [conn], 5)
                 assert isinstance(conn.last_error, KafkaConnectionError)
                 assert "connection refused" in str(conn.last_error)
-                wait = conn.next_attempt_ms - clock.t
+                wait = conn.next_attempt_ms - clock.now
                 waits.append(wait)
-                assert not conn.can_connect(clock.t)
-                assert not conn.can_connect(clock.t + wait - 1)
-                clock.t += wait
+                assert not conn.can_connect(clock.now)
+                assert not conn.can_connect(clock.now + wait - 1)
+                clock.now += wait
         finally:
             loop.close()
         for k, wait in enumerate(waits):
@@ -103,7 +97,7 @@ def test_backoff_resets_after_a_successful_connection():
 
 def test_setup_timeout_grows_and_message_reports_the_real_elapsed_time():
     peer = FakePeer()
-    clock = FakeClock()
+    clock = ManualClock(1_000_000.0)
     conn = BrokerConnection(1, "127.0.0.1", peer.port,
                             settings(socket_connection_setup_timeout_ms=1000,
                                      socket_connection_setup_timeout_max_ms=30000),
@@ -112,16 +106,16 @@ def test_setup_timeout_grows_and_message_reports_the_real_elapsed_time():
     try:
         timeouts = []
         for attempt in range(3):
-            clock.t = max(clock.t, conn.next_attempt_ms)
-            conn.connect(clock.t)
+            clock.now = max(clock.now, conn.next_attempt_ms)
+            conn.connect(clock.now)
             assert conn.state == CONNECTING
-            timeout = conn.setup_deadline - clock.t
+            timeout = conn.setup_deadline - clock.now
             timeouts.append(timeout)
-            clock.t += timeout - 1
-            conn.check_timeouts(clock.t)
+            clock.now += timeout - 1
+            conn.check_timeouts(clock.now)
             assert conn.state == CONNECTING
-            clock.t += 1
-            conn.check_timeouts(clock.t)
+            clock.now += 1
+            conn.check_timeouts(clock.now)
             assert conn.state == CLOSED
             err = conn.last_error
             assert isinstance(err, KafkaTimeoutError)
@@ -225,7 +219,7 @@ class RecordingSocket:
 
 
 def _ready_with_fake_socket(sock):
-    conn = BrokerConnection(1, "fake", 9092, settings(), FakeClock(), SUPPORTED)
+    conn = BrokerConnection(1, "fake", 9092, settings(), ManualClock(1_000_000.0), SUPPORTED)
     conn.sock = sock
     conn.state = READY
     conn.api_versions = {"Produce": 9, "Metadata": 12}
@@ -301,7 +295,7 @@ def test_handler_opening_a_connection_on_failure_keeps_its_selector_registration
         a.send("Metadata", {"topics": None}, on_failure)
         a.close(KafkaConnectionError("lost"))
         assert b.sock is not None and b.sock.fileno() == old_fd    # the fd was reused
-        assert loop.sel.get_key(b.sock.fileno()).data is b
+        assert loop.selector.registered(b.sock.fileno()) is b
         peer_b.accept()
         loop.run_until(lambda: not b.wants_write() or b.last_error is not None, [a, b], 5)
         peer_b.handshake()

@@ -11,7 +11,7 @@ import pytest
 
 from kprod._internals import protocol as proto
 from kprod._internals.connection import READY
-from kprod._internals.sender import SUPPORTED
+from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
 
 from .support import (
     CODECS, Calls, Loop, build_batch, check_produce_response, check_read_back,

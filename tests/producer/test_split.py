@@ -27,19 +27,12 @@ from kprod._native.records import read_batches
 from kprod.config import ProducerConfig
 from kprod.errors import KafkaTimeoutError, RecordTooLargeError, error_for_code
 
+from ..fakes import FakeNetworkClient, ManualClock as Clock, cluster_metadata
 from .readback import read_all
 
 T = "topic"
 TP = (T, 0)
 TS = 1_700_000_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_acc(clock, *, compression="none", batch_size=16384, idempotent=False,
@@ -186,9 +179,8 @@ class SizeLimitedBroker:
     """A fake connection + broker for one partition: rejects batches larger than
     ``limit`` bytes (MESSAGE_TOO_LARGE, no message, as Kafka 4.x answers), checks
     idempotent sequences like a broker (OUT_OF_ORDER_SEQUENCE_NUMBER on a gap), and
-    keeps the log. Answers when asked, in request order (one connection)."""
-
-    node_id = 1
+    keeps the log. Answers the Produce requests the Sender sent through the fake
+    network client."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -197,16 +189,9 @@ class SizeLimitedBroker:
         self.rejected_sizes: List[int] = []
         self.expected: Dict[Tuple[int, int], int] = {}      # (pid, epoch) -> next sequence
 
-    def send(self, api, body, handler, expect_response=True):
-        assert api == "Produce"
-        self.pending.append((body, handler))
-
-    def answer_all(self) -> None:
-        while self.pending:
-            body, handler = self.pending.pop(0)
-            handler(self._respond(body), None)
-
-    def _respond(self, body):
+    def respond(self, request):
+        assert request.api == "Produce"
+        body = request.body
         responses = []
         for topic in body["topic_data"]:
             parts = []
@@ -235,20 +220,22 @@ class SizeLimitedBroker:
 def make_sender(clock, acc, idem, **cfg):
     cfg.setdefault("delivery_timeout_ms", acc.delivery_timeout_ms)
     config = ProducerConfig({"bootstrap.servers": "127.0.0.1:1", **cfg})
-    return Sender(config, Metadata(300000, 100, 300000), acc, idem, ProducerMetrics(), clock)
+    metadata = Metadata(300000, 100, 300000)
+    cluster_metadata(metadata, {TP: 1})
+    return Sender(config, metadata, acc, idem, ProducerMetrics(), clock,
+                  network=FakeNetworkClient(metadata, clock))
 
 
-def run_until_done(sender, acc, broker, clock, may_drain, max_rounds=10000):
-    """The sender loop's produce half: drain, send, answer, bump epochs, advance time."""
+def run_until_done(sender, acc, broker, clock, max_rounds=10000):
+    """The sender's loop against the simulated broker: send, answer, advance time."""
+    network = sender.network
     for rounds in range(max_rounds):
         if not acc.incomplete:
             return rounds
-        if sender.idem is not None:
-            sender._maybe_bump_epoch()
-        batches = acc.drain(1, [TP], 1 << 20, clock.now, may_drain)
-        if batches:
-            sender._send_produce(broker, batches, clock.now)
-        broker.answer_all()
+        sender.run_once()
+        network.respond_all(broker.respond)
+        for response in network.poll(0, clock.now):
+            response.complete()
         clock.now += 1000.0
     raise AssertionError("the split never terminated")
 
@@ -273,8 +260,7 @@ def test_sender_splits_down_to_the_limit_keeps_order_and_fails_only_oversized(id
         ts, key, _, headers = records[i]
         records[i] = (ts, key, random.Random(i).randbytes(2500), headers)
     futures = [append(acc, *r) for r in records]
-    may_drain = idem.may_drain if idem is not None else (lambda b: True)
-    rounds = run_until_done(sender, acc, broker, clock, may_drain)
+    rounds = run_until_done(sender, acc, broker, clock)
 
     for i, f in enumerate(futures):
         if i in oversized:
@@ -323,7 +309,7 @@ def test_split_takes_over_sequences_and_later_batches_retry_behind_the_pieces():
     used = pool.total_memory - pool.available_memory
     response = {"responses": [{"name": T, "partition_responses": [
         {"index": 0, "error_code": 10, "base_offset": -1, "log_append_time_ms": -1}]}]}
-    sender._handle_produce_response(SizeLimitedBroker(0), [big], response, None, 0.0)
+    sender.responses.handle(1, [big], response, None, 0.0, 0.0)
     pieces = list(acc.queues[TP].batches)
     assert sender.batch_split_total == 1 and big.final_state == "split"
     counts = [p.record_count for p in pieces]
@@ -339,7 +325,7 @@ def test_split_takes_over_sequences_and_later_batches_retry_behind_the_pieces():
     assert pool.total_memory - pool.available_memory < used
     assert big.buffer is None and big.builder is None
     # the later batch the broker refuses (gap) is retried behind the pieces
-    sender._handle_error(after, 45, error_for_code(45, "gap"), 0.0)
+    sender.responses.handle_error(after, error_for_code(45, "gap"), 0.0)
     assert list(acc.queues[TP].batches) == pieces + [after] and not idem.bump_requested
     assert idem.may_drain(pieces[0]) and not idem.may_drain(pieces[1])
     assert not idem.may_drain(after)
@@ -373,7 +359,7 @@ def test_single_record_too_large_fails_with_topic_partition_size_and_learned_lim
     broker = SizeLimitedBroker(limit=700)
     small = [append(acc, TS, b"k%d" % i, b"x" * 100) for i in range(4)]
     big = append(acc, TS, b"big", b"y" * 900)
-    run_until_done(sender, acc, broker, clock, lambda b: True)
+    run_until_done(sender, acc, broker, clock)
     assert [f.get(0).offset for f in small] == [0, 1, 2, 3]
     err = big.exception(0)
     assert isinstance(err, RecordTooLargeError) and err.code == 10
@@ -391,7 +377,7 @@ def test_split_past_delivery_timeout_fails_instead():
     futures = [append(acc, TS, None, b"v" * 50) for _ in range(3)]
     [batch] = acc.drain(1, [TP], 1 << 20, 0.0, lambda b: True)
     clock.now = 2000.0
-    sender._handle_error(batch, 10, error_for_code(10), 2000.0)
+    sender.responses.handle_error(batch, error_for_code(10), 2000.0)
     assert sender.batch_split_total == 0
     with pytest.raises(KafkaTimeoutError, match="MESSAGE_TOO_LARGE"):
         futures[0].get(0)

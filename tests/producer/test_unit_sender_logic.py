@@ -15,16 +15,10 @@ from kprod._native.bufferpool import BufferPool
 from kprod.config import ProducerConfig
 from kprod.errors import KafkaTimeoutError, error_for_code
 
+from ..fakes import FakeNetworkClient, ManualClock as Clock, cluster_metadata
+
 T = "topic"
 TP0, TP1, TP2 = (T, 0), (T, 1), (T, 2)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_acc(clock, *, batch_size=1024, linger_ms=10, delivery_timeout_ms=1000,
@@ -314,8 +308,9 @@ def test_failed_batch_with_unknown_fate_requests_epoch_bump():
 def make_sender(clock, acc, idem, **cfg):
     config = ProducerConfig({"bootstrap.servers": "127.0.0.1:1", **cfg})
     md = Metadata(300000, 100, 300000)
-    sender = Sender(config, md, acc, idem, ProducerMetrics(), clock)
-    return sender
+    cluster_metadata(md, {TP0: 1, TP1: 1, TP2: 1})
+    return Sender(config, md, acc, idem, ProducerMetrics(), clock,
+                  network=FakeNetworkClient(md, clock))
 
 
 def _in_flight_batches(acc, idem, n):
@@ -338,14 +333,14 @@ def test_out_of_order_behind_earlier_failure_retries_without_epoch_bump():
     sender = make_sender(clock, acc, idem)
     _, b1, b2 = _in_flight_batches(acc, idem, 3)
     # b1 bounced (retriable), then b2 is rejected because the broker misses b1
-    sender._handle_error(b1, 6, error_for_code(6, "moved"), 1.0)
-    sender._handle_error(b2, 45, error_for_code(45, "gap"), 1.0)
+    sender.responses.handle_error(b1, error_for_code(6, "moved"), 1.0)
+    sender.responses.handle_error(b2, error_for_code(45, "gap"), 1.0)
     assert not idem.bump_requested
     assert list(acc.queues[TP0].batches) == [b1, b2]
     assert (b1.base_sequence, b2.base_sequence) == (2, 4)
     # the batch the broker should have had next is rejected: the epoch must be bumped
     acc.queues[TP0].batches.clear()
-    sender._handle_error(b1, 45, error_for_code(45, "lost"), 2.0)
+    sender.responses.handle_error(b1, error_for_code(45, "lost"), 2.0)
     assert idem.bump_requested
 
 
@@ -356,7 +351,7 @@ def test_unknown_producer_id_bumps_epoch_and_retries():
     idem.set_producer_id(9, 0)
     sender = make_sender(clock, acc, idem)
     _, b1 = _in_flight_batches(acc, idem, 2)
-    sender._handle_error(b1, 59, error_for_code(59, "state gone"), 1.0)
+    sender.responses.handle_error(b1, error_for_code(59, "state gone"), 1.0)
     assert idem.bump_requested and list(acc.queues[TP0].batches) == [b1]
 
 
@@ -366,36 +361,21 @@ def test_retriable_error_past_delivery_timeout_fails_with_timeout():
     sender = make_sender(clock, acc, None, enable_idempotence=False, acks=1)
     future, _, _ = append(acc, TP0)
     [b] = acc.drain(1, [TP0], 1 << 20, 0.0, lambda x: True)
-    sender._fail_or_retry(b, error_for_code(7, "slow"), 10.0, unknown_fate=True)
+    sender.responses.fail_or_retry(b, error_for_code(7, "slow"), 10.0, unknown_fate=True)
     assert list(acc.queues[TP0].batches) == [b]          # retried
     acc.queues[TP0].batches.clear()
-    sender._fail_or_retry(b, error_for_code(7, "slow"), 1000.0, unknown_fate=True)
+    sender.responses.fail_or_retry(b, error_for_code(7, "slow"), 1000.0, unknown_fate=True)
     with pytest.raises(KafkaTimeoutError, match="delivery.timeout.ms"):
         future.get(0)
 
 
-class _WritesAtOnce:
-    """A connection whose send() writes everything immediately (acks=0 completes inside)."""
-
-    node_id = 1
-
-    def __init__(self):
-        self.sent = []
-
-    def send(self, api, body, handler, expect_response=True):
-        self.sent.append((api, body))
-        if not expect_response:
-            handler(None, None)
-
-
-def test_acks0_request_completes_inside_send():
+def test_acks0_request_completes_once_written():
     clock = Clock()
     acc = make_acc(clock, linger_ms=0)
     sender = make_sender(clock, acc, None, enable_idempotence=False, acks=0)
     futures = [append(acc, TP0)[0] for _ in range(3)]
-    batches = acc.drain(1, [TP0], 1 << 20, 0.0, lambda b: True)
-    conn = _WritesAtOnce()
-    sender._send_produce(conn, batches, 0.0)
+    sender.run_once()
+    assert [(r.api, r.expect_response) for r in sender.network.sent] == [("Produce", False)]
     assert [f.get(0).offset for f in futures] == [-1, -1, -1]
     m = sender.metrics.snapshot(0, 0)
     assert m["record-send-total"] == 3 and m["request-total"] == 1

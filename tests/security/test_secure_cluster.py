@@ -125,7 +125,7 @@ def _connect(cfg: Dict[str, Any], host: str | None = None) -> tuple:
     h, _, port = address.rpartition(":")
     loop = Loop()
     from kprod._internals.connection import BrokerConnection, ConnectionSettings
-    from kprod._internals.sender import SUPPORTED
+    from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
     settings = ConnectionSettings({**_BASE, **{k: v for k, v in cfg.items()
                                                if k != "bootstrap.servers"}})
     conn = loop.attach(BrokerConnection(-1, host or h, int(port), settings, now_ms,
@@ -309,7 +309,7 @@ def test_sessions_are_reauthenticated_in_place(secure, request, mechanism):
         p.flush(30)
         assert [f.get(10).offset for f in futures] == list(range(len(futures)))
         m = p.metrics()
-        conns = [c for c in p._sender.connections.values() if c.node_id >= 0]
+        conns = [c for c in p._sender.network.connections.values() if c.node_id >= 0]
         assert conns and conns[0].authenticated_mechanism == mechanism
         assert m["successful-reauthentication-total"] >= 2, m
         assert m["failed-reauthentication-total"] == 0
@@ -358,7 +358,7 @@ def test_session_without_expiry_is_not_reauthenticated(secure, request):
     p = Producer({**_security(secure, "SASL_SSL", "SCRAM-SHA-512"), "max.block.ms": 20000})
     try:
         p.send(topic, b"x").get(15)
-        conns = [c for c in p._sender.connections.values() if c.node_id >= 0]
+        conns = [c for c in p._sender.network.connections.values() if c.node_id >= 0]
         assert conns and conns[0].session_expiry_ms == 0
         assert p.metrics()["successful-authentication-total"] >= 1
         assert p.metrics()["successful-reauthentication-total"] == 0

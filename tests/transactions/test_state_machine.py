@@ -8,12 +8,7 @@ from kprod._internals.transactions import (
 from kprod.errors import IllegalStateError, KafkaTimeoutError, ProducerFencedError
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
+from ..fakes import ManualClock as Clock
 
 
 @pytest.fixture

@@ -168,4 +168,4 @@ def _state(p: Producer) -> str:
             f"pid={idem.producer_id}/{idem.epoch} bump={idem.bump_requested} "
             f"leaders={p._metadata.snapshot.topics and {t: i.leaders for t, i in p._metadata.snapshot.topics.items()}} "
             f"sender_in_flight={sender.in_flight_batches} "
-            f"conns={[(c.node_id, c.state, len(c.in_flight)) for c in sender.connections.values()]}")
+            f"conns={[(c.node_id, c.state, len(c.in_flight)) for c in sender.network.connections.values()]}")

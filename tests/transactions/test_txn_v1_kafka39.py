@@ -44,7 +44,7 @@ def test_v1_flow_adds_partitions_explicitly(kafka39, make_topic):
                   "linger.ms": 5, "max.block.ms": 30000})
     try:
         p.init_transactions(30)
-        conn = next(c for c in p._sender.connections.values() if c.ready)
+        conn = next(c for c in p._sender.network.connections.values() if c.ready)
         assert conn.finalized_features.get("transaction.version", 0) < 2
         assert conn.api_versions["Produce"] <= 11          # Produce v12 came with 4.0
         original = conn.__class__.send

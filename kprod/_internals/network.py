@@ -1,0 +1,236 @@
+"""The network client (Java's ``NetworkClient``): every broker connection of one
+producer, driven by the I/O thread.
+
+It owns the selector and its wake-up pipe, the connections (bootstrap servers and
+the brokers metadata names), bootstrap and rebootstrap (KIP-899), the choice of the
+least-loaded node, the negotiated versions (one table, from ``protocol.messages``)
+and in-flight accounting. It also keeps metadata fresh (Java's
+``DefaultMetadataUpdater``). The Sender decides what to send and handles what
+comes back; it never touches a socket.
+
+Requests complete through :meth:`poll`: ``send(conn, api, body, handler)`` queues the
+request, and the poll that sees its response, its failure or its connection's close
+returns a :class:`ClientResponse`; the caller runs ``complete()`` on each, so
+handlers never run inside a connection's read or write.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from kprod._internals import protocol as proto
+from kprod._internals.connection import (
+    CLOSED, DISCONNECTED, BrokerConnection, ConnectionSettings,
+)
+from kprod._internals.metadata import Metadata
+from kprod._internals.selector import ConnectionSelector
+
+log = logging.getLogger("kprod.network")
+
+ResponseHandler = Callable[[Optional[Any], Optional[BaseException]], None]
+
+# The versions kprod asks brokers for: what protocol/messages implements, except where
+# the client needs more than the codec. Produce v13 addresses topics by id (KIP-516);
+# Metadata below v4 creates topics on any request (no allow_auto_topic_creation);
+# AddPartitionsToTxn v4+ is the brokers' own batched verify form (KIP-890), which a
+# broker does not answer for a client.
+CLIENT_VERSIONS: Dict[str, Tuple[int, int]] = {api.name: api.supported for api in proto.APIS}
+CLIENT_VERSIONS["Produce"] = (3, 12)
+CLIENT_VERSIONS["Metadata"] = (4, 12)
+CLIENT_VERSIONS["AddPartitionsToTxn"] = (0, 3)
+
+
+class ClientResponse:
+    """A completed request: the response body, or the error that ended it."""
+
+    __slots__ = ("handler", "body", "error", "_completed")
+
+    def __init__(self, handler: ResponseHandler, completed: List["ClientResponse"]) -> None:
+        self.handler = handler
+        self.body: Optional[Any] = None
+        self.error: Optional[BaseException] = None
+        self._completed = completed
+
+    def arrived(self, body: Optional[Any], error: Optional[BaseException]) -> None:
+        """The connection's handler: record the outcome for the next poll to return."""
+        self.body = body
+        self.error = error
+        self._completed.append(self)
+
+    def complete(self) -> None:
+        self.handler(self.body, self.error)
+
+
+class NetworkClient:
+    def __init__(self, settings: ConnectionSettings, bootstrap_servers: Iterable[str],
+                 metadata: Metadata, clock: Callable[[], float],
+                 versions: Optional[Dict[str, Tuple[int, int]]] = None) -> None:
+        self.settings = settings
+        self.metadata = metadata
+        self.clock = clock
+        self.versions = versions or CLIENT_VERSIONS
+        self.request_timeout_ms = settings.request_timeout_ms
+        self.selector = ConnectionSelector(clock)
+        self.wakeup = self.selector.wakeup          # any thread
+        self.connections: Dict[int, BrokerConnection] = {}
+        self.bootstrap: List[BrokerConnection] = []
+        for i, server in enumerate(bootstrap_servers):
+            host, _, port = server.rpartition(":")
+            self.bootstrap.append(self._new_connection(-(i + 1), host.strip("[]"), int(port)))
+        # Set by the owner: credentials refused (retrying cannot help) / a connection
+        # became ready (its negotiated versions and features are known).
+        self.on_auth_failure: Optional[Callable[[BaseException], None]] = None
+        self.on_ready: Optional[Callable[[BrokerConnection], None]] = None
+        self._completed: List[ClientResponse] = []
+        self._metadata_in_flight = False
+
+    @property
+    def wake_deadline(self) -> Optional[float]:
+        """See :class:`~kprod._internals.selector.ConnectionSelector` (``wake_deadline``)."""
+        return self.selector.wake_deadline
+
+    # -- connections -----------------------------------------------------------------
+    def _new_connection(self, node_id: int, host: str, port: int) -> BrokerConnection:
+        conn = BrokerConnection(node_id, host, port, self.settings, self.clock, self.versions)
+        self.selector.watch(conn, self._on_state_change)
+        conn.on_auth_failure = self._on_auth_failure
+        return conn
+
+    def _on_auth_failure(self, error: BaseException) -> None:
+        if self.on_auth_failure is not None:
+            self.on_auth_failure(error)
+
+    def _on_state_change(self, conn: BrokerConnection) -> None:
+        if conn.last_error is not None and conn.node_id >= 0:
+            self.metadata.request_update()
+        if conn.ready and self.on_ready is not None:
+            self.on_ready(conn)
+
+    def all_connections(self) -> List[BrokerConnection]:
+        return list(self.connections.values()) + self.bootstrap
+
+    def connection(self, node_id: int) -> Optional[BrokerConnection]:
+        """The connection to broker ``node_id`` as metadata knows it (made on first use;
+        replaced when the broker's address changed and nothing is in flight)."""
+        conn = self.connections.get(node_id)
+        broker = self.metadata.snapshot.brokers.get(node_id)
+        if conn is None:
+            if broker is None:
+                return None
+        elif broker is None or (conn.host, conn.port) == (broker.host, broker.port) \
+                or conn.in_flight:
+            return conn
+        else:
+            conn.close(None)
+            self.selector.forget(conn)
+        conn = self.connections[node_id] = self._new_connection(node_id, broker.host,
+                                                                broker.port)
+        return conn
+
+    def coordinator(self, node_id: int, host: str, port: int,
+                    now: float) -> BrokerConnection:
+        """The connection to a coordinator FindCoordinator named (metadata may not list
+        it yet), connecting if needed."""
+        conn = self.connections.get(node_id) or self.connection(node_id)
+        if conn is None:
+            conn = self.connections[node_id] = self._new_connection(node_id, host, port)
+        self.ready(conn, now)
+        return conn
+
+    def ready(self, conn: BrokerConnection, now: float) -> bool:
+        """Java ``NetworkClient.ready``: start connecting if allowed; True once ready."""
+        if conn.ready:
+            return True
+        if conn.can_connect(now):
+            conn.connect(now)
+        return conn.ready
+
+    def least_loaded(self, now: float) -> Optional[BrokerConnection]:
+        """A ready connection with the fewest in-flight requests, else start one."""
+        candidates = list(self.connections.values())
+        brokers = self.metadata.snapshot.brokers
+        if not any(c.node_id >= 0 for c in candidates) or not brokers:
+            candidates += self.bootstrap
+        else:
+            for node_id in brokers:
+                conn = self.connection(node_id)
+                if conn is not None and conn not in candidates:
+                    candidates.append(conn)
+        ready = [c for c in candidates if c.ready and c.can_send_more()]
+        if ready:
+            return min(ready, key=lambda c: len(c.in_flight))
+        if any(c.state not in (DISCONNECTED, CLOSED) for c in candidates):
+            return None          # a connection is being set up
+        for conn in sorted(candidates, key=lambda c: c.next_attempt_ms):
+            if conn.can_connect(now):
+                conn.connect(now)
+                return conn if conn.ready else None
+        if all(c.state == CLOSED for c in candidates) and not self.bootstrap[0].sock:
+            # Rebootstrap (KIP-899): every known broker is failing, try the bootstrap list.
+            for conn in self.bootstrap:
+                if conn.can_connect(now):
+                    conn.connect(now)
+                    break
+        return None
+
+    # -- requests ----------------------------------------------------------------------
+    def send(self, conn: BrokerConnection, api: str, body: Any, handler: ResponseHandler,
+             expect_response: bool = True) -> None:
+        """Queue a request on a ready connection; a later :meth:`poll` returns its
+        outcome (also when the request fails or the connection closes)."""
+        response = ClientResponse(handler, self._completed)
+        conn.send(api, body, response.arrived, expect_response)
+
+    def poll(self, timeout_ms: float, now: float) -> List[ClientResponse]:
+        """Expire connection timeouts, wait up to ``timeout_ms`` for I/O, and return the
+        requests completed since the last poll (in completion order)."""
+        for conn in self.all_connections():
+            conn.check_timeouts(now)
+            timeout_ms = min(timeout_ms, conn.next_timeout_ms(now))
+        if self._completed:
+            timeout_ms = 0.0        # something finished already (a send or a timeout failed)
+        self.selector.poll(timeout_ms)
+        completed = self._completed
+        if not completed:
+            return []
+        done = completed[:]       # the list itself stays: pending responses append to it
+        completed.clear()
+        return done
+
+    # -- metadata ------------------------------------------------------------------------
+    def maybe_update_metadata(self, now: float,
+                              topics_in_use: Callable[[], Iterable[str]]) -> float:
+        """Send a Metadata request when one is due; returns ms until the next check."""
+        md = self.metadata
+        wait = md.time_to_next_update(now)
+        if wait > 0 or self._metadata_in_flight:
+            return wait if wait > 0 else 1000.0
+        conn = self.least_loaded(now)
+        if conn is None:
+            return 50.0
+        topics = md.topics_to_fetch(topics_in_use())
+        body = {"topics": [{"name": t} for t in topics], "allow_auto_topic_creation": True,
+                "include_topic_authorized_operations": False}
+        self._metadata_in_flight = True
+        md.last_attempt_ms = now
+        self.send(conn, "Metadata", body, self._on_metadata)
+        return float(self.request_timeout_ms)
+
+    def _on_metadata(self, response: Optional[Any], error: Optional[BaseException]) -> None:
+        self._metadata_in_flight = False
+        if error is not None:
+            log.debug("Metadata request failed: %s", error)
+            self.metadata.request_update()
+            return
+        self.metadata.update(response, self.clock())
+        for node_id in self.metadata.snapshot.brokers:
+            self.connection(node_id)
+
+    # -- shutdown ------------------------------------------------------------------------
+    def close(self) -> None:
+        for conn in self.all_connections():
+            self.selector.forget(conn)
+            if conn.sock is not None:
+                conn.close(None)
+        self._completed.clear()
+        self.selector.close()
