@@ -74,6 +74,37 @@ cdef enum:
 cdef object _UUID = _uuid.UUID
 cdef object _ZERO_UUID = _uuid.UUID(int=0)
 
+# Topic ids repeat in every request and response of a producer; building a
+# uuid.UUID (or its .bytes) costs more than the rest of a topic's framing, so
+# both directions keep the ones seen (bounded: cleared when full).
+cdef enum:
+    ID_CACHE_SIZE = 4096
+cdef dict _uuid_by_bytes = {}
+cdef dict _bytes_by_uuid = {}
+
+
+cdef object topic_uuid(bytes raw):
+    cdef object found = _uuid_by_bytes.get(raw)
+    if found is None:
+        found = _UUID(bytes=raw)
+        if len(_uuid_by_bytes) >= ID_CACHE_SIZE:
+            _uuid_by_bytes.clear()
+        _uuid_by_bytes[raw] = found
+    return found
+
+
+cdef bytes topic_id_bytes(object topic_id):
+    cdef object found = _bytes_by_uuid.get(topic_id)
+    if found is None:
+        found = topic_id.bytes
+        if type(found) is not bytes:
+            raise TypeError(f"ProduceRequest.topic_data[].topic_id: {topic_id!r}.bytes is "
+                            f"not bytes")
+        if len(_bytes_by_uuid) >= ID_CACHE_SIZE:
+            _bytes_by_uuid.clear()
+        _bytes_by_uuid[topic_id] = found
+    return <bytes>found
+
 
 # ===================================================================== encoder
 
@@ -257,7 +288,7 @@ def encode_produce_request(int version, correlation_id, client_id, transactional
                 if type(topic) is bytes:
                     id_bytes = <bytes>topic
                 elif isinstance(topic, _UUID):
-                    id_bytes = topic.bytes
+                    id_bytes = topic_id_bytes(topic)
                 else:
                     raise TypeError(f"ProduceRequest.topic_data[{i}].topic_id: expected a "
                                     f"uuid.UUID or 16 bytes, got {type(topic).__name__}")
@@ -859,7 +890,7 @@ cdef object decode_body(Cursor* c):
         if topic_ids:
             need(c, 16, F_TOPIC_ID)
             topic.name = ""
-            topic.topic_id = _UUID(bytes=PyBytes_FromStringAndSize(<const char*>c.p, 16))
+            topic.topic_id = topic_uuid(PyBytes_FromStringAndSize(<const char*>c.p, 16))
             c.p += 16
         else:
             topic.name = read_string(c, flexible, False, F_NAME)
