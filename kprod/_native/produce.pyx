@@ -258,10 +258,13 @@ def encode_produce_request(int version, correlation_id, client_id, transactional
     cdef int16_t acks16 = as_int16(acks, "acks")
     cdef int32_t timeout = as_int32(timeout_ms, "timeout_ms")
     cdef object topic_entry, topic, partitions, partition_entry, records, part
+    cdef tuple topic_list, partition_tuple, parts_tuple
     cdef const char* raw
     cdef bytes id_bytes
     try:
-        topic_list = topics if type(topics) is list or type(topics) is tuple else list(topics)
+        # Tuples: the counts written stay true even if a caller's list changed
+        # while Python code ran (a buffer export, a UUID property).
+        topic_list = topics if type(topics) is tuple else tuple(topics)
         topic_count = len(topic_list)
         reserve(&s, 16)
         s.length = 4                   # size prefix, written last
@@ -300,16 +303,15 @@ def encode_produce_request(int version, correlation_id, client_id, transactional
                 s.length += 16
             else:
                 put_string(&s, topic, flexible, False, "topic_data[].name")
-            if type(partitions) is not list and type(partitions) is not tuple:
-                partitions = list(partitions)
-            partition_count = len(partitions)
+            partition_tuple = partitions if type(partitions) is tuple else tuple(partitions)
+            partition_count = len(partition_tuple)
             reserve(&s, 5)
             if flexible:
                 put_uvarint(&s, <uint32_t>(partition_count + 1))
             else:
                 put32(&s, <int32_t>partition_count)
             for j in range(partition_count):
-                partition_entry = partitions[j]
+                partition_entry = partition_tuple[j]
                 index, records = partition_entry
                 reserve(&s, 16)
                 put32(&s, as_int32(index, "topic_data[].partition_data[].index"))
@@ -321,10 +323,11 @@ def encode_produce_request(int version, correlation_id, client_id, transactional
                         put32(&s, -1)
                 else:
                     if type(records) is list or type(records) is tuple:
+                        parts_tuple = tuple(records)
                         n = 0
-                        for part in records:
+                        for part in parts_tuple:
                             n += buffer_length(part, "topic_data[].partition_data[].records")
-                        parts_count = len(records)
+                        parts_count = len(parts_tuple)
                     else:
                         n = buffer_length(records, "topic_data[].partition_data[].records")
                         parts_count = -1
@@ -345,7 +348,7 @@ def encode_produce_request(int version, correlation_id, client_id, transactional
                             chunks.append(records)
                         else:
                             for k in range(parts_count):
-                                part = records[k]
+                                part = parts_tuple[k]
                                 if buffer_length(part, "records"):
                                     chunks.append(part)
                         records_bytes += n
