@@ -45,7 +45,8 @@ class LeaderIdAndEpoch:
 class BatchIndexAndErrorMessage:
     batch_index: int
     batch_index_error_message: Optional[str]
-    def __init__(self, batch_index: int, batch_index_error_message: Optional[str] = None) -> None: ...
+    def __init__(self, batch_index: int,
+                 batch_index_error_message: Optional[str] = None) -> None: ...
 
 class PartitionProduceResponse:
     index: int
