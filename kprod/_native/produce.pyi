@@ -38,17 +38,20 @@ def decode_produce_frame(version: int, frame: _BytesLike,
     ...
 
 class LeaderIdAndEpoch:
+    FIELDS: Tuple[str, ...]   # attribute names, in schema order
     leader_id: int      # -1 when the broker sent no hint
     leader_epoch: int
     def __init__(self, leader_id: int = -1, leader_epoch: int = -1) -> None: ...
 
 class BatchIndexAndErrorMessage:
+    FIELDS: Tuple[str, ...]   # attribute names, in schema order
     batch_index: int
     batch_index_error_message: Optional[str]
     def __init__(self, batch_index: int,
                  batch_index_error_message: Optional[str] = None) -> None: ...
 
 class PartitionProduceResponse:
+    FIELDS: Tuple[str, ...]   # attribute names, in schema order
     index: int
     error_code: int
     base_offset: int
@@ -64,6 +67,7 @@ class PartitionProduceResponse:
                  current_leader: Optional[LeaderIdAndEpoch] = None) -> None: ...
 
 class TopicProduceResponse:
+    FIELDS: Tuple[str, ...]   # attribute names, in schema order
     name: str            # "" in v13
     topic_id: uuid.UUID  # all zero before v13
     partition_responses: List[PartitionProduceResponse]
@@ -71,6 +75,7 @@ class TopicProduceResponse:
                  partition_responses: Optional[List[PartitionProduceResponse]] = None) -> None: ...
 
 class NodeEndpoint:
+    FIELDS: Tuple[str, ...]   # attribute names, in schema order
     node_id: int
     host: str
     port: int
@@ -78,6 +83,7 @@ class NodeEndpoint:
     def __init__(self, node_id: int, host: str, port: int, rack: Optional[str] = None) -> None: ...
 
 class ProduceResponse:
+    FIELDS: Tuple[str, ...]   # attribute names, in schema order
     responses: List[TopicProduceResponse]
     throttle_time_ms: int
     node_endpoints: List[NodeEndpoint]

@@ -382,6 +382,22 @@ def encode_produce_request(int version, correlation_id, client_id, transactional
 
 
 # ============================================================ response objects
+# Read-only, slotted (cdef) structs named as in ProduceResponse.json; equality
+# and repr (for tests and logs) go field by field through FIELDS.
+
+cdef object struct_equal(object a, object b, tuple names):
+    if type(a) is not type(b):
+        return NotImplemented
+    for name in names:
+        if getattr(a, name) != getattr(b, name):
+            return False
+    return True
+
+
+cdef str struct_repr(object o, tuple names):
+    return type(o).__name__ + "(" + ", ".join(
+        f"{name}={getattr(o, name)!r}" for name in names) + ")"
+
 
 @cython.final
 @cython.freelist(16)
@@ -389,22 +405,20 @@ cdef class LeaderIdAndEpoch:
     """KIP-951 CurrentLeader of a partition response; -1/-1 when not sent."""
     cdef readonly int32_t leader_id
     cdef readonly int32_t leader_epoch
+    FIELDS = ("leader_id", "leader_epoch")
 
     def __init__(self, int32_t leader_id=-1, int32_t leader_epoch=-1):
         self.leader_id = leader_id
         self.leader_epoch = leader_epoch
 
     def __eq__(self, other):
-        if type(other) is not LeaderIdAndEpoch:
-            return NotImplemented
-        o = <LeaderIdAndEpoch>other
-        return self.leader_id == o.leader_id and self.leader_epoch == o.leader_epoch
+        return struct_equal(self, other, self.FIELDS)
 
     def __hash__(self):
         return hash((self.leader_id, self.leader_epoch))
 
     def __repr__(self):
-        return f"LeaderIdAndEpoch(leader_id={self.leader_id}, leader_epoch={self.leader_epoch})"
+        return struct_repr(self, self.FIELDS)
 
 
 cdef LeaderIdAndEpoch NO_LEADER = LeaderIdAndEpoch(-1, -1)   # immutable: shared
@@ -415,22 +429,18 @@ cdef LeaderIdAndEpoch NO_LEADER = LeaderIdAndEpoch(-1, -1)   # immutable: shared
 cdef class BatchIndexAndErrorMessage:
     """One record a broker refused (v8+, KIP-467)."""
     cdef readonly int32_t batch_index
-    cdef readonly object batch_index_error_message
+    cdef readonly object batch_index_error_message   # str | None
+    FIELDS = ("batch_index", "batch_index_error_message")
 
     def __init__(self, int32_t batch_index, batch_index_error_message=None):
         self.batch_index = batch_index
         self.batch_index_error_message = batch_index_error_message
 
     def __eq__(self, other):
-        if type(other) is not BatchIndexAndErrorMessage:
-            return NotImplemented
-        o = <BatchIndexAndErrorMessage>other
-        return (self.batch_index == o.batch_index
-                and self.batch_index_error_message == o.batch_index_error_message)
+        return struct_equal(self, other, self.FIELDS)
 
     def __repr__(self):
-        return (f"BatchIndexAndErrorMessage(batch_index={self.batch_index}, "
-                f"batch_index_error_message={self.batch_index_error_message!r})")
+        return struct_repr(self, self.FIELDS)
 
 
 @cython.final
@@ -444,6 +454,8 @@ cdef class PartitionProduceResponse:
     cdef readonly list record_errors          # [BatchIndexAndErrorMessage]
     cdef readonly object error_message        # str | None
     cdef readonly LeaderIdAndEpoch current_leader
+    FIELDS = ("index", "error_code", "base_offset", "log_append_time_ms", "log_start_offset",
+              "record_errors", "error_message", "current_leader")
 
     def __init__(self, int32_t index, int16_t error_code=0, int64_t base_offset=-1,
                  int64_t log_append_time_ms=-1, int64_t log_start_offset=-1,
@@ -459,22 +471,10 @@ cdef class PartitionProduceResponse:
         self.current_leader = NO_LEADER if current_leader is None else current_leader
 
     def __eq__(self, other):
-        if type(other) is not PartitionProduceResponse:
-            return NotImplemented
-        o = <PartitionProduceResponse>other
-        return (self.index == o.index and self.error_code == o.error_code
-                and self.base_offset == o.base_offset
-                and self.log_append_time_ms == o.log_append_time_ms
-                and self.log_start_offset == o.log_start_offset
-                and self.record_errors == o.record_errors
-                and self.error_message == o.error_message
-                and self.current_leader == o.current_leader)
+        return struct_equal(self, other, self.FIELDS)
 
     def __repr__(self):
-        return (f"PartitionProduceResponse(index={self.index}, error_code={self.error_code}, "
-                f"base_offset={self.base_offset}, log_append_time_ms={self.log_append_time_ms}, "
-                f"log_start_offset={self.log_start_offset}, record_errors={self.record_errors!r}, "
-                f"error_message={self.error_message!r}, current_leader={self.current_leader!r})")
+        return struct_repr(self, self.FIELDS)
 
 
 @cython.final
@@ -483,6 +483,7 @@ cdef class TopicProduceResponse:
     cdef readonly str name                    # "" in v13 (topic ids)
     cdef readonly object topic_id             # uuid.UUID; all zero before v13
     cdef readonly list partition_responses    # [PartitionProduceResponse]
+    FIELDS = ("name", "topic_id", "partition_responses")
 
     def __init__(self, str name="", topic_id=None, list partition_responses=None):
         self.name = name
@@ -490,15 +491,10 @@ cdef class TopicProduceResponse:
         self.partition_responses = [] if partition_responses is None else partition_responses
 
     def __eq__(self, other):
-        if type(other) is not TopicProduceResponse:
-            return NotImplemented
-        o = <TopicProduceResponse>other
-        return (self.name == o.name and self.topic_id == o.topic_id
-                and self.partition_responses == o.partition_responses)
+        return struct_equal(self, other, self.FIELDS)
 
     def __repr__(self):
-        return (f"TopicProduceResponse(name={self.name!r}, topic_id={self.topic_id!r}, "
-                f"partition_responses={self.partition_responses!r})")
+        return struct_repr(self, self.FIELDS)
 
 
 @cython.final
@@ -508,6 +504,7 @@ cdef class NodeEndpoint:
     cdef readonly str host
     cdef readonly int32_t port
     cdef readonly object rack                 # str | None
+    FIELDS = ("node_id", "host", "port", "rack")
 
     def __init__(self, int32_t node_id, str host, int32_t port, rack=None):
         self.node_id = node_id
@@ -516,15 +513,10 @@ cdef class NodeEndpoint:
         self.rack = rack
 
     def __eq__(self, other):
-        if type(other) is not NodeEndpoint:
-            return NotImplemented
-        o = <NodeEndpoint>other
-        return (self.node_id == o.node_id and self.host == o.host and self.port == o.port
-                and self.rack == o.rack)
+        return struct_equal(self, other, self.FIELDS)
 
     def __repr__(self):
-        return (f"NodeEndpoint(node_id={self.node_id}, host={self.host!r}, port={self.port}, "
-                f"rack={self.rack!r})")
+        return struct_repr(self, self.FIELDS)
 
 
 @cython.final
@@ -532,6 +524,7 @@ cdef class ProduceResponse:
     cdef readonly list responses              # [TopicProduceResponse]
     cdef readonly int32_t throttle_time_ms
     cdef readonly list node_endpoints         # [NodeEndpoint]
+    FIELDS = ("responses", "throttle_time_ms", "node_endpoints")
 
     def __init__(self, list responses=None, int32_t throttle_time_ms=0,
                  list node_endpoints=None):
@@ -540,16 +533,10 @@ cdef class ProduceResponse:
         self.node_endpoints = [] if node_endpoints is None else node_endpoints
 
     def __eq__(self, other):
-        if type(other) is not ProduceResponse:
-            return NotImplemented
-        o = <ProduceResponse>other
-        return (self.responses == o.responses and self.throttle_time_ms == o.throttle_time_ms
-                and self.node_endpoints == o.node_endpoints)
+        return struct_equal(self, other, self.FIELDS)
 
     def __repr__(self):
-        return (f"ProduceResponse(responses={self.responses!r}, "
-                f"throttle_time_ms={self.throttle_time_ms}, "
-                f"node_endpoints={self.node_endpoints!r})")
+        return struct_repr(self, self.FIELDS)
 
 
 # ===================================================================== decoder

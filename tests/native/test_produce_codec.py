@@ -230,6 +230,18 @@ def test_response_agrees_with_python_decoder(version):
                                                   header_size(version))) == expected
 
 
+def test_struct_fields_are_the_schema_fields():
+    _, body = decode_response(0, 13, encode_response(0, 13, 1, response_body(13)))
+    topic = body["responses"][1]
+    part = topic["partition_responses"][1]
+    assert native.ProduceResponse.FIELDS == tuple(body)
+    assert native.TopicProduceResponse.FIELDS == tuple(topic)
+    assert native.PartitionProduceResponse.FIELDS == tuple(part)
+    assert native.BatchIndexAndErrorMessage.FIELDS == tuple(part["record_errors"][0])
+    assert native.LeaderIdAndEpoch.FIELDS == tuple(part["current_leader"])
+    assert native.NodeEndpoint.FIELDS == tuple(body["node_endpoints"][0])
+
+
 def test_response_fields_by_name():
     body = response_body(13)
     frame = encode_response(0, 13, 1, body)
