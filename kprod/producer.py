@@ -454,6 +454,14 @@ class Producer:
     def closed(self) -> bool:
         return self._closed
 
+    def __repr__(self) -> str:
+        cfg = self.config
+        txn = cfg["transactional.id"]
+        state = "closed" if self._closed else "forked" if self._forked else "open"
+        return (f"<kprod.Producer client.id={cfg['client.id']!r} "
+                f"bootstrap.servers={','.join(cfg['bootstrap.servers'])!r}"
+                + (f" transactional.id={txn!r}" if txn is not None else "") + f" {state}>")
+
 
 def as_send_callback(callback: Any) -> Callable[[Any, Optional[BaseException]], Any]:
     """A send() callback: a callable ``(metadata, exception)`` or an object with Java's
