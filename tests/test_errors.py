@@ -48,7 +48,7 @@ def _camel(enum_name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def java_errors(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, str, str, bool, set]]:
+def java_errors(tmp_path_factory: pytest.TempPathFactory) -> list:
     try:
         java, libs = artifacts.java_executable(), artifacts.kafka_libs_dir()
     except artifacts.KafkaArtifactsError as exc:
@@ -141,7 +141,8 @@ def test_moved_classes_stay_importable_where_they_were() -> None:
 
     assert UnsupportedSaslMechanismError is errors.UnsupportedSaslMechanismError is for_code(33)
     assert issubclass(UnsupportedSaslMechanismError, AuthenticationError)
-    assert TransactionAbortedError is errors.TransactionAbortedError is kprod.TransactionAbortedError
+    assert TransactionAbortedError is errors.TransactionAbortedError
+    assert TransactionAbortedError is kprod.TransactionAbortedError
     assert StaleBufferError is errors.StaleBufferError
     assert issubclass(StaleBufferError, errors.IllegalStateError)
     assert issubclass(StaleBufferError, BufferError)

@@ -18,14 +18,22 @@ Cache layout (under :func:`~kprod.testing.artifacts.cache_dir`)::
 The JVM runs in its own process group with ``PR_SET_PDEATHSIG`` (dies with the
 thread that started it), and is stopped at interpreter exit / SIGTERM like the
 Kafka nodes of :mod:`kprod.testing.cluster`.
+
+From a shell, like the broker CLI::
+
+    python -m kprod.testing.registry start    # prints the URL to give the client, waits
+    python -m kprod.testing.registry status   # prints it again
+    python -m kprod.testing.registry stop
 """
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +42,7 @@ import urllib.request
 
 from .artifacts import _DEPENDENCY_PLUGIN, _file_lock, cache_dir, java_executable
 from .cluster import _die_with_parent, _free_ports, _register, _tail, _unregister
+from .daemon import StateFile, serve, status, stop_running
 
 __all__ = ["DEFAULT_APICURIO_VERSION", "SchemaRegistry", "SchemaRegistryStartError",
            "apicurio_dir"]
@@ -232,3 +241,38 @@ class SchemaRegistry:
 
     def __repr__(self) -> str:
         return f"SchemaRegistry(apicurio {self.version}, {self.url if self.running else 'stopped'})"
+
+
+STATE = StateFile("registry")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kprod.testing.registry start|stop|status``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m kprod.testing.registry",
+        description="A local schema registry (Apicurio, Confluent-compatible API). 'start' "
+                    "prints the URL for schema.registry.url and waits for Ctrl+C, SIGTERM "
+                    "or 'stop'.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="start the registry and wait")
+    start.add_argument("--version", default=None,
+                       help=f"Apicurio version (default {apicurio_version()})")
+    stop = sub.add_parser("stop", help="stop the registry started by 'start'")
+    stop.add_argument("--timeout", type=float, default=60.0)
+    sub.add_parser("status", help="print the URL if running")
+    args = parser.parse_args(argv)
+    if args.command == "stop":
+        return stop_running(STATE, args.timeout, "schema registry")
+    if args.command == "status":
+        return status(STATE)
+    registry = SchemaRegistry(args.version)
+
+    def _start() -> tuple[str, dict]:
+        registry.start()
+        return registry.url, {"version": registry.version}
+
+    return serve(STATE, _start, registry.stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
