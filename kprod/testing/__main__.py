@@ -33,7 +33,7 @@ def state_file() -> pathlib.Path:
 
 def _start(args: argparse.Namespace) -> int:
     cluster = KafkaCluster(brokers=args.brokers, version=args.version, work_dir=args.work_dir,
-                           fast_startup=not args.no_fast_startup)
+                           fast_startup=not args.no_fast_startup, port=args.port)
 
     def start() -> tuple[str, dict]:
         cluster.start()
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="start a local cluster and wait")
     start.add_argument("--brokers", type=int, default=1)
     start.add_argument("--version", default=None, help=f"Kafka version (default {kafka_version()})")
+    start.add_argument("--port", type=int, default=None,
+                       help="the first broker's port (default: a free one), e.g. 9092")
     start.add_argument("--work-dir", default=None, help="keep data/logs here (default: temp dir)")
     start.add_argument("--no-fast-startup", action="store_true",
                        help="full JIT (slower start, higher throughput; for benchmarks)")
