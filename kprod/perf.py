@@ -218,8 +218,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"kprod-perf: {type(failure).__name__}: {failure}", file=sys.stderr)
         return 1
     print(stats.summary(end), flush=True)
-    for name, value in sorted(metrics.items()):
-        print(f"{name:<45} : {value}")
+    for name, reading in sorted(metrics.items()):
+        print(f"{name:<45} : {reading}")
     if stats.errors:
         print(f"{stats.errors} records failed; first error: {stats.first_error!r}",
               file=sys.stderr)
