@@ -15,10 +15,10 @@ import types
 import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from kprod._internals import plugins
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
-from kprod._internals import plugins
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
 from kprod._internals.transactions import TransactionManager

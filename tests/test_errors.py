@@ -14,8 +14,15 @@ import pytest
 import kprod
 from kprod import errors
 from kprod.errors import (
-    ApiError, AuthenticationError, AuthorizationError, BrokerError, InvalidConfigurationError,
-    InvalidMetadataError, KafkaError, RetriableError, for_code,
+    ApiError,
+    AuthenticationError,
+    AuthorizationError,
+    BrokerError,
+    InvalidConfigurationError,
+    InvalidMetadataError,
+    KafkaError,
+    RetriableError,
+    for_code,
 )
 from kprod.testing import artifacts
 

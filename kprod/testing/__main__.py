@@ -17,11 +17,13 @@ import subprocess
 import sys
 
 from .artifacts import (
-    KafkaArtifactsError, java_tool_command, kafka_libs_dir, kafka_version,
+    KafkaArtifactsError,
+    java_tool_command,
+    kafka_libs_dir,
+    kafka_version,
 )
 from .cluster import KafkaCluster
 from .daemon import StateFile, serve, status, stop_running
-
 
 STATE = StateFile("cluster")
 

@@ -33,6 +33,7 @@ def test_future_repr_pending_then_offset(kafka, make_topic):
         assert repr(future) == f"<RecordFuture done {topic}-1@0>"
     [first, second] = read_all(kafka.bootstrap_servers, topic, expected=2)
     assert (first.partition, first.offset, first.value) == (1, 0, b"later")
+    assert (second.partition, second.offset) == (1, 1)
 
 
 def test_future_repr_shows_the_error(kafka, make_topic):
