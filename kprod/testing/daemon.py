@@ -71,7 +71,7 @@ def serve(state_file: StateFile, start: Callable[[], tuple[str, dict[str, Any]]]
     wait until SIGTERM / Ctrl+C / ``stop``, and stop cleanly."""
     running = state_file.read()
     if running:
-        print(f"already running (pid {running['pid']}): {running['address']}", file=sys.stderr)
+        print(f"already running (pid {running['pid']}): {_address(running)}", file=sys.stderr)
         return 1
 
     def _exit(signum: int, frame: object) -> None:
@@ -120,5 +120,10 @@ def status(state_file: StateFile) -> int:
     if state is None:
         print("not running")
         return 1
-    print(state["address"])
+    print(_address(state))
     return 0
+
+
+def _address(state: dict) -> str:
+    # "bootstrap_servers": the broker CLI's state file before it had "address".
+    return state.get("address") or state.get("bootstrap_servers", "?")
