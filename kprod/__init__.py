@@ -5,9 +5,10 @@
         producer.send("events", b"hello", key=b"user-42")
 """
 from kprod.errors import (  # noqa: F401
-    AuthenticationError, BrokerError, BufferExhaustedError, ConfigError, CorruptRecordError,
-    IllegalStateError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProducerClosedError,
-    ProducerFencedError, ProtocolError, RecordTooLargeError, SerializationError,
+    AuthenticationError, AuthorizationError, BrokerError, BufferExhaustedError, ConfigError,
+    CorruptRecordError, IllegalStateError, KafkaConnectionError, KafkaError, KafkaTimeoutError,
+    ProducerClosedError, ProducerFencedError, ProtocolError, RecordTooLargeError, RetriableError,
+    SerializationError, TransactionAbortedError,
 )
 from kprod.future import RecordFuture  # noqa: F401
 from kprod.partitioner import (  # noqa: F401
@@ -19,7 +20,6 @@ from kprod.serialization import (  # noqa: F401
     BytesSerializer, DoubleSerializer, FloatSerializer, IntegerSerializer, JsonSerializer,
     LongSerializer, Serializer, ShortSerializer, StringSerializer, UUIDSerializer,
 )
-from kprod._internals.transactions import TransactionAbortedError  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -32,5 +32,6 @@ __all__ = [
     "KafkaError", "ConfigError", "SerializationError", "RecordTooLargeError",
     "BufferExhaustedError", "KafkaTimeoutError", "ProducerClosedError", "ProducerFencedError",
     "TransactionAbortedError", "IllegalStateError", "KafkaConnectionError", "ProtocolError",
-    "AuthenticationError", "BrokerError", "CorruptRecordError",
+    "AuthenticationError", "BrokerError", "CorruptRecordError", "AuthorizationError",
+    "RetriableError",
 ]

@@ -183,7 +183,8 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("transaction.two.phase.commit.enable", "bool", False,
             "Participate in two-phase commit (KIP-939)."),
     Setting("partitioner.class", "object", None,
-            "A Partitioner object or class; None uses the built-in partitioner."),
+            "A Partitioner object, class or 'module.Class' name (Java's RoundRobinPartitioner "
+            "name too); None uses the built-in partitioner."),
     Setting("partitioner.ignore.keys", "bool", False,
             "Ignore keys when choosing partitions (sticky partitioning for all)."),
     Setting("partitioner.adaptive.partitioning.enable", "bool", True,
@@ -191,10 +192,11 @@ SETTINGS: Tuple[Setting, ...] = (
     _int("partitioner.availability.timeout.ms", 0,
          "Skip partitions whose leader could not accept data for this long; 0 disables."),
     Setting("key.serializer", "object", None,
-            "Serializer for keys: object, callable or name ('string', 'json', ...)."),
+            "Serializer for keys: object, class, callable, name ('string', 'json', ...), Java "
+            "class name or 'module.Class' name."),
     Setting("value.serializer", "object", None, "Serializer for values (as key.serializer)."),
     Setting("interceptor.classes", "object", (), "Producer interceptors (on_send, "
-            "on_acknowledgement)."),
+            "on_acknowledgement): objects, classes or 'module.Class' names."),
     Setting("metric.reporters", "list", (), "Accepted for compatibility; kprod exposes "
             "metrics()."),
     _int("metrics.sample.window.ms", 30000, "Window of rate metrics."),

@@ -9,7 +9,8 @@ options, same output shape. Example::
 Every ``--reporting-interval`` ms (default 5000) a progress line; at the end one
 summary line with p50/p95/p99/p99.9 send->ack latency. Latency is measured per
 record from ``send()`` to its callback; like Java, at most ~500k records are
-sampled for the percentiles. Exit status 1 if any record failed.
+sampled for the percentiles. Exit status 1 if any record failed or the run failed
+(a missing topic, ...: one line on stderr), 2 for unusable settings.
 """
 from __future__ import annotations
 
@@ -191,6 +192,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     interval = 1.0 / args.throughput if args.throughput > 0 else 0.0
     single = payloads[0] if len(payloads) == 1 else None
     send, monotonic, choice = producer.send, time.monotonic, random.choice
+    failure: Optional[KafkaError] = None
     try:
         start = monotonic()
         stats.start = stats.window_start = start
@@ -207,12 +209,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         end = monotonic()
         print("interrupted", file=sys.stderr)
+    except KafkaError as exc:   # a missing topic, a closed producer, ...: one line, no trace
+        failure = exc
     finally:
-        metrics = producer.metrics() if args.print_metrics else {}
+        metrics = producer.metrics() if args.print_metrics and failure is None else {}
         producer.close(5.0)
+    if failure is not None:
+        print(f"kprod-perf: {type(failure).__name__}: {failure}", file=sys.stderr)
+        return 1
     print(stats.summary(end), flush=True)
-    for name, value in sorted(metrics.items()):
-        print(f"{name:<45} : {value}")
+    for name, reading in sorted(metrics.items()):
+        print(f"{name:<45} : {reading}")
     if stats.errors:
         print(f"{stats.errors} records failed; first error: {stats.first_error!r}",
               file=sys.stderr)

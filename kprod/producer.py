@@ -15,6 +15,7 @@ import types
 import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from kprod._internals import plugins
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
@@ -32,6 +33,7 @@ from kprod.errors import (
     SerializationError,
 )
 from kprod.future import RecordFuture
+from kprod.partitioner import RoundRobinPartitioner
 from kprod.record import ProducerRecord, normalize_headers
 from kprod.serialization import check_bytes_like, resolve_serializer, serialize_or_raise
 
@@ -452,6 +454,14 @@ class Producer:
     def closed(self) -> bool:
         return self._closed
 
+    def __repr__(self) -> str:
+        cfg = self.config
+        txn = cfg["transactional.id"]
+        state = "closed" if self._closed else "forked" if self._forked else "open"
+        return (f"<kprod.Producer client.id={cfg['client.id']!r} "
+                f"bootstrap.servers={','.join(cfg['bootstrap.servers'])!r}"
+                + (f" transactional.id={txn!r}" if txn is not None else "") + f" {state}>")
+
 
 def as_send_callback(callback: Any) -> Callable[[Any, Optional[BaseException]], Any]:
     """A send() callback: a callable ``(metadata, exception)`` or an object with Java's
@@ -469,14 +479,21 @@ def as_send_callback(callback: Any) -> Callable[[Any, Optional[BaseException]], 
 
 
 def _resolve_interceptors(spec: Any) -> List[Any]:
-    """``interceptor.classes``: objects (or classes) with on_send(record) -> record and
+    """``interceptor.classes``: objects, classes or "package.module.Class" names (a list,
+    or one string with commas, as in Java) with on_send(record) -> record and
     on_acknowledgement(metadata, exception) (Java ``ProducerInterceptor``)."""
     if not spec:
         return []
+    if isinstance(spec, str):
+        spec = [part for part in (piece.strip() for piece in spec.split(",")) if part]
     items = [spec] if not isinstance(spec, (list, tuple)) else list(spec)
     result = []
     for item in items:
-        obj = item() if isinstance(item, type) else item
+        obj = item
+        if isinstance(obj, str):
+            obj = plugins.load_class(obj, "interceptor.classes")
+        if isinstance(obj, type):
+            obj = plugins.instantiate(obj, "interceptor.classes")
         if not (callable(getattr(obj, "on_send", None)) and
                 callable(getattr(obj, "on_acknowledgement", None))):
             raise ConfigError(f"Setting 'interceptor.classes': {item!r} needs on_send(record) "
@@ -506,19 +523,47 @@ def _group_fields(group: Any) -> Dict[str, Any]:
     return fields
 
 
+# Java's partitioner class names. DefaultPartitioner and UniformStickyPartitioner were
+# removed in Kafka 4.0 (KIP-794); their meaning is a setting here, never a silent guess.
+_JAVA_PARTITIONERS = {
+    "org.apache.kafka.clients.producer.RoundRobinPartitioner": RoundRobinPartitioner,
+}
+_JAVA_REMOVED_PARTITIONERS = {
+    "org.apache.kafka.clients.producer.internals.DefaultPartitioner":
+        "leave partitioner.class unset: the built-in partitioner hashes keys the same way "
+        "(murmur2) and spreads unkeyed records with uniform sticky partitioning (KIP-794)",
+    "org.apache.kafka.clients.producer.UniformStickyPartitioner":
+        "leave partitioner.class unset and set partitioner.ignore.keys=true",
+}
+
+
 def _resolve_partitioner(spec: Any):
+    """``partitioner.class``: None (built in), a Partitioner object or class, Java's
+    RoundRobinPartitioner name, or a "package.module.Class" name to import."""
     if spec is None:
         return None
-    if isinstance(spec, type):
-        spec = spec()
     if isinstance(spec, str):
-        from kprod import partitioner as builtin
-        name = spec.rsplit(".", 1)[-1]
-        cls = getattr(builtin, name, None)
-        if cls is None or not hasattr(cls, "partition"):
-            raise ConfigError(f"Setting 'partitioner.class': unknown partitioner {spec!r} "
-                              "(built in: RoundRobinPartitioner; or pass an object)")
-        return cls()
+        name = spec.strip()
+        if name in _JAVA_REMOVED_PARTITIONERS:
+            raise ConfigError(f"Setting 'partitioner.class': {name} was removed in Kafka 4.0; "
+                              f"{_JAVA_REMOVED_PARTITIONERS[name]}")
+        if name in _JAVA_PARTITIONERS:
+            spec = _JAVA_PARTITIONERS[name]
+        elif "." not in name:
+            from kprod import partitioner as builtin
+            spec = getattr(builtin, name, None)
+            if not isinstance(spec, type) or not hasattr(spec, "partition"):
+                raise ConfigError(f"Setting 'partitioner.class': unknown partitioner {name!r} "
+                                  "(built in: RoundRobinPartitioner; or a 'module.Class' name, "
+                                  "a class or an object)")
+        else:
+            spec = plugins.load_class(name, "partitioner.class")
+    if isinstance(spec, type):
+        if not callable(getattr(spec, "partition", None)):
+            raise ConfigError(f"Setting 'partitioner.class': {spec.__qualname__} has no "
+                              "partition(topic, key, key_bytes, value, value_bytes, cluster) "
+                              "method")
+        spec = plugins.instantiate(spec, "partitioner.class")
     if not callable(getattr(spec, "partition", None)):
         raise ConfigError("Setting 'partitioner.class' needs an object with a "
                           "partition(topic, key, key_bytes, value, value_bytes, cluster) method")

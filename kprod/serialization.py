@@ -35,6 +35,7 @@ import struct
 import uuid
 from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Type, Union, runtime_checkable
 
+from kprod._internals import plugins
 from kprod.errors import ConfigError, SerializationError
 
 __all__ = [
@@ -330,7 +331,8 @@ def _short_field(field: str) -> str:
     return field[: -len(".serializer")] if field.endswith(".serializer") else field
 
 
-def _by_name(name: str, field: str) -> _BuiltIn:
+def _by_name(name: str, field: str) -> Optional[_BuiltIn]:
+    """A built-in by name or Java class name; None for a "package.module.Class" name."""
     key = name.strip().lower()
     cls = _BY_NAME.get(key)
     if cls is None:
@@ -338,12 +340,17 @@ def _by_name(name: str, field: str) -> _BuiltIn:
         simple = key[len(_JAVA_PACKAGE):] if key.startswith(_JAVA_PACKAGE) else key
         if "." not in simple:
             cls = _BY_JAVA_NAME.get(simple)
-    if cls is None:
-        raise ConfigError(
-            f"Invalid value {name!r} for configuration {_setting(field)}: unknown "
-            f"serializer name; valid names are {', '.join(SERIALIZER_NAMES)} (any case), "
-            f"or a Java class name such as {_JAVA_PACKAGE}StringSerializer")
-    return cls()
+    if cls is not None:
+        return cls()
+    if "." in key and not key.startswith(("org.apache.kafka.", "io.confluent.")):
+        return None
+    hint = ("; for Confluent's Avro serializer use kprod.schema_registry.AvroSerializer"
+            if key.startswith("io.confluent.") else "")
+    raise ConfigError(
+        f"Invalid value {name!r} for configuration {_setting(field)}: unknown "
+        f"serializer name; valid names are {', '.join(SERIALIZER_NAMES)} (any case), "
+        f"a Java class name such as {_JAVA_PACKAGE}StringSerializer, or a Python "
+        f"'package.module.Class' name{hint}")
 
 
 def _positional_arity(fn: Callable[..., Any]) -> Optional[Tuple[int, float]]:
@@ -434,7 +441,10 @@ def resolve_serializer(spec: Any, field: str) -> Optional[SerializeFn]:
     if spec is None:
         return None
     if isinstance(spec, str):
-        return _by_name(spec, field).serialize
+        builtin = _by_name(spec, field)
+        if builtin is not None:
+            return builtin.serialize
+        spec = plugins.load_class(spec, _setting(field))
     if isinstance(spec, type):
         if not callable(getattr(spec, "serialize", None)):
             raise ConfigError(

@@ -87,3 +87,29 @@ def test_usage_errors_exit_2(args, message):
     res = perf(*args, timeout=60)
     assert res.returncode == 2
     assert message in res.stderr
+
+
+def _assert_one_line_error(res: subprocess.CompletedProcess, status: int, *words: str) -> None:
+    assert res.returncode == status, (res.returncode, res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kprod-perf: "), res.stderr
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_missing_topic_is_one_line_and_non_zero(kafka):
+    res = perf("--bootstrap-server", kafka.bootstrap_servers, "--topic", "perf-no-such-topic",
+               "--num-records", "10", "--record-size", "10", "--throughput", "-1",
+               "--producer-props", "max.block.ms=2000")
+    _assert_one_line_error(res, 1, "KafkaTimeoutError", "perf-no-such-topic", "does not exist")
+
+
+def test_broker_error_and_bad_setting_are_one_line(kafka):
+    res = perf("--bootstrap-server", kafka.bootstrap_servers, "--topic", "no spaces",
+               "--num-records", "10", "--record-size", "10", "--throughput", "-1")
+    _assert_one_line_error(res, 1, "InvalidTopicError", "no spaces")
+    res = perf("--bootstrap-server", kafka.bootstrap_servers, "--topic", "t",
+               "--num-records", "10", "--record-size", "10", "--throughput", "-1",
+               "--producer-props", "acks=7")
+    _assert_one_line_error(res, 2, "acks")

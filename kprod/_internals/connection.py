@@ -59,8 +59,7 @@ _READ_BUFFER_BYTES = 256 * 1024   # per plain-socket read (the socket stays read
 _TLS_WRITE_BYTES = 256 * 1024
 
 
-class UnsupportedSaslMechanismError(AuthenticationError):
-    """The broker does not enable the configured ``sasl.mechanism``."""
+from kprod.errors import UnsupportedSaslMechanismError  # noqa: E402,F401 (moved to kprod.errors)
 
 ResponseHandler = Callable[[Optional[dict], Optional[BaseException]], None]
 

@@ -53,8 +53,7 @@ RETRY_CODES = {14, 51}             # COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TR
 TRANSACTION_KEY, GROUP_KEY = 1, 0  # FindCoordinator key types
 
 
-class TransactionAbortedError(KafkaError):
-    """The record's transaction was aborted before the record was sent."""
+from kprod.errors import TransactionAbortedError  # noqa: E402,F401 (moved to kprod.errors)
 
 
 class TxnResult:

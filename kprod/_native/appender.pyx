@@ -148,15 +148,17 @@ cdef class RecordFuture:
             fn(self)
 
     def __repr__(self):
+        # pending / done at topic-partition@offset (Java's RecordMetadata.toString) /
+        # failed with the error.
         cdef int32_t d
         batch = self._current(&d)
+        where = f"{batch.topic}-{batch.partition}"
         if not batch._done:
-            state = "pending"
-        elif batch.error is not None:
-            state = "error " + type(batch.error).__name__
-        else:
-            state = "done"
-        return f"<RecordFuture {batch.topic}-{batch.partition} {state}>"
+            return f"<RecordFuture pending {where}>"
+        if batch.error is not None:
+            return f"<RecordFuture failed {where}: {batch.error!r}>"
+        offset = batch.base_offset + d if batch.base_offset >= 0 else -1
+        return f"<RecordFuture done {where}@{offset}>"
 
 
 cdef extern from *:

@@ -1,11 +1,8 @@
 from typing import Optional
 
-from kprod.errors import IllegalStateError
+from kprod.errors import StaleBufferError as StaleBufferError
 
 __all__ = ["BufferPool", "PooledBuffer", "StaleBufferError", "standalone_buffer"]
-
-class StaleBufferError(IllegalStateError, BufferError):
-    """A PooledBuffer was used after ``release()``."""
 
 class PooledBuffer:
     """Writable 1-D byte buffer (buffer protocol) from a BufferPool or standalone."""

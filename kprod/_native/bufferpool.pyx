@@ -34,9 +34,9 @@ from posix.types cimport clockid_t
 
 from kprod.errors import (
     BufferExhaustedError,
-    IllegalStateError,
     ProducerClosedError,
     RecordTooLargeError,
+    StaleBufferError,
 )
 
 __all__ = ["BufferPool", "PooledBuffer", "StaleBufferError", "standalone_buffer"]
@@ -63,10 +63,6 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_cond_signal(pthread_cond_t* cond)
     int pthread_cond_timedwait(pthread_cond_t* cond, pthread_mutex_t* mutex,
                                const timespec* abstime)
-
-
-class StaleBufferError(IllegalStateError, BufferError):
-    """A PooledBuffer was used after ``release()`` (its memory may belong to someone else)."""
 
 
 # Outcome of one step of an allocation.

@@ -1,113 +1,96 @@
-"""``python -m kprod.testing start|stop|status|fetch`` — a local Kafka for manual runs.
+"""``python -m kprod.testing start|stop|status|create-topic|fetch`` — a local Kafka for
+manual runs.
 
 ``start`` prints the bootstrap servers on one line, then keeps the cluster up until
 Ctrl+C, SIGTERM or ``python -m kprod.testing stop`` (found via a state file in the
-cache dir).
+cache dir). It ignores SIGHUP, so ``nohup python -m kprod.testing start &`` outlives
+the shell that started it. The cluster does not auto-create topics:
+``python -m kprod.testing create-topic NAME --partitions N`` creates one (with Kafka's
+own TopicCommand, on the running cluster unless ``--bootstrap`` says otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import pathlib
-import signal
+import subprocess
 import sys
-import time
 
-from .artifacts import cache_dir, kafka_libs_dir, kafka_version
+from .artifacts import (
+    KafkaArtifactsError,
+    java_tool_command,
+    kafka_libs_dir,
+    kafka_version,
+)
 from .cluster import KafkaCluster
+from .daemon import StateFile, serve, status, stop_running
+
+STATE = StateFile("cluster")
 
 
 def state_file() -> pathlib.Path:
     """Where a running ``start`` records its pid and bootstrap servers."""
-    return cache_dir() / "cluster.json"
-
-
-def _read_state() -> dict | None:
-    try:
-        state = json.loads(state_file().read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return state if _pid_alive(state.get("pid", -1)) else None
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)  # exited but not yet reaped by its parent
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:  # no procfs (macOS): trust kill(0)
-        return False
+    return STATE.path
 
 
 def _start(args: argparse.Namespace) -> int:
-    running = _read_state()
-    if running:
-        print(f"already running (pid {running['pid']}): {running['bootstrap_servers']}", file=sys.stderr)
-        return 1
-    # SIGTERM/SIGHUP -> KeyboardInterrupt-like exit so the cluster is stopped cleanly.
-    def _exit(signum: int, frame: object) -> None:
-        raise SystemExit(0)
-    signal.signal(signal.SIGTERM, _exit)
-    signal.signal(signal.SIGHUP, _exit)
-
     cluster = KafkaCluster(brokers=args.brokers, version=args.version, work_dir=args.work_dir,
-                           fast_startup=not args.no_fast_startup)
-    state_file().parent.mkdir(parents=True, exist_ok=True)
-    try:
+                           fast_startup=not args.no_fast_startup, port=args.port)
+
+    def start() -> tuple[str, dict]:
         cluster.start()
-        state_file().write_text(json.dumps({
-            "pid": os.getpid(), "bootstrap_servers": cluster.bootstrap_servers,
-            "brokers": args.brokers, "version": cluster.version,
-            "work_dir": str(cluster.work_dir)}))
-        print(cluster.bootstrap_servers, flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        cluster.stop()
-        state = _read_state()
-        if state is None or state.get("pid") == os.getpid():
-            state_file().unlink(missing_ok=True)
-    return 0
+        return cluster.bootstrap_servers, {
+            "bootstrap_servers": cluster.bootstrap_servers, "brokers": args.brokers,
+            "version": cluster.version, "work_dir": str(cluster.work_dir)}
+
+    return serve(STATE, start, cluster.stop)
 
 
 def _stop(args: argparse.Namespace) -> int:
-    state = _read_state()
-    if state is None:
-        state_file().unlink(missing_ok=True)
-        print("no running cluster", file=sys.stderr)
-        return 0
-    os.kill(state["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + args.timeout
-    while _pid_alive(state["pid"]):
-        if time.monotonic() > deadline:
-            print(f"pid {state['pid']} still running after {args.timeout}s", file=sys.stderr)
-            return 1
-        time.sleep(0.2)
-    print("stopped", file=sys.stderr)
-    return 0
+    return stop_running(STATE, args.timeout, "cluster")
 
 
 def _status(args: argparse.Namespace) -> int:
-    state = _read_state()
-    if state is None:
-        print("not running")
+    return status(STATE)
+
+
+def _create_topic(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap
+    if bootstrap is None:
+        state = STATE.read()
+        if state is None:
+            print("no running cluster: start one with 'python -m kprod.testing start' or "
+                  "give --bootstrap HOST:PORT", file=sys.stderr)
+            return 1
+        bootstrap = state["bootstrap_servers"]
+        version = state.get("version")
+    else:
+        version = None
+    if args.partitions < 1 or args.replication_factor < 1:
+        print("--partitions and --replication-factor must be >= 1", file=sys.stderr)
         return 1
-    print(state["bootstrap_servers"])
+    command = ["--bootstrap-server", bootstrap, "--create", "--topic", args.name,
+               "--partitions", str(args.partitions),
+               "--replication-factor", str(args.replication_factor)]
+    for setting in args.config:
+        command += ["--config", setting]
+    try:
+        tool = java_tool_command("org.apache.kafka.tools.TopicCommand", *command,
+                                 version=version, heap="-Xmx256m")
+    except KafkaArtifactsError as exc:
+        print(f"create-topic: {exc}", file=sys.stderr)
+        return 1
+    done = subprocess.run(tool, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if done.returncode != 0:
+        # TopicCommand says what went wrong on one stdout line ("Error while executing
+        # topic command : Topic 'x' already exists."); its log lines repeat it on stderr.
+        lines = [line for line in done.stdout.splitlines() if line.strip()]
+        reason = lines[-1] if lines else done.stderr.strip() or f"exit {done.returncode}"
+        reason = reason.replace("Error while executing topic command : ", "")
+        print(f"create-topic {args.name}: {reason}", file=sys.stderr)
+        return 1
+    print(f"created topic {args.name} ({args.partitions} partitions, replication factor "
+          f"{args.replication_factor}) on {bootstrap}")
     return 0
 
 
@@ -122,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="start a local cluster and wait")
     start.add_argument("--brokers", type=int, default=1)
     start.add_argument("--version", default=None, help=f"Kafka version (default {kafka_version()})")
+    start.add_argument("--port", type=int, default=None,
+                       help="the first broker's port (default: a free one), e.g. 9092")
     start.add_argument("--work-dir", default=None, help="keep data/logs here (default: temp dir)")
     start.add_argument("--no-fast-startup", action="store_true",
                        help="full JIT (slower start, higher throughput; for benchmarks)")
@@ -130,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     stop.add_argument("--timeout", type=float, default=60.0)
     stop.set_defaults(func=_stop)
     sub.add_parser("status", help="print bootstrap servers if running").set_defaults(func=_status)
+    create = sub.add_parser("create-topic", help="create a topic (the cluster does not "
+                            "auto-create them)")
+    create.add_argument("name")
+    create.add_argument("--partitions", type=int, default=1)
+    create.add_argument("--replication-factor", type=int, default=1)
+    create.add_argument("--config", action="append", default=[], metavar="NAME=VALUE",
+                        help="a topic setting, e.g. --config max.message.bytes=2000000")
+    create.add_argument("--bootstrap", default=None, metavar="HOST:PORT",
+                        help="default: the cluster 'start' is running")
+    create.set_defaults(func=_create_topic)
     fetch = sub.add_parser("fetch", help="download the jars and print their directory")
     fetch.add_argument("--version", default=None)
     fetch.set_defaults(func=_fetch)

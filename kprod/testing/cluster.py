@@ -94,6 +94,8 @@ class KafkaCluster:
         Inter-broker and controller traffic stay PLAINTEXT. Addresses:
         :meth:`bootstrap_for`.
     :param sasl_users: ``{mechanism: {user: password}}`` replacing the default users.
+    :param port: the PLAINTEXT port of the first broker (default: a free one), e.g. 9092
+        so that examples written for ``localhost:9092`` run as written.
     """
 
     def __init__(self, brokers: int = 1, version: str | None = None,
@@ -102,9 +104,13 @@ class KafkaCluster:
                  heap: str = "512m", jvm_options: tuple[str, ...] = _DEFAULT_JVM_OPTIONS,
                  startup_timeout: float = 120.0, fast_startup: bool = True,
                  listeners: tuple[str, ...] | list[str] = (),
-                 sasl_users: Mapping[str, Mapping[str, str]] | None = None) -> None:
+                 sasl_users: Mapping[str, Mapping[str, str]] | None = None,
+                 port: int | None = None) -> None:
         if brokers < 1:
             raise ValueError("brokers must be >= 1")
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port must be in 1..65535, got {port}")
+        self._port = port
         unknown = [name for name in listeners if name not in _security.LISTENERS]
         if unknown:
             raise ValueError(f"unknown listeners {unknown}; known: {list(_security.LISTENERS)}")
@@ -146,6 +152,11 @@ class KafkaCluster:
             self._work_dir.mkdir(parents=True, exist_ok=True)
             per_node = 2 + len(self._listeners)
             ports = _free_ports(per_node * self._num)
+            if self._port is not None:
+                if self._port in ports[1:] or _port_open(self._port):
+                    raise KafkaClusterError(f"port {self._port} is in use (another Kafka "
+                                            f"running?); stop it or choose another port")
+                ports[0] = self._port
             for i in range(self._num):
                 node_id = i + 1
                 mine = ports[per_node * i:per_node * (i + 1)]

@@ -18,14 +18,23 @@ Cache layout (under :func:`~kprod.testing.artifacts.cache_dir`)::
 The JVM runs in its own process group with ``PR_SET_PDEATHSIG`` (dies with the
 thread that started it), and is stopped at interpreter exit / SIGTERM like the
 Kafka nodes of :mod:`kprod.testing.cluster`.
+
+From a shell, like the broker CLI::
+
+    python -m kprod.testing.registry start --port 8081   # prints the URL for the client:
+                                                         # http://127.0.0.1:8081/apis/ccompat/v7
+    python -m kprod.testing.registry status   # prints it again
+    python -m kprod.testing.registry stop
 """
 from __future__ import annotations
 
+import argparse
 import os
 import pathlib
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,7 +42,8 @@ import urllib.error
 import urllib.request
 
 from .artifacts import _DEPENDENCY_PLUGIN, _file_lock, cache_dir, java_executable
-from .cluster import _die_with_parent, _free_ports, _register, _tail, _unregister
+from .cluster import _die_with_parent, _free_ports, _port_open, _register, _tail, _unregister
+from .daemon import StateFile, serve, status, stop_running
 
 __all__ = ["DEFAULT_APICURIO_VERSION", "SchemaRegistry", "SchemaRegistryStartError",
            "apicurio_dir"]
@@ -108,8 +118,10 @@ class SchemaRegistry:
 
     def __init__(self, version: str | None = None, *, heap: str = "384m",
                  startup_timeout: float = 120.0, fast_startup: bool = True,
-                 work_dir: str | os.PathLike[str] | None = None) -> None:
+                 work_dir: str | os.PathLike[str] | None = None,
+                 port: int | None = None) -> None:
         self.version = apicurio_version(version)
+        self._fixed_port = port   # None: a free one
         self.heap = heap
         self.startup_timeout = startup_timeout
         self.fast_startup = fast_startup
@@ -164,7 +176,10 @@ class SchemaRegistry:
                 self._work_dir = pathlib.Path(tempfile.mkdtemp(prefix="kprod-registry-"))
             self._work_dir.mkdir(parents=True, exist_ok=True)
             (self._work_dir / "tmp").mkdir(exist_ok=True)
-            self.port = _free_ports(1)[0]
+            if self._fixed_port is not None and _port_open(self._fixed_port):
+                raise SchemaRegistryStartError(f"port {self._fixed_port} is in use (another "
+                                               f"registry running?)")
+            self.port = self._fixed_port or _free_ports(1)[0]
             cmd = [java_executable(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseSerialGC",
                    "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
                    *(("-XX:TieredStopAtLevel=1",) if self.fast_startup else ()),
@@ -232,3 +247,40 @@ class SchemaRegistry:
 
     def __repr__(self) -> str:
         return f"SchemaRegistry(apicurio {self.version}, {self.url if self.running else 'stopped'})"
+
+
+STATE = StateFile("registry")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kprod.testing.registry start|stop|status``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m kprod.testing.registry",
+        description="A local schema registry (Apicurio, Confluent-compatible API). 'start' "
+                    "prints the URL for schema.registry.url and waits for Ctrl+C, SIGTERM "
+                    "or 'stop'.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="start the registry and wait")
+    start.add_argument("--version", default=None,
+                       help=f"Apicurio version (default {apicurio_version()})")
+    start.add_argument("--port", type=int, default=None,
+                       help="HTTP port (default: a free one), e.g. 8081")
+    stop = sub.add_parser("stop", help="stop the registry started by 'start'")
+    stop.add_argument("--timeout", type=float, default=60.0)
+    sub.add_parser("status", help="print the URL if running")
+    args = parser.parse_args(argv)
+    if args.command == "stop":
+        return stop_running(STATE, args.timeout, "schema registry")
+    if args.command == "status":
+        return status(STATE)
+    registry = SchemaRegistry(args.version, port=args.port)
+
+    def _start() -> tuple[str, dict]:
+        registry.start()
+        return registry.url, {"version": registry.version}
+
+    return serve(STATE, _start, registry.stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -160,7 +160,10 @@ def test_pieces_split_again_and_fail_separately():
         futures[4].get(0)
     assert [f.get(0).offset for f in futures[5:]] == [50, 51, 52, 53, 54]
     assert all(f.get(0).timestamp == 77 for f in futures[5:])
-    assert "error RecordTooLargeError" in repr(futures[4]) and "done" in repr(futures[0])
+    assert repr(futures[4]).startswith("<RecordFuture failed ") and \
+        "RecordTooLargeError(" in repr(futures[4])
+    assert repr(futures[2]).startswith("<RecordFuture done ") and \
+        repr(futures[2]).endswith("@20>")   # routed to the piece that holds it
 
 
 def test_split_needs_two_records():
