@@ -14,9 +14,9 @@ import threading
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from kprod._internals.batch import ProducerBatch, split_batch
-from kprod._internals.sticky import BuiltInPartitioner
-from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
 from kprod._native.appender import PartitionQueue, try_append
+from kprod._native.partition import PartitionChooser
+from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
 
 TopicPartition = Tuple[str, int]
@@ -28,7 +28,8 @@ class RecordAccumulator:
     def __init__(self, *, batch_size: int, linger_ms: int, compression: str,
                  compression_level: Optional[int], pool, delivery_timeout_ms: int,
                  retry_backoff_ms: int, retry_backoff_max_ms: int, clock: Callable[[], float],
-                 idempotent: bool, max_request_size: int) -> None:
+                 idempotent: bool, max_request_size: int,
+                 partitioner: Optional[PartitionChooser] = None) -> None:
         self.batch_size = batch_size
         self.linger_ms = linger_ms
         self.codec = CODECS[compression]
@@ -46,7 +47,10 @@ class RecordAccumulator:
         self._incomplete_lock = threading.Lock()
         self.flushes_in_progress = 0
         self.closed = False
-        self.partitioner = BuiltInPartitioner(batch_size)
+        # The partition decision (explicit, custom, murmur2, sticky), shared with the
+        # send fast path; its sticky states get the adaptive weights (below).
+        self.partitioner = partitioner if partitioner is not None else PartitionChooser(
+            batch_size)
         self._drain_index: Dict[int, int] = {}
         # topic -> [TopicInfo, sticky state, unavailable nodes, usable partitions, their
         # (topic, partition) keys, queue lengths last used] (update_partition_load_stats)
@@ -67,45 +71,64 @@ class RecordAccumulator:
                     self.queues = queues
         return q
 
-    def append_new_batch(self, q: PartitionQueue, timestamp: int, key, value, headers,
-                         callback, max_block_ms: float, key_size: int, value_size: int):
-        """The slow path of an append: the partition has no open batch with room.
+    def append(self, tp: TopicPartition, timestamp: int, key, value, headers, callback,
+               max_block_ms: float, key_size: int, value_size: int):
+        """Append one record to the partition's open batch, opening a batch if needed.
 
-        Returns ``(future, appended_bytes, batch_full)`` like ``try_append``."""
-        with q.lock:
-            if self.closed:
-                raise ProducerClosedError("Cannot send: the producer is closed")
-            result = try_append(q.batches, timestamp, key, value, headers, callback,
-                                key_size, value_size)
+        The Python entry to the native append (``SendPath`` is the native one, for its
+        common case). Returns ``(future, appended_bytes, batch_full, opened_ms)``;
+        ``opened_ms`` is None when the record went into an open batch, else a clock
+        time (ms) at or before the creation of the batch that took it."""
+        q = self.queues.get(tp)
+        if q is None:
+            q = self.queue(tp)
+        # Lock-free: try_append is atomic under the GIL (see kprod._native.appender).
+        result = try_append(q.batches, timestamp, key, value, headers, callback,
+                            key_size, value_size)
         if result is not None:
-            return result
-        # Memory for a new batch from the pool, outside the lock (may block).
+            future, appended, full = result
+            return future, appended, full, None
+        return self._append_new_batch(q, timestamp, key, value, headers, callback,
+                                      max_block_ms, key_size, value_size)
+
+    def _append_new_batch(self, q: PartitionQueue, timestamp: int, key, value, headers,
+                          callback, max_block_ms: float, key_size: int, value_size: int):
+        """The partition has no open batch with room: open one (Java append's second
+        half: memory from the pool outside the lock, then retry under it)."""
+        opened_ms = self.clock()
         size = max(self.batch_size, record_size_upper_bound(key, value, headers))
-        buffer = self.pool.allocate(size, max_block_ms)
+        buffer = None
         try:
-            with q.lock:
-                if self.closed:
-                    raise ProducerClosedError("Producer closed while send() waited for memory")
-                result = try_append(q.batches, timestamp, key, value, headers, callback,
-                                    key_size, value_size)
-                if result is not None:
-                    return result     # another thread opened a batch meanwhile
-                builder = RecordBatchBuilder(buffer, compression=self.codec,
-                                             compression_level=self.compression_level,
-                                             write_limit=self.batch_size)
-                batch = ProducerBatch(q.tp, builder, buffer, self.clock())
-                buffer = None
-                # Our record goes in first, then the batch becomes visible to the
-                # lock-free fast path of other threads.
-                result = try_append((batch,), timestamp, key, value, headers, callback,
-                                    key_size, value_size)
-                if result is None:   # cannot happen: sized for the record's upper bound
-                    raise RecordTooLargeError(
-                        f"record of {size} bytes does not fit a fresh batch for {q.tp}")
-                with self._incomplete_lock:
-                    self.incomplete.add(batch)
-                q.batches.append(batch)
-                return result
+            while True:
+                with q.lock:
+                    if self.closed:
+                        raise ProducerClosedError(
+                            "Producer closed while send() waited for memory"
+                            if buffer is not None else "Cannot send: the producer is closed")
+                    # Another thread may have opened a batch meanwhile.
+                    result = try_append(q.batches, timestamp, key, value, headers, callback,
+                                        key_size, value_size)
+                    if result is None and buffer is not None:
+                        builder = RecordBatchBuilder(buffer, compression=self.codec,
+                                                     compression_level=self.compression_level,
+                                                     write_limit=self.batch_size)
+                        batch = ProducerBatch(q.tp, builder, buffer, self.clock())
+                        buffer = None
+                        # Our record goes in first, then the batch becomes visible to
+                        # the lock-free appends of other threads.
+                        result = try_append((batch,), timestamp, key, value, headers,
+                                            callback, key_size, value_size)
+                        if result is None:   # cannot happen: sized for the record's bound
+                            raise RecordTooLargeError(
+                                f"record of {size} bytes does not fit a fresh batch for {q.tp}")
+                        with self._incomplete_lock:
+                            self.incomplete.add(batch)
+                        q.batches.append(batch)
+                    if result is not None:
+                        future, appended, full = result
+                        return future, appended, full, opened_ms
+                # Memory for a new batch from the pool, outside the lock (may block).
+                buffer = self.pool.allocate(size, max_block_ms)
         finally:
             if buffer is not None:
                 buffer.release()
@@ -158,7 +181,7 @@ class RecordAccumulator:
         # length changed (they depend on nothing else).
         queues = self.queues
         cache = self._load_stats_cache
-        for topic, state in list(self.partitioner._topics.items()):
+        for topic, state in list(self.partitioner.states.items()):
             info = topics.get(topic)
             if info is None:
                 continue
@@ -176,7 +199,15 @@ class RecordAccumulator:
             if sizes == entry[5]:
                 continue
             entry[5] = sizes
-            BuiltInPartitioner.update_load_stats(state, entry[3], sizes, info.num_partitions)
+            PartitionChooser.update_load_stats(state, entry[3], sizes, info.num_partitions)
+
+    def mute(self, tp: TopicPartition) -> None:
+        """No drain from the partition until :meth:`unmute` (one batch in flight at a
+        time: max.in.flight.requests.per.connection=1, Java's guaranteeMessageOrder)."""
+        self.queue(tp).muted = True
+
+    def unmute(self, tp: TopicPartition) -> None:
+        self.queue(tp).muted = False
 
     def drain(self, node_id: int, partitions: Sequence[TopicPartition], max_size: int,
               now: float, may_drain: Callable[[ProducerBatch], bool]) -> List[ProducerBatch]:
@@ -220,19 +251,7 @@ class RecordAccumulator:
         batch.last_attempt_ms = now
         batch.backoff_ms = self.backoff_ms(batch.attempts)
         batch.in_flight = False
-        q = self.queue(batch.tp)
-        with q.lock:
-            if self.idempotent and batch.has_sequence:
-                # Java insertInSequenceOrder: before the first queued batch with a larger
-                # sequence or none at all.
-                for i, queued in enumerate(q.batches):
-                    if not queued.has_sequence or queued.base_sequence > batch.base_sequence:
-                        q.batches.insert(i, batch)
-                        break
-                else:
-                    q.batches.append(batch)
-            else:
-                q.batches.appendleft(batch)
+        self._insert_at_front(batch.tp, [batch])
 
     def split_and_reenqueue(self, batch: ProducerBatch, max_bytes: int, max_records: int,
                             now: float, stamp: Optional[Callable[[List[ProducerBatch]], None]]
@@ -258,38 +277,42 @@ class RecordAccumulator:
             piece.last_attempt_ms = now
         with self._incomplete_lock:
             self.incomplete.update(pieces)
-        q = self.queue(batch.tp)
-        with q.lock:
-            at = 0
-            if self.idempotent and pieces[0].has_sequence:
-                first = pieces[0].base_sequence
-                for at, queued in enumerate(q.batches):
-                    if not queued.has_sequence or queued.base_sequence > first:
-                        break
-                else:
-                    at = len(q.batches)
-            for i, piece in enumerate(pieces):
-                q.batches.insert(at + i, piece)
+        self._insert_at_front(batch.tp, pieces)
         return pieces
 
-    def expired_batches(self, now: float) -> List[ProducerBatch]:
-        """Queued batches past delivery.timeout.ms (head first, stop at the first live one).
+    def _insert_at_front(self, tp: TopicPartition, batches: List[ProducerBatch]) -> None:
+        """Put batches (consecutive, in order) back at the front of the partition's
+        queue; with idempotence, batches with sequences go in sequence order (Java
+        insertInSequenceOrder): before the first queued batch with a larger sequence
+        or none at all."""
+        q = self.queue(tp)
+        first = batches[0]
+        with q.lock:
+            queued = q.batches
+            at = 0
+            if self.idempotent and first.has_sequence:
+                at = len(queued)
+                for i, other in enumerate(queued):
+                    if not other.has_sequence or other.base_sequence > first.base_sequence:
+                        at = i
+                        break
+            for i, batch in enumerate(batches):
+                queued.insert(at + i, batch)
 
-        Idempotent retries whose earlier attempt may have been written are left
-        to the sender (their fate is unknown; never failed early)."""
-        expired: List[ProducerBatch] = []
-        for q in self.queues.values():
-            if not q.batches:
+    def expire(self, now: float) -> List[Tuple[ProducerBatch, bool]]:
+        """Take the queued batches past delivery.timeout.ms: each queue's heads up to
+        its first live batch (Java ``expiredBatches``), in queue order. Each comes with
+        whether its fate is unknown: a retry that was sent with a sequence (the broker
+        may have written it; the sender marks its sequence unresolved)."""
+        expired: List[Tuple[ProducerBatch, bool]] = []
+        deadline = self.delivery_timeout_ms
+        for q in list(self.queues.values()):
+            if not q.batches or now - q.batches[0].created_ms < deadline:
                 continue
             with q.lock:
-                while q.batches:
-                    head = q.batches[0]
-                    if now - head.created_ms < self.delivery_timeout_ms:
-                        break
-                    if head.has_sequence:
-                        break   # sent before: the sender decides (unresolved sequence)
-                    q.batches.popleft()
-                    expired.append(head)
+                while q.batches and now - q.batches[0].created_ms >= deadline:
+                    batch = q.batches.popleft()
+                    expired.append((batch, batch.has_sequence))
         return expired
 
     def next_expiry_ms(self, now: float) -> float:
@@ -306,6 +329,25 @@ class RecordAccumulator:
             with q.lock:
                 aborted.extend(q.batches)
                 q.batches.clear()
+        return aborted
+
+    def abort_undrained(self, error: BaseException) -> List[ProducerBatch]:
+        """Java ``abortUndrainedBatches`` (an aborted transaction): fail the queued
+        batches never sent (no sequence yet); sent ones waiting for a retry stay (the
+        broker may have them). Returns the batches this call completed."""
+        aborted: List[ProducerBatch] = []
+        for q in list(self.queues.values()):
+            with q.lock:
+                undrained = [b for b in q.batches if not b.has_sequence]
+                if not undrained:
+                    continue
+                kept = [b for b in q.batches if b.has_sequence]
+                q.batches.clear()
+                q.batches.extend(kept)
+            for batch in undrained:
+                self.batch_done(batch)
+                if batch.complete(-1, -1, error):
+                    aborted.append(batch)
         return aborted
 
     def batch_done(self, batch: ProducerBatch) -> None:
