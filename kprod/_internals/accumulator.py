@@ -1,6 +1,6 @@
 """RecordAccumulator: per-partition queues of open batches, readiness and drain.
 
-Mirrors Java's ``RecordAccumulator`` (see research §7.9): appends go into the
+Mirrors Java's ``RecordAccumulator``: appends go into the
 last open batch of a partition's deque under that deque's lock; a new batch's
 memory comes from the native buffer pool *outside* the lock (it may block for
 ``max.block.ms``), then the append is retried under the lock. The sender calls
@@ -13,6 +13,7 @@ import random
 import threading
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
@@ -52,9 +53,7 @@ class RecordAccumulator:
         self.partitioner = partitioner if partitioner is not None else PartitionChooser(
             batch_size)
         self._drain_index: Dict[int, int] = {}
-        # topic -> [TopicInfo, sticky state, unavailable nodes, usable partitions, their
-        # (topic, partition) keys, queue lengths last used] (update_partition_load_stats)
-        self._load_stats_cache: Dict[str, list] = {}
+        self._load_stats_cache: Dict[str, _LoadStats] = {}   # update_partition_load_stats
         self._random = random.Random()
 
     # -- caller threads ---------------------------------------------------------
@@ -138,8 +137,8 @@ class RecordAccumulator:
         """KIP-580: ``retry.backoff.ms * 2^(attempts-1)`` with +-20% jitter, capped."""
         if attempts <= 0:
             return 0
-        term = self.retry_backoff_ms * (2 ** min(attempts - 1, 32))
-        return min(term * self._random.uniform(0.8, 1.2), self.retry_backoff_max_ms)
+        return exponential(self.retry_backoff_ms, attempts - 1, self.retry_backoff_max_ms,
+                           self._random)
 
     def ready(self, leader_for: Callable[[TopicPartition], Optional[int]],
               now: float) -> Tuple[Set[int], float, Set[str]]:
@@ -161,8 +160,8 @@ class RecordAccumulator:
                 continue
             head = batches[0]
             waited = now - head.last_attempt_ms
-            backing_off = head.attempts > 0 and waited < head_backoff(self, head)
-            time_to_wait = head_backoff(self, head) if backing_off else self.linger_ms
+            backing_off = head.attempts > 0 and waited < head.backoff_ms
+            time_to_wait = head.backoff_ms if backing_off else self.linger_ms
             full = len(batches) > 1 or head.payload is not None or (
                 head.builder is not None and head.builder.is_full)
             sendable = full or waited >= time_to_wait or forced
@@ -186,20 +185,21 @@ class RecordAccumulator:
             if info is None:
                 continue
             entry = cache.get(topic)
-            if entry is None or entry[0] is not info or entry[1] is not state \
-                    or entry[2] != unavailable_nodes:
+            if entry is None or entry.info is not info or entry.state is not state \
+                    or entry.unavailable != unavailable_nodes:
                 partitions = [p.partition for p in info.partitions
                               if p.leader >= 0 and p.leader not in unavailable_nodes]
-                entry = cache[topic] = [info, state, set(unavailable_nodes), partitions,
-                                        [(topic, p) for p in partitions], None]
+                entry = cache[topic] = _LoadStats(info, state, set(unavailable_nodes),
+                                                  partitions, [(topic, p) for p in partitions])
             sizes = []
-            for tp in entry[4]:
+            for tp in entry.keys:
                 q = queues.get(tp)
                 sizes.append(len(q.batches) if q is not None else 0)
-            if sizes == entry[5]:
+            if sizes == entry.queue_sizes:
                 continue
-            entry[5] = sizes
-            PartitionChooser.update_load_stats(state, entry[3], sizes, info.num_partitions)
+            entry.queue_sizes = sizes
+            PartitionChooser.update_load_stats(state, entry.partitions, sizes,
+                                               info.num_partitions)
 
     def mute(self, tp: TopicPartition) -> None:
         """No drain from the partition until :meth:`unmute` (one batch in flight at a
@@ -228,7 +228,7 @@ class RecordAccumulator:
                 if not q.batches:
                     continue
                 head = q.batches[0]
-                if head.attempts > 0 and now - head.last_attempt_ms < head_backoff(self, head):
+                if head.attempts > 0 and now - head.last_attempt_ms < head.backoff_ms:
                     continue
                 estimate = head.estimated_size()
                 if taken and size + estimate > max_size:
@@ -362,5 +362,18 @@ class RecordAccumulator:
         return any(q.batches for q in self.queues.values())
 
 
-def head_backoff(acc: RecordAccumulator, batch: ProducerBatch) -> float:
-    return batch.backoff_ms
+
+class _LoadStats:
+    """A topic's usable partitions for adaptive partitioning, cached for one metadata
+    TopicInfo, sticky state and set of unavailable nodes."""
+
+    __slots__ = ("info", "state", "unavailable", "partitions", "keys", "queue_sizes")
+
+    def __init__(self, info, state, unavailable: Set[int], partitions: List[int],
+                 keys: List[TopicPartition]) -> None:
+        self.info = info
+        self.state = state
+        self.unavailable = unavailable
+        self.partitions = partitions          # those with a usable leader
+        self.keys = keys                      # their (topic, partition)
+        self.queue_sizes: Optional[List[int]] = None   # the last weights were for these
