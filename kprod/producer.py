@@ -106,6 +106,7 @@ class Producer:
                                            _monotonic_ms)
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
                               self.metrics_registry, _monotonic_ms, self._txn)
+        self._accumulator.on_new_batch = self._sender.wakeup_new_batch
         self._closed = False
         self._forked = False
         self._close_lock = threading.Lock()
@@ -226,13 +227,11 @@ class Producer:
                     f"The record for topic '{topic}' is {size} bytes when serialized, larger "
                     f"than max.request.size ({self._max_request_size})")
         tp = (topic, partition)
-        future, appended, full, opened_ms = self._accumulator.append(
+        future, appended, full = self._accumulator.append(
             tp, timestamp, key, value, headers, callback,
             self._max_block_s * 1000.0 if block else 0.0, key_size, value_size)
         if full:
             self._sender.wakeup()       # the batch is full: ready to go
-        elif opened_ms is not None:
-            self._sender.wakeup_new_batch(opened_ms)
         if self._txn is not None and self._txn.maybe_add_partition(tp):
             self._sender.wakeup()
         if sticky is not None:

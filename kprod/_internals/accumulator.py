@@ -55,6 +55,9 @@ class RecordAccumulator:
         self._drain_index: Dict[int, int] = {}
         self._load_stats_cache: Dict[str, _LoadStats] = {}   # update_partition_load_stats
         self._random = random.Random()
+        # Called with a clock time (ms) at or before the creation of each batch that
+        # append() opens (Java's RecordAppendResult.newBatchCreated): the sender's wakeup.
+        self.on_new_batch: Optional[Callable[[float], None]] = None
 
     # -- caller threads ---------------------------------------------------------
     def queue(self, tp: TopicPartition) -> PartitionQueue:
@@ -75,18 +78,17 @@ class RecordAccumulator:
         """Append one record to the partition's open batch, opening a batch if needed.
 
         The Python entry to the native append (``SendPath`` is the native one, for its
-        common case). Returns ``(future, appended_bytes, batch_full, opened_ms)``;
-        ``opened_ms`` is None when the record went into an open batch, else a clock
-        time (ms) at or before the creation of the batch that took it."""
+        common case). Returns ``(future, appended_bytes, batch_full)``; a batch opened
+        for the record is reported to :attr:`on_new_batch` first."""
         q = self.queues.get(tp)
-        if q is None:
+        if q is not None:
+            # Lock-free: try_append is atomic under the GIL (see kprod._native.appender).
+            result = try_append(q.batches, timestamp, key, value, headers, callback,
+                                key_size, value_size)
+            if result is not None:
+                return result
+        else:
             q = self.queue(tp)
-        # Lock-free: try_append is atomic under the GIL (see kprod._native.appender).
-        result = try_append(q.batches, timestamp, key, value, headers, callback,
-                            key_size, value_size)
-        if result is not None:
-            future, appended, full = result
-            return future, appended, full, None
         return self._append_new_batch(q, timestamp, key, value, headers, callback,
                                       max_block_ms, key_size, value_size)
 
@@ -124,13 +126,15 @@ class RecordAccumulator:
                             self.incomplete.add(batch)
                         q.batches.append(batch)
                     if result is not None:
-                        future, appended, full = result
-                        return future, appended, full, opened_ms
+                        break
                 # Memory for a new batch from the pool, outside the lock (may block).
                 buffer = self.pool.allocate(size, max_block_ms)
         finally:
             if buffer is not None:
                 buffer.release()
+        if self.on_new_batch is not None:
+            self.on_new_batch(opened_ms)
+        return result
 
     # -- sender thread ------------------------------------------------------------
     def backoff_ms(self, attempts: int) -> float:

@@ -345,6 +345,7 @@ cdef class TopicState:
     cdef object info
     cdef object available     # the partitions with a leader (sticky choices)
     cdef list queues          # PartitionQueue per partition, None until created
+    cdef StickyPartitionState sticky   # None until the topic's first unkeyed record
 
 
 @cython.final
@@ -384,6 +385,7 @@ cdef class SendPath:
         state.num_partitions = info.num_partitions
         state.available = info.available
         state.queues = [None] * state.num_partitions
+        state.sticky = None
         self._topics[topic] = state
         return state
 
@@ -434,7 +436,9 @@ cdef class SendPath:
         # The partition decision of the Python send (explicit, murmur2, sticky); it
         # raises the same errors. A custom partitioner disables this fast path.
         cdef StickyPartitionState state = self.partitioner.builtin(
-            topic, key, partition, n, tstate.available, &p)
+            topic, key, partition, n, tstate.available, tstate.sticky, &p)
+        if state is not None:
+            tstate.sticky = state
         if timestamp is None:
             ts = _now_ms()
         elif type(timestamp) is int:

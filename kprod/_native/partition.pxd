@@ -23,7 +23,7 @@ cdef class PartitionChooser:
     cpdef StickyPartitionState state(self, object topic)
     cdef StickyPartitionState builtin(self, object topic, object key, object partition,
                                       Py_ssize_t num_partitions, object available,
-                                      Py_ssize_t* chosen)
+                                      StickyPartitionState known, Py_ssize_t* chosen)
     cpdef Py_ssize_t next_partition(self, StickyPartitionState state,
                                     Py_ssize_t num_partitions, object available) except -1
     cpdef appended(self, StickyPartitionState state, Py_ssize_t partition,

@@ -81,15 +81,16 @@ cdef class PartitionChooser:
                 raise KafkaError(f"Partitioner returned invalid partition {chosen_obj!r} for "
                                  f"topic '{topic}' with {n} partitions")
             return chosen_obj, None
-        state = self.builtin(topic, key_bytes, partition, n, info.available, &chosen)
+        state = self.builtin(topic, key_bytes, partition, n, info.available, None, &chosen)
         return chosen, state
 
     cdef StickyPartitionState builtin(self, object topic, object key, object partition,
                                       Py_ssize_t num_partitions, object available,
-                                      Py_ssize_t* chosen):
+                                      StickyPartitionState known, Py_ssize_t* chosen):
         """Everything but a custom partitioner: the partition in ``chosen``; returns
         the sticky state when the record is sticky-partitioned, else None. ``key`` is
-        the serialized key (bytes-like) or None."""
+        the serialized key (bytes-like) or None; ``known``: the topic's sticky state
+        if the caller has it (None: looked up)."""
         cdef StickyPartitionState state
         cdef Py_ssize_t index
         if partition is not None:
@@ -106,9 +107,11 @@ cdef class PartitionChooser:
             # Java BuiltInPartitioner.partitionForKey: all partitions, available or not.
             chosen[0] = <Py_ssize_t>(murmur2_object(key) & 0x7fffffff) % num_partitions
             return None
-        state = self.states.get(topic)
+        state = known
         if state is None:
-            state = self.state(topic)
+            state = self.states.get(topic)
+            if state is None:
+                state = self.state(topic)
         index = state.index
         if index < 0 or index >= num_partitions:
             index = self.next_partition(state, num_partitions, available)

@@ -52,7 +52,7 @@ def make_acc(clock, *, compression="none", batch_size=16384, idempotent=False,
 
 
 def append(acc, ts, key, value, headers=None, callback=None):
-    """What send() does once the partition is chosen: fast path, else a new batch."""
+    """What send() does once the partition is chosen (the accumulator's append)."""
     ks = -1 if key is None else len(key)
     vs = -1 if value is None else len(value)
     return acc.append(TP, ts, key, value, headers, callback, 0.0, ks, vs)[0]

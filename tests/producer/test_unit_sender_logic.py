@@ -38,7 +38,7 @@ def make_acc(clock, *, batch_size=1024, linger_ms=10, delivery_timeout_ms=1000,
 
 def append(acc, tp, value=b"v" * 50):
     """What send() does after choosing the partition: -> (future, appended, full)."""
-    return acc.append(tp, 0, None, value, None, None, 0.0, -1, len(value))[:3]
+    return acc.append(tp, 0, None, value, None, None, 0.0, -1, len(value))
 
 
 def leaders(mapping):
