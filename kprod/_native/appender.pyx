@@ -321,7 +321,9 @@ cdef class PartitionQueue:
 # The common case of Producer.send() in one C call.
 
 from libc.time cimport time_t
-from kprod._native.partition cimport PartitionChooser, StickyPartitionState
+from kprod._native.partition cimport (
+    PartitionChooser, StickyPartitionState, choose_builtin, sticky_appended,
+)
 
 cdef extern from "<time.h>" nogil:
     ctypedef int clockid_t
@@ -435,9 +437,9 @@ cdef class SendPath:
         n = tstate.num_partitions
         # The partition decision of the Python send (explicit, murmur2, sticky); it
         # raises the same errors. A custom partitioner disables this fast path.
-        cdef StickyPartitionState state = self.partitioner.builtin(
-            topic, key, partition, n, tstate.available, tstate.sticky, &p)
-        if state is not None:
+        cdef StickyPartitionState state = choose_builtin(
+            self.partitioner, topic, key, partition, n, tstate.available, tstate.sticky, &p)
+        if state is not None and state is not tstate.sticky:
             tstate.sticky = state
         if timestamp is None:
             ts = _now_ms()
@@ -463,5 +465,5 @@ cdef class SendPath:
         if full:
             self.wakeup()                      # the batch is full: ready to go
         if state is not None:
-            self.partitioner.appended(state, p, appended, full, n, tstate.available)
+            sticky_appended(self.partitioner, state, p, appended, full, n, tstate.available)
         return future

@@ -15,22 +15,11 @@ Thread safety: called on caller threads without a lock, as in Java; a race betwe
 two threads switching a topic's partition only costs a slightly early switch.
 """
 cimport cython
-from cpython.long cimport PyLong_AsSsize_t
-
-from kprod._native.murmur2 cimport murmur2_object
 
 import bisect
 import random
 
 from kprod.errors import KafkaError
-
-
-cdef inline Py_ssize_t _as_index(object number) except? -2:
-    """An int as a C index; -1 (never valid) when it does not fit one."""
-    try:
-        return PyLong_AsSsize_t(number)
-    except OverflowError:
-        return -1
 
 
 @cython.final
@@ -81,44 +70,30 @@ cdef class PartitionChooser:
                 raise KafkaError(f"Partitioner returned invalid partition {chosen_obj!r} for "
                                  f"topic '{topic}' with {n} partitions")
             return chosen_obj, None
-        state = self.builtin(topic, key_bytes, partition, n, info.available, None, &chosen)
+        state = choose_builtin(self, topic, key_bytes, partition, n, info.available, None,
+                               &chosen)
         return chosen, state
 
-    cdef StickyPartitionState builtin(self, object topic, object key, object partition,
-                                      Py_ssize_t num_partitions, object available,
-                                      StickyPartitionState known, Py_ssize_t* chosen):
-        """Everything but a custom partitioner: the partition in ``chosen``; returns
-        the sticky state when the record is sticky-partitioned, else None. ``key`` is
-        the serialized key (bytes-like) or None; ``known``: the topic's sticky state
-        if the caller has it (None: looked up)."""
-        cdef StickyPartitionState state
-        cdef Py_ssize_t index
-        if partition is not None:
-            if not isinstance(partition, int):
-                raise TypeError(f"partition must be an int, not {type(partition).__name__}")
-            index = _as_index(partition)
-            if index < 0 or index >= num_partitions:
-                raise KafkaError(
-                    f"Invalid partition {partition} for topic '{topic}': it has "
-                    f"{num_partitions} partition(s) (0..{num_partitions - 1})")
-            chosen[0] = index
-            return None
-        if key is not None and not self.ignore_keys:
-            # Java BuiltInPartitioner.partitionForKey: all partitions, available or not.
-            chosen[0] = <Py_ssize_t>(murmur2_object(key) & 0x7fffffff) % num_partitions
-            return None
-        state = known
+    cdef StickyPartitionState new_sticky(self, object topic, Py_ssize_t num_partitions,
+                                         object available, Py_ssize_t* chosen):
+        """The topic's sticky state, choosing its partition if it has none (valid)."""
+        cdef StickyPartitionState state = self.states.get(topic)
         if state is None:
-            state = self.states.get(topic)
-            if state is None:
-                state = self.state(topic)
-        index = state.index
+            state = self.state(topic)
+        cdef Py_ssize_t index = state.index
         if index < 0 or index >= num_partitions:
             index = self.next_partition(state, num_partitions, available)
             state.index = index
             state.produced_bytes = 0
         chosen[0] = index
         return state
+
+    cdef int invalid_partition(self, object topic, object partition,
+                               Py_ssize_t num_partitions) except -1:
+        if not isinstance(partition, int):
+            raise TypeError(f"partition must be an int, not {type(partition).__name__}")
+        raise KafkaError(f"Invalid partition {partition} for topic '{topic}': it has "
+                         f"{num_partitions} partition(s) (0..{num_partitions - 1})")
 
     cpdef Py_ssize_t next_partition(self, StickyPartitionState state,
                                     Py_ssize_t num_partitions, object available) except -1:
@@ -139,17 +114,10 @@ cdef class PartitionChooser:
                    Py_ssize_t appended_bytes, bint batch_full, Py_ssize_t num_partitions,
                    object available):
         """After an unkeyed record's append: count its bytes and switch when KIP-794 says
-        so (Java ``BuiltInPartitioner.updatePartitionInfo``). ``batch_full``: the batch
-        appended to (the partition's last) is now full."""
-        if state.index != partition:
-            return   # another thread switched already
-        cdef Py_ssize_t produced = state.produced_bytes + appended_bytes
-        if (produced >= self.sticky_batch_size and batch_full) or \
-                produced >= 2 * self.sticky_batch_size:
-            state.index = self.next_partition(state, num_partitions, available)
-            state.produced_bytes = 0
-        else:
-            state.produced_bytes = produced
+        so (see sticky_appended). ``batch_full``: the batch appended to (the
+        partition's last) is now full."""
+        sticky_appended(self, state, partition, appended_bytes, batch_full, num_partitions,
+                        available)
 
     @staticmethod
     def update_load_stats(StickyPartitionState state, partitions, queue_sizes,
