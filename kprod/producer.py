@@ -22,9 +22,9 @@ from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
 from kprod._internals.transactions import TransactionManager
-from kprod._native.appender import SendPath, try_append
+from kprod._native.appender import SendPath
 from kprod._native.bufferpool import BufferPool
-from kprod._native.murmur2 import partition_for_key
+from kprod._native.partition import PartitionChooser
 from kprod._native.records import record_size_upper_bound
 from kprod.config import ProducerConfig
 from kprod.errors import (
@@ -77,8 +77,9 @@ class Producer:
         self._interceptors = _resolve_interceptors(cfg["interceptor.classes"])
         self._key_serializer = resolve_serializer(cfg["key.serializer"], "key.serializer")
         self._value_serializer = resolve_serializer(cfg["value.serializer"], "value.serializer")
-        self._partitioner = _resolve_partitioner(cfg["partitioner.class"])
-        self._ignore_keys = cfg["partitioner.ignore.keys"]
+        self._partitioner = PartitionChooser(cfg["batch.size"],
+                                             _resolve_partitioner(cfg["partitioner.class"]),
+                                             cfg["partitioner.ignore.keys"])
         self._max_block_s = cfg["max.block.ms"] / 1000.0
         self._max_request_size = cfg["max.request.size"]
         self._buffer_memory = cfg["buffer.memory"]
@@ -95,7 +96,8 @@ class Producer:
             delivery_timeout_ms=cfg["delivery.timeout.ms"],
             retry_backoff_ms=cfg["retry.backoff.ms"],
             retry_backoff_max_ms=cfg["retry.backoff.max.ms"], clock=_monotonic_ms,
-            idempotent=cfg["enable.idempotence"], max_request_size=cfg["max.request.size"])
+            idempotent=cfg["enable.idempotence"], max_request_size=cfg["max.request.size"],
+            partitioner=self._partitioner)
         self._metadata = Metadata(cfg["metadata.max.age.ms"], cfg["retry.backoff.ms"],
                                   cfg["metadata.max.idle.ms"])
         self._idempotence = IdempotenceState() if cfg["enable.idempotence"] else None
@@ -106,11 +108,10 @@ class Producer:
                                            _monotonic_ms)
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
                               self.metrics_registry, _monotonic_ms, self._txn)
+        self._accumulator.on_new_batch = self._sender.wakeup_new_batch
         self._closed = False
         self._forked = False
         self._close_lock = threading.Lock()
-        self._sticky = self._accumulator.partitioner
-        self._sticky_states = self._sticky._topics
         # send() for the common case runs natively; everything else (and every error)
         # goes through the Python send below, which handles all cases.
         fast = self._send_path = SendPath()
@@ -118,12 +119,9 @@ class Producer:
         fast.metadata = self._metadata
         fast.accumulator = self._accumulator
         fast.wakeup = self._sender.wakeup
-        fast.sticky = self._sticky
-        fast.sticky_states = self._sticky_states
-        fast.ignore_keys = self._ignore_keys
-        fast.batch_size = self._sticky.sticky_batch_size
+        fast.partitioner = self._partitioner
         fast.enabled = (self._key_serializer is None and self._value_serializer is None
-                        and self._partitioner is None and self._txn is None
+                        and self._partitioner.custom is None and self._txn is None
                         and not self._interceptors)
         self.send = fast.send  # type: ignore[method-assign]
         self._sender.start()
@@ -209,27 +207,9 @@ class Producer:
                 raise ConfigError(f"Invalid topic {topic!r}: expected a non-empty str")
             info = self._metadata.wait_for_topic(topic, self._max_block_s if block else 0.0,
                                                  self._sender.wakeup)
-        num_partitions = info.num_partitions
-        sticky = None
-        if partition is not None:
-            if not 0 <= partition < num_partitions:
-                raise KafkaError(f"Invalid partition {partition} for topic '{topic}': it has "
-                                 f"{num_partitions} partition(s) (0..{num_partitions - 1})")
-        elif self._partitioner is not None:
-            partition = self._partitioner.partition(topic, original_key, key, original_value,
-                                                    value, self._metadata.snapshot)
-            if not isinstance(partition, int) or not 0 <= partition < num_partitions:
-                raise KafkaError(f"Partitioner returned invalid partition {partition!r} for "
-                                 f"topic '{topic}' with {num_partitions} partitions")
-        elif key is not None and not self._ignore_keys:
-            partition = partition_for_key(key, num_partitions)
-        else:
-            sticky = self._sticky_states.get(topic)
-            if sticky is None:
-                sticky = self._sticky.state(topic)
-            partition = sticky.index
-            if not 0 <= partition < num_partitions:
-                partition = self._sticky.partition(sticky, num_partitions, info.available)
+        partition, sticky = self._partitioner.choose(topic, original_key, key, original_value,
+                                                     value, partition, info,
+                                                     self._metadata.snapshot)
         if timestamp is None:
             timestamp = int(time.time() * 1000)
         key_size = -1 if key is None else len(key)
@@ -249,30 +229,19 @@ class Producer:
                     f"The record for topic '{topic}' is {size} bytes when serialized, larger "
                     f"than max.request.size ({self._max_request_size})")
         tp = (topic, partition)
-        acc = self._accumulator
-        q = acc.queues.get(tp)
-        result = None if q is None else try_append(q.batches, timestamp, key, value, headers,
-                                                    callback, key_size, value_size)
-        if result is None:
-            since = _monotonic_ms()     # the new batch is created at or after this
-            result = acc.append_new_batch(q or acc.queue(tp), timestamp, key, value, headers,
-                                          callback,
-                                          self._max_block_s * 1000.0 if block else 0.0,
-                                          key_size, value_size)
-            if result[2]:
-                self._sender.wakeup()
-            else:
-                self._sender.wakeup_new_batch(since)
-        elif result[2]:
+        future, appended, full = self._accumulator.append(
+            tp, timestamp, key, value, headers, callback,
+            self._max_block_s * 1000.0 if block else 0.0, key_size, value_size)
+        if full:
             self._sender.wakeup()       # the batch is full: ready to go
         if self._txn is not None and self._txn.maybe_add_partition(tp):
             self._sender.wakeup()
         if sticky is not None:
             # The batch just appended to is the deque's last, so "all batches full"
             # (the KAFKA-14156 switch guard) is whether it is now full.
-            self._sticky.update(sticky, partition, result[1], result[2], num_partitions,
-                                info.available)
-        return result[0]
+            self._partitioner.appended(sticky, partition, appended, full,
+                                       info.num_partitions, info.available)
+        return future
 
     def _intercept(self, topic, value, key, partition, timestamp, headers, callback):
         """ProducerInterceptor.on_send may replace the record; on_acknowledgement sees

@@ -1,6 +1,6 @@
 """RecordAccumulator: per-partition queues of open batches, readiness and drain.
 
-Mirrors Java's ``RecordAccumulator`` (see research §7.9): appends go into the
+Mirrors Java's ``RecordAccumulator``: appends go into the
 last open batch of a partition's deque under that deque's lock; a new batch's
 memory comes from the native buffer pool *outside* the lock (it may block for
 ``max.block.ms``), then the append is retried under the lock. The sender calls
@@ -13,10 +13,11 @@ import random
 import threading
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
-from kprod._internals.sticky import BuiltInPartitioner
-from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
 from kprod._native.appender import PartitionQueue, try_append
+from kprod._native.partition import PartitionChooser
+from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
 
 TopicPartition = Tuple[str, int]
@@ -28,7 +29,8 @@ class RecordAccumulator:
     def __init__(self, *, batch_size: int, linger_ms: int, compression: str,
                  compression_level: Optional[int], pool, delivery_timeout_ms: int,
                  retry_backoff_ms: int, retry_backoff_max_ms: int, clock: Callable[[], float],
-                 idempotent: bool, max_request_size: int) -> None:
+                 idempotent: bool, max_request_size: int,
+                 partitioner: Optional[PartitionChooser] = None) -> None:
         self.batch_size = batch_size
         self.linger_ms = linger_ms
         self.codec = CODECS[compression]
@@ -46,12 +48,16 @@ class RecordAccumulator:
         self._incomplete_lock = threading.Lock()
         self.flushes_in_progress = 0
         self.closed = False
-        self.partitioner = BuiltInPartitioner(batch_size)
+        # The partition decision (explicit, custom, murmur2, sticky), shared with the
+        # send fast path; its sticky states get the adaptive weights (below).
+        self.partitioner = partitioner if partitioner is not None else PartitionChooser(
+            batch_size)
         self._drain_index: Dict[int, int] = {}
-        # topic -> [TopicInfo, sticky state, unavailable nodes, usable partitions, their
-        # (topic, partition) keys, queue lengths last used] (update_partition_load_stats)
-        self._load_stats_cache: Dict[str, list] = {}
+        self._load_stats_cache: Dict[str, _LoadStats] = {}   # update_partition_load_stats
         self._random = random.Random()
+        # Called with a clock time (ms) at or before the creation of each batch that
+        # append() opens (Java's RecordAppendResult.newBatchCreated): the sender's wakeup.
+        self.on_new_batch: Optional[Callable[[float], None]] = None
 
     # -- caller threads ---------------------------------------------------------
     def queue(self, tp: TopicPartition) -> PartitionQueue:
@@ -67,56 +73,76 @@ class RecordAccumulator:
                     self.queues = queues
         return q
 
-    def append_new_batch(self, q: PartitionQueue, timestamp: int, key, value, headers,
-                         callback, max_block_ms: float, key_size: int, value_size: int):
-        """The slow path of an append: the partition has no open batch with room.
+    def append(self, tp: TopicPartition, timestamp: int, key, value, headers, callback,
+               max_block_ms: float, key_size: int, value_size: int):
+        """Append one record to the partition's open batch, opening a batch if needed.
 
-        Returns ``(future, appended_bytes, batch_full)`` like ``try_append``."""
-        with q.lock:
-            if self.closed:
-                raise ProducerClosedError("Cannot send: the producer is closed")
+        The Python entry to the native append (``SendPath`` is the native one, for its
+        common case). Returns ``(future, appended_bytes, batch_full)``; a batch opened
+        for the record is reported to :attr:`on_new_batch` first."""
+        q = self.queues.get(tp)
+        if q is not None:
+            # Lock-free: try_append is atomic under the GIL (see kprod._native.appender).
             result = try_append(q.batches, timestamp, key, value, headers, callback,
                                 key_size, value_size)
-        if result is not None:
-            return result
-        # Memory for a new batch from the pool, outside the lock (may block).
-        size = max(self.batch_size, record_size_upper_bound(key, value, headers))
-        buffer = self.pool.allocate(size, max_block_ms)
-        try:
-            with q.lock:
-                if self.closed:
-                    raise ProducerClosedError("Producer closed while send() waited for memory")
-                result = try_append(q.batches, timestamp, key, value, headers, callback,
-                                    key_size, value_size)
-                if result is not None:
-                    return result     # another thread opened a batch meanwhile
-                builder = RecordBatchBuilder(buffer, compression=self.codec,
-                                             compression_level=self.compression_level,
-                                             write_limit=self.batch_size)
-                batch = ProducerBatch(q.tp, builder, buffer, self.clock())
-                buffer = None
-                # Our record goes in first, then the batch becomes visible to the
-                # lock-free fast path of other threads.
-                result = try_append((batch,), timestamp, key, value, headers, callback,
-                                    key_size, value_size)
-                if result is None:   # cannot happen: sized for the record's upper bound
-                    raise RecordTooLargeError(
-                        f"record of {size} bytes does not fit a fresh batch for {q.tp}")
-                with self._incomplete_lock:
-                    self.incomplete.add(batch)
-                q.batches.append(batch)
+            if result is not None:
                 return result
+        else:
+            q = self.queue(tp)
+        return self._append_new_batch(q, timestamp, key, value, headers, callback,
+                                      max_block_ms, key_size, value_size)
+
+    def _append_new_batch(self, q: PartitionQueue, timestamp: int, key, value, headers,
+                          callback, max_block_ms: float, key_size: int, value_size: int):
+        """The partition has no open batch with room: open one (Java append's second
+        half: memory from the pool outside the lock, then retry under it)."""
+        opened_ms = self.clock()
+        size = max(self.batch_size, record_size_upper_bound(key, value, headers))
+        buffer = None
+        try:
+            while True:
+                with q.lock:
+                    if self.closed:
+                        raise ProducerClosedError(
+                            "Producer closed while send() waited for memory"
+                            if buffer is not None else "Cannot send: the producer is closed")
+                    # Another thread may have opened a batch meanwhile.
+                    result = try_append(q.batches, timestamp, key, value, headers, callback,
+                                        key_size, value_size)
+                    if result is None and buffer is not None:
+                        builder = RecordBatchBuilder(buffer, compression=self.codec,
+                                                     compression_level=self.compression_level,
+                                                     write_limit=self.batch_size)
+                        batch = ProducerBatch(q.tp, builder, buffer, self.clock())
+                        buffer = None
+                        # Our record goes in first, then the batch becomes visible to
+                        # the lock-free appends of other threads.
+                        result = try_append((batch,), timestamp, key, value, headers,
+                                            callback, key_size, value_size)
+                        if result is None:   # cannot happen: sized for the record's bound
+                            raise RecordTooLargeError(
+                                f"record of {size} bytes does not fit a fresh batch for {q.tp}")
+                        with self._incomplete_lock:
+                            self.incomplete.add(batch)
+                        q.batches.append(batch)
+                    if result is not None:
+                        break
+                # Memory for a new batch from the pool, outside the lock (may block).
+                buffer = self.pool.allocate(size, max_block_ms)
         finally:
             if buffer is not None:
                 buffer.release()
+        if self.on_new_batch is not None:
+            self.on_new_batch(opened_ms)
+        return result
 
     # -- sender thread ------------------------------------------------------------
     def backoff_ms(self, attempts: int) -> float:
         """KIP-580: ``retry.backoff.ms * 2^(attempts-1)`` with +-20% jitter, capped."""
         if attempts <= 0:
             return 0
-        term = self.retry_backoff_ms * (2 ** min(attempts - 1, 32))
-        return min(term * self._random.uniform(0.8, 1.2), self.retry_backoff_max_ms)
+        return exponential(self.retry_backoff_ms, attempts - 1, self.retry_backoff_max_ms,
+                           self._random)
 
     def ready(self, leader_for: Callable[[TopicPartition], Optional[int]],
               now: float) -> Tuple[Set[int], float, Set[str]]:
@@ -138,8 +164,8 @@ class RecordAccumulator:
                 continue
             head = batches[0]
             waited = now - head.last_attempt_ms
-            backing_off = head.attempts > 0 and waited < head_backoff(self, head)
-            time_to_wait = head_backoff(self, head) if backing_off else self.linger_ms
+            backing_off = head.attempts > 0 and waited < head.backoff_ms
+            time_to_wait = head.backoff_ms if backing_off else self.linger_ms
             full = len(batches) > 1 or head.payload is not None or (
                 head.builder is not None and head.builder.is_full)
             sendable = full or waited >= time_to_wait or forced
@@ -158,25 +184,34 @@ class RecordAccumulator:
         # length changed (they depend on nothing else).
         queues = self.queues
         cache = self._load_stats_cache
-        for topic, state in list(self.partitioner._topics.items()):
+        for topic, state in list(self.partitioner.states.items()):
             info = topics.get(topic)
             if info is None:
                 continue
             entry = cache.get(topic)
-            if entry is None or entry[0] is not info or entry[1] is not state \
-                    or entry[2] != unavailable_nodes:
+            if entry is None or entry.info is not info or entry.state is not state \
+                    or entry.unavailable != unavailable_nodes:
                 partitions = [p.partition for p in info.partitions
                               if p.leader >= 0 and p.leader not in unavailable_nodes]
-                entry = cache[topic] = [info, state, set(unavailable_nodes), partitions,
-                                        [(topic, p) for p in partitions], None]
+                entry = cache[topic] = _LoadStats(info, state, set(unavailable_nodes),
+                                                  partitions, [(topic, p) for p in partitions])
             sizes = []
-            for tp in entry[4]:
+            for tp in entry.keys:
                 q = queues.get(tp)
                 sizes.append(len(q.batches) if q is not None else 0)
-            if sizes == entry[5]:
+            if sizes == entry.queue_sizes:
                 continue
-            entry[5] = sizes
-            BuiltInPartitioner.update_load_stats(state, entry[3], sizes, info.num_partitions)
+            entry.queue_sizes = sizes
+            PartitionChooser.update_load_stats(state, entry.partitions, sizes,
+                                               info.num_partitions)
+
+    def mute(self, tp: TopicPartition) -> None:
+        """No drain from the partition until :meth:`unmute` (one batch in flight at a
+        time: max.in.flight.requests.per.connection=1, Java's guaranteeMessageOrder)."""
+        self.queue(tp).muted = True
+
+    def unmute(self, tp: TopicPartition) -> None:
+        self.queue(tp).muted = False
 
     def drain(self, node_id: int, partitions: Sequence[TopicPartition], max_size: int,
               now: float, may_drain: Callable[[ProducerBatch], bool]) -> List[ProducerBatch]:
@@ -197,7 +232,7 @@ class RecordAccumulator:
                 if not q.batches:
                     continue
                 head = q.batches[0]
-                if head.attempts > 0 and now - head.last_attempt_ms < head_backoff(self, head):
+                if head.attempts > 0 and now - head.last_attempt_ms < head.backoff_ms:
                     continue
                 estimate = head.estimated_size()
                 if taken and size + estimate > max_size:
@@ -220,19 +255,7 @@ class RecordAccumulator:
         batch.last_attempt_ms = now
         batch.backoff_ms = self.backoff_ms(batch.attempts)
         batch.in_flight = False
-        q = self.queue(batch.tp)
-        with q.lock:
-            if self.idempotent and batch.has_sequence:
-                # Java insertInSequenceOrder: before the first queued batch with a larger
-                # sequence or none at all.
-                for i, queued in enumerate(q.batches):
-                    if not queued.has_sequence or queued.base_sequence > batch.base_sequence:
-                        q.batches.insert(i, batch)
-                        break
-                else:
-                    q.batches.append(batch)
-            else:
-                q.batches.appendleft(batch)
+        self._insert_at_front(batch.tp, [batch])
 
     def split_and_reenqueue(self, batch: ProducerBatch, max_bytes: int, max_records: int,
                             now: float, stamp: Optional[Callable[[List[ProducerBatch]], None]]
@@ -258,38 +281,42 @@ class RecordAccumulator:
             piece.last_attempt_ms = now
         with self._incomplete_lock:
             self.incomplete.update(pieces)
-        q = self.queue(batch.tp)
-        with q.lock:
-            at = 0
-            if self.idempotent and pieces[0].has_sequence:
-                first = pieces[0].base_sequence
-                for at, queued in enumerate(q.batches):
-                    if not queued.has_sequence or queued.base_sequence > first:
-                        break
-                else:
-                    at = len(q.batches)
-            for i, piece in enumerate(pieces):
-                q.batches.insert(at + i, piece)
+        self._insert_at_front(batch.tp, pieces)
         return pieces
 
-    def expired_batches(self, now: float) -> List[ProducerBatch]:
-        """Queued batches past delivery.timeout.ms (head first, stop at the first live one).
+    def _insert_at_front(self, tp: TopicPartition, batches: List[ProducerBatch]) -> None:
+        """Put batches (consecutive, in order) back at the front of the partition's
+        queue; with idempotence, batches with sequences go in sequence order (Java
+        insertInSequenceOrder): before the first queued batch with a larger sequence
+        or none at all."""
+        q = self.queue(tp)
+        first = batches[0]
+        with q.lock:
+            queued = q.batches
+            at = 0
+            if self.idempotent and first.has_sequence:
+                at = len(queued)
+                for i, other in enumerate(queued):
+                    if not other.has_sequence or other.base_sequence > first.base_sequence:
+                        at = i
+                        break
+            for i, batch in enumerate(batches):
+                queued.insert(at + i, batch)
 
-        Idempotent retries whose earlier attempt may have been written are left
-        to the sender (their fate is unknown; never failed early)."""
-        expired: List[ProducerBatch] = []
-        for q in self.queues.values():
-            if not q.batches:
+    def expire(self, now: float) -> List[Tuple[ProducerBatch, bool]]:
+        """Take the queued batches past delivery.timeout.ms: each queue's heads up to
+        its first live batch (Java ``expiredBatches``), in queue order. Each comes with
+        whether its fate is unknown: a retry that was sent with a sequence (the broker
+        may have written it; the sender marks its sequence unresolved)."""
+        expired: List[Tuple[ProducerBatch, bool]] = []
+        deadline = self.delivery_timeout_ms
+        for q in list(self.queues.values()):
+            if not q.batches or now - q.batches[0].created_ms < deadline:
                 continue
             with q.lock:
-                while q.batches:
-                    head = q.batches[0]
-                    if now - head.created_ms < self.delivery_timeout_ms:
-                        break
-                    if head.has_sequence:
-                        break   # sent before: the sender decides (unresolved sequence)
-                    q.batches.popleft()
-                    expired.append(head)
+                while q.batches and now - q.batches[0].created_ms >= deadline:
+                    batch = q.batches.popleft()
+                    expired.append((batch, batch.has_sequence))
         return expired
 
     def next_expiry_ms(self, now: float) -> float:
@@ -308,6 +335,25 @@ class RecordAccumulator:
                 q.batches.clear()
         return aborted
 
+    def abort_undrained(self, error: BaseException) -> List[ProducerBatch]:
+        """Java ``abortUndrainedBatches`` (an aborted transaction): fail the queued
+        batches never sent (no sequence yet); sent ones waiting for a retry stay (the
+        broker may have them). Returns the batches this call completed."""
+        aborted: List[ProducerBatch] = []
+        for q in list(self.queues.values()):
+            with q.lock:
+                undrained = [b for b in q.batches if not b.has_sequence]
+                if not undrained:
+                    continue
+                kept = [b for b in q.batches if b.has_sequence]
+                q.batches.clear()
+                q.batches.extend(kept)
+            for batch in undrained:
+                self.batch_done(batch)
+                if batch.complete(-1, -1, error):
+                    aborted.append(batch)
+        return aborted
+
     def batch_done(self, batch: ProducerBatch) -> None:
         with self._incomplete_lock:
             self.incomplete.discard(batch)
@@ -320,5 +366,18 @@ class RecordAccumulator:
         return any(q.batches for q in self.queues.values())
 
 
-def head_backoff(acc: RecordAccumulator, batch: ProducerBatch) -> float:
-    return batch.backoff_ms
+
+class _LoadStats:
+    """A topic's usable partitions for adaptive partitioning, cached for one metadata
+    TopicInfo, sticky state and set of unavailable nodes."""
+
+    __slots__ = ("info", "state", "unavailable", "partitions", "keys", "queue_sizes")
+
+    def __init__(self, info, state, unavailable: Set[int], partitions: List[int],
+                 keys: List[TopicPartition]) -> None:
+        self.info = info
+        self.state = state
+        self.unavailable = unavailable
+        self.partitions = partitions          # those with a usable leader
+        self.keys = keys                      # their (topic, partition)
+        self.queue_sizes: Optional[List[int]] = None   # the last weights were for these

@@ -20,7 +20,7 @@ from typing import List, Optional, Tuple
 from kprod._native.appender import BatchCore
 from kprod._native.bufferpool import standalone_buffer
 from kprod._native.records import RecordBatchBuilder, read_batches, record_size_upper_bound
-from kprod.future import BatchResult
+from kprod._internals.completion import BatchResult
 
 NO_SEQUENCE = -1
 INT32_MAX = 2**31 - 1

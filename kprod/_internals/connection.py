@@ -33,6 +33,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 from kprod._internals import protocol as proto
 from kprod._internals import sasl as _sasl
 from kprod._internals import tls as _tls
+from kprod._internals.backoff import exponential
 from kprod.errors import (
     AuthenticationError, ConfigError, DnsLookupError, KafkaConnectionError, KafkaError,
     KafkaTimeoutError, ProtocolError, SaslAuthenticationError, UnsupportedVersionError,
@@ -145,12 +146,6 @@ def _get(config, name: str, default):
     except KeyError:
         return default
     return default if value is None else value
-
-
-def exponential(base: float, attempts: int, cap: float, rng: random.Random) -> float:
-    """``base * 2^attempts`` with +-20% jitter, capped (KIP-144 / KIP-601)."""
-    term = base * (2 ** min(attempts, 32))
-    return min(term * rng.uniform(0.8, 1.2), cap)
 
 
 class BrokerConnection:

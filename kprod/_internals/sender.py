@@ -265,17 +265,8 @@ class Sender:
 
     def _abort_undrained(self, error: BaseException) -> None:
         """Java abortUndrainedBatches: queued batches of an aborted transaction fail."""
-        for q in list(self.acc.queues.values()):
-            with q.lock:
-                keep = [b for b in q.batches if b.has_sequence]   # already sent: in flight
-                aborted = [b for b in q.batches if not b.has_sequence]
-                q.batches.clear()
-                q.batches.extend(keep)
-            for batch in aborted:
-                self.acc.batch_done(batch)
-                count = batch.builder.num_records if batch.builder is not None else 0
-                if batch.complete(-1, -1, error):
-                    self.metrics.record_error(count)
+        for batch in self.acc.abort_undrained(error):
+            self.metrics.record_error(batch.record_count)
 
     def _fatal(self, error: BaseException) -> None:
         log.error("Fatal producer error: %s", error)
@@ -297,7 +288,7 @@ class Sender:
     def _send_produce_data(self, now: float) -> float:
         md = self.metadata
         network = self.network
-        if self.acc.partitioner._topics:
+        if self.acc.partitioner.states:
             self._update_load_stats(now)
         selector = network.selector
         selector.scanning()         # a batch opened from now on is not in this scan
@@ -373,7 +364,7 @@ class Sender:
             batch.in_flight = True
             batch.last_attempt_ms = now
             if self.guarantee_order:
-                self.acc.queue(batch.tp).muted = True
+                self.acc.mute(batch.tp)
             if batch.tp[0] not in topics:
                 touch(batch.tp[0])           # in use: keep its metadata fresh
             topics.setdefault(batch.tp[0], []).append(
@@ -392,7 +383,7 @@ class Sender:
             now = self.clock()
             if self.guarantee_order:
                 for batch in batches:
-                    self.acc.queue(batch.tp).muted = False
+                    self.acc.unmute(batch.tp)
             self.responses.handle(node_id, batches, response, error, now_sent, now)
 
         now_sent = now
@@ -402,25 +393,14 @@ class Sender:
 
     def _expire(self, now: float) -> float:
         soonest = self.acc.next_expiry_ms(now)
-        if soonest > 0:     # no queue's head is due: the loops below would find nothing
+        if soonest > 0:     # no queue's head is due: nothing to expire yet
             return soonest
         responses = self.responses
-        for batch in self.acc.expired_batches(now):
-            responses.fail_batch(batch, responses.expiry_error(batch, now), unknown_fate=False)
-        # Retried idempotent batches past the deadline: fail, sequences unresolved (Java).
-        for q in list(self.acc.queues.values()):
-            if q.batches and q.batches[0].has_sequence and \
-                    now - q.batches[0].created_ms >= responses.delivery_timeout_ms:
-                with q.lock:
-                    expired = []
-                    while q.batches and q.batches[0].has_sequence and \
-                            now - q.batches[0].created_ms >= responses.delivery_timeout_ms:
-                        expired.append(q.batches.popleft())
-                for batch in expired:
-                    if self.idem is not None:
-                        self.idem.mark_unresolved(batch)
-                    responses.fail_batch(batch, responses.expiry_error(batch, now),
-                                         unknown_fate=True)
+        for batch, fate_unknown in self.acc.expire(now):
+            if fate_unknown and self.idem is not None:
+                self.idem.mark_unresolved(batch)      # a retry: fail, sequence unresolved
+            responses.fail_batch(batch, responses.expiry_error(batch, now),
+                                 unknown_fate=fate_unknown)
         return self.acc.next_expiry_ms(now)
 
     def _abort_everything(self, error: BaseException) -> None:

@@ -1,5 +1,6 @@
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from kprod._native.partition import PartitionChooser
 from kprod.record import RecordMetadata
 
 class RecordFuture:
@@ -29,21 +30,20 @@ class PartitionQueue:
     muted: bool
     def __init__(self, tp: Tuple[str, int]) -> None: ...
 
-class StickyPartitionState:
-    topic: str
-    index: int
-    produced_bytes: int
-    cumulative_weights: Optional[list]
-    weighted_partitions: Optional[list]
-    def __init__(self, topic: str) -> None: ...
-
 class SendPath:
     slow: Callable[..., RecordFuture]
     enabled: bool
+    metadata: Any
+    accumulator: Any
+    wakeup: Callable[[], None]
+    partitioner: PartitionChooser
     def send(self, topic: Any, value: Any = None, key: Any = None,
              partition: Optional[int] = None, timestamp: Optional[int] = None,
              headers: Any = None, callback: Optional[Callable[..., Any]] = None, *,
              block: bool = True) -> RecordFuture: ...
+    def send_many(self, topic: str, values: Sequence[Optional[bytes]],
+                  keys: Optional[Sequence[Optional[bytes]]] = None, *,
+                  timestamp: Optional[int] = None) -> List[RecordFuture]: ...
 
 def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
                value: Optional[bytes], headers: Any, callback: Any, key_size: int,

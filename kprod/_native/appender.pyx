@@ -28,7 +28,7 @@ cdef class BatchCore:
     (``kprod._internals.batch.ProducerBatch`` extends it)."""
     cdef public object builder     # RecordBatchBuilder while open, None once completed
     cdef public object payload     # memoryview of the closed batch, None while open
-    cdef object _result            # kprod.future.BatchResult
+    cdef object _result            # kprod._internals.completion.BatchResult
     # The result's callback list, read once per record by the append: an attribute
     # lookup on the (Python) BatchResult costs more than the rest of the entry. The
     # list is only replaced (by None) when the result completes or is split, and an
@@ -56,7 +56,7 @@ cdef class RecordFuture:
     One per record, tiny: the batch's shared result plus the record's offset
     delta, timestamp and sizes. Waiting uses the batch's single Event.
     """
-    cdef readonly object _batch          # kprod.future.BatchResult
+    cdef readonly object _batch          # kprod._internals.completion.BatchResult
     cdef readonly int32_t _delta
     cdef readonly int64_t _timestamp
     cdef readonly Py_ssize_t _key_size
@@ -323,7 +323,9 @@ cdef class PartitionQueue:
 # The common case of Producer.send() in one C call.
 
 from libc.time cimport time_t
-from kprod._native.murmur2 cimport murmur2_object
+from kprod._native.partition cimport (
+    PartitionChooser, StickyPartitionState, choose_builtin, sticky_appended,
+)
 
 cdef extern from "<time.h>" nogil:
     ctypedef int clockid_t
@@ -341,27 +343,11 @@ cdef inline int64_t _now_ms() noexcept nogil:
 
 
 @cython.final
-cdef class StickyPartitionState:
-    """One topic's sticky partition (KIP-794); see kprod._internals.sticky."""
-    cdef public object topic
-    cdef public Py_ssize_t index
-    cdef public Py_ssize_t produced_bytes
-    cdef public object cumulative_weights
-    cdef public object weighted_partitions
-
-    def __init__(self, topic):
-        self.topic = topic
-        self.index = -1
-        self.produced_bytes = 0
-        self.cumulative_weights = None
-        self.weighted_partitions = None
-
-
-@cython.final
 cdef class TopicState:
     """Per-topic cache of the send fast path, valid for one metadata snapshot."""
     cdef Py_ssize_t num_partitions
     cdef object info
+    cdef object available     # the partitions with a leader (sticky choices)
     cdef list queues          # PartitionQueue per partition, None until created
     cdef StickyPartitionState sticky   # None until the topic's first unkeyed record
 
@@ -378,10 +364,7 @@ cdef class SendPath:
     cdef public object metadata        # kprod._internals.metadata.Metadata
     cdef public object accumulator     # RecordAccumulator (its .queues dict)
     cdef public object wakeup          # Sender.wakeup
-    cdef public object sticky          # BuiltInPartitioner
-    cdef public dict sticky_states
-    cdef public bint ignore_keys
-    cdef public Py_ssize_t batch_size
+    cdef public PartitionChooser partitioner   # the accumulator's (same rule as slow)
     cdef object _snapshot              # the metadata snapshot the cache below is for
     cdef dict _topics                  # topic -> TopicState
 
@@ -404,6 +387,7 @@ cdef class SendPath:
         state = TopicState.__new__(TopicState)
         state.info = info
         state.num_partitions = info.num_partitions
+        state.available = info.available
         state.queues = [None] * state.num_partitions
         state.sticky = None
         self._topics[topic] = state
@@ -453,29 +437,12 @@ cdef class SendPath:
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
                              block=block)
         n = tstate.num_partitions
-        cdef StickyPartitionState state = None
-        cdef Py_ssize_t produced
-        if partition is not None:
-            if type(partition) is not int:
-                return self.slow(topic, value, key, partition, timestamp, headers, callback,
-                                 block=block)
-            p = partition
-            if p < 0 or p >= n:
-                return self.slow(topic, value, key, partition, timestamp, headers, callback,
-                                 block=block)
-        elif key is not None and not self.ignore_keys:
-            p = <Py_ssize_t>(murmur2_object(key) & 0x7fffffff) % n
-        else:
-            state = tstate.sticky
-            if state is None:
-                state = tstate.sticky = self.sticky_states.get(topic)
-                if state is None:
-                    return self.slow(topic, value, key, partition, timestamp, headers,
-                                     callback, block=block)
-            p = state.index
-            if p < 0 or p >= n:
-                return self.slow(topic, value, key, partition, timestamp, headers, callback,
-                                 block=block)
+        # The partition decision of the Python send (explicit, murmur2, sticky); it
+        # raises the same errors. A custom partitioner disables this fast path.
+        cdef StickyPartitionState state = choose_builtin(
+            self.partitioner, topic, key, partition, n, tstate.available, tstate.sticky, &p)
+        if state is not None and state is not tstate.sticky:
+            tstate.sticky = state
         if timestamp is None:
             ts = _now_ms()
         elif type(timestamp) is int:
@@ -499,11 +466,6 @@ cdef class SendPath:
                              callback, block=block)
         if full:
             self.wakeup()                      # the batch is full: ready to go
-        if state is not None and state.index == p:
-            # KIP-794 switch rule; the (rare) switch itself is done in Python.
-            produced = state.produced_bytes + appended
-            if (produced >= self.batch_size and full) or produced >= 2 * self.batch_size:
-                self.sticky.update(state, p, appended, full, n, tstate.info.available)
-            else:
-                state.produced_bytes = produced
+        if state is not None:
+            sticky_appended(self.partitioner, state, p, appended, full, n, tstate.available)
         return future

@@ -214,6 +214,16 @@ cdef uint8_t* _write_headers(object seq, Py_ssize_t n, uint8_t* p,
     return p
 
 
+cdef inline Py_ssize_t _fields_size(Py_ssize_t key_len, Py_ssize_t value_len,
+                                   Py_ssize_t header_count, Py_ssize_t headers_size) noexcept nogil:
+    """Bytes of a record's key, value and headers (lengths < 0: null; each at most
+    INT32_MAX, checked by the callers): Java ``DefaultRecord.sizeOf(key, value,
+    headers)``, the part of a record's size every size rule shares."""
+    cdef Py_ssize_t size = (varint_size(<int32_t>key_len) + key_len) if key_len >= 0 else 1
+    size += (varint_size(<int32_t>value_len) + value_len) if value_len >= 0 else 1
+    return size + varint_size(<int32_t>header_count) + headers_size
+
+
 cdef int _check_producer_state(int64_t producer_id, int16_t epoch, int32_t base_sequence,
                                bint transactional) except -1:
     # MemoryRecordsBuilder.validateProducerState (Java).
@@ -327,12 +337,7 @@ cdef class RecordBatchBuilder:
             raise ValueError("key or value larger than 2**31-1 bytes")
         if offset_delta != 0:
             ts_delta = kprod_wrap_sub64(timestamp_ms, self._base_ts)
-        body = 1 + varlong_size(ts_delta) + varint_size(offset_delta)
-        body += (varint_size(<int32_t>key_len) + key_len) if key_len >= 0 else 1
-        body += (varint_size(<int32_t>value_len) + value_len) if value_len >= 0 else 1
-        if headers is None:
-            body += 1
-        else:
+        if headers is not None:
             if type(headers) is list or type(headers) is tuple:
                 seq = headers
             else:
@@ -342,7 +347,9 @@ cdef class RecordBatchBuilder:
                 raise ValueError("too many headers")
             if hcount:
                 hsize = _headers_size(seq, hcount)
-            body += varint_size(<int32_t>hcount) + hsize
+        # attributes, timestamp delta, offset delta, then key, value and headers
+        body = (1 + varlong_size(ts_delta) + varint_size(offset_delta)
+                + _fields_size(key_len, value_len, hcount, hsize))
         if body > INT32_MAX:
             raise ValueError("record larger than 2**31-1 bytes")
         total = varint_size(<int32_t>body) + body
@@ -566,27 +573,26 @@ cdef class RecordBatchBuilder:
         Without ``timestamp_ms`` the worst case timestamp delta (10 bytes) is
         assumed. Headers as for append().
         """
-        cdef int64_t ts_delta = 0
-        cdef Py_ssize_t body, total, hcount = 0
+        cdef int ts_size
+        cdef Py_ssize_t body, total, hcount = 0, hsize = 0
         cdef object seq
-        if self._closed:
+        if self._closed or key_len > INT32_MAX or value_len > INT32_MAX:
             return False
-        body = 1 + varint_size(self._count)
         if self._count == 0:
-            body += 1
+            ts_size = 1
         elif timestamp_ms is None:
-            body += 10
+            ts_size = 10
         else:
-            ts_delta = kprod_wrap_sub64(timestamp_ms, self._base_ts)
-            body += varlong_size(ts_delta)
-        body += (varint_size(<int32_t>key_len) + key_len) if key_len >= 0 else 1
-        body += (varint_size(<int32_t>value_len) + value_len) if value_len >= 0 else 1
-        if headers is None:
-            body += 1
-        else:
+            ts_size = varlong_size(kprod_wrap_sub64(timestamp_ms, self._base_ts))
+        if headers is not None:
             seq = PySequence_Fast(headers, "headers must be a sequence")
             hcount = PySequence_Fast_GET_SIZE(seq)
-            body += varint_size(<int32_t>hcount) + (_headers_size(seq, hcount) if hcount else 0)
+            if hcount > INT32_MAX:
+                return False
+            if hcount:
+                hsize = _headers_size(seq, hcount)
+        body = 1 + ts_size + varint_size(self._count) + _fields_size(key_len, value_len,
+                                                                     hcount, hsize)
         if body > INT32_MAX:
             return False
         total = varint_size(<int32_t>body) + body
@@ -697,8 +703,6 @@ cdef class RecordBatchBuilder:
         self._closed = True
         return self._view()
 
-    build = close
-
     def restamp(self, int64_t producer_id, int16_t producer_epoch, int32_t base_sequence,
                 bint transactional):
         """Set producer id / epoch / base sequence / transactional bit.
@@ -728,8 +732,6 @@ cdef class RecordBatchBuilder:
             kprod_store_be32(p + CRC_OFFSET, _crc32c(self._out + ATTRIBUTES_OFFSET,
                                                      self._out_len - ATTRIBUTES_OFFSET))
 
-    set_producer_state = restamp
-
     def __repr__(self):
         return (f"<RecordBatchBuilder records={self._count} bytes={self._pos} "
                 f"limit={self._write_limit} capacity={self._capacity} "
@@ -744,29 +746,31 @@ def record_size_upper_bound(key, value, headers=None):
     Used for max.request.size / buffer.memory checks and as the minimum
     buffer size for a new batch.
     """
-    cdef Py_ssize_t size = HEADER_SIZE + MAX_RECORD_OVERHEAD_, n
+    cdef Py_ssize_t lengths[2]
+    cdef Py_ssize_t i, n, hcount = 0, hsize = 0
     cdef Py_buffer b
     cdef object seq
-    for obj in (key, value):
+    for i, obj in enumerate((key, value)):
         if obj is None:
-            size += 1
+            n = -1
+        elif type(obj) is bytes:
+            n = PyBytes_GET_SIZE(obj)
         else:
-            if type(obj) is bytes:
-                n = PyBytes_GET_SIZE(obj)
-            else:
-                PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE)
-                n = b.len
-                PyBuffer_Release(&b)
-            if n > INT32_MAX:
-                raise ValueError("key or value larger than 2**31-1 bytes")
-            size += varint_size(<int32_t>n) + n
-    if headers is None:
-        size += 1
-    else:
+            PyObject_GetBuffer(obj, &b, PyBUF_SIMPLE)
+            n = b.len
+            PyBuffer_Release(&b)
+        if n > INT32_MAX:
+            raise ValueError("key or value larger than 2**31-1 bytes")
+        lengths[i] = n
+    if headers is not None:
         seq = PySequence_Fast(headers, "headers must be a sequence of (str, bytes|None)")
-        n = PySequence_Fast_GET_SIZE(seq)
-        size += varint_size(<int32_t>n) + (_headers_size(seq, n) if n else 0)
-    return size
+        hcount = PySequence_Fast_GET_SIZE(seq)
+        if hcount > INT32_MAX:
+            raise ValueError("too many headers")
+        if hcount:
+            hsize = _headers_size(seq, hcount)
+    return HEADER_SIZE + MAX_RECORD_OVERHEAD_ + _fields_size(lengths[0], lengths[1], hcount,
+                                                             hsize)
 
 
 # ------------------------------------------------------------------ reader
@@ -1040,55 +1044,3 @@ def read_batches(data, *, bint verify_crc=True, bint allow_partial=False):
     finally:
         PyBuffer_Release(&view)
     return out
-
-
-# ------------------------------------------------------------------ test helpers
-
-def _encode_varint(int32_t value):
-    cdef uint8_t buf[5]
-    cdef uint8_t* end = write_varint(buf, value)
-    return PyBytes_FromStringAndSize(<char*>buf, kprod_span(buf, end))
-
-
-def _encode_varlong(int64_t value):
-    cdef uint8_t buf[10]
-    cdef uint8_t* end = write_varlong(buf, value)
-    return PyBytes_FromStringAndSize(<char*>buf, kprod_span(buf, end))
-
-
-def _decode_varint(bytes data):
-    """-> (value, bytes consumed); CorruptRecordError when truncated/overflowing."""
-    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
-    cdef const uint8_t* start = p
-    cdef int32_t v = 0
-    cdef int st = read_varint(&p, p + PyBytes_GET_SIZE(data), &v)
-    if st != VARINT_OK:
-        _varint_fail(st, "test", 0)
-    return v, kprod_span(start, p)
-
-
-def _decode_varlong(bytes data):
-    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
-    cdef const uint8_t* start = p
-    cdef int64_t v = 0
-    cdef int st = read_varlong(&p, p + PyBytes_GET_SIZE(data), &v)
-    if st != VARINT_OK:
-        _varint_fail(st, "test", 0)
-    return v, kprod_span(start, p)
-
-
-def _varint_size(int32_t value):
-    return varint_size(value)
-
-
-def _varlong_size(int64_t value):
-    return varlong_size(value)
-
-
-def _crc32c_of(data):
-    cdef Py_buffer b
-    PyObject_GetBuffer(data, &b, PyBUF_SIMPLE)
-    try:
-        return _crc32c(<const char*>b.buf, b.len)
-    finally:
-        PyBuffer_Release(&b)

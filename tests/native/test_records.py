@@ -12,9 +12,12 @@ from kprod._native import records as r
 from kprod._native.bufferpool import BufferPool, standalone_buffer
 from kprod.errors import ConfigError, CorruptRecordError, IllegalStateError
 
+from .records_helpers import crc32c as reference_crc32c
+
 TS = 1_700_000_000_000
 
-# anchors-code.md §7.14: two records, no compression, not idempotent.
+# Two records, no compression, not idempotent, as Java's DefaultRecordBatch lays them out
+# (kafka-python's builder writes the same bytes but PartitionLeaderEpoch 0, not -1).
 GOLDEN_83 = bytes.fromhex(
     "0000000000000000" "00000047" "ffffffff" "02" "97cfdb6d" "0000" "00000001"
     "0000018bcfe56800" "0000018bcfe56805" "ffffffffffffffff" "ffff" "ffffffff" "00000002"
@@ -40,13 +43,20 @@ def build(records, capacity=1 << 16, **kw):
     (b"", 0x00000000), (b"a", 0xC1D04330), (b"123456789", 0xE3069283),
     (b"Some String", 608512271),
 ])
-def test_crc32c_vectors(data, crc):
-    assert r._crc32c_of(data) == crc
+def test_crc32c_reference_vectors(data, crc):
+    assert reference_crc32c(data) == crc
 
 
-def test_crc32c_large_buffer_matches_package():
-    data = bytes(range(256)) * 4096   # 1 MiB: the package releases the GIL here
-    assert r._crc32c_of(data) == crc32c.crc32c(data)
+@pytest.mark.parametrize("value_size", [0, 100, 40000, 1 << 20])
+def test_batch_crc_is_crc32c_of_attributes_to_end(value_size):
+    # 32 KiB and more: the crc32c package releases the GIL for such buffers
+    b = builder(value_size + 200)
+    b.append(TS, b"k", bytes(range(256)) * (value_size // 256) + b"x" * (value_size % 256))
+    out = bytes(b.close())
+    stored = struct.unpack_from(">I", out, 17)[0]
+    assert stored == crc32c.crc32c(out[21:])
+    if value_size <= 40000:
+        assert stored == reference_crc32c(out[21:])
 
 
 def test_golden_83_byte_batch():
@@ -239,7 +249,7 @@ def test_close_is_idempotent_and_blocks_appends():
     b = builder()
     b.append(TS, None, b"v")
     a = bytes(b.close())
-    assert bytes(b.build()) == a
+    assert bytes(b.close()) == a
     assert b.is_closed and b.is_full
     with pytest.raises(IllegalStateError):
         b.append(TS, None, b"v")

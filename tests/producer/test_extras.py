@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from kprod._internals.sticky import BuiltInPartitioner
+from kprod._native.partition import PartitionChooser
 from kprod.errors import ConfigError
 from kprod.producer import Producer
 from kprod.record import ProducerRecord
@@ -60,16 +60,16 @@ def test_sasl_without_credentials_is_refused_at_construction(protocol):
 
 
 def test_adaptive_weights_favour_short_queues():
-    partitioner = BuiltInPartitioner(16384, rng=random.Random(7))
+    partitioner = PartitionChooser(16384, rng=random.Random(7))
     state = partitioner.state("t")
     # partition 0 has a long queue, 1 and 2 short ones: weights max+1-q = 1, 9, 9
-    BuiltInPartitioner.update_load_stats(state, [0, 1, 2], [8, 0, 0], 3)
-    picks = [partitioner._next_partition(state, 3, [0, 1, 2]) for _ in range(3000)]
+    PartitionChooser.update_load_stats(state, [0, 1, 2], [8, 0, 0], 3)
+    picks = [partitioner.next_partition(state, 3, [0, 1, 2]) for _ in range(3000)]
     share = picks.count(0) / len(picks)
     assert 0.02 < share < 0.10          # expected 1/19
     # equal queues and nothing excluded: uniform again
-    BuiltInPartitioner.update_load_stats(state, [0, 1, 2], [3, 3, 3], 3)
+    PartitionChooser.update_load_stats(state, [0, 1, 2], [3, 3, 3], 3)
     assert state.cumulative_weights is None
     # an excluded (unavailable) partition is never picked
-    BuiltInPartitioner.update_load_stats(state, [1, 2], [0, 0], 3)
-    assert {partitioner._next_partition(state, 3, [0, 1, 2]) for _ in range(300)} == {1, 2}
+    PartitionChooser.update_load_stats(state, [1, 2], [0, 0], 3)
+    assert {partitioner.next_partition(state, 3, [0, 1, 2]) for _ in range(300)} == {1, 2}

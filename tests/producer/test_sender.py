@@ -13,7 +13,6 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
-from kprod._native.appender import try_append
 from kprod._native.bufferpool import BufferPool
 from kprod._native.records import read_batches
 from kprod.config import ProducerConfig
@@ -57,13 +56,7 @@ class Harness:
 
     def send(self, tp, value: bytes = b"v" * 20):
         """What Producer.send does once the partition is chosen."""
-        q = self.acc.queues.get(tp)
-        result = None if q is None else try_append(q.batches, 0, None, value, None, None,
-                                                    -1, len(value))
-        if result is None:
-            result = self.acc.append_new_batch(self.acc.queue(tp), 0, None, value, None,
-                                               None, 0.0, -1, len(value))
-        return result[0]
+        return self.acc.append(tp, 0, None, value, None, None, 0.0, -1, len(value))[0]
 
     def loop(self) -> None:
         self.sender.run_once()

@@ -21,7 +21,6 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
-from kprod._native.appender import try_append
 from kprod._native.bufferpool import BufferPool
 from kprod._native.records import read_batches
 from kprod.config import ProducerConfig
@@ -46,16 +45,10 @@ def make_acc(clock, *, compression="none", batch_size=16384, idempotent=False,
 
 
 def append(acc, ts, key, value, headers=None, callback=None):
-    """What send() does once the partition is chosen: fast path, else a new batch."""
-    q = acc.queues.get(TP)
+    """What send() does once the partition is chosen (the accumulator's append)."""
     ks = -1 if key is None else len(key)
     vs = -1 if value is None else len(value)
-    result = None if q is None else try_append(q.batches, ts, key, value, headers, callback,
-                                               ks, vs)
-    if result is None:
-        result = acc.append_new_batch(acc.queue(TP), ts, key, value, headers, callback, 0.0,
-                                      ks, vs)
-    return result[0]
+    return acc.append(TP, ts, key, value, headers, callback, 0.0, ks, vs)[0]
 
 
 def sample_records(n, seed=7, compressible=False):

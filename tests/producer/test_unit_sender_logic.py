@@ -10,7 +10,6 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
-from kprod._native.appender import try_append
 from kprod._native.bufferpool import BufferPool
 from kprod.config import ProducerConfig
 from kprod.errors import KafkaTimeoutError, error_for_code
@@ -32,14 +31,8 @@ def make_acc(clock, *, batch_size=1024, linger_ms=10, delivery_timeout_ms=1000,
 
 
 def append(acc, tp, value=b"v" * 50):
-    """What send() does after choosing the partition: fast path, else a new batch."""
-    q = acc.queues.get(tp)
-    result = None if q is None else try_append(q.batches, 0, None, value, None, None, -1,
-                                               len(value))
-    if result is None:
-        result = acc.append_new_batch(acc.queue(tp), 0, None, value, None, None, 0.0, -1,
-                                      len(value))
-    return result
+    """What send() does after choosing the partition: -> (future, appended, full)."""
+    return acc.append(tp, 0, None, value, None, None, 0.0, -1, len(value))
 
 
 def leaders(mapping):
@@ -105,7 +98,7 @@ def test_muted_partition_is_not_ready():
     clock = Clock()
     acc = make_acc(clock, linger_ms=0)
     append(acc, TP0)
-    acc.queue(TP0).muted = True
+    acc.mute(TP0)
     assert acc.ready(leaders({TP0: 1}), 5.0)[0] == set()
     assert acc.drain(1, [TP0], 1 << 20, 5.0, lambda b: True) == []
 
@@ -187,21 +180,21 @@ def test_reenqueue_in_sequence_order_with_idempotence():
 
 # -- expiry --------------------------------------------------------------------------------
 
-def test_expired_batches():
+def test_expire():
     clock = Clock()
     acc = make_acc(clock, linger_ms=100000, delivery_timeout_ms=1000)
     append(acc, TP0)
     clock.now = 500.0
     append(acc, TP1)
-    assert acc.expired_batches(999.0) == []
+    assert acc.expire(999.0) == []
     assert acc.next_expiry_ms(999.0) == pytest.approx(1)
-    [expired] = acc.expired_batches(1000.0)
-    assert expired.tp == TP0 and not acc.queues[TP0].batches
+    [(expired, fate_unknown)] = acc.expire(1000.0)
+    assert expired.tp == TP0 and not fate_unknown and not acc.queues[TP0].batches
     assert acc.next_expiry_ms(1000.0) == pytest.approx(500)
-    assert [b.tp for b in acc.expired_batches(1500.0)] == [TP1]
+    assert [(b.tp, unknown) for b, unknown in acc.expire(1500.0)] == [(TP1, False)]
 
 
-def test_sent_idempotent_batch_not_expired_by_accumulator():
+def test_expired_retry_of_a_sent_batch_has_unknown_fate():
     clock = Clock()
     acc = make_acc(clock, linger_ms=0, delivery_timeout_ms=1000, idempotent=True)
     idem = IdempotenceState()
@@ -210,7 +203,42 @@ def test_sent_idempotent_batch_not_expired_by_accumulator():
     [b] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
     idem.assign(b, transactional=False)
     acc.reenqueue(b, 10.0)
-    assert acc.expired_batches(5000.0) == []     # its fate is the sender's to decide
+    fresh = _one_batch(acc, TP0)                 # never sent: no sequence, behind b
+    assert acc.expire(999.0) == []
+    # queue order; the retry's sequence may have been written (the sender decides)
+    assert acc.expire(5000.0) == [(b, True), (fresh, False)]
+    assert not acc.has_undrained()
+
+
+def test_abort_undrained_keeps_sent_retries():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, idempotent=True)
+    idem = IdempotenceState()
+    idem.set_producer_id(1, 0)
+    sent_future, _, _ = append(acc, TP0)
+    [sent] = acc.drain(1, [TP0], 1 << 20, 0.0, idem.may_drain)
+    idem.assign(sent, transactional=False)
+    acc.reenqueue(sent, 1.0)
+    unsent_future, _, _ = append(acc, TP0)
+    other_future, _, _ = append(acc, TP1)
+    error = KafkaTimeoutError("aborted")
+    aborted = acc.abort_undrained(error)
+    assert sorted(b.tp for b in aborted) == [TP0, TP1]
+    assert all(b.record_count == 1 and b not in acc.incomplete for b in aborted)
+    assert unsent_future.exception(0) is error and other_future.exception(0) is error
+    assert list(acc.queues[TP0].batches) == [sent] and not sent_future.done()
+    assert acc.abort_undrained(error) == []
+
+
+def test_unmute_makes_the_partition_drainable_again():
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0)
+    append(acc, TP0)
+    acc.mute(TP0)
+    assert acc.drain(1, [TP0], 1 << 20, 5.0, lambda b: True) == []
+    acc.unmute(TP0)
+    assert acc.ready(leaders({TP0: 1}), 5.0)[0] == {1}
+    assert len(acc.drain(1, [TP0], 1 << 20, 5.0, lambda b: True)) == 1
 
 
 # -- sequences -----------------------------------------------------------------------------
@@ -339,7 +367,7 @@ def test_out_of_order_behind_earlier_failure_retries_without_epoch_bump():
     assert list(acc.queues[TP0].batches) == [b1, b2]
     assert (b1.base_sequence, b2.base_sequence) == (2, 4)
     # the batch the broker should have had next is rejected: the epoch must be bumped
-    acc.queues[TP0].batches.clear()
+    acc.abort_all()
     sender.responses.handle_error(b1, error_for_code(45, "lost"), 2.0)
     assert idem.bump_requested
 
@@ -363,7 +391,7 @@ def test_retriable_error_past_delivery_timeout_fails_with_timeout():
     [b] = acc.drain(1, [TP0], 1 << 20, 0.0, lambda x: True)
     sender.responses.fail_or_retry(b, error_for_code(7, "slow"), 10.0, unknown_fate=True)
     assert list(acc.queues[TP0].batches) == [b]          # retried
-    acc.queues[TP0].batches.clear()
+    acc.abort_all()
     sender.responses.fail_or_retry(b, error_for_code(7, "slow"), 1000.0, unknown_fate=True)
     with pytest.raises(KafkaTimeoutError, match="delivery.timeout.ms"):
         future.get(0)
