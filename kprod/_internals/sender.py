@@ -25,6 +25,7 @@ from kprod._internals.transactions import (
 )
 from kprod._internals.metadata import Broker, Metadata
 from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.protocol import types
 from kprod.errors import (
     BrokerError, KafkaError, KafkaTimeoutError, ProducerClosedError,
     ProducerFencedError, RecordTooLargeError, error_for_code,
@@ -317,9 +318,9 @@ class Sender:
         topics = md.topics_to_fetch(
             {tp[0] for tp, q in self.acc.queues.items() if q.batches}
             | {b.tp[0] for batches in self.in_flight_batches.values() for b in batches})
-        body = {"topics": [{"name": t} for t in topics],
-                "allow_auto_topic_creation": True,
-                "include_topic_authorized_operations": False}
+        body = types.MetadataRequest(topics=[types.MetadataRequestTopic(name=t) for t in topics],
+                                     allow_auto_topic_creation=True,
+                                     include_topic_authorized_operations=False)
         self._metadata_in_flight = True
         md.last_attempt_ms = now
 
@@ -349,22 +350,23 @@ class Sender:
         conn = self._least_loaded(now)
         if conn is None:
             return 50.0
-        body = {"transactional_id": None, "transaction_timeout_ms": self.transaction_timeout_ms,
-                "producer_id": -1, "producer_epoch": -1}
+        body = types.InitProducerIdRequest(transactional_id=None,
+                                           transaction_timeout_ms=self.transaction_timeout_ms,
+                                           producer_id=-1, producer_epoch=-1)
         self._pid_in_flight = True
 
         def on_response(response, error):
             self._pid_in_flight = False
-            if error is None and response["error_code"] != 0:
-                error = error_for_code(response["error_code"], "InitProducerId")
+            if error is None and response.error_code != 0:
+                error = error_for_code(response.error_code, "InitProducerId")
             if error is not None:
                 if isinstance(error, BrokerError) and not error.retriable and \
-                        response is not None and response["error_code"] in (31, 53, 35):
+                        response is not None and response.error_code in (31, 53, 35):
                     self._fatal(error)
                 else:
                     self._pid_next_attempt = self.clock() + self.acc.retry_backoff_ms
                 return
-            idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            idem.set_producer_id(response.producer_id, response.producer_epoch)
             log.debug("Producer id %d epoch %d", idem.producer_id, idem.epoch)
 
         conn.send("InitProducerId", body, on_response)
@@ -558,11 +560,13 @@ class Sender:
             if batch.tp[0] not in topics:
                 touch(batch.tp[0])           # in use: keep its metadata fresh
             topics.setdefault(batch.tp[0], []).append(
-                {"index": batch.tp[1], "records": batch.payload})
+                types.PartitionProduceData(batch.tp[1], batch.payload))
         if self.txn is not None:
             self.txn.on_produce_sent()
-        body = {"transactional_id": self.transactional_id, "acks": self.acks, "timeout_ms": self.request_timeout_ms,
-                "topic_data": [{"name": t, "partition_data": p} for t, p in topics.items()]}
+        body = types.ProduceRequest(
+            transactional_id=self.transactional_id, acks=self.acks,
+            timeout_ms=self.request_timeout_ms,
+            topic_data=[types.TopicProduceData(name=t, partition_data=p) for t, p in topics.items()])
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
         sent_ms = now
@@ -579,7 +583,8 @@ class Sender:
         conn.send("Produce", body, on_response, expect_response=expect)
 
     def _handle_produce_response(self, conn: BrokerConnection, batches: List[ProducerBatch],
-                                 response: Optional[dict], error: Optional[BaseException],
+                                 response: Optional[types.ProduceResponse],
+                                 error: Optional[BaseException],
                                  sent_ms: float) -> None:
         now = self.clock()
         if self.guarantee_order:
@@ -596,36 +601,36 @@ class Sender:
                 self._complete_batch(batch, -1, -1)
             return
         results = {}
-        for topic in response["responses"]:
-            for p in topic["partition_responses"]:
-                results[(topic["name"], p["index"])] = p
-        endpoints = {e["node_id"]: Broker(e["node_id"], e["host"], e["port"], e.get("rack"))
-                     for e in response.get("node_endpoints") or ()}
+        for topic in response.responses:
+            for p in topic.partition_responses:
+                results[(topic.name, p.index)] = p
+        endpoints = {e.node_id: Broker(e.node_id, e.host, e.port, e.rack)
+                     for e in response.node_endpoints or ()}
         for batch in batches:
             p = results.get(batch.tp)
             if p is None:
                 self._fail_or_retry(batch, KafkaError(
                     f"Produce response from broker {conn.node_id} lacks {batch.tp}"), now, True)
                 continue
-            code = p["error_code"]
+            code = p.error_code
             if code == 0:
-                self._complete_batch(batch, p["base_offset"], p["log_append_time_ms"])
+                self._complete_batch(batch, p.base_offset, p.log_append_time_ms)
             elif code == _DUPLICATE_SEQUENCE:
                 # The broker has this batch already (KIP-98): a success, offset unknown.
                 self._complete_batch(batch, -1, -1)
             else:
-                message = p.get("error_message") or None
-                record_errors = p.get("record_errors") or ()
+                message = p.error_message or None
+                record_errors = p.record_errors or ()
                 if record_errors:
-                    details = "; ".join(f"record {e['batch_index']}: "
-                                        f"{e.get('batch_index_error_message')}"
+                    details = "; ".join(f"record {e.batch_index}: "
+                                        f"{e.batch_index_error_message}"
                                         for e in record_errors[:5])
                     message = f"{message or ''} ({details})".strip()
                 err = error_for_code(code, message)
-                leader = p.get("current_leader") or {}
+                leader = p.current_leader
                 if code in _METADATA_ERRORS:
-                    if leader.get("leader_id", -1) >= 0 and self.metadata.update_leader(
-                            batch.tp, leader["leader_id"], leader["leader_epoch"], endpoints):
+                    if leader.leader_id >= 0 and self.metadata.update_leader(
+                            batch.tp, leader.leader_id, leader.leader_epoch, endpoints):
                         batch.backoff_ms = 0          # KIP-951: no backoff on a known move
                     else:
                         self.metadata.request_update()
