@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from kprod._internals.connection import CLOSED, DISCONNECTED, READY
 from kprod._internals.metadata import Metadata
 from kprod._internals.network import CLIENT_VERSIONS, ClientResponse
+from kprod._internals.protocol import types
 from kprod.errors import KafkaConnectionError
 
 
@@ -33,16 +34,17 @@ def cluster_metadata(md: Metadata, leaders: Dict[tuple, int], now: float = 0.0,
                      brokers: Iterable[int] = ()) -> None:
     """Install a Metadata answer: ``leaders`` maps (topic, partition) to its leader id."""
     node_ids = sorted(set(brokers) | {n for n in leaders.values() if n >= 0})
-    topics: Dict[str, List[dict]] = {}
+    topics: Dict[str, List[types.MetadataResponsePartition]] = {}
     for (topic, partition), leader in sorted(leaders.items()):
-        topics.setdefault(topic, []).append(
-            {"partition_index": partition, "leader_id": leader, "leader_epoch": 0,
-             "replica_nodes": [leader], "isr_nodes": [leader]})
-    md.update({"brokers": [{"node_id": n, "host": f"broker{n}", "port": 9092, "rack": None}
-                           for n in node_ids],
-               "cluster_id": "fake", "controller_id": node_ids[0] if node_ids else -1,
-               "topics": [{"error_code": 0, "name": name, "topic_id": None, "partitions": parts}
-                          for name, parts in topics.items()]}, now)
+        topics.setdefault(topic, []).append(types.MetadataResponsePartition(
+            partition_index=partition, leader_id=leader, leader_epoch=0,
+            replica_nodes=[leader], isr_nodes=[leader]))
+    md.update(types.MetadataResponse(
+        brokers=[types.MetadataResponseBroker(node_id=n, host=f"broker{n}", port=9092)
+                 for n in node_ids],
+        cluster_id="fake", controller_id=node_ids[0] if node_ids else -1,
+        topics=[types.MetadataResponseTopic(name=name, partitions=parts)
+                for name, parts in topics.items()]), now)
 
 
 class FakeRequest:
@@ -217,8 +219,8 @@ class FakeNetworkClient:
 # -- Produce requests and answers, in one place (the tests never build them by hand) ------
 
 def _copy_produce_partitions(body: Any) -> List[tuple]:
-    return [(topic["name"], part["index"], bytes(part["records"]))
-            for topic in body["topic_data"] for part in topic["partition_data"]]
+    return [(topic.name, part.index, bytes(part.records))
+            for topic in body.topic_data for part in topic.partition_data]
 
 
 def produce_partitions(request: FakeRequest) -> List[tuple]:
@@ -229,28 +231,28 @@ def produce_partitions(request: FakeRequest) -> List[tuple]:
 def produce_answer(request: FakeRequest, errors: Optional[Dict[tuple, int]] = None,
                    offsets: Optional[Dict[tuple, int]] = None,
                    leader_hints: Optional[Dict[tuple, tuple]] = None,
-                   endpoints: Iterable[int] = ()) -> dict:
+                   endpoints: Iterable[int] = ()) -> types.ProduceResponse:
     """The broker's answer to ``request``: success (base offset from ``offsets``, else 0)
     unless ``errors`` names an error code for the partition; ``leader_hints`` adds
     KIP-951 CurrentLeader (leader id, epoch) and ``endpoints`` the NodeEndpoints."""
     errors, offsets, leader_hints = errors or {}, offsets or {}, leader_hints or {}
-    by_topic: Dict[str, List[dict]] = {}
+    by_topic: Dict[str, List[types.PartitionProduceResponse]] = {}
     for topic, partition, _ in produce_partitions(request):
         tp = (topic, partition)
         code = errors.get(tp, 0)
         leader_id, leader_epoch = leader_hints.get(tp, (-1, -1))
-        by_topic.setdefault(topic, []).append(
-            {"index": partition, "error_code": code,
-             "base_offset": -1 if code else offsets.get(tp, 0), "log_append_time_ms": -1,
-             "log_start_offset": 0, "record_errors": [], "error_message": None,
-             "current_leader": {"leader_id": leader_id, "leader_epoch": leader_epoch}})
-    return {"responses": [{"name": t, "partition_responses": parts}
-                          for t, parts in by_topic.items()],
-            "throttle_time_ms": 0,
-            "node_endpoints": [{"node_id": n, "host": f"broker{n}", "port": 9092, "rack": None}
-                               for n in endpoints]}
+        by_topic.setdefault(topic, []).append(types.PartitionProduceResponse(
+            index=partition, error_code=code, base_offset=-1 if code else offsets.get(tp, 0),
+            log_append_time_ms=-1, log_start_offset=0,
+            current_leader=types.LeaderIdAndEpoch(leader_id=leader_id,
+                                                  leader_epoch=leader_epoch)))
+    return types.ProduceResponse(
+        responses=[types.TopicProduceResponse(name=t, partition_responses=parts)
+                   for t, parts in by_topic.items()],
+        node_endpoints=[types.NodeEndpoint(node_id=n, host=f"broker{n}", port=9092)
+                        for n in endpoints])
 
 
-def producer_id_answer(producer_id: int, epoch: int) -> dict:
-    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": producer_id,
-            "producer_epoch": epoch}
+def producer_id_answer(producer_id: int, epoch: int) -> types.InitProducerIdResponse:
+    return types.InitProducerIdResponse(error_code=0, producer_id=producer_id,
+                                        producer_epoch=epoch)

@@ -31,6 +31,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from kprod._internals import protocol as proto
+from kprod._internals.protocol import types
 from kprod._internals import sasl as _sasl
 from kprod._internals import tls as _tls
 from kprod._internals.backoff import exponential
@@ -330,12 +331,14 @@ class BrokerConnection:
             self._notify()
 
     def _send_api_versions(self, version: int) -> None:
-        body = {"client_software_name": "kprod", "client_software_version": "0.1.0"}
+        body = types.ApiVersionsRequest(client_software_name="kprod",
+                                        client_software_version="0.1.0")
         self._enqueue("ApiVersions", version, body,
                       lambda response, error: self._on_api_versions(response, error, version),
                       True, handshake=True)
 
-    def _on_api_versions(self, response: Optional[dict], error: Optional[BaseException],
+    def _on_api_versions(self, response: Optional[types.ApiVersionsResponse],
+                         error: Optional[BaseException],
                          sent_version: int = -1) -> None:
         if error is not None:
             # close() fails in-flight requests, this one included: closing again
@@ -343,9 +346,8 @@ class BrokerConnection:
             if self.state != CLOSED:
                 self.close(error)
             return
-        code = response["error_code"]
-        ranges = {k["api_key"]: (k["min_version"], k["max_version"])
-                  for k in response["api_keys"]}
+        code = response.error_code
+        ranges = proto.broker_versions(response)
         if code == 35 and 18 in ranges:     # UNSUPPORTED_VERSION: retry at the broker's max
             version = min(ranges[18][1], self.supported["ApiVersions"][1])
             if 0 <= version < sent_version:
@@ -362,8 +364,8 @@ class BrokerConnection:
             return
         self.broker_ranges = ranges
         # Cluster-wide feature levels (KIP-584), e.g. transaction.version (KIP-890).
-        self.finalized_features = {f["name"]: f["max_version_level"]
-                                   for f in response.get("finalized_features") or ()}
+        self.finalized_features = {f.name: f.max_version_level
+                                   for f in response.finalized_features or ()}
         # Only Produce and Metadata are required to connect; an API without a common
         # version (e.g. a transactional one on a newer broker) fails when it is used,
         # as in Java, instead of making every connection to that broker fail.
@@ -396,18 +398,18 @@ class BrokerConnection:
                 "(KIP-152, Kafka 1.0+)"))
             return
         self.state = state
-        self._enqueue("SaslHandshake", version, {"mechanism": creds.mechanism},
+        self._enqueue("SaslHandshake", version, types.SaslHandshakeRequest(creds.mechanism),
                       self._on_sasl_handshake, True, handshake=True)
 
-    def _on_sasl_handshake(self, response: Optional[dict],
+    def _on_sasl_handshake(self, response: Optional[types.SaslHandshakeResponse],
                            error: Optional[BaseException]) -> None:
         if error is not None:
             if self.state != CLOSED:
                 self.close(error)
             return
         mechanism = self.settings.sasl.mechanism
-        code = response["error_code"]
-        enabled = ", ".join(response.get("mechanisms") or ()) or "none"
+        code = response.error_code
+        enabled = ", ".join(response.mechanisms or ()) or "none"
         if code == 33:
             self.close(UnsupportedSaslMechanismError(
                 f"SASL mechanism {mechanism} is not enabled on broker {self._name()}; "
@@ -433,18 +435,19 @@ class BrokerConnection:
 
     def _send_sasl_bytes(self, data: bytes) -> None:
         self._enqueue("SaslAuthenticate", self.api_versions["SaslAuthenticate"],
-                      {"auth_bytes": data}, self._on_sasl_authenticate, True, handshake=True)
+                      types.SaslAuthenticateRequest(data), self._on_sasl_authenticate, True,
+                      handshake=True)
 
-    def _on_sasl_authenticate(self, response: Optional[dict],
+    def _on_sasl_authenticate(self, response: Optional[types.SaslAuthenticateResponse],
                               error: Optional[BaseException]) -> None:
         if error is not None:
             if self.state != CLOSED:
                 self.close(error)
             return
         mechanism = self.settings.sasl.mechanism
-        code = response["error_code"]
+        code = response.error_code
         if code != 0:
-            detail = response.get("error_message") or "authentication failed"
+            detail = response.error_message or "authentication failed"
             exc = error_for_code(code, f"{mechanism} authentication with broker "
                                        f"{self._name()} failed: {detail}")
             if not isinstance(exc, AuthenticationError):
@@ -454,14 +457,14 @@ class BrokerConnection:
             self.close(exc)
             return
         try:
-            reply = self._mechanism.step(response.get("auth_bytes") or b"")
+            reply = self._mechanism.step(response.auth_bytes or b"")
         except AuthenticationError as exc:
             self.close(AuthenticationError(f"{exc} (broker {self._name()})"))
             return
         if reply is not None:
             self._send_sasl_bytes(reply)
             return
-        lifetime = response.get("session_lifetime_ms") or 0
+        lifetime = response.session_lifetime_ms or 0
         if lifetime > 0:
             # KIP-368: the broker drops the session at expiry. kprod re-authenticates by
             # reconnecting once the connection is idle past ~85% of the lifetime.

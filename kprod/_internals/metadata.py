@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
+from kprod._internals.protocol import types
 from kprod.errors import error_for_code
 
 TopicPartition = Tuple[str, int]
@@ -162,30 +163,29 @@ class Metadata:
     def touch(self, topic: str) -> None:
         self.needed[topic] = time.monotonic()
 
-    def update(self, response: dict, now_ms: float) -> None:
-        brokers = {b["node_id"]: Broker(b["node_id"], b["host"], b["port"], b.get("rack"))
-                   for b in response["brokers"]}
+    def update(self, response: types.MetadataResponse, now_ms: float) -> None:
+        brokers = {b.node_id: Broker(b.node_id, b.host, b.port, b.rack)
+                   for b in response.brokers}
         topics = dict(self.snapshot.topics)
         incomplete = False
-        for t in response["topics"]:
-            name = t["name"]
-            code = t["error_code"]
+        for t in response.topics:
+            name = t.name
+            code = t.error_code
             self.topic_errors[name] = code
             if code != 0:
                 if code in (3, 17, 29):     # unknown / invalid / not authorized
                     topics.pop(name, None)
                 continue
-            parts = [PartitionInfo(p["partition_index"], p["leader_id"],
-                                   p.get("leader_epoch", -1), tuple(p.get("replica_nodes", ())),
-                                   tuple(p.get("isr_nodes", ())))
-                     for p in t["partitions"]]
-            topics[name] = TopicInfo(name, t.get("topic_id"), parts)
+            parts = [PartitionInfo(p.partition_index, p.leader_id, p.leader_epoch,
+                                   tuple(p.replica_nodes), tuple(p.isr_nodes))
+                     for p in t.partitions]
+            topics[name] = TopicInfo(name, t.topic_id, parts)
             # A partition without a leader (election in progress) is skipped by the
             # partitioners until it has one: ask again after retry.backoff.ms instead
             # of trusting this answer until metadata.max.age.ms (Java does the same).
             incomplete = incomplete or any(p.leader < 0 for p in parts)
-        self.snapshot = ClusterSnapshot(brokers, topics, response.get("cluster_id"),
-                                        response.get("controller_id", -1))
+        self.snapshot = ClusterSnapshot(brokers, topics, response.cluster_id,
+                                        response.controller_id)
         self.need_update = incomplete
         self.auth_error = None
         self.last_refresh_ms = now_ms

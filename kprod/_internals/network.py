@@ -23,6 +23,7 @@ from kprod._internals.connection import (
     CLOSED, DISCONNECTED, BrokerConnection, ConnectionSettings,
 )
 from kprod._internals.metadata import Metadata
+from kprod._internals.protocol import types
 from kprod._internals.selector import ConnectionSelector
 
 log = logging.getLogger("kprod.network")
@@ -209,8 +210,9 @@ class NetworkClient:
         if conn is None:
             return 50.0
         topics = md.topics_to_fetch(topics_in_use())
-        body = {"topics": [{"name": t} for t in topics], "allow_auto_topic_creation": True,
-                "include_topic_authorized_operations": False}
+        body = types.MetadataRequest(
+            topics=[types.MetadataRequestTopic(name=t) for t in topics],
+            allow_auto_topic_creation=True, include_topic_authorized_operations=False)
         self._metadata_in_flight = True
         md.last_attempt_ms = now
         self.send(conn, "Metadata", body, self._on_metadata)

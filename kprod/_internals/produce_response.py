@@ -21,6 +21,7 @@ from kprod._internals.batch import ProducerBatch
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Broker, Metadata
 from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.protocol import types
 from kprod._internals.transactions import TransactionManager
 from kprod.errors import (
     BrokerError, DuplicateSequenceError, InvalidMetadataError, InvalidProducerEpochError,
@@ -59,7 +60,8 @@ class ProduceResponseHandler:
         self._size_bounds: Dict[str, _SizeBounds] = {}
 
     # -- a whole response ------------------------------------------------------------
-    def handle(self, node_id: int, batches: List[ProducerBatch], response: Optional[dict],
+    def handle(self, node_id: int, batches: List[ProducerBatch],
+               response: Optional[types.ProduceResponse],
                error: Optional[BaseException], sent_ms: float, now: float) -> None:
         if error is not None:
             for batch in batches:
@@ -72,20 +74,20 @@ class ProduceResponseHandler:
                 self.complete_batch(batch, -1, -1)
             return
         results = {}
-        for topic in response["responses"]:
-            for p in topic["partition_responses"]:
-                results[(topic["name"], p["index"])] = p
-        endpoints = {e["node_id"]: Broker(e["node_id"], e["host"], e["port"], e.get("rack"))
-                     for e in response.get("node_endpoints") or ()}
+        for topic in response.responses:
+            for p in topic.partition_responses:
+                results[(topic.name, p.index)] = p
+        endpoints = {e.node_id: Broker(e.node_id, e.host, e.port, e.rack)
+                     for e in response.node_endpoints or ()}
         for batch in batches:
             p = results.get(batch.tp)
             if p is None:
                 self.fail_or_retry(batch, KafkaError(
                     f"Produce response from broker {node_id} lacks {batch.tp}"), now, True)
                 continue
-            code = p["error_code"]
+            code = p.error_code
             if code == 0:
-                self.complete_batch(batch, p["base_offset"], p["log_append_time_ms"])
+                self.complete_batch(batch, p.base_offset, p.log_append_time_ms)
                 continue
             err = error_for_code(code, _broker_message(p))
             if isinstance(err, DuplicateSequenceError):
@@ -94,9 +96,9 @@ class ProduceResponseHandler:
                 continue
             moved = False
             if isinstance(err, InvalidMetadataError):
-                leader = p.get("current_leader") or {}
-                moved = leader.get("leader_id", -1) >= 0 and self.metadata.update_leader(
-                    batch.tp, leader["leader_id"], leader["leader_epoch"], endpoints)
+                leader = p.current_leader
+                moved = leader.leader_id >= 0 and self.metadata.update_leader(
+                    batch.tp, leader.leader_id, leader.leader_epoch, endpoints)
                 if not moved:
                     self.metadata.request_update()
             self.handle_error(batch, err, now, leader_moved=moved)
@@ -304,12 +306,12 @@ class _SizeBounds:
             self.smallest_rejected = None    # the limit was raised since
 
 
-def _broker_message(partition: dict) -> Optional[str]:
+def _broker_message(partition: types.PartitionProduceResponse) -> Optional[str]:
     """The broker's error message, with the first per-record errors (KIP-467)."""
-    message = partition.get("error_message") or None
-    record_errors = partition.get("record_errors") or ()
+    message = partition.error_message or None
+    record_errors = partition.record_errors or ()
     if record_errors:
-        details = "; ".join(f"record {e['batch_index']}: {e.get('batch_index_error_message')}"
+        details = "; ".join(f"record {e.batch_index}: {e.batch_index_error_message}"
                             for e in record_errors[:5])
         message = f"{message or ''} ({details})".strip()
     return message

@@ -24,6 +24,7 @@ from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.network import NetworkClient
 from kprod._internals.produce_response import ProduceResponseHandler
+from kprod._internals.protocol import types
 from kprod._internals.transactions import (
     ABORTING, FATAL_ERROR, TransactionAbortedError, TransactionManager, TxnRequest,
 )
@@ -175,23 +176,24 @@ class Sender:
         conn = self.network.least_loaded(now)
         if conn is None:
             return 50.0
-        body = {"transactional_id": None, "transaction_timeout_ms": self.transaction_timeout_ms,
-                "producer_id": -1, "producer_epoch": -1}
+        body = types.InitProducerIdRequest(transactional_id=None,
+                                           transaction_timeout_ms=self.transaction_timeout_ms,
+                                           producer_id=-1, producer_epoch=-1)
         self._pid_in_flight = True
         self.network.send(conn, "InitProducerId", body, self._on_producer_id)
         return self.request_timeout_ms
 
     def _on_producer_id(self, response, error: Optional[BaseException]) -> None:
         self._pid_in_flight = False
-        if error is None and response["error_code"] != 0:
-            error = error_for_code(response["error_code"], "InitProducerId")
+        if error is None and response.error_code != 0:
+            error = error_for_code(response.error_code, "InitProducerId")
             if isinstance(error, _FATAL_INIT_ERRORS):
                 self._fatal(error)
                 return
         if error is not None:
             self._pid_next_attempt = self.clock() + self.acc.retry_backoff_ms
             return
-        self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+        self.idem.set_producer_id(response.producer_id, response.producer_epoch)
         log.debug("Producer id %d epoch %d", self.idem.producer_id, self.idem.epoch)
 
     def _maybe_bump_epoch(self) -> None:
@@ -347,7 +349,7 @@ class Sender:
     def _send_produce(self, conn: BrokerConnection, batches: List[ProducerBatch],
                       now: float) -> None:
         idem = self.idem
-        topics: Dict[str, list] = {}
+        topics: Dict[str, List[types.PartitionProduceData]] = {}
         metrics = self.metrics
         touch = self.metadata.touch
         for batch in batches:
@@ -368,12 +370,14 @@ class Sender:
             if batch.tp[0] not in topics:
                 touch(batch.tp[0])           # in use: keep its metadata fresh
             topics.setdefault(batch.tp[0], []).append(
-                {"index": batch.tp[1], "records": batch.payload})
+                types.PartitionProduceData(index=batch.tp[1], records=batch.payload))
         if self.txn is not None:
             self.txn.on_produce_sent()
-        body = {"transactional_id": self.transactional_id, "acks": self.acks,
-                "timeout_ms": self.request_timeout_ms,
-                "topic_data": [{"name": t, "partition_data": p} for t, p in topics.items()]}
+        body = types.ProduceRequest(
+            transactional_id=self.transactional_id, acks=self.acks,
+            timeout_ms=self.request_timeout_ms,
+            topic_data=[types.TopicProduceData(name=t, partition_data=p)
+                        for t, p in topics.items()])
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
         node_id = conn.node_id

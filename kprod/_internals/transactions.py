@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
+from kprod._internals.protocol import types
+from kprod._internals.protocol.structs import Struct
 from kprod.errors import (
     IllegalStateError, KafkaError, KafkaTimeoutError, ProducerFencedError,
     TransactionAbortRequiredError, error_for_code,
@@ -86,8 +88,8 @@ class TxnRequest:
 
     __slots__ = ("priority", "api", "target", "build", "handle", "result", "not_before")
 
-    def __init__(self, priority: int, api: str, target: Any, build: Callable[[], dict],
-                 handle: Callable[[dict], Optional[str]], result: Optional[TxnResult]) -> None:
+    def __init__(self, priority: int, api: str, target: Any, build: Callable[[], Struct],
+                 handle: Callable[[Any], Optional[str]], result: Optional[TxnResult]) -> None:
         self.priority = priority
         self.api = api
         self.target = target
@@ -238,10 +240,9 @@ class TransactionManager:
                 # I/O thread still completes it, after failing unsent records on abort.
                 self.local_end_pending = True
                 return result
-            self.pending.append(TxnRequest(P_END, "EndTxn", "txn", lambda: {
-                "transactional_id": self.transactional_id,
-                "producer_id": self.idem.producer_id,
-                "producer_epoch": self.idem.epoch, "committed": commit},
+            self.pending.append(TxnRequest(P_END, "EndTxn", "txn", lambda: types.EndTxnRequest(
+                transactional_id=self.transactional_id, producer_id=self.idem.producer_id,
+                producer_epoch=self.idem.epoch, committed=commit),
                 self._on_end_txn, result))
             return result
 
@@ -254,10 +255,12 @@ class TransactionManager:
     def _enqueue_init(self, result: TxnResult) -> None:
         self._current_init_result = result
         self._enqueue_find("txn")
-        self.pending.append(TxnRequest(P_INIT, "InitProducerId", "txn", lambda: {
-            "transactional_id": self.transactional_id,
-            "transaction_timeout_ms": self.transaction_timeout_ms,
-            "producer_id": -1, "producer_epoch": -1}, self._on_init, result))
+        self.pending.append(TxnRequest(P_INIT, "InitProducerId", "txn",
+                                       lambda: types.InitProducerIdRequest(
+                                           transactional_id=self.transactional_id,
+                                           transaction_timeout_ms=self.transaction_timeout_ms,
+                                           producer_id=-1, producer_epoch=-1),
+                                       self._on_init, result))
 
     def _enqueue_find(self, target: Any) -> None:
         if any(r.api == "FindCoordinator" and r.target == target for r in self.pending):
@@ -266,25 +269,26 @@ class TransactionManager:
         key_type = TRANSACTION_KEY if target == "txn" else GROUP_KEY
         self.coordinators[target] = None
 
-        def handle(response: dict) -> Optional[str]:
-            if "coordinators" in response and response["coordinators"]:
-                c = response["coordinators"][0]
-            else:
-                c = response
-            code = c["error_code"]
+        def handle(response: types.FindCoordinatorResponse) -> Optional[str]:
+            # v4+ (KIP-699) answers per key in Coordinators; older versions at the top
+            # level, with the same field names.
+            c: Any = response.coordinators[0] if response.coordinators else response
+            code = c.error_code
             if code != 0:
-                return self._on_error(code, c.get("error_message"), "FindCoordinator")
-            self.coordinators[target] = (c["node_id"], c["host"], c["port"])
+                return self._on_error(code, c.error_message, "FindCoordinator")
+            self.coordinators[target] = (c.node_id, c.host, c.port)
             return None
 
-        self.pending.append(TxnRequest(P_FIND, "FindCoordinator", "any", lambda: {
-            "key": key, "key_type": key_type, "coordinator_keys": [key]}, handle, None))
+        self.pending.append(TxnRequest(
+            P_FIND, "FindCoordinator", "any",
+            lambda: types.FindCoordinatorRequest(key=key, key_type=key_type,
+                                                 coordinator_keys=[key]), handle, None))
 
     def _enqueue_add_offsets(self, offsets, group, result: TxnResult) -> None:
         group_id = group["group_id"]
 
-        def handle_add(response: dict) -> Optional[str]:
-            code = response["error_code"]
+        def handle_add(response: types.AddOffsetsToTxnResponse) -> Optional[str]:
+            code = response.error_code
             if code != 0:
                 return self._on_error(code, None, "AddOffsetsToTxn", result)
             self.coordinator_has_txn = True
@@ -294,37 +298,41 @@ class TransactionManager:
                                            build_commit, handle_commit, result))
             return None
 
-        def build_commit() -> dict:
+        def build_commit() -> types.TxnOffsetCommitRequest:
             topics: Dict[str, list] = {}
             for (topic, partition), offset in offsets.items():
                 committed, metadata, leader_epoch = _offset_fields(offset)
-                topics.setdefault(topic, []).append({
-                    "partition_index": partition, "committed_offset": committed,
-                    "committed_leader_epoch": leader_epoch, "committed_metadata": metadata})
-            return {"transactional_id": self.transactional_id, "group_id": group_id,
-                    "producer_id": self.idem.producer_id, "producer_epoch": self.idem.epoch,
-                    "generation_id": group.get("generation_id", -1),
-                    "member_id": group.get("member_id", ""),
-                    "group_instance_id": group.get("group_instance_id"),
-                    "topics": [{"name": t, "partitions": p} for t, p in topics.items()]}
+                topics.setdefault(topic, []).append(types.TxnOffsetCommitRequestPartition(
+                    partition_index=partition, committed_offset=committed,
+                    committed_leader_epoch=leader_epoch, committed_metadata=metadata))
+            return types.TxnOffsetCommitRequest(
+                transactional_id=self.transactional_id, group_id=group_id,
+                producer_id=self.idem.producer_id, producer_epoch=self.idem.epoch,
+                generation_id=group.get("generation_id", -1),
+                member_id=group.get("member_id", ""),
+                group_instance_id=group.get("group_instance_id"),
+                topics=[types.TxnOffsetCommitRequestTopic(name=t, partitions=p)
+                        for t, p in topics.items()])
 
-        def handle_commit(response: dict) -> Optional[str]:
-            for topic in response["topics"]:
-                for p in topic["partitions"]:
-                    code = p["error_code"]
+        def handle_commit(response: types.TxnOffsetCommitResponse) -> Optional[str]:
+            for topic in response.topics:
+                for p in topic.partitions:
+                    code = p.error_code
                     if code != 0:
                         if code in COORDINATOR_CODES:
                             self._enqueue_find(("group", group_id))
                             return "retry"
-                        return self._on_error(code, f"offset commit of {topic['name']}-"
-                                              f"{p['partition_index']}", "TxnOffsetCommit",
+                        return self._on_error(code, f"offset commit of {topic.name}-"
+                                              f"{p.partition_index}", "TxnOffsetCommit",
                                               result)
             result.done()
             return None
 
-        self.pending.append(TxnRequest(P_ADD, "AddOffsetsToTxn", "txn", lambda: {
-            "transactional_id": self.transactional_id, "producer_id": self.idem.producer_id,
-            "producer_epoch": self.idem.epoch, "group_id": group_id}, handle_add, None))
+        self.pending.append(TxnRequest(
+            P_ADD, "AddOffsetsToTxn", "txn",
+            lambda: types.AddOffsetsToTxnRequest(
+                transactional_id=self.transactional_id, producer_id=self.idem.producer_id,
+                producer_epoch=self.idem.epoch, group_id=group_id), handle_add, None))
 
     def next_request(self, now: float, has_incomplete_batches: bool) -> Optional[TxnRequest]:
         """The next request to send (I/O thread), or None."""
@@ -396,22 +404,23 @@ class TransactionManager:
         self.partitions_being_added.update(partitions)
         self.new_partitions.clear()
 
-        def build() -> dict:
+        def build() -> types.AddPartitionsToTxnRequest:
             topics: Dict[str, List[int]] = {}
             for topic, partition in partitions:
                 topics.setdefault(topic, []).append(partition)
-            return {"v3_and_below_transactional_id": self.transactional_id,
-                    "v3_and_below_producer_id": self.idem.producer_id,
-                    "v3_and_below_producer_epoch": self.idem.epoch,
-                    "v3_and_below_topics": [{"name": t, "partitions": p}
-                                            for t, p in topics.items()]}
+            return types.AddPartitionsToTxnRequest(
+                v3_and_below_transactional_id=self.transactional_id,
+                v3_and_below_producer_id=self.idem.producer_id,
+                v3_and_below_producer_epoch=self.idem.epoch,
+                v3_and_below_topics=[types.AddPartitionsToTxnTopic(name=t, partitions=p)
+                                     for t, p in topics.items()])
 
-        def handle(response: dict) -> Optional[str]:
+        def handle(response: types.AddPartitionsToTxnResponse) -> Optional[str]:
             retry = False
-            for topic in response["results_by_topic_v3_and_below"]:
-                for p in topic["results_by_partition"]:
-                    code = p["partition_error_code"]
-                    tp = (topic["name"], p["partition_index"])
+            for topic in response.results_by_topic_v3_and_below:
+                for p in topic.results_by_partition:
+                    code = p.partition_error_code
+                    tp = (topic.name, p.partition_index)
                     if code == 0:
                         continue
                     if code in COORDINATOR_CODES:
@@ -433,7 +442,7 @@ class TransactionManager:
         self.pending.append(TxnRequest(P_ADD, "AddPartitionsToTxn", "txn", build, handle, None))
 
     # -- responses (I/O thread) ----------------------------------------------------------
-    def on_response(self, request: TxnRequest, response: Optional[dict],
+    def on_response(self, request: TxnRequest, response: Optional[Struct],
                     error: Optional[BaseException]) -> None:
         """Apply an answer; retriable outcomes put the request back with a backoff."""
         self.in_flight = None
@@ -483,12 +492,12 @@ class TransactionManager:
         if result is not None:
             result.done(err)
 
-    def _on_init(self, response: dict) -> Optional[str]:
-        code = response["error_code"]
+    def _on_init(self, response: types.InitProducerIdResponse) -> Optional[str]:
+        code = response.error_code
         if code != 0:
             return self._on_error(code, None, "InitProducerId", self._init_result())
         with self.lock:
-            self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            self.idem.set_producer_id(response.producer_id, response.producer_epoch)
             self.idem.partitions.clear()
             self.state = READY
         self._init_result().done()
@@ -497,13 +506,13 @@ class TransactionManager:
     def _init_result(self) -> Optional[TxnResult]:
         return self._current_init_result
 
-    def _on_end_txn(self, response: dict) -> Optional[str]:
-        code = response["error_code"]
+    def _on_end_txn(self, response: types.EndTxnResponse) -> Optional[str]:
+        code = response.error_code
         if code != 0:
             return self._on_error(code, None, "EndTxn", self.end_result)
-        if response.get("producer_epoch", -1) >= 0 and response.get("producer_id", -1) >= 0:
+        if response.producer_epoch >= 0 and response.producer_id >= 0:
             # Transactions V2 (KIP-890): the coordinator bumped the epoch.
-            self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            self.idem.set_producer_id(response.producer_id, response.producer_epoch)
             self.idem.partitions.clear()
             self.epoch_bump_required = False
         elif self.epoch_bump_required:
@@ -516,22 +525,24 @@ class TransactionManager:
         return None
 
     def _enqueue_epoch_bump(self) -> None:
-        def handle(response: dict) -> Optional[str]:
-            code = response["error_code"]
+        def handle(response: types.InitProducerIdResponse) -> Optional[str]:
+            code = response.error_code
             if code != 0:
                 return self._on_error(code, None, "InitProducerId (epoch bump)",
                                       self.end_result)
-            self.idem.set_producer_id(response["producer_id"], response["producer_epoch"])
+            self.idem.set_producer_id(response.producer_id, response.producer_epoch)
             self.idem.partitions.clear()
             self.epoch_bump_required = False
             self._complete_end(None)
             return None
 
-        self.pending.append(TxnRequest(P_INIT, "InitProducerId", "txn", lambda: {
-            "transactional_id": self.transactional_id,
-            "transaction_timeout_ms": self.transaction_timeout_ms,
-            "producer_id": self.idem.producer_id, "producer_epoch": self.idem.epoch},
-            handle, None))
+        self.pending.append(TxnRequest(P_INIT, "InitProducerId", "txn",
+                                       lambda: types.InitProducerIdRequest(
+                                           transactional_id=self.transactional_id,
+                                           transaction_timeout_ms=self.transaction_timeout_ms,
+                                           producer_id=self.idem.producer_id,
+                                           producer_epoch=self.idem.epoch),
+                                       handle, None))
 
     def _complete_end(self, error: Optional[BaseException]) -> None:
         self.coordinator_has_txn = False

@@ -8,6 +8,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from kprod._internals import protocol as proto
+from kprod._internals.protocol import types as T
+from kprod._internals.protocol.structs import Struct
 from kprod._internals.connection import BrokerConnection, ConnectionSettings, READY
 from kprod._internals.selector import ConnectionSelector
 from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
@@ -161,7 +163,7 @@ class FakePeer:
                 raise EOFError("client closed the connection")
             self._buf += data
 
-    def read_request(self) -> Tuple[dict, dict]:
+    def read_request(self) -> Tuple[T.RequestHeader, Any]:
         return proto.decode_request(self.read_frame())
 
     def send_frame(self, payload: bytes) -> None:
@@ -170,19 +172,18 @@ class FakePeer:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def reply(self, header: dict, body: dict, correlation_id: Optional[int] = None) -> None:
-        cid = header["correlation_id"] if correlation_id is None else correlation_id
-        self.send_frame(proto.encode_response(header["api_key"], header["api_version"], cid, body))
+    def reply(self, header: T.RequestHeader, body: Struct,
+              correlation_id: Optional[int] = None) -> None:
+        cid = header.correlation_id if correlation_id is None else correlation_id
+        self.send_frame(proto.encode_response(header.api_key, header.api_version, cid, body))
 
-    def handshake(self, ranges: Optional[Dict[int, Tuple[int, int]]] = None) -> dict:
+    def handshake(self, ranges: Optional[Dict[int, Tuple[int, int]]] = None) -> T.RequestHeader:
         """Answer the client's ApiVersions with ``ranges`` (default: kprod's own)."""
         header, _ = self.read_request()
-        assert header["api_key"] == 18, header
+        assert header.api_key == 18, header
         if ranges is None:
             ranges = {proto.BY_NAME[api].key: r for api, r in SUPPORTED.items()}
-        self.reply(header, {"error_code": 0, "throttle_time_ms": 0, "api_keys": [
-            {"api_key": k, "min_version": lo, "max_version": hi}
-            for k, (lo, hi) in sorted(ranges.items())]})
+        self.reply(header, api_versions_response(ranges))
         return header
 
     def is_closed_by_client(self, timeout_s: float = 2.0) -> bool:
@@ -270,20 +271,28 @@ def build_batch(records: list, codec: int):
     return builder, builder.close()
 
 
-def produce_body(topic: str, partition: int, batch, acks: int) -> dict:
-    return {"transactional_id": None, "acks": acks, "timeout_ms": 10000,
-            "topic_data": [{"name": topic,
-                            "partition_data": [{"index": partition, "records": batch}]}]}
+def api_versions_response(ranges: Dict[int, Tuple[int, int]],
+                          error_code: int = 0) -> T.ApiVersionsResponse:
+    """An ApiVersions answer advertising ``ranges`` (api key -> (min, max))."""
+    return T.ApiVersionsResponse(error_code=error_code, throttle_time_ms=0, api_keys=[
+        T.ApiVersion(api_key=k, min_version=lo, max_version=hi)
+        for k, (lo, hi) in sorted(ranges.items())])
 
 
-def check_produce_response(response: dict, topic: str, partition: int) -> int:
-    [t] = response["responses"]
-    assert t["name"] == topic
-    [p] = t["partition_responses"]
-    assert p["index"] == partition
-    assert p["error_code"] == 0, p
-    assert p["base_offset"] >= 0
-    return p["base_offset"]
+def produce_body(topic: str, partition: int, batch, acks: int) -> T.ProduceRequest:
+    return T.ProduceRequest(transactional_id=None, acks=acks, timeout_ms=10000, topic_data=[
+        T.TopicProduceData(name=topic, partition_data=[
+            T.PartitionProduceData(index=partition, records=batch)])])
+
+
+def check_produce_response(response: T.ProduceResponse, topic: str, partition: int) -> int:
+    [t] = response.responses
+    assert t.name == topic
+    [p] = t.partition_responses
+    assert p.index == partition
+    assert p.error_code == 0, p
+    assert p.base_offset >= 0
+    return p.base_offset
 
 
 def check_read_back(bootstrap: str, topic: str, partition: int,

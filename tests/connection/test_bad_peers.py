@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from kprod._internals import protocol as proto
+from kprod._internals.protocol import types as T
 from kprod._internals.connection import CLOSED, READY
 from kprod.errors import (
     DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError, ProtocolError,
@@ -20,12 +21,14 @@ from kprod.errors import (
 )
 
 from .support import (
-    Calls, FakePeer, Loop, connect_to_peer, free_port, new_connection, now_ms,
+    Calls, FakePeer, Loop, api_versions_response, connect_to_peer, free_port, new_connection,
+    now_ms,
 )
 
 pytestmark = pytest.mark.timeout(60)
 
-METADATA_BODY = {"topics": [{"name": "t"}], "allow_auto_topic_creation": False}
+METADATA_BODY = T.MetadataRequest(topics=[T.MetadataRequestTopic(name="t")],
+                                  allow_auto_topic_creation=False)
 
 
 @pytest.fixture
@@ -58,14 +61,15 @@ def _wait_failed(loop, conn, timeout_s=5.0):
 
 
 def _metadata_response(correlation_id: int, version: int = 12) -> bytes:
-    return proto.encode_response("Metadata", version, correlation_id, {
-        "throttle_time_ms": 0, "cluster_id": "c",
-        "brokers": [{"node_id": 1, "host": "127.0.0.1", "port": 9092, "rack": None}],
-        "controller_id": 1,
-        "topics": [{"error_code": 0, "name": "t", "topic_id": uuid.UUID(int=7), "is_internal": False,
-                    "partitions": [{"error_code": 0, "partition_index": 0, "leader_id": 1,
-                                    "leader_epoch": 0, "replica_nodes": [1],
-                                    "isr_nodes": [1], "offline_replicas": []}]}]})
+    return proto.encode_response("Metadata", version, correlation_id, T.MetadataResponse(
+        throttle_time_ms=0, cluster_id="c",
+        brokers=[T.MetadataResponseBroker(node_id=1, host="127.0.0.1", port=9092, rack=None)],
+        controller_id=1,
+        topics=[T.MetadataResponseTopic(
+            error_code=0, name="t", topic_id=uuid.UUID(int=7), is_internal=False,
+            partitions=[T.MetadataResponsePartition(
+                error_code=0, partition_index=0, leader_id=1, leader_epoch=0,
+                replica_nodes=[1], isr_nodes=[1], offline_replicas=[])])]))
 
 
 # ------------------------------------------------------------------ setup failures
@@ -159,17 +163,15 @@ def test_api_versions_unsupported_version_retries_at_the_brokers_max(loop, peer)
     """KIP-511: an old broker answers UNSUPPORTED_VERSION (v0 body) with its range."""
     conn = _start(loop, peer)
     header, _ = peer.read_request()
-    assert header["api_version"] == 4
-    peer.send_frame(proto.encode_response("ApiVersions", 0, header["correlation_id"], {
-        "error_code": 35, "api_keys": [{"api_key": 18, "min_version": 0, "max_version": 2}]}))
+    assert header.api_version == 4
+    peer.send_frame(proto.encode_response("ApiVersions", 0, header.correlation_id,
+                                          api_versions_response({18: (0, 2)}, error_code=35)))
     loop.run_until(lambda: conn.last_error is not None or (
         conn.in_flight and conn.in_flight[0].version == 2 and not conn.wants_write()), [conn])
     assert conn.last_error is None
     header2, _ = peer.read_request()
-    assert header2["api_key"] == 18 and header2["api_version"] == 2
-    peer.reply(header2, {"error_code": 0, "throttle_time_ms": 0, "api_keys": [
-        {"api_key": k, "min_version": 0, "max_version": v}
-        for k, v in ((0, 9), (3, 12), (18, 2))]})
+    assert header2.api_key == 18 and header2.api_version == 2
+    peer.reply(header2, api_versions_response({0: (0, 9), 3: (0, 12), 18: (0, 2)}))
     loop.run_until(lambda: conn.state == READY or conn.last_error is not None, [conn])
     assert conn.state == READY and conn.api_versions["Produce"] == 9
 
@@ -181,7 +183,7 @@ def test_broker_stops_answering_mid_request(loop, peer):
     t0 = time.monotonic()
     conn.send("Metadata", METADATA_BODY, calls.handler("meta"))
     header, _ = peer.read_request()                 # swallowed: never answered
-    assert header["api_key"] == 3
+    assert header.api_key == 3
     loop.run_until(lambda: len(calls) == 1, [conn], 5)
     elapsed = time.monotonic() - t0
     assert 0.25 <= elapsed < 2.0
@@ -198,7 +200,7 @@ def _answer_metadata_with(loop, peer, payload_for):
     calls = Calls()
     conn.send("Metadata", METADATA_BODY, calls.handler())
     header, _ = peer.read_request()
-    peer.send_raw(payload_for(header["correlation_id"], header["api_version"]))
+    peer.send_raw(payload_for(header.correlation_id, header.api_version))
     loop.run_until(lambda: len(calls) == 1, [conn], 5)
     return conn, calls.calls[0]
 
@@ -267,7 +269,7 @@ def test_protocol_error_during_handshake_counts_as_one_failure(loop, peer):
     inner = conn.on_state_change
     conn.on_state_change = lambda c: (notified.append(c.state), inner(c))
     header, _ = peer.read_request()
-    peer.send_frame(struct.pack(">ih", header["correlation_id"], 0) + b"\x01")  # truncated
+    peer.send_frame(struct.pack(">ih", header.correlation_id, 0) + b"\x01")  # truncated
     t = now_ms()
     err = _wait_failed(loop, conn)
     assert isinstance(err, ProtocolError)
@@ -282,12 +284,12 @@ def test_pipelined_requests_all_fail_when_the_stream_breaks(loop, peer):
     for i in range(3):
         conn.send("Metadata", METADATA_BODY, calls.handler(i))
     headers = [peer.read_request()[0] for _ in range(3)]
-    peer.send_frame(_metadata_response(headers[0]["correlation_id"]))   # first: fine
+    peer.send_frame(_metadata_response(headers[0].correlation_id))   # first: fine
     peer.send_frame(b"\x00\x00")                                        # then garbage
     loop.run_until(lambda: len(calls) == 3, [conn], 5)
     (t0, r0, e0), (t1, r1, e1), (t2, r2, e2) = calls.calls
     assert (t0, t1, t2) == (0, 1, 2)
-    assert e0 is None and r0["topics"][0]["name"] == "t"
+    assert e0 is None and r0.topics[0].name == "t"
     assert isinstance(e1, ProtocolError) and e2 is e1
     assert conn.state == CLOSED
 
@@ -357,10 +359,9 @@ def test_api_versions_unsupported_loop_is_bounded(loop, peer):
             header, _ = peer.read_request()
         except (EOFError, OSError):
             break
-        peer.send_frame(proto.encode_response("ApiVersions", 0, header["correlation_id"], {
-            "error_code": 35,
-            "api_keys": [{"api_key": 18, "min_version": 0, "max_version": 4}]}))
-        cid = header["correlation_id"]
+        peer.send_frame(proto.encode_response("ApiVersions", 0, header.correlation_id,
+                                              api_versions_response({18: (0, 4)}, error_code=35)))
+        cid = header.correlation_id
         loop.run_until(lambda: conn.state == CLOSED or (
             conn.in_flight and conn.in_flight[0].correlation_id != cid
             and not conn.wants_write()), [conn])
@@ -381,10 +382,9 @@ def test_fuzzed_handshake_answer_only_typed_errors(data):
         conn = _start(loop, peer, socket_connection_setup_timeout_ms=300,
                       socket_connection_setup_timeout_max_ms=300)
         header, _ = peer.read_request()
-        good = bytearray(proto.encode_response("ApiVersions", header["api_version"],
-                                               header["correlation_id"], {
-            "error_code": 0, "throttle_time_ms": 0, "api_keys": [
-                {"api_key": k, "min_version": 0, "max_version": 12} for k in (0, 3, 18)]}))
+        good = bytearray(proto.encode_response(
+            "ApiVersions", header.api_version, header.correlation_id,
+            api_versions_response({k: (0, 12) for k in (0, 3, 18)})))
         if data.draw(st.booleans(), label="mutate"):
             for _ in range(data.draw(st.integers(1, 4), label="flips")):
                 i = data.draw(st.integers(0, len(good) - 1), label="index")

@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from kprod._internals import protocol as proto
+from kprod._internals.protocol import types as T
 from kprod._internals.connection import (
     CLOSED, CONNECTING, READY, BrokerConnection, InFlightRequest, exponential,
 )
@@ -262,14 +263,14 @@ def test_partial_writes_resume_exactly_and_stay_views():
     done = []
     r1 = conn.send("Produce", produce_body("t", 0, batch, 0), lambda r, e: done.append((r, e)),
                    expect_response=False)
-    r2 = conn.send("Metadata", {"topics": None}, lambda r, e: None)
+    r2 = conn.send("Metadata", T.MetadataRequest(topics=None), lambda r, e: None)
     while conn._out:
         assert all(isinstance(v, memoryview) for v in conn._out)
         conn.on_writable(0)
     e1, _ = proto.encode_request("Produce", 9, r1.correlation_id, conn.settings.client_id,
                                  produce_body("t", 0, bytes(batch), 0))
     e2, _ = proto.encode_request("Metadata", 12, r2.correlation_id, conn.settings.client_id,
-                                 {"topics": None})
+                                 T.MetadataRequest(topics=None))
     assert bytes(sock.written) == b"".join(bytes(c) for c in e1 + e2)
     assert max(sum(len(b) for b in call) for call in sock.calls) > 7
     # acks=0 completes once written; the Metadata request stays in flight
@@ -292,7 +293,7 @@ def test_handler_opening_a_connection_on_failure_keeps_its_selector_registration
             if error is not None:
                 b.connect(b.clock())        # e.g. the sender retrying on another broker
 
-        a.send("Metadata", {"topics": None}, on_failure)
+        a.send("Metadata", T.MetadataRequest(topics=None), on_failure)
         a.close(KafkaConnectionError("lost"))
         assert b.sock is not None and b.sock.fileno() == old_fd    # the fd was reused
         assert loop.selector.registered(b.sock.fileno()) is b

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from kprod._internals import protocol as proto
+from kprod._internals.protocol import types as T
 from kprod._internals.connection import READY
 from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
 
@@ -83,32 +84,30 @@ def test_metadata_lists_topics_partitions_leaders_and_ids(kafka, make_topic, loo
     missing = f"{one}-does-not-exist"
     conn = open_connection(loop, kafka.broker_address(1))
     try:
-        response = request(loop, conn, "Metadata", {
-            "topics": [{"name": three}, {"name": one}, {"name": missing}],
-            "allow_auto_topic_creation": False,
-            "include_topic_authorized_operations": False})
+        response = request(loop, conn, "Metadata", T.MetadataRequest(
+            topics=[T.MetadataRequestTopic(name=n) for n in (three, one, missing)],
+            allow_auto_topic_creation=False, include_topic_authorized_operations=False))
     finally:
         conn.close(None)
     port = int(kafka.broker_address(1).rpartition(":")[2])
-    assert [(b["node_id"], b["host"], b["port"]) for b in response["brokers"]] == \
-        [(1, "127.0.0.1", port)]
-    assert response["cluster_id"] and response["controller_id"] in (1, -1)
-    topics = {t["name"]: t for t in response["topics"]}
+    assert [(b.node_id, b.host, b.port) for b in response.brokers] == [(1, "127.0.0.1", port)]
+    assert response.cluster_id and response.controller_id in (1, -1)
+    topics = {t.name: t for t in response.topics}
     assert set(topics) == {three, one, missing}
-    assert topics[missing]["error_code"] == 3            # UNKNOWN_TOPIC_OR_PARTITION
+    assert topics[missing].error_code == 3            # UNKNOWN_TOPIC_OR_PARTITION
     ids = {}
     for name, count in ((three, 3), (one, 1)):
         t = topics[name]
-        assert t["error_code"] == 0 and not t["is_internal"]
-        assert isinstance(t["topic_id"], uuid.UUID) and t["topic_id"].int != 0
-        ids[name] = t["topic_id"]
-        parts = sorted(t["partitions"], key=lambda p: p["partition_index"])
-        assert [p["partition_index"] for p in parts] == list(range(count))
+        assert t.error_code == 0 and not t.is_internal
+        assert isinstance(t.topic_id, uuid.UUID) and t.topic_id.int != 0
+        ids[name] = t.topic_id
+        parts = sorted(t.partitions, key=lambda p: p.partition_index)
+        assert [p.partition_index for p in parts] == list(range(count))
         for p in parts:
-            assert p["error_code"] == 0
-            assert p["leader_id"] == 1 and p["leader_epoch"] >= 0
-            assert p["replica_nodes"] == [1] and p["isr_nodes"] == [1]
-            assert p["offline_replicas"] == []
+            assert p.error_code == 0
+            assert p.leader_id == 1 and p.leader_epoch >= 0
+            assert p.replica_nodes == [1] and p.isr_nodes == [1]
+            assert p.offline_replicas == []
     assert ids[three] != ids[one]
     # The topic ids agree with what librdkafka's admin client reports.
     admin = kafka.admin()          # must outlive the futures
@@ -134,8 +133,8 @@ def test_requests_are_pipelined_and_answered_in_order(kafka, make_topic, loop):
         for i in range(5):
             assert conn.can_send_more()
             if i == 2:
-                sent.append(("meta", None, conn.send("Metadata", {
-                    "topics": [{"name": topic}], "allow_auto_topic_creation": False},
+                sent.append(("meta", None, conn.send("Metadata", T.MetadataRequest(
+                    topics=[T.MetadataRequestTopic(name=topic)], allow_auto_topic_creation=False),
                     calls.handler(i))))
                 continue
             records = sample_records(10, 100 + i)
@@ -153,7 +152,7 @@ def test_requests_are_pipelined_and_answered_in_order(kafka, make_topic, loop):
         conn.close(None)
     assert [tag for tag, _, _ in calls.calls] == [0, 1, 2, 3, 4]
     assert all(err is None for _, _, err in calls.calls)
-    assert calls.calls[2][1]["topics"][0]["name"] == topic
+    assert calls.calls[2][1].topics[0].name == topic
     produced = {0: [], 1: []}
     for (kind, records, _), (i, response, _) in zip(sent, calls.calls):
         if kind == "produce":

@@ -20,6 +20,7 @@ from kprod._internals.batch import split_batch
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.protocol import types
 from kprod._internals.sender import Sender
 from kprod._native.bufferpool import BufferPool
 from kprod._native.records import read_batches
@@ -189,28 +190,29 @@ class SizeLimitedBroker:
         assert request.api == "Produce"
         body = request.body
         responses = []
-        for topic in body["topic_data"]:
+        for topic in body.topic_data:
             parts = []
-            for pd in topic["partition_data"]:
-                data = bytes(pd["records"])
+            for pd in topic.partition_data:
+                data = bytes(pd.records)
                 (rb,) = read_batches(data)
-                part = {"index": pd["index"], "error_code": 0, "base_offset": -1,
-                        "log_append_time_ms": -1}
+                part = types.PartitionProduceResponse(index=pd.index, error_code=0,
+                                                      base_offset=-1, log_append_time_ms=-1)
                 key = (rb.producer_id, rb.producer_epoch)
                 if len(data) > self.limit:
-                    part["error_code"] = 10
+                    part.error_code = 10
                     self.rejected_sizes.append(len(data))
                 elif rb.producer_id >= 0 and key in self.expected and \
                         rb.base_sequence != self.expected[key]:
-                    part["error_code"] = 45
+                    part.error_code = 45
                 else:
                     if rb.producer_id >= 0:
                         self.expected[key] = rb.base_sequence + rb.records_count
-                    part["base_offset"] = len(self.log)
+                    part.base_offset = len(self.log)
                     self.log += list(rb)
                 parts.append(part)
-            responses.append({"name": topic["name"], "partition_responses": parts})
-        return {"responses": responses}
+            responses.append(types.TopicProduceResponse(name=topic.name,
+                                                        partition_responses=parts))
+        return types.ProduceResponse(responses=responses)
 
 
 def make_sender(clock, acc, idem, **cfg):
@@ -303,8 +305,9 @@ def test_split_takes_over_sequences_and_later_batches_retry_behind_the_pieces():
     b0, big, after = _in_flight(acc, idem, 3, 12)
     assert (big.base_sequence, after.base_sequence) == (12, 24)
     used = pool.total_memory - pool.available_memory
-    response = {"responses": [{"name": T, "partition_responses": [
-        {"index": 0, "error_code": 10, "base_offset": -1, "log_append_time_ms": -1}]}]}
+    response = types.ProduceResponse(responses=[types.TopicProduceResponse(
+        name=T, partition_responses=[types.PartitionProduceResponse(
+            index=0, error_code=10, base_offset=-1, log_append_time_ms=-1)])])
     sender.responses.handle(1, [big], response, None, 0.0, 0.0)
     pieces = list(acc.queues[TP].batches)
     assert sender.batch_split_total == 1 and big.final_state == "split"

@@ -9,6 +9,7 @@ from kprod._internals.batch import INT32_MAX, increment_sequence
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.protocol import types
 from kprod._internals.sender import Sender
 from kprod._native.bufferpool import BufferPool
 from kprod.config import ProducerConfig
@@ -420,12 +421,7 @@ def test_metadata_keeps_used_topics_and_forgets_idle_ones(monkeypatch):
     md = Metadata(300000, 100, 5000)
     md.request_topic("busy")
     md.request_topic("idle")
-    md.update({"brokers": [{"node_id": 1, "host": "h", "port": 1, "rack": None}],
-               "cluster_id": "c", "controller_id": 1, "topics": [
-                   {"error_code": 0, "name": name, "topic_id": None, "partitions": [
-                       {"partition_index": 0, "leader_id": 1, "leader_epoch": 0,
-                        "replica_nodes": [1], "isr_nodes": [1]}]}
-                   for name in ("busy", "idle")]}, 0)
+    md.update(_metadata_response({"busy": [1], "idle": [1]}), 0)
     for _ in range(3):
         now[0] += 3.0                       # 9 s in all, idle limit 5 s
         fetched = md.topics_to_fetch(active={"busy"})
@@ -433,16 +429,24 @@ def test_metadata_keeps_used_topics_and_forgets_idle_ones(monkeypatch):
     assert md.topic("busy") is not None and md.topic("idle") is None
 
 
+def _metadata_response(leaders_by_topic):
+    """One broker (1); per topic its partitions' leaders (-1: none)."""
+    return types.MetadataResponse(
+        brokers=[types.MetadataResponseBroker(node_id=1, host="h", port=1, rack=None)],
+        cluster_id="c", controller_id=1, topics=[
+            types.MetadataResponseTopic(error_code=0, name=name, partitions=[
+                types.MetadataResponsePartition(partition_index=i, leader_id=leader,
+                                                leader_epoch=0, replica_nodes=[1],
+                                                isr_nodes=[1])
+                for i, leader in enumerate(leaders)])
+            for name, leaders in leaders_by_topic.items()])
+
+
 def test_metadata_asks_again_while_a_partition_has_no_leader():
     md = Metadata(300000, 100, 300000)
 
     def answer(leaders):
-        return {"brokers": [{"node_id": 1, "host": "h", "port": 1, "rack": None}],
-                "cluster_id": "c", "controller_id": 1, "topics": [
-                    {"error_code": 0, "name": "t", "topic_id": None, "partitions": [
-                        {"partition_index": i, "leader_id": leader, "leader_epoch": 0,
-                         "replica_nodes": [1], "isr_nodes": [1]}
-                        for i, leader in enumerate(leaders)]}]}
+        return _metadata_response({"t": leaders})
 
     md.update(answer([1, -1, 1]), 1000.0)
     assert md.need_update                                  # election in progress

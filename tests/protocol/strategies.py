@@ -52,11 +52,26 @@ def struct_value(fields, version: int, flexible: bool, depth: int = 0) -> st.Sea
 
 
 def body(msg: Message, version: int) -> st.SearchStrategy:
-    return struct_value(msg.fields, version, msg.is_flexible(version))
+    """A typed body (``types.<msg.name>``) with valid values for ``version``."""
+    cls = message_class(msg)
+    return struct_value(msg.fields, version, msg.is_flexible(version)).map(cls.from_dict)
+
+
+def message_class(msg: Message) -> type:
+    from kprod._internals.protocol import types
+
+    return getattr(types, msg.name)
+
+
+def default_body(msg: Message):
+    return message_class(msg)()
 
 
 def normalize(value):
-    """Decoded records come back as memoryviews; compare them as bytes."""
+    """Decoded records come back as memoryviews; compare them as bytes (typed
+    bodies become dicts)."""
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
     if isinstance(value, memoryview):
         return value.tobytes()
     if isinstance(value, dict):

@@ -132,3 +132,28 @@ def test_comparison_catches_differences(specs):
         with pytest.raises(AssertionError):
             _compare((new_responses,) + msg.fields[1:], spec["fields"], {}, 10, "x")
     _compare(msg.fields, spec["fields"], {}, 10, "x")  # the unaltered one passes
+
+
+def _union(fields, into: Dict[str, Dict[str, None]], name: str) -> None:
+    """Struct type name -> union of its field keys over every use and version."""
+    keys = into.setdefault(name, {})
+    for f in fields:
+        keys.setdefault(f.key, None)
+        if f.is_struct:
+            _union(f.fields, into, f.elem_type)
+
+
+@pytest.mark.parametrize("api,msg", _cases(), ids=[m.name for _, m in _cases()])
+def test_generated_class_slots_are_the_schema_fields(api, msg):
+    """Each generated class has exactly the union of the schema's fields, in order."""
+    from kprod._internals.protocol import types
+
+    structs: Dict[str, Dict[str, None]] = {}
+    _union(msg.fields, structs, msg.name)
+    for name, keys in structs.items():
+        cls = getattr(types, name)
+        assert cls.__slots__ == tuple(keys), name
+        assert set(cls.__annotations__) == set(keys), name
+        obj = cls()
+        assert all(hasattr(obj, k) for k in keys), name   # every slot has its default
+        assert not hasattr(obj, "__dict__"), name

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from kprod._internals.protocol import decode_request, decode_response, encode_response
 from kprod.errors import ProtocolError
 
-from .strategies import all_versions, body, ids
+from .strategies import all_versions, body, ids, message_class
 
 PAIRS = all_versions("supported")
 _FAST = settings(max_examples=60, deadline=2000,  # ms per example: no pathological loops
@@ -73,7 +73,7 @@ def test_every_truncation_is_a_protocol_error(api, version):
         "topics": [{"name": "t", "partitions": [
             {"partition_index": 0, "leader_id": 1, "replica_nodes": [1, 2], "isr_nodes": [1],
              "offline_replicas": [2]}]}]}
-    raw = encode_response(api.key, version, 1, resp)
+    raw = encode_response(api.key, version, 1, message_class(api.response).from_dict(resp))
     decode_response(api.key, version, raw)
     for n in range(len(raw)):
         with pytest.raises(ProtocolError):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kprod._internals.protocol import (API_KEYS, SUPPORTED_VERSIONS, broker_versions,
-                                       decode_response, encode_response, pick_version)
+                                       decode_response, encode_response, pick_version, types)
 from kprod.errors import UnsupportedVersionError
 
 
@@ -33,9 +33,9 @@ def test_no_common_version_names_api_and_ranges():
 
 
 def test_from_decoded_api_versions_response():
-    raw = encode_response("ApiVersions", 3, 1, {"api_keys": [
-        {"api_key": 0, "min_version": 3, "max_version": 11},
-        {"api_key": 3, "min_version": 0, "max_version": 12}]})
+    raw = encode_response("ApiVersions", 3, 1, types.ApiVersionsResponse(api_keys=[
+        types.ApiVersion(api_key=0, min_version=3, max_version=11),
+        types.ApiVersion(api_key=3, min_version=0, max_version=12)]))
     _, resp = decode_response("ApiVersions", 3, raw)
     versions = broker_versions(resp)
     assert versions == {0: (3, 11), 3: (0, 12)}

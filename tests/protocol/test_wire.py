@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from kprod._internals.protocol import (decode_request, decode_response, encode_request,
                                        encode_response)
 from kprod._internals.protocol import primitives as P
+from kprod._internals.protocol import types as T
 from kprod._internals.protocol.headers import response_header_version
 from kprod._internals.protocol.messages import BY_NAME
 from kprod.errors import ProtocolError
@@ -21,8 +22,8 @@ def _join(chunks):
 
 # ------------------------------------------------------------------ golden bytes
 def test_golden_api_versions_v3_request():
-    chunks, size = encode_request("ApiVersions", 3, 1, "kprod", {
-        "client_software_name": "kprod", "client_software_version": "0.1.0"})
+    chunks, size = encode_request("ApiVersions", 3, 1, "kprod", T.ApiVersionsRequest(
+        client_software_name="kprod", client_software_version="0.1.0"))
     expected = bytes.fromhex(
         "0000001d"                   # size 29
         "0012" "0003" "00000001"     # api_key 18, version 3, correlation id 1
@@ -35,15 +36,16 @@ def test_golden_api_versions_v3_request():
 
 
 def test_golden_metadata_v0_request():
-    chunks, _ = encode_request("Metadata", 0, 0x01020304, None, {"topics": [{"name": "t"}]})
+    chunks, _ = encode_request("Metadata", 0, 0x01020304, None,
+                               T.MetadataRequest(topics=[T.MetadataRequestTopic(name="t")]))
     assert _join(chunks) == bytes.fromhex(
         "00000011" "0003" "0000" "01020304" "ffff"   # null client id
         "00000001" "0001" "74")
 
 
 def test_golden_produce_v10_response_with_tagged_node_endpoints():
-    body = {"responses": [], "throttle_time_ms": 0,
-            "node_endpoints": [{"node_id": 1, "host": "h", "port": 9092, "rack": None}]}
+    body = T.ProduceResponse(responses=[], throttle_time_ms=0, node_endpoints=[
+        T.NodeEndpoint(node_id=1, host="h", port=9092, rack=None)])
     raw = encode_response("Produce", 10, 7, body)
     assert raw == bytes.fromhex(
         "00000007" "00"              # response header v1: correlation id + no tags
@@ -51,22 +53,23 @@ def test_golden_produce_v10_response_with_tagged_node_endpoints():
         "00000000"                   # throttle_time_ms
         "01" "00" "0d"               # 1 tagged field: tag 0, 13 bytes
         "02" "00000001" "0268" "00002384" "00" "00")  # [ {1, "h", 9092, null} ]
-    assert decode_response("Produce", 10, raw)[1]["node_endpoints"] == body["node_endpoints"]
+    assert decode_response("Produce", 10, raw)[1].node_endpoints == body.node_endpoints
 
 
 def test_golden_produce_response_current_leader_tag():
-    part = {"index": 0, "error_code": 6, "base_offset": -1,
-            "current_leader": {"leader_id": 2, "leader_epoch": 5}}
-    raw = encode_response("Produce", 10, 1, {"responses": [{"name": "t", "partition_responses": [part]}]})
+    part = T.PartitionProduceResponse(index=0, error_code=6, base_offset=-1,
+                                      current_leader=T.LeaderIdAndEpoch(leader_id=2, leader_epoch=5))
+    raw = encode_response("Produce", 10, 1, T.ProduceResponse(responses=[
+        T.TopicProduceResponse(name="t", partition_responses=[part])]))
     _, got = decode_response("Produce", 10, raw)
-    assert got["responses"][0]["partition_responses"][0]["current_leader"] == {
-        "leader_id": 2, "leader_epoch": 5}
+    leader = got.responses[0].partition_responses[0].current_leader
+    assert (leader.leader_id, leader.leader_epoch) == (2, 5)
     # 1 tag: tag 0, 9 bytes = two int32 + the struct's own empty tag section
     assert bytes.fromhex("01" "00" "09" "00000002" "00000005" "00") in raw
 
 
 def test_default_tagged_fields_are_not_written():
-    raw = encode_response("Produce", 10, 1, {"responses": [], "node_endpoints": []})
+    raw = encode_response("Produce", 10, 1, T.ProduceResponse(responses=[], node_endpoints=[]))
     assert raw.endswith(bytes.fromhex("01" "00000000" "00"))
 
 
@@ -74,7 +77,7 @@ def test_unknown_tagged_fields_are_skipped():
     # AddOffsetsToTxn v3 response has no known tags; add tag 7 (3 bytes) and tag 9 (0 bytes)
     raw = bytes.fromhex("00000001" "00" "00000064" "0000" "02" "07" "03" "aabbcc" "09" "00")
     corr, body = decode_response("AddOffsetsToTxn", 3, raw)
-    assert corr == 1 and body == {"throttle_time_ms": 100, "error_code": 0}
+    assert corr == 1 and body == T.AddOffsetsToTxnResponse(throttle_time_ms=100, error_code=0)
 
 
 # -------------------------------------------------------------------- primitives
@@ -137,18 +140,18 @@ def test_header_versions():
     assert response_header_version(api_versions.response, 3) == 0  # KIP-511 special case
     assert response_header_version(BY_NAME["Produce"].response, 9) == 1
     assert response_header_version(BY_NAME["Produce"].response, 8) == 0
-    chunks, _ = encode_request("ApiVersions", 3, 1, "c", {})
+    chunks, _ = encode_request("ApiVersions", 3, 1, "c", T.ApiVersionsRequest())
     assert _join(chunks)[4 + 8 + 3] == 0  # request header v2: tag byte after client id
-    chunks, _ = encode_request("SaslHandshake", 1, 1, "c", {"mechanism": "PLAIN"})
+    chunks, _ = encode_request("SaslHandshake", 1, 1, "c", T.SaslHandshakeRequest(mechanism="PLAIN"))
     assert _join(chunks)[4 + 8 + 3:] == b"\x00\x05PLAIN"  # header v1: no tag byte
 
 
 def test_api_versions_unsupported_version_falls_back_to_v0_body():
-    v0 = encode_response("ApiVersions", 0, 3, {
-        "error_code": 35, "api_keys": [{"api_key": 18, "min_version": 0, "max_version": 2}]})
+    v0 = encode_response("ApiVersions", 0, 3, T.ApiVersionsResponse(
+        error_code=35, api_keys=[T.ApiVersion(api_key=18, min_version=0, max_version=2)]))
     corr, body = decode_response("ApiVersions", 3, v0)
-    assert corr == 3 and body["error_code"] == 35
-    assert body["api_keys"] == [{"api_key": 18, "min_version": 0, "max_version": 2}]
+    assert corr == 3 and body.error_code == 35
+    assert body.api_keys == [T.ApiVersion(api_key=18, min_version=0, max_version=2)]
 
 
 # ---------------------------------------------------------------- zero-copy records
@@ -156,10 +159,11 @@ def test_produce_records_are_not_copied():
     batch1 = memoryview(bytearray(b"A" * 100))
     batch2 = memoryview(bytearray(b"B" * 50))
     raw = bytes(range(30))
-    body = {"transactional_id": "tx", "acks": -1, "timeout_ms": 30000, "topic_data": [
-        {"name": "t", "partition_data": [{"index": 0, "records": batch1},
-                                         {"index": 1, "records": [batch2, raw]},
-                                         {"index": 2, "records": None}]}]}
+    body = T.ProduceRequest(transactional_id="tx", acks=-1, timeout_ms=30000, topic_data=[
+        T.TopicProduceData(name="t", partition_data=[
+            T.PartitionProduceData(index=0, records=batch1),
+            T.PartitionProduceData(index=1, records=[batch2, raw]),
+            T.PartitionProduceData(index=2, records=None)])])
     for version in (3, 8, 9, 12):
         chunks, size = encode_request("Produce", version, 42, "kprod", body)
         assert any(c is batch1 for c in chunks)
@@ -167,37 +171,38 @@ def test_produce_records_are_not_copied():
         assert any(c is raw for c in chunks)
         assert sum(P.nbytes(c) for c in chunks) == size + 4
         header, got = decode_request(_join(chunks)[4:])
-        parts = got["topic_data"][0]["partition_data"]
-        assert bytes(parts[0]["records"]) == bytes(batch1)
-        assert bytes(parts[1]["records"]) == bytes(batch2) + raw
-        assert parts[2]["records"] is None
+        parts = got.topic_data[0].partition_data
+        assert bytes(parts[0].records) == bytes(batch1)
+        assert bytes(parts[1].records) == bytes(batch2) + raw
+        assert parts[2].records is None
 
 
 def test_produce_v13_topic_ids():
     tid = uuid.uuid4()
-    chunks, _ = encode_request("Produce", 13, 1, "c", {"acks": 1, "timeout_ms": 5, "topic_data": [
-        {"topic_id": tid, "partition_data": [{"index": 3, "records": b"xyz"}]}]})
+    chunks, _ = encode_request("Produce", 13, 1, "c", T.ProduceRequest(acks=1, timeout_ms=5, topic_data=[
+        T.TopicProduceData(topic_id=tid, partition_data=[T.PartitionProduceData(3, b"xyz")])]))
     _, got = decode_request(_join(chunks)[4:])
-    assert got["topic_data"][0]["topic_id"] == tid
-    assert got["topic_data"][0]["name"] == ""  # not on the wire in v13
+    assert got.topic_data[0].topic_id == tid
+    assert got.topic_data[0].name == ""  # not on the wire in v13
 
 
 # ----------------------------------------------------------------- correlation ids
 def test_expected_correlation_id():
-    raw = encode_response("EndTxn", 3, 17, {"error_code": 0})
+    raw = encode_response("EndTxn", 3, 17, T.EndTxnResponse(error_code=0))
     assert decode_response("EndTxn", 3, raw, expected_correlation_id=17)[0] == 17
     with pytest.raises(ProtocolError, match="correlation id 17 does not match the expected 18"):
         decode_response("EndTxn", 3, raw, expected_correlation_id=18)
 
 
 def test_trailing_bytes_are_rejected():
-    raw = encode_response("EndTxn", 3, 17, {"error_code": 0})
+    raw = encode_response("EndTxn", 3, 17, T.EndTxnResponse(error_code=0))
     with pytest.raises(ProtocolError, match="EndTxnResponse v3: 1 unexpected trailing"):
         decode_response("EndTxn", 3, raw + b"\x00")
 
 
 def test_error_names_the_field():
-    raw = encode_response("Metadata", 12, 1, {"brokers": [{"node_id": 1, "host": "h" * 20, "port": 1}]})
+    raw = encode_response("Metadata", 12, 1, T.MetadataResponse(
+        brokers=[T.MetadataResponseBroker(node_id=1, host="h" * 20, port=1)]))
     head = 4 + 1 + 4 + 1 + 4  # header, throttle, array length, node_id
     with pytest.raises(ProtocolError, match=r"MetadataResponse v12: Brokers\[\]\.Host: truncated"):
         decode_response("Metadata", 12, raw[:head + 10])

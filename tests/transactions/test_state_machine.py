@@ -1,7 +1,9 @@
 """TransactionManager state machine with scripted coordinator answers (no broker, no sleeps)."""
 import pytest
 
+from kprod._internals import protocol as proto
 from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.protocol import types as T
 from kprod._internals.transactions import (
     ABORTABLE_ERROR, FATAL_ERROR, IN_TRANSACTION, READY, TransactionManager,
 )
@@ -17,31 +19,45 @@ def tm():
 
 
 def answer(tm, api, response, incomplete=False):
+    """Take the next request (must be ``api``), check it encodes at kprod's highest
+    version, and answer it with ``response`` as decoded from the wire."""
     request = tm.next_request(tm.clock(), incomplete)
     assert request is not None and request.api == api, (api, request and request.api)
     body = request.build()
-    tm.on_response(request, response, None)
+    version = proto.SUPPORTED_VERSIONS[proto.API_KEYS[api]][1]
+    if api == "AddPartitionsToTxn":
+        version = 3     # clients use v3 and below (v4+ is broker to broker, KIP-890)
+    proto.encode_request(api, version, 1, "c", body)
+    _, decoded = proto.decode_response(api, version,
+                                       proto.encode_response(api, version, 1, response))
+    tm.on_response(request, decoded, None)
     return body
 
 
 def add_partition_answer(tm, partition, error_code):
     """Answer the pending AddPartitionsToTxn for partition ("t", partition)."""
-    return answer(tm, "AddPartitionsToTxn", {"results_by_topic_v3_and_below": [
-        {"name": "t", "results_by_partition": [{"partition_index": partition,
-                                                 "partition_error_code": error_code}]}]})
+    return answer(tm, "AddPartitionsToTxn", T.AddPartitionsToTxnResponse(
+        results_by_topic_v3_and_below=[T.AddPartitionsToTxnTopicResult(
+            name="t", results_by_partition=[T.AddPartitionsToTxnPartitionResult(
+                partition_index=partition, partition_error_code=error_code)])]))
 
 
-FIND_OK = {"error_code": 0, "node_id": 1, "host": "h", "port": 1, "coordinators": [
-    {"key": "txn-1", "node_id": 1, "host": "h", "port": 1, "error_code": 0,
-     "error_message": None}]}
+def find_ok(key="txn-1"):
+    return T.FindCoordinatorResponse(error_code=0, node_id=1, host="h", port=1, coordinators=[
+        T.Coordinator(key=key, node_id=1, host="h", port=1, error_code=0, error_message=None)])
+
+
+def end_txn_ok(**fields):
+    return T.EndTxnResponse(error_code=0, **fields)
 
 
 def init(tm):
     result = tm.init_transactions()
-    body = answer(tm, "FindCoordinator", FIND_OK)
-    assert body["key"] == "txn-1" and body["key_type"] == 1
-    body = answer(tm, "InitProducerId", {"error_code": 0, "producer_id": 7, "producer_epoch": 3})
-    assert body["transactional_id"] == "txn-1" and body["transaction_timeout_ms"] == 60000
+    body = answer(tm, "FindCoordinator", find_ok())
+    assert body.key == "txn-1" and body.key_type == 1 and body.coordinator_keys == ["txn-1"]
+    body = answer(tm, "InitProducerId", T.InitProducerIdResponse(error_code=0, producer_id=7,
+                                                                 producer_epoch=3))
+    assert body.transactional_id == "txn-1" and body.transaction_timeout_ms == 60000
     result.wait(0)
     assert tm.state == READY and tm.idem.producer_id == 7 and tm.idem.epoch == 3
 
@@ -64,13 +80,13 @@ def test_commit_adds_partitions_first_and_waits_for_batches(tm):
     assert tm.maybe_add_partition(("t", 0)) is False
     assert not tm.may_drain(("t", 0))          # not drained before AddPartitionsToTxn
     body = add_partition_answer(tm, 0, 0)
-    assert body["v3_and_below_topics"] == [{"name": "t", "partitions": [0]}]
-    assert body["v3_and_below_producer_id"] == 7
+    assert body.v3_and_below_topics == [T.AddPartitionsToTxnTopic(name="t", partitions=[0])]
+    assert body.v3_and_below_producer_id == 7
     assert tm.may_drain(("t", 0))
     result = tm.begin_end(commit=True)
     assert tm.next_request(0, has_incomplete_batches=True) is None   # flush first
-    body = answer(tm, "EndTxn", {"error_code": 0}, incomplete=False)
-    assert body["committed"] is True
+    body = answer(tm, "EndTxn", end_txn_ok(), incomplete=False)
+    assert body.committed is True
     result.wait(0)
     assert tm.state == READY and not tm.may_drain(("t", 0))
 
@@ -96,7 +112,7 @@ def test_not_coordinator_rediscovers_the_coordinator(tm):
     tm.maybe_add_partition(("t", 0))
     add_partition_answer(tm, 0, 16)
     tm.clock.now += 25
-    answer(tm, "FindCoordinator", FIND_OK)
+    answer(tm, "FindCoordinator", find_ok())
     add_partition_answer(tm, 0, 0)
     assert tm.state == IN_TRANSACTION
 
@@ -136,19 +152,19 @@ def test_send_offsets_goes_through_both_coordinators(tm):
     tm.begin_transaction()
     result = tm.send_offsets({("in", 0): 42}, {"group_id": "g", "generation_id": 5,
                                                "member_id": "m", "group_instance_id": None})
-    body = answer(tm, "AddOffsetsToTxn", {"error_code": 0})
-    assert body["group_id"] == "g"
-    answer(tm, "FindCoordinator", dict(FIND_OK, coordinators=[dict(FIND_OK["coordinators"][0],
-                                                                   key="g")]))
-    body = answer(tm, "TxnOffsetCommit", {"topics": [{"name": "in", "partitions": [
-        {"partition_index": 0, "error_code": 0}]}]})
-    assert body["generation_id"] == 5 and body["member_id"] == "m"
-    assert body["topics"] == [{"name": "in", "partitions": [{
-        "partition_index": 0, "committed_offset": 42, "committed_leader_epoch": -1,
-        "committed_metadata": None}]}]
+    body = answer(tm, "AddOffsetsToTxn", T.AddOffsetsToTxnResponse(error_code=0))
+    assert body.group_id == "g"
+    answer(tm, "FindCoordinator", find_ok("g"))
+    body = answer(tm, "TxnOffsetCommit", T.TxnOffsetCommitResponse(topics=[
+        T.TxnOffsetCommitResponseTopic(name="in", partitions=[
+            T.TxnOffsetCommitResponsePartition(partition_index=0, error_code=0)])]))
+    assert body.generation_id == 5 and body.member_id == "m"
+    assert body.topics == [T.TxnOffsetCommitRequestTopic(name="in", partitions=[
+        T.TxnOffsetCommitRequestPartition(partition_index=0, committed_offset=42,
+                                          committed_leader_epoch=-1, committed_metadata=None)])]
     result.wait(0)
     end = tm.begin_end(commit=True)
-    answer(tm, "EndTxn", {"error_code": 0})
+    answer(tm, "EndTxn", end_txn_ok())
     end.wait(0)
 
 
@@ -167,10 +183,11 @@ def test_failed_batch_on_a_v1_coordinator_bumps_the_epoch_after_abort(tm):
     tm.epoch_bump_required = True                       # as the sender marks a failed batch
     tm.abortable(RuntimeError("batch failed"))
     result = tm.begin_end(commit=False)
-    answer(tm, "EndTxn", {"error_code": 0})             # V1: no epoch in the answer
+    answer(tm, "EndTxn", end_txn_ok())             # V1: no epoch in the answer
     assert not result.is_done                           # not done until the epoch is bumped
-    body = answer(tm, "InitProducerId", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
-    assert body["producer_id"] == 7 and body["producer_epoch"] == 3   # KIP-360 bump request
+    body = answer(tm, "InitProducerId", T.InitProducerIdResponse(error_code=0, producer_id=7,
+                                                                 producer_epoch=4))
+    assert body.producer_id == 7 and body.producer_epoch == 3   # KIP-360 bump request
     result.wait(0)
     assert tm.idem.epoch == 4 and tm.idem.partitions == {}
     assert tm.state == READY
@@ -184,7 +201,7 @@ def test_v2_coordinator_epoch_from_end_txn_needs_no_extra_bump(tm):
     tm.epoch_bump_required = True
     tm.abortable(RuntimeError("batch failed"))
     result = tm.begin_end(commit=False)
-    answer(tm, "EndTxn", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
+    answer(tm, "EndTxn", end_txn_ok(producer_id=7, producer_epoch=4))
     result.wait(0)
     assert tm.idem.epoch == 4 and tm.next_request(0, False) is None
 
@@ -200,8 +217,8 @@ def test_transactions_v2_add_partitions_implicitly(tm):
     result = tm.begin_end(commit=True)
     assert tm.next_request(0, has_incomplete_batches=True) is None   # flush first
     tm.on_produce_sent()                                 # the sender wrote the batch
-    body = answer(tm, "EndTxn", {"error_code": 0, "producer_id": 7, "producer_epoch": 4})
-    assert body["committed"] is True
+    body = answer(tm, "EndTxn", end_txn_ok(producer_id=7, producer_epoch=4))
+    assert body.committed is True
     result.wait(0)
     assert tm.idem.epoch == 4 and not tm.may_drain(("t", 0))
 

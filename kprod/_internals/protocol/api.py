@@ -1,21 +1,26 @@
 """Encode requests / decode responses (and the reverse, for tests and fake brokers).
 
-Bodies are plain dicts keyed by the snake_case field names of the schema
-(``{"acks": -1, "timeout_ms": 30000, "topic_data": [...]}``). Missing keys get
-the field's default. Decoded bodies are dicts with every schema field.
+Bodies are the generated message classes (``types.ProduceRequest(acks=-1, ...)``,
+see types.py); attributes are the snake_case field names of the schema and
+fields the caller does not set keep their defaults. Decoded bodies are
+instances of the same classes, every field set (fields absent from the
+version, or tagged fields not sent, carry their defaults).
 """
 from __future__ import annotations
 
 import struct
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from kprod.errors import ProtocolError
 
 from . import headers as H
 from . import primitives as P
-from .codegen import Codec, compile_codec
+from .generated import MODULES
 from .messages import BY_KEY
 from .negotiation import resolve_key
+from .schema import Message
+from .structs import Struct
 
 ApiRef = Union[int, str]
 
@@ -29,6 +34,19 @@ _DECODE_ERRORS = (struct.error, IndexError, ValueError, TypeError, KeyError,
                   OverflowError, MemoryError, RecursionError)
 
 
+@dataclass(frozen=True)
+class Codec:
+    """The generated codec of one (message, version)."""
+
+    message: Message
+    version: int
+    flexible: bool
+    body_type: type
+    encode: Callable[[Any, bytearray, list], bytearray]
+    decode: Callable[[memoryview, int, int], Tuple[Any, int]]
+    response_header_version: int = 0  # for response codecs (see headers.py)
+
+
 def _lookup(cache: Dict[Tuple[int, int], Codec], api: ApiRef, version: int, response: bool) -> Codec:
     key = api if type(api) is int else resolve_key(api)
     codec = cache.get((key, version))
@@ -36,8 +54,18 @@ def _lookup(cache: Dict[Tuple[int, int], Codec], api: ApiRef, version: int, resp
         entry = BY_KEY.get(key)
         if entry is None:
             raise ValueError(f"kprod has no schema for api_key {key}")
-        codec = compile_codec(entry.response if response else entry.request, version,
-                              H.response_header_version(entry.response, version))
+        msg = entry.response if response else entry.request
+        if version not in msg.valid:
+            raise ValueError(f"{msg.name} has no version {version} (valid: {msg.valid})")
+        module = MODULES[key]
+        if response:
+            body_type, encode, decode = (module.RESPONSE_CLASS, module.ENCODE_RESPONSE[version],
+                                         module.DECODE_RESPONSE[version])
+        else:
+            body_type, encode, decode = (module.REQUEST_CLASS, module.ENCODE_REQUEST[version],
+                                         module.DECODE_REQUEST[version])
+        codec = Codec(msg, version, msg.is_flexible(version), body_type, encode, decode,
+                      H.response_header_version(entry.response, version))
         cache[(key, version)] = codec
         if type(api) is not int:
             cache[(api, version)] = codec  # by name too
@@ -77,11 +105,18 @@ def _finish(chunks: List[Any], framed: bool, what: str) -> EncodedRequest:
     return EncodedRequest(out, size)
 
 
+def _check_body(codec: Codec, body: Any) -> None:
+    if type(body) is not codec.body_type:
+        raise TypeError(f"{codec.message.name} v{codec.version}: the body must be a "
+                        f"{codec.body_type.__name__}, not {type(body).__name__}")
+
+
 def encode_request(api: ApiRef, version: int, correlation_id: int, client_id: Optional[str],
-                   body: dict, *, framed: bool = True) -> EncodedRequest:
+                   body: Struct, *, framed: bool = True) -> EncodedRequest:
     """Header + body as chunks. ``framed`` puts the 4-byte size prefix first."""
     codec = request_codec(api, version)
     msg = codec.message
+    _check_body(codec, body)
     buf = bytearray(b"\0\0\0\0") if framed else bytearray()
     H.write_request_header(buf, msg.api_key, version, correlation_id, client_id,
                            2 if codec.flexible else 1)
@@ -93,11 +128,12 @@ def encode_request(api: ApiRef, version: int, correlation_id: int, client_id: Op
     return _finish(chunks, framed, msg.name)
 
 
-def _decode_body(codec: Codec, d: memoryview, p: int, e: int) -> dict:
+def _decode_body(codec: Codec, d: memoryview, p: int, e: int) -> Any:
     try:
         body, p = codec.decode(d, p, e)
-    except ProtocolError:
-        raise
+    except ProtocolError as exc:
+        # the generated decoders name the field path; add the message and version
+        raise ProtocolError(f"{codec.message.name} v{codec.version}: {exc}") from None
     except _DECODE_ERRORS as exc:
         raise ProtocolError(f"{codec.message.name} v{codec.version}: malformed input "
                             f"({type(exc).__name__}: {exc})") from None
@@ -107,7 +143,7 @@ def _decode_body(codec: Codec, d: memoryview, p: int, e: int) -> dict:
 
 
 def decode_response(api: ApiRef, version: int, data: Any, *,
-                    expected_correlation_id: Optional[int] = None) -> Tuple[int, dict]:
+                    expected_correlation_id: Optional[int] = None) -> Tuple[int, Any]:
     """``(correlation_id, body)`` from a response frame *without* its size prefix.
 
     Raises ProtocolError on malformed input, trailing bytes, or a correlation id
@@ -133,9 +169,10 @@ def decode_response(api: ApiRef, version: int, data: Any, *,
     return correlation_id, _decode_body(codec, d, p, e)
 
 
-def encode_response(api: ApiRef, version: int, correlation_id: int, body: dict) -> bytes:
+def encode_response(api: ApiRef, version: int, correlation_id: int, body: Struct) -> bytes:
     """Response frame without size prefix (for fake brokers and tests)."""
     codec = response_codec(api, version)
+    _check_body(codec, body)
     buf = bytearray()
     H.write_response_header(buf, correlation_id, H.response_header_version(codec.message, version))
     chunks: List[Any] = [buf]
@@ -146,7 +183,7 @@ def encode_response(api: ApiRef, version: int, correlation_id: int, body: dict) 
     return b"".join(bytes(c) for c in chunks)
 
 
-def decode_request(data: Any) -> Tuple[dict, dict]:
+def decode_request(data: Any) -> Tuple[H.RequestHeader, Any]:
     """``(header, body)`` from a request frame without size prefix (fake brokers, tests).
 
     The api key and version are read from the header itself."""

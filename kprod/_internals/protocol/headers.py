@@ -16,11 +16,30 @@ from typing import Dict, Optional, Tuple
 
 from . import primitives as P
 from .schema import Message
+from .structs import Struct
 
 API_VERSIONS_KEY = 18
 
 REQUEST_HEADER = struct.Struct(">hhi")
 _client_id_cache: Dict[Optional[str], bytes] = {}
+
+
+class RequestHeader(Struct):
+    """A decoded request header (fake brokers and tests read requests)."""
+
+    __slots__ = ("api_key", "api_version", "correlation_id", "client_id")
+
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: Optional[str]
+
+    def __init__(self, api_key: int = 0, api_version: int = 0, correlation_id: int = 0,
+                 client_id: Optional[str] = None) -> None:
+        self.api_key = api_key
+        self.api_version = api_version
+        self.correlation_id = correlation_id
+        self.client_id = client_id
 
 
 def request_header_version(msg: Message, version: int) -> int:
@@ -53,7 +72,7 @@ def write_request_header(buf: bytearray, api_key: int, version: int, correlation
         buf.append(0)  # no tagged fields
 
 
-def read_request_header(d: memoryview, e: int, header_version: int) -> Tuple[dict, int]:
+def read_request_header(d: memoryview, e: int, header_version: int) -> Tuple[RequestHeader, int]:
     where = "RequestHeader"
     if e < 8:
         raise P.truncated(where, 8, 0, e)
@@ -61,8 +80,7 @@ def read_request_header(d: memoryview, e: int, header_version: int) -> Tuple[dic
     client_id, p = P.read_string(d, 8, e, where + ".ClientId", True)
     if header_version >= 2:
         p = P.skip_tagged_fields(d, p, e, where + "<tagged fields>")
-    return {"api_key": api_key, "api_version": api_version,
-            "correlation_id": correlation_id, "client_id": client_id}, p
+    return RequestHeader(api_key, api_version, correlation_id, client_id), p
 
 
 def write_response_header(buf: bytearray, correlation_id: int, header_version: int) -> None:

@@ -1,7 +1,7 @@
 """Pick the request version to use with a broker from its ApiVersions answer (KIP-35, KIP-511)."""
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from kprod.errors import UnsupportedVersionError
 
@@ -22,10 +22,10 @@ def api_name(key: int) -> str:
     return api.name if api else f"api_key {key}"
 
 
-def broker_versions(api_versions_response: dict) -> dict:
-    """``{api_key: (min, max)}`` from a decoded ApiVersions response body."""
-    return {k["api_key"]: (k["min_version"], k["max_version"])
-            for k in api_versions_response["api_keys"]}
+def broker_versions(api_versions_response: Any) -> Dict[int, Tuple[int, int]]:
+    """``{api_key: (min, max)}`` from a decoded ApiVersionsResponse."""
+    return {k.api_key: (k.min_version, k.max_version)
+            for k in api_versions_response.api_keys}
 
 
 def pick_version(api: Union[int, str], broker: Mapping[int, Tuple[int, int]],

@@ -350,3 +350,23 @@ def as_byte_view(data: Any) -> memoryview:
     if mv.format != "B" or mv.ndim != 1:
         mv = mv.cast("B")
     return mv
+
+
+def write_tagged_fields(buf: bytearray, tags: list) -> None:
+    """A tagged-field section (KIP-482) from ``[(tag, encoded bytes)]``, tags ascending."""
+    buf += uvarint_bytes(len(tags))
+    for tag, data in tags:
+        buf += uvarint_bytes(tag)
+        buf += uvarint_bytes(len(data))
+        buf += data
+
+
+def fixed_truncated(where: str, names: Tuple[str, ...], sizes: Tuple[int, ...],
+                    p: int, e: int) -> ProtocolError:
+    """Name the first field of a fixed-width run that does not fit."""
+    off = p
+    for name, size in zip(names, sizes):
+        if off + size > e:
+            return truncated(f"{where}{name}", size, off, e)
+        off += size
+    return truncated(where.rstrip("."), sum(sizes), p, e)  # pragma: no cover
