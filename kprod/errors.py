@@ -167,9 +167,10 @@ class NotLeaderOrFollowerError(InvalidMetadataError):
     code, name = 6, "NOT_LEADER_OR_FOLLOWER"
 
 
-class RequestTimedOutError(BrokerError, RetriableError):
-    """The broker's REQUEST_TIMED_OUT (Java raises its TimeoutException for it);
-    client-side time bounds raise :class:`KafkaTimeoutError`."""
+class RequestTimedOutError(BrokerError, KafkaTimeoutError):
+    """The broker's REQUEST_TIMED_OUT. Java raises its TimeoutException for it, the class
+    of its client-side time bounds too, so it is a :class:`KafkaTimeoutError` here as
+    well (``except KafkaTimeoutError`` catches both, as ``catch (TimeoutException e)``)."""
 
     code, name = 7, "REQUEST_TIMED_OUT"
 

@@ -18,6 +18,9 @@ A SASL session with a lifetime (KIP-368) is re-authenticated in place: near expi
 the connection stops taking new requests, lets the in-flight ones finish, then runs
 SaslHandshake + SaslAuthenticate again on the same socket (REAUTHENTICATING) and
 goes back to READY; brokers without SaslAuthenticate v1 get a reconnect instead.
+Those setup exchanges live in :mod:`kprod._internals.handshake`, the states in
+:mod:`kprod._internals.connection_states`, the settings in
+:mod:`kprod._internals.connection_settings`.
 """
 from __future__ import annotations
 
@@ -31,14 +34,18 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from kprod._internals import protocol as proto
-from kprod._internals.protocol import types
-from kprod._internals import sasl as _sasl
 from kprod._internals import tls as _tls
 from kprod._internals.backoff import exponential
-from kprod.errors import (
-    AuthenticationError, ConfigError, DnsLookupError, KafkaConnectionError, KafkaError,
-    KafkaTimeoutError, ProtocolError, SaslAuthenticationError, UnsupportedVersionError,
-    error_for_code,
+from kprod._internals.connection_settings import ConnectionSettings  # noqa: F401 (re-export)
+from kprod._internals.connection_states import (  # noqa: F401 (re-exported)
+    _AUTH_STATES, _SETUP_STATES, AUTHENTICATING, CLOSED, CONNECTING, DISCONNECTED, HANDSHAKE,
+    READY, REAUTHENTICATING, TLS_HANDSHAKE,
+)
+from kprod._internals.handshake import ConnectionHandshake
+from kprod._internals.protocol.client import decode_client_response, encode_client_request
+from kprod.errors import (  # noqa: F401 (UnsupportedSaslMechanismError: re-exported)
+    AuthenticationError, DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError,
+    ProtocolError, UnsupportedSaslMechanismError, UnsupportedVersionError,
 )
 
 log = logging.getLogger("kprod.connection")
@@ -47,21 +54,11 @@ _SIZE = struct.Struct(">i")
 # A first answer larger than this is not Kafka talking (e.g. "HTTP" = 1213486160).
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 IOV_MAX = 1024
-
-DISCONNECTED, CONNECTING, HANDSHAKE, READY, CLOSED = (
-    "DISCONNECTED", "CONNECTING", "HANDSHAKE", "READY", "CLOSED")
-TLS_HANDSHAKE, AUTHENTICATING = "TLS_HANDSHAKE", "AUTHENTICATING"
-REAUTHENTICATING = "REAUTHENTICATING"     # KIP-368, on an established connection
-_SETUP_STATES = (CONNECTING, TLS_HANDSHAKE, HANDSHAKE, AUTHENTICATING, REAUTHENTICATING)
-_AUTH_STATES = (AUTHENTICATING, REAUTHENTICATING)
 # Reading more than this per readable event would starve the other connections.
 _MAX_READ_PER_EVENT = 4 << 20
 _READ_BUFFER_BYTES = 256 * 1024   # per plain-socket read (the socket stays readable)
 # TLS writes: small chunks are joined into one write of at most this many bytes.
 _TLS_WRITE_BYTES = 256 * 1024
-
-
-from kprod.errors import UnsupportedSaslMechanismError  # noqa: E402,F401 (moved to kprod.errors)
 
 ResponseHandler = Callable[[Optional[dict], Optional[BaseException]], None]
 
@@ -81,75 +78,7 @@ class InFlightRequest:
         self.fully_written = False
 
 
-class ConnectionStats:
-    """Counters shared by every connection of one producer (Java's selector metrics:
-    connection-creation-total, successful-reauthentication-total, ...). Written by
-    the I/O thread only; plain ints, read by ``Producer.metrics()``."""
-
-    def __init__(self) -> None:
-        self.creations = 0
-        self.closes = 0
-        self.authentications = 0
-        self.failed_authentications = 0
-        self.reauthentications = 0
-        self.failed_reauthentications = 0
-        self.reauth_latency_sum_ms = 0.0
-        self.reauth_latency_max_ms = 0.0
-
-    def snapshot(self) -> Dict[str, float]:
-        n = self.reauthentications
-        return {
-            "connection-creation-total": self.creations,
-            "connection-close-total": self.closes,
-            "successful-authentication-total": self.authentications,
-            "failed-authentication-total": self.failed_authentications,
-            "successful-reauthentication-total": n,
-            "failed-reauthentication-total": self.failed_reauthentications,
-            "reauthentication-latency-avg": self.reauth_latency_sum_ms / n if n else 0.0,
-            "reauthentication-latency-max": self.reauth_latency_max_ms,
-        }
-
-
-class ConnectionSettings:
-    """The connection-related producer settings, read once."""
-
-    def __init__(self, config) -> None:
-        self.client_id: str = config["client.id"]
-        self.request_timeout_ms: int = config["request.timeout.ms"]
-        self.setup_timeout_ms: int = config["socket.connection.setup.timeout.ms"]
-        self.setup_timeout_max_ms: int = config["socket.connection.setup.timeout.max.ms"]
-        self.reconnect_backoff_ms: int = config["reconnect.backoff.ms"]
-        self.reconnect_backoff_max_ms: int = config["reconnect.backoff.max.ms"]
-        self.max_in_flight: int = config["max.in.flight.requests.per.connection"]
-        self.send_buffer_bytes: int = config["send.buffer.bytes"]
-        self.receive_buffer_bytes: int = config["receive.buffer.bytes"]
-        self.max_idle_ms: int = config["connections.max.idle.ms"]
-        self.use_all_dns_ips: bool = config["client.dns.lookup"] == "use_all_dns_ips"
-        self.security_protocol: str = _get(config, "security.protocol", "PLAINTEXT")
-        get = lambda name, default=None: _get(config, name, default)   # noqa: E731
-        self.ssl_context: Optional[ssl.SSLContext] = None
-        self.check_hostname = False
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            self.ssl_context = _tls.build_context(get)
-            self.check_hostname = self.ssl_context.check_hostname
-        self.sasl: Optional[_sasl.Credentials] = None
-        if self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
-            self.sasl = _sasl.credentials_from(get)
-        elif self.security_protocol not in ("PLAINTEXT", "SSL"):
-            raise ConfigError(f"Unknown security.protocol {self.security_protocol!r}")
-        self.max_reauth_ms: int = get("connections.max.reauth.ms", 0) or 0
-        self.stats = ConnectionStats()
-
-
-def _get(config, name: str, default):
-    try:
-        value = config[name]
-    except KeyError:
-        return default
-    return default if value is None else value
-
-
-class BrokerConnection:
+class BrokerConnection(ConnectionHandshake):
     """A connection to ``host:port``. Not thread-safe: owned by the I/O thread."""
 
     def __init__(self, node_id: int, host: str, port: int, settings: ConnectionSettings,
@@ -296,226 +225,6 @@ class BrokerConnection:
             return
         self._start_api_versions()
 
-    def _start_api_versions(self) -> None:
-        self.state = HANDSHAKE
-        self._send_api_versions(self.supported["ApiVersions"][1])
-
-    def _tls_handshake(self) -> None:
-        try:
-            self.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._set_tls_want_write(False)
-            return
-        except ssl.SSLWantWriteError:
-            self._set_tls_want_write(True)
-            return
-        except (ssl.SSLError, OSError) as exc:
-            reason = _tls.describe_handshake_error(exc)
-            if _tls.is_auth_failure(exc):
-                error: BaseException = AuthenticationError(
-                    f"TLS handshake with broker {self._name()} failed: {reason}")
-            else:
-                error = KafkaConnectionError(
-                    f"TLS handshake with broker {self._name()} failed: {reason} (is this a "
-                    "TLS listener?)")
-            self.close(error)
-            return
-        self._tls_want_write = False
-        log.debug("TLS %s with %s", self.sock.version(), self._name())
-        self._start_api_versions()
-        self._notify()
-
-    def _set_tls_want_write(self, want: bool) -> None:
-        if want != self._tls_want_write:
-            self._tls_want_write = want
-            self._notify()
-
-    def _send_api_versions(self, version: int) -> None:
-        body = types.ApiVersionsRequest(client_software_name="kprod",
-                                        client_software_version="0.1.0")
-        self._enqueue("ApiVersions", version, body,
-                      lambda response, error: self._on_api_versions(response, error, version),
-                      True, handshake=True)
-
-    def _on_api_versions(self, response: Optional[types.ApiVersionsResponse],
-                         error: Optional[BaseException],
-                         sent_version: int = -1) -> None:
-        if error is not None:
-            # close() fails in-flight requests, this one included: closing again
-            # would count one failed setup twice (doubling backoff and setup timeout).
-            if self.state != CLOSED:
-                self.close(error)
-            return
-        code = response.error_code
-        ranges = proto.broker_versions(response)
-        if code == 35 and 18 in ranges:     # UNSUPPORTED_VERSION: retry at the broker's max
-            version = min(ranges[18][1], self.supported["ApiVersions"][1])
-            if 0 <= version < sent_version:
-                self._send_api_versions(version)
-                return
-            # Only a lower version can help; anything else would loop until the
-            # setup timeout and then report a misleading timeout.
-            self.close(UnsupportedVersionError(
-                f"ApiVersions v{sent_version} rejected by broker {self._name()}, which "
-                f"advertises ApiVersions {ranges[18][0]}-{ranges[18][1]}"))
-            return
-        if code != 0:
-            self.close(error_for_code(code, f"ApiVersions from broker {self._name()}"))
-            return
-        self.broker_ranges = ranges
-        # Cluster-wide feature levels (KIP-584), e.g. transaction.version (KIP-890).
-        self.finalized_features = {f.name: f.max_version_level
-                                   for f in response.finalized_features or ()}
-        # Only Produce and Metadata are required to connect; an API without a common
-        # version (e.g. a transactional one on a newer broker) fails when it is used,
-        # as in Java, instead of making every connection to that broker fail.
-        self.api_versions = {}
-        for api, versions in self.supported.items():
-            if proto.BY_NAME[api].key in ranges:
-                try:
-                    self.api_versions[api] = proto.pick_version(api, ranges, versions)
-                except UnsupportedVersionError:
-                    pass
-        try:
-            proto.pick_version("Produce", ranges, self.supported["Produce"])
-            proto.pick_version("Metadata", ranges, self.supported["Metadata"])
-        except UnsupportedVersionError as exc:
-            self.close(UnsupportedVersionError(  # exc.message: no doubled "UNSUPPORTED_VERSION:"
-                f"broker {self._name()} is too old: {exc.message or exc}"))
-            return
-        if self.settings.sasl is not None:
-            self._start_sasl()
-            return
-        self._on_ready()
-
-    # -- SASL (KIP-152) ------------------------------------------------------------
-    def _start_sasl(self, state: str = AUTHENTICATING) -> None:
-        creds = self.settings.sasl
-        version = self.api_versions.get("SaslHandshake")
-        if version is None or version < 1 or "SaslAuthenticate" not in self.api_versions:
-            self.close(UnsupportedVersionError(
-                f"broker {self._name()} does not support SaslHandshake v1/SaslAuthenticate "
-                "(KIP-152, Kafka 1.0+)"))
-            return
-        self.state = state
-        self._enqueue("SaslHandshake", version, types.SaslHandshakeRequest(creds.mechanism),
-                      self._on_sasl_handshake, True, handshake=True)
-
-    def _on_sasl_handshake(self, response: Optional[types.SaslHandshakeResponse],
-                           error: Optional[BaseException]) -> None:
-        if error is not None:
-            if self.state != CLOSED:
-                self.close(error)
-            return
-        mechanism = self.settings.sasl.mechanism
-        code = response.error_code
-        enabled = ", ".join(response.mechanisms or ()) or "none"
-        if code == 33:
-            self.close(UnsupportedSaslMechanismError(
-                f"SASL mechanism {mechanism} is not enabled on broker {self._name()}; "
-                f"it enables: {enabled}"))
-            return
-        if code == 34:     # ILLEGAL_SASL_STATE: SASL on a listener without SASL
-            self.close(AuthenticationError(
-                f"SaslHandshake ({mechanism}) with broker {self._name()} failed: "
-                f"ILLEGAL_SASL_STATE (is this a SASL listener? security.protocol="
-                f"{self.settings.security_protocol})"))
-            return
-        if code != 0:
-            self.close(error_for_code(code, f"SaslHandshake ({mechanism}) with broker "
-                                            f"{self._name()}"))
-            return
-        try:
-            self._mechanism = _sasl.mechanism_for(self.settings.sasl)
-            first = self._mechanism.initial()
-        except AuthenticationError as exc:
-            self.close(exc)
-            return
-        self._send_sasl_bytes(first)
-
-    def _send_sasl_bytes(self, data: bytes) -> None:
-        self._enqueue("SaslAuthenticate", self.api_versions["SaslAuthenticate"],
-                      types.SaslAuthenticateRequest(data), self._on_sasl_authenticate, True,
-                      handshake=True)
-
-    def _on_sasl_authenticate(self, response: Optional[types.SaslAuthenticateResponse],
-                              error: Optional[BaseException]) -> None:
-        if error is not None:
-            if self.state != CLOSED:
-                self.close(error)
-            return
-        mechanism = self.settings.sasl.mechanism
-        code = response.error_code
-        if code != 0:
-            detail = response.error_message or "authentication failed"
-            exc = error_for_code(code, f"{mechanism} authentication with broker "
-                                       f"{self._name()} failed: {detail}")
-            if not isinstance(exc, AuthenticationError):
-                exc = SaslAuthenticationError(
-                    f"{mechanism} authentication with broker {self._name()} failed: "
-                    f"{exc}")
-            self.close(exc)
-            return
-        try:
-            reply = self._mechanism.step(response.auth_bytes or b"")
-        except AuthenticationError as exc:
-            self.close(AuthenticationError(f"{exc} (broker {self._name()})"))
-            return
-        if reply is not None:
-            self._send_sasl_bytes(reply)
-            return
-        lifetime = response.session_lifetime_ms or 0
-        if lifetime > 0:
-            # KIP-368: the broker drops the session at expiry. kprod re-authenticates by
-            # reconnecting once the connection is idle past ~85% of the lifetime.
-            self.session_expiry_ms = self.clock() + lifetime * 0.85
-        if self.settings.max_reauth_ms > 0:
-            # Client-side cap (connections.max.reauth.ms) on top of the broker's.
-            cap = self.clock() + self.settings.max_reauth_ms
-            self.session_expiry_ms = min(self.session_expiry_ms or cap, cap)
-        token_expiry_s = getattr(self._mechanism, "expiry_s", None)
-        if token_expiry_s is not None:
-            # OAUTHBEARER: never keep using a session past ~85% of the token's life.
-            import time as _time
-            left_ms = max(token_expiry_s - _time.time(), 0) * 1000.0
-            expiry = self.clock() + left_ms * 0.85
-            self.session_expiry_ms = min(self.session_expiry_ms or expiry, expiry)
-        self.authenticated_mechanism = mechanism
-        log.debug("Authenticated to %s with %s", self._name(), mechanism)
-        self._on_ready()
-
-    def _on_ready(self) -> None:
-        stats = self.settings.stats
-        if self.state == REAUTHENTICATING:
-            took = self.clock() - self.setup_started_ms
-            stats.reauthentications += 1
-            stats.reauth_latency_sum_ms += took
-            stats.reauth_latency_max_ms = max(stats.reauth_latency_max_ms, took)
-            log.debug("Re-authenticated to %s in %.1f ms", self._name(), took)
-        else:
-            if self.state == AUTHENTICATING:
-                stats.authentications += 1
-            log.debug("Connected to %s", self._name())
-        self.state = READY
-        self._failures = 0
-        self._notify()
-
-    def _start_reauthentication(self, now: float) -> None:
-        """KIP-368: a new SASL exchange on this connection, nothing else in flight.
-
-        Needs SaslAuthenticate v1+ (the version that carries the session lifetime);
-        without it the session is renewed by reconnecting."""
-        if self.api_versions.get("SaslAuthenticate", 0) < 1:
-            log.debug("SASL session with %s near expiry: reconnecting", self._name())
-            self.close(None)
-            return
-        log.debug("SASL session with %s near expiry: re-authenticating", self._name())
-        self.session_expiry_ms = 0.0
-        self.setup_started_ms = now
-        self.setup_deadline = now + self.settings.setup_timeout_ms
-        self._start_sasl(REAUTHENTICATING)
-        self._notify()
-
     # -- requests ------------------------------------------------------------------
     def send(self, api: str, body: Any, handler: ResponseHandler,
              expect_response: bool = True) -> InFlightRequest:
@@ -537,8 +246,8 @@ class BrokerConnection:
         self._correlation_id = (self._correlation_id + 1) & 0x7FFFFFFF
         # The encoded chunks start with the 4-byte size prefix; record batches are
         # separate chunks (their memoryviews, not copies).
-        chunks, _ = proto.encode_request(api, version, self._correlation_id,
-                                         self.settings.client_id, body)
+        chunks, _ = encode_client_request(api, version, self._correlation_id,
+                                          self.settings.client_id, body)
         request = InFlightRequest(self._correlation_id, api, version, self.clock(), handler,
                                   expect_response)
         for chunk in chunks:
@@ -743,8 +452,8 @@ class BrokerConnection:
             return
         request = self.in_flight.popleft()
         try:
-            _, response = proto.decode_response(request.api, request.version, frame,
-                                                expected_correlation_id=request.correlation_id)
+            _, response = decode_client_response(request.api, request.version, frame,
+                                                 request.correlation_id)
         except ProtocolError as exc:
             request.handler(None, exc)
             # The handler may have closed already (the ApiVersions one does):

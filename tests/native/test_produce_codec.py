@@ -14,12 +14,34 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kprod._internals.protocol import (decode_response, encode_request, encode_response,
-                                       pick_version)
+from kprod._internals import protocol as proto
+from kprod._internals.protocol import pick_version
+from kprod._internals.protocol.generated import MODULES
 from kprod._native import produce as native
 from kprod._native.bufferpool import standalone_buffer
 from kprod._native.records import RecordBatchBuilder
 from kprod.errors import ProtocolError
+
+
+# The Python codec is the reference; this module writes its bodies as plain dicts, so
+# these adapters turn them into the generated classes and back.
+def _module(api):
+    return MODULES[api if isinstance(api, int) else proto.BY_NAME[api].key]
+
+
+def encode_request(api, version, correlation_id, client_id, body):
+    typed = _module(api).REQUEST_CLASS.from_dict(body)
+    return proto.encode_request(api, version, correlation_id, client_id, typed)
+
+
+def encode_response(api, version, correlation_id, body):
+    typed = _module(api).RESPONSE_CLASS.from_dict(body)
+    return proto.encode_response(api, version, correlation_id, typed)
+
+
+def decode_response(api, version, frame, **kwargs):
+    correlation_id, body = proto.decode_response(api, version, frame, **kwargs)
+    return correlation_id, body.to_dict()
 from tests.producer.readback import read_all
 
 VERSIONS = range(3, 14)

@@ -343,7 +343,8 @@ def test_epoch_bump_restamps_in_flight_retries_once():
     acc.reenqueue(b1, 0.0)
     acc.reenqueue(b2, 0.0)
     idem.request_epoch_bump(TP)
-    sender._maybe_bump_epoch()
+    sender.run_once()                     # nothing in flight: bump; both still back off
+    assert sender.network.sent == []
     assert idem.epoch == 1
     assert idem.partition(TP).in_flight == [b1, b2]
     assert [(b.producer_epoch, b.base_sequence) for b in (b1, b2)] == [(1, 0), (1, 4)]
