@@ -162,7 +162,7 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
                   "ceiling_fraction", "{:.2f}", cols=[c for c in clients if c != "ceiling"])
         if "kprod" in clients and len(clients) > 1:
             table("kprod ÷ peer (records/s, same repeat)", "kprod_ratio", "{:.2f}x",
-                  cols=[c for c in clients if c != "kprod"])
+                  cols=[c for c in clients if c not in ("kprod", "ceiling")])
         if {"kprod-aio", "aiokafka"} <= set(clients):
             rows = [s for s in tput if summary[s]["aiokafka"].get("aio_ratio")]
             if rows:

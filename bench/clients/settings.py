@@ -27,7 +27,8 @@ UNMATCHABLE = {
                  "OpenSSL's TLS 1.2 list): the broker's pin decides",
     "kprod": "ssl.cipher.suites takes OpenSSL TLS 1.2 names: kprod gets ssl.enabled."
              "protocols=TLSv1.3 and the broker's pin decides the suite",
-    "kafka-python": "TLS: ssl_ciphers is OpenSSL's TLS 1.2 list; the broker's pin decides",
+    "kafka-python": "no buffer.memory setting (kafka-python 2.1 removed it); "
+                    "TLS: ssl_ciphers is OpenSSL's TLS 1.2 list, the broker's pin decides",
 }
 
 
@@ -101,7 +102,7 @@ def kafka_python_config(spec: Dict[str, Any]) -> Dict[str, Any]:
         "enable_idempotence": spec["idempotence"], "linger_ms": spec["linger_ms"],
         "batch_size": spec["batch_size"],
         "max_in_flight_requests_per_connection": MAX_IN_FLIGHT,
-        "buffer_memory": BUFFER_BYTES, "max_request_size": MAX_REQUEST_SIZE,
+        "max_request_size": MAX_REQUEST_SIZE,
         "compression_type": None if spec["compression"] == "none" else spec["compression"]}
     if spec.get("tls"):
         config.update({"security_protocol": "SSL", "ssl_cafile": spec["tls"]["ca"]})
