@@ -146,7 +146,7 @@ class Run:
     proc_cpu_s: float = 0.0       # wait4: the whole client process tree, start to exit
     max_rss_mb: float = 0.0       # peak RSS of the client's own process image
     broker_count: int = -1
-    broker_cpu_s: float = 0.0     # the broker JVM over the whole run (warm-up included)
+    broker_cpu_s: float = 0.0     # the broker JVM over the runner's clock window
     broker_cpu_s_per_m: float = 0.0
     loadavg: float = 0.0          # 1-minute load average when the run started
     other_cores: float = 0.0      # CPU of everything but client and broker, in cores
@@ -310,6 +310,23 @@ def make_spec(cluster: Any, workdir: pathlib.Path, sc: Scenario, topic: str, rec
     return spec
 
 
+def read_output(stream: Any, broker_cpu: Any) -> Tuple[str, Optional[float]]:
+    """A runner's stdout without the clock's marks, and the broker's CPU seconds between
+    them (``broker_cpu()`` is read as each mark arrives; None without both marks)."""
+    from bench.clients._common import CLOCK_START, CLOCK_STOP
+    lines, start, stop = [], None, None
+    for line in stream:
+        text = line.rstrip("\n")
+        if text == CLOCK_START:
+            start = broker_cpu()
+        elif text == CLOCK_STOP:
+            stop = broker_cpu()
+        else:
+            lines.append(line)
+    window = stop - start if start is not None and stop is not None else None
+    return "".join(lines), window
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -343,7 +360,8 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
             killer.start()
             t_start = time.monotonic()
             try:
-                out = proc.stdout.read()
+                out, window = read_output(proc.stdout, lambda: system.process_cpu_seconds(
+                    broker_pid))
                 _, status, ru = os.wait4(proc.pid, 0)   # this child's CPU (incl. its JVM)
                 proc.returncode = os.waitstatus_to_exitcode(status)
             finally:
@@ -356,9 +374,11 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
             err.seek(0)
             err_text = err.read()
         run.proc_cpu_s = ru.ru_utime + ru.ru_stime
-        run.broker_cpu_s = broker1 - broker0
-        run.broker_cpu_s_per_m = run.broker_cpu_s / (n + warmup) * 1e6
-        run.other_cores = max(0.0, (busy1 - busy0) - run.proc_cpu_s - run.broker_cpu_s) / wall
+        run.broker_cpu_s = window if window is not None else broker1 - broker0
+        run.broker_cpu_s_per_m = run.broker_cpu_s / (n if window is not None else n + warmup) * 1e6
+        if window is None:
+            run.notes.append("broker CPU over the whole run (no clock marks)")
+        run.other_cores = max(0.0, (busy1 - busy0) - run.proc_cpu_s - (broker1 - broker0)) / wall
         run.loaded = run.loadavg > LOADED_LOADAVG or run.other_cores > LOADED_OTHER_CORES
         run.broker_count = settled_count(
             lambda: end_offsets(consumer, topic, sc.partitions) - before, n + warmup)
@@ -369,7 +389,8 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
             return run
         res = json.loads(lines[-1])
         run.elapsed_s, run.cpu_s = res["elapsed_s"], res["cpu_s"]
-        run.latency_ms, run.notes = res.get("latency_ms"), list(res.get("notes") or [])
+        run.latency_ms = res.get("latency_ms")
+        run.notes += list(res.get("notes") or [])
         run.max_rss_mb = res["max_rss_mb"]
         run.serialize_us = res.get("serialize_us")
         run.records_per_s = n / run.elapsed_s if run.elapsed_s else 0.0

@@ -179,6 +179,15 @@ def test_a_run_is_valid_only_with_every_record_on_the_broker():
     assert harness.validate({**GOOD, "warmup_acked": 0}, 1000, 1, 1001)
 
 
+def test_broker_cpu_is_read_at_the_clocks_marks():
+    import io
+    readings = iter([10.0, 12.5])
+    stream = io.StringIO("noise\nKPROD-BENCH-CLOCK start\nKPROD-BENCH-CLOCK stop\n{}\n")
+    out, window = harness.read_output(stream, lambda: next(readings))
+    assert (out, window) == ("noise\n{}\n", 2.5)
+    assert harness.read_output(io.StringIO("{}\n"), lambda: 1.0) == ("{}\n", None)
+
+
 def _run(scenario, client, repeat, rate, valid=True, **kw):
     return harness.Run(scenario, client, repeat, 1000, valid=valid, elapsed_s=1000 / rate,
                        records_per_s=rate, mb_per_s=rate / 1e4, cpu_s=0.01, cpu_s_per_m=10.0,

@@ -184,16 +184,29 @@ def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
     sys.stdout.flush()
 
 
+# Printed (and flushed) when the clock starts and stops, so the harness reads the
+# broker's CPU at the same two moments (KprodBench.java prints the same lines).
+CLOCK_START, CLOCK_STOP = "KPROD-BENCH-CLOCK start", "KPROD-BENCH-CLOCK stop"
+
+
+def mark(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class Clock:
     """The one clock of every runner: wall time and this process's CPU, read together at
     the first timed send (:meth:`start`) and when flush() has returned (:meth:`stop`)."""
 
     def start(self) -> None:
+        mark(CLOCK_START)
         self.cpu0, self.t0 = cpu_seconds(), time.perf_counter()
 
     def stop(self) -> Tuple[float, float]:
         """(elapsed s, CPU s) since :meth:`start`."""
-        return time.perf_counter() - self.t0, cpu_seconds() - self.cpu0
+        elapsed, cpu = time.perf_counter() - self.t0, cpu_seconds() - self.cpu0
+        mark(CLOCK_STOP)
+        return elapsed, cpu
 
 
 async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],

@@ -24,6 +24,7 @@ from bench.clients.settings import java_props
 SOURCE = pathlib.Path(__file__).resolve().parent.parent / "java" / "KprodBench.java"
 MAIN = "KprodBench"
 PREFIX = "KPROD-BENCH-RESULT "
+CLOCK_MARK = "KPROD-BENCH-CLOCK "   # bench.clients._common.CLOCK_START / CLOCK_STOP
 JVM_HEAP = ["-Xms256m", "-Xmx512m"]
 
 
@@ -101,14 +102,22 @@ def main() -> None:
         write_properties(bench_file, bench_properties(spec))
         write_properties(producer_file, java_props(spec))
         with tempfile.TemporaryFile("w+") as err_file:   # a file: a full pipe would block
-            proc = subprocess.run(command(bench_file, producer_file), stdout=subprocess.PIPE,
-                                  stderr=err_file, text=True)
+            proc = subprocess.Popen(command(bench_file, producer_file), stdout=subprocess.PIPE,
+                                    stderr=err_file, text=True)
+            out = []
+            for line in proc.stdout:   # the clock's marks go on to the harness at once
+                if line.startswith(CLOCK_MARK):
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                out.append(line)
+            proc.wait()
             err_file.seek(0)
             err = err_file.read()
+    stdout = "".join(out)
     try:
-        result = parse_result(proc.stdout)
+        result = parse_result(stdout)
     except (JavaRunnerError, ValueError) as exc:
-        sys.stderr.write(err[-3000:] + proc.stdout[-2000:])
+        sys.stderr.write(err[-3000:] + stdout[-2000:])
         raise SystemExit(f"Java runner failed (exit {proc.returncode}): {exc}")
     if proc.returncode != 0:
         sys.stderr.write(err[-3000:])

@@ -90,6 +90,8 @@ public final class KprodBench {
             long[] sent = latency ? new long[n] : null;
             long[] ackedAt = latency ? new long[n] : null;
             long interval = rate > 0 ? (long) (1e9 / rate) : 0;
+            System.out.println("KPROD-BENCH-CLOCK start");   // the harness reads the broker's CPU
+            System.out.flush();
             long cpu0 = os.getProcessCpuTime();
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) {
@@ -113,6 +115,8 @@ public final class KprodBench {
             producer.flush();
             long t1 = System.nanoTime();
             long cpu1 = os.getProcessCpuTime();
+            System.out.println("KPROD-BENCH-CLOCK stop");
+            System.out.flush();
 
             StringBuilder out = new StringBuilder("KPROD-BENCH-RESULT {");
             out.append("\"sent\": ").append(n)
