@@ -240,6 +240,10 @@ def charts(summary: Dict[str, Any], clients: List[str], scenarios: List[str],
 
     def bars(key: str, rows: List[str], cols: List[str], title: str, xlabel: str,
              path: pathlib.Path, line: Optional[float] = None) -> None:
+        rows = [s for s in rows if any(summary[s][c][key] for c in cols)]
+        cols = [c for c in cols if any(summary[s][c][key] for s in rows)]
+        if not rows:
+            return
         fig, ax = plt.subplots(figsize=(10, 0.5 + 0.42 * len(rows) * max(1, len(cols)) / 2.2))
         height = 0.8 / max(1, len(cols))
         for i, c in enumerate(cols):
