@@ -191,7 +191,8 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
                         if "java" in clients else "") + ".\n")
     for s in paced:
         sc = SCENARIOS[s]
-        lines.extend([f"### paced: {sc.about} ({sc.rate * sc.seconds:,.0f} records)",
+        lines.extend([f"### paced: {sc.about} ({sc.rate * sc.seconds:,.0f} records; "
+                      "latencies: medians of the repeats' percentiles)",
                       "| client | records/s reached | CPU s / M records | broker CPU s / M "
                       "| p50 ms | p99 ms | p99.9 ms | max ms |",
                       "|---|---:|---:|---:|---:|---:|---:|---:|"])
