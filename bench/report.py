@@ -306,7 +306,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     """``python -m bench.report <result.json>``: print the tables of a saved run again and
     rewrite its charts (e.g. after a change to this module)."""
     import argparse
-    import dataclasses
     import json
 
     from bench import harness

@@ -98,7 +98,6 @@ def main() -> None:
     counts = [per_batch] * full + ([rest] if rest else [])
     clock = Clock()
     clock.start()
-    sent_ids: List[int] = []
     next_answer = 0
     for i, request in enumerate(requests):
         if acks != 0 and i - next_answer >= MAX_IN_FLIGHT:
@@ -106,7 +105,6 @@ def main() -> None:
             next_answer += 1
         raw.set_correlation(request, 2 + i)
         conn.send(request)
-        sent_ids.append(i)
     if acks == 0:
         tally.acked = n   # nothing comes back: the harness's broker count is the check
     else:
