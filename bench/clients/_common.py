@@ -4,14 +4,18 @@ A runner is ``python -m bench.clients.<name> '<json spec>'``; it prints one JSON
 line (the last line of stdout) with what it measured in-process. The spec keys:
 bootstrap, topic, num_records, key_size, payload_file, acks ("1"/"all"),
 compression, idempotence, batch_size, linger_ms, rate (records/s, 0 = unthrottled),
-latency (bool: keep per-record send->ack latency); optional: security_protocol ("SSL")
-with ssl_ca (PEM CA file), and avro (``{"registry_url", "values_file"}``: values are
+latency (bool: keep per-record send->ack latency), headers (headers per record, 0 =
+none), warmup_records (what the harness expects on the broker before the clock);
+optional: tls (``{"ca": PEM CA file}``), and avro (``{"registry_url", "values_file"}``: values are
 the Customer dicts of that JSON file, serialized through the schema registry; the
 runner also times its serializer alone, ``serialize_us`` in the result line).
 
-Everything a record needs is built before the clock starts, so the timed loop
-only measures the client (runners fetch the topic's metadata first, too): values come from the harness's payload file (the same
-file Java's ProducerPerformance picks from), keys are 16-byte decimal strings.
+Everything a record needs is built before the clock starts, and every runner sends
+and flushes one warm-up record first (metadata, connection, producer id), so the
+clock (:class:`Clock`: from the first timed send until flush() returns, CPU over the
+same window) measures the client only. Values come from the harness's payload file,
+keys are 16-byte decimal strings, headers come from :func:`header_pool`; Java's runner
+(bench/java/KprodBench.java) builds the same records. Settings: bench.clients.settings.
 """
 from __future__ import annotations
 
@@ -58,15 +62,27 @@ def avro_values(spec: Dict[str, Any]) -> List[Dict[str, Any]]:
         return json.load(f)
 
 
-def records(spec: Dict[str, Any]) -> Tuple[List[Optional[bytes]], List[bytes]]:
-    """(keys, values) pools, cycled by index: ``keys[i % len]`` (None when unkeyed)."""
+def header_pool(n: int, count: int) -> List[Optional[List[Tuple[str, bytes]]]]:
+    """``n`` header lists of ``count`` headers (0: None): a 16-byte trace id that differs
+    per entry, then fixed small ones. Java's runner builds the same (KprodBench.java)."""
+    if not count:
+        return [None] * n
+    fixed = [("source", b"kprod-bench"), ("schema", b"v1"), ("region", b"eu-1")]
+    return [[("trace-id", str(i * 104729).zfill(16)[-16:].encode())] + fixed[:count - 1]
+            for i in range(n)]
+
+
+def records(spec: Dict[str, Any]) -> Tuple[List[Optional[bytes]], List[bytes],
+                                           List[Optional[List[Tuple[str, bytes]]]]]:
+    """(keys, values, headers) pools, cycled by index: ``keys[i % len]`` (None when
+    unkeyed, or without headers)."""
     with open(spec["payload_file"], "rb") as f:
         values = [v for v in f.read().split(b"\n") if v]
     n = len(values)
     ks = spec["key_size"]
     keys: List[Optional[bytes]] = [None] * n if not ks else \
         [str(i * 7919).zfill(ks)[-ks:].encode() for i in range(n)]
-    return keys, values
+    return keys, values, header_pool(n, spec.get("headers", 0))
 
 
 class Pacer:
@@ -84,19 +100,30 @@ class Pacer:
                 self.sleep(ahead)
 
 
+# Quantiles every runner reports (Java's too): the CDF chart's points and p50/p99/p99.9.
+CDF_QUANTILES = [i / 100 for i in range(100)] + [0.995, 0.999, 0.9995, 0.9999]
+
+
+def latency_summary(lat_ms: List[float]) -> Dict[str, Any]:
+    """p50/p99/p99.9/max and the CDF points of sorted-able latencies in ms; the pick is
+    ``sorted[min(n-1, int(q*n))]`` (KprodBench.java does the same)."""
+    lat = sorted(lat_ms)
+    if not lat:
+        return {}
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    return {"p50": pick(0.50), "p99": pick(0.99), "p999": pick(0.999), "max": lat[-1],
+            "count": len(lat), "cdf": [[q, pick(q)] for q in CDF_QUANTILES] + [[1.0, lat[-1]]]}
+
+
 class Latencies:
-    """Per-record send and ack times (only in the latency scenario)."""
+    """Per-record send and ack times (only in paced scenarios)."""
 
     def __init__(self, n: int) -> None:
         self.sent = [0.0] * n
         self.acked = [0.0] * n
 
-    def summary(self) -> Dict[str, float]:
-        lat = sorted((a - s) * 1000.0 for s, a in zip(self.sent, self.acked) if a)
-        if not lat:
-            return {}
-        pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
-        return {"p50": pick(0.50), "p99": pick(0.99), "max": lat[-1], "count": len(lat)}
+    def summary(self) -> Dict[str, Any]:
+        return latency_summary([(a - s) * 1000.0 for s, a in zip(self.sent, self.acked) if a])
 
 
 class Tally:
@@ -143,57 +170,81 @@ def time_serializer(call: Callable[[Any], Any], values: List[Any], passes: int =
 
 def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
          latencies: Any, notes: List[str], rss_mb: Optional[float] = None,
-         serialize_us: Optional[float] = None) -> None:
-    """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None."""
+         serialize_us: Optional[float] = None, warmup_acked: int = 0) -> None:
+    """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None.
+    ``warmup_acked``: records acknowledged before the clock (the harness checks it)."""
     if isinstance(latencies, Latencies):
         latencies = latencies.summary()
     out = {"sent": spec["num_records"], "acked": tally.acked, "errors": tally.errors,
            "first_error": tally.first_error, "elapsed_s": elapsed, "cpu_s": cpu,
-           "latency_ms": latencies, "notes": notes,
+           "latency_ms": latencies, "notes": notes, "warmup_acked": warmup_acked,
            "max_rss_mb": peak_rss_mb() if rss_mb is None else rss_mb,
            "serialize_us": serialize_us}
     sys.stdout.write(json.dumps(out) + "\n")
     sys.stdout.flush()
 
 
-def kprod_config(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """kprod's settings for a spec (the kprod and kprod-aio runners)."""
-    config = {
-        "bootstrap.servers": spec["bootstrap"], "acks": spec["acks"],
-        "compression.type": spec["compression"], "enable.idempotence": spec["idempotence"],
-        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]}
-    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
-        config["security.protocol"] = spec["security_protocol"]
-        config["ssl.truststore.location"] = spec["ssl_ca"]
-    return config
+# Printed (and flushed) when the clock starts and stops, so the harness reads the
+# broker's CPU at the same two moments (KprodBench.java prints the same lines).
+CLOCK_START, CLOCK_STOP = "KPROD-BENCH-CLOCK start", "KPROD-BENCH-CLOCK stop"
+
+
+def mark(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Clock:
+    """The one clock of every runner: wall time and this process's CPU, read together at
+    the first timed send (:meth:`start`) and when flush() has returned (:meth:`stop`)."""
+
+    def start(self) -> None:
+        mark(CLOCK_START)
+        self.cpu0, self.t0 = cpu_seconds(), time.perf_counter()
+
+    def stop(self) -> Tuple[float, float]:
+        """(elapsed s, CPU s) since :meth:`start`."""
+        elapsed, cpu = time.perf_counter() - self.t0, cpu_seconds() - self.cpu0
+        mark(CLOCK_STOP)
+        return elapsed, cpu
 
 
 async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
                             flush: Callable[[], Any]) -> Tuple[Tally, Optional[Latencies],
-                                                               float, float]:
-    """The asyncio runners' timed loop (aiokafka, kprod-aio): ``(await send(topic, value,
-    key)).add_done_callback(...)`` per record, paced with asyncio.sleep so the loop keeps
-    running, then ``await flush()``. Returns (tally, latencies, elapsed s, CPU s)."""
+                                                               float, float, int]:
+    """The asyncio runners' loop (aiokafka, kprod-aio): one warm-up record sent and
+    flushed before the clock, then ``(await send(topic, value, key, headers=))
+    .add_done_callback(...)`` per record, paced with asyncio.sleep so the loop keeps
+    running, then ``await flush()``. Returns (tally, latencies, elapsed s, CPU s,
+    warm-up records acknowledged)."""
     import asyncio
     import functools
-    keys, values = records(spec)
+    keys, values, headers = records(spec)
     n, pool, topic = spec["num_records"], len(values), spec["topic"]
     tally = Tally()
     lat = Latencies(n) if spec["latency"] else None
+    warm = Tally()
 
-    def on_done(fut: Any) -> None:
+    def count(t: Tally, fut: Any) -> None:
         exc = fut.exception()
         if exc is None:
-            tally.acked += 1
+            t.acked += 1
         else:
-            tally.error(exc)
+            t.error(exc)
+
+    on_done = functools.partial(count, tally)
 
     def on_done_timed(i: int, fut: Any) -> None:
         lat.acked[i] = time.perf_counter()   # type: ignore[union-attr]
         on_done(fut)
 
+    (await send(topic, values[0], keys[0], headers=headers[0])).add_done_callback(
+        functools.partial(count, warm))
+    await flush()
+    await asyncio.sleep(0)
+    clock = Clock()
     pacer = Pacer(spec["rate"])
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    clock.start()
     for i in range(n):
         if pacer.interval:
             ahead = pacer.start + i * pacer.interval - time.perf_counter()
@@ -202,10 +253,12 @@ async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
         j = i % pool
         if lat is not None:
             lat.sent[i] = time.perf_counter()
-            (await send(topic, values[j], keys[j])).add_done_callback(
+            (await send(topic, values[j], keys[j], headers=headers[j])).add_done_callback(
                 functools.partial(on_done_timed, i))
         else:
-            (await send(topic, values[j], keys[j])).add_done_callback(on_done)
+            (await send(topic, values[j], keys[j], headers=headers[j])).add_done_callback(
+                on_done)
     await flush()
     await asyncio.sleep(0)   # done callbacks are scheduled, not called, by the future
-    return tally, lat, time.perf_counter() - t0, cpu_seconds() - cpu0
+    elapsed, cpu = clock.stop()
+    return tally, lat, elapsed, cpu, warm.acked

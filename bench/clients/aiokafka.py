@@ -1,6 +1,7 @@
 """aiokafka runner: ``await send()`` + ``add_done_callback()`` per record, then ``flush()``.
 
-Over TLS: ``security_protocol="SSL"`` with ``create_ssl_context(cafile=)`` (hostname checked)."""
+Settings: bench.clients.settings.aiokafka_config; over TLS an ssl_context from
+``create_ssl_context(cafile=)`` (hostname checked)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,24 +9,20 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 
 from bench.clients._common import asyncio_send_loop, emit, load_spec
+from bench.clients.settings import aiokafka_config
 
 
 async def run(spec) -> None:
-    compression = None if spec["compression"] == "none" else spec["compression"]
-    security = {}
-    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
+    config = aiokafka_config(spec)
+    if spec.get("tls"):
         from aiokafka.helpers import create_ssl_context
-        security = {"security_protocol": spec["security_protocol"],
-                    "ssl_context": create_ssl_context(cafile=spec["ssl_ca"])}
-    producer = AIOKafkaProducer(
-        bootstrap_servers=spec["bootstrap"], acks=1 if spec["acks"] == "1" else "all",
-        compression_type=compression, enable_idempotence=spec["idempotence"],
-        max_batch_size=spec["batch_size"], linger_ms=spec["linger_ms"], **security)
+        config.update(security_protocol="SSL",
+                      ssl_context=create_ssl_context(cafile=spec["tls"]["ca"]))
+    producer = AIOKafkaProducer(**config)
     await producer.start()
-    await producer.partitions_for(spec["topic"])   # warm-up: metadata before the clock
-    tally, lat, elapsed, cpu = await asyncio_send_loop(spec, producer.send, producer.flush)
+    tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush)
     await producer.stop()
-    emit(spec, tally, elapsed, cpu, lat, [])
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm)
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 Delivery callbacks only run inside poll()/flush(): the throughput loop polls every
 256 records; the paced loop sleeps *in* poll() so latency isn't inflated by the loop.
-Over TLS: ``security.protocol=SSL``, ``ssl.ca.location`` (the PEM CA). Avro values go
-through ``SerializingProducer`` with ``confluent_kafka.schema_registry.avro.AvroSerializer``.
+Settings: bench.clients.settings.confluent_config. Avro values go through
+``SerializingProducer`` with ``confluent_kafka.schema_registry.avro.AvroSerializer``.
 """
 from __future__ import annotations
 
@@ -14,26 +14,20 @@ import time
 from confluent_kafka import KafkaException, Producer
 
 from bench.clients._common import (
-    CUSTOMER_SCHEMA, Latencies, Pacer, Tally, avro_values, cpu_seconds, emit, load_spec, records,
+    CUSTOMER_SCHEMA, Clock, Latencies, Pacer, Tally, avro_values, emit, load_spec, records,
     time_serializer,
 )
+from bench.clients.settings import confluent_config
 
 
 def main() -> None:
     spec = load_spec()
-    keys, values = records(spec)
-    config = {
-        "bootstrap.servers": spec["bootstrap"], "acks": spec["acks"],
-        "compression.type": spec["compression"], "enable.idempotence": spec["idempotence"],
-        # librdkafka's batch.size caps a MessageSet's bytes, like Java's batch.size
-        "batch.size": spec["batch_size"], "linger.ms": spec["linger_ms"]}
-    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
-        config["security.protocol"] = spec["security_protocol"]
-        config["ssl.ca.location"] = spec["ssl_ca"]
+    keys, values, headers = records(spec)
+    config = confluent_config(spec)
     # produce(topic, first[j], second[j]): Producer takes (value, key), SerializingProducer
     # (key, value); swapping the pools keeps one positional loop for both.
     first, second = values, keys
-    context = None   # Avro: the SerializationContext to register the schema with
+    context = None   # Avro: the SerializationContext to time the serializer with
     if spec.get("avro"):
         from confluent_kafka import SerializingProducer
         from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -45,36 +39,43 @@ def main() -> None:
         producer = SerializingProducer(config)
         second = avro_values(spec)
         first = [None] * len(second)
+        headers = [None] * len(second)
         context = SerializationContext(spec["topic"], MessageField.VALUE)
     else:
         producer = Producer(config)
     n, pool = spec["num_records"], len(first)
-    tally = Tally()
+    tally, warm = Tally(), Tally()
     lat = Latencies(n) if spec["latency"] else None
     full = 0   # BufferError retries (SerializingProducer serializes the record again)
 
-    def on_delivery(err, msg):
+    def count(t, err, msg):
         if err is None:
-            tally.acked += 1
+            t.acked += 1
         else:
-            tally.error(KafkaException(err))
+            t.error(KafkaException(err))
+
+    on_delivery = functools.partial(count, tally)
 
     def on_delivery_timed(i, err, msg):
         lat.acked[i] = time.perf_counter()
         on_delivery(err, msg)
 
     produce, poll, topic = producer.produce, producer.poll, spec["topic"]
-    producer.list_topics(topic, timeout=30)   # warm-up: metadata and connection
+    # warm-up: one record sent and flushed (metadata, connection, producer id; Avro: the
+    # schema is registered and its id cached)
+    produce(topic, first[0], second[0], headers=headers[0],
+            on_delivery=functools.partial(count, warm))
+    producer.flush()
     serialize_us = None
-    if context is not None:   # register the schema / cache its id before the clock
-        serializer(second[0], context)
+    if context is not None:
         # the serializer alone, called as SerializingProducer.produce() calls it: a new
         # SerializationContext(topic, VALUE, headers) per record
         serialize_us = time_serializer(
             lambda v: serializer(v, SerializationContext(topic, MessageField.VALUE, None)),
             second)
+    clock = Clock()
     pacer = Pacer(spec["rate"], sleep=poll)
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    clock.start()
     for i in range(n):
         pacer.wait(i)
         j = i % pool
@@ -84,7 +85,7 @@ def main() -> None:
             cb = functools.partial(on_delivery_timed, i)
         while True:
             try:
-                produce(topic, first[j], second[j], on_delivery=cb)
+                produce(topic, first[j], second[j], headers=headers[j], on_delivery=cb)
                 break
             except BufferError:   # local queue full: serve delivery reports, retry
                 full += 1
@@ -92,10 +93,11 @@ def main() -> None:
         if lat is not None or not i & 255:
             poll(0)
     producer.flush()
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    elapsed, cpu = clock.stop()
     notes = ["local queue was full at times: a retried produce() serialized the record "
              "again"] if full and context is not None else []
-    emit(spec, tally, elapsed, cpu, lat, notes, serialize_us=serialize_us)
+    emit(spec, tally, elapsed, cpu, lat, notes, serialize_us=serialize_us,
+         warmup_acked=warm.acked)
 
 
 if __name__ == "__main__":

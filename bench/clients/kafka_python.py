@@ -1,56 +1,56 @@
 """kafka-python runner: ``send()`` + ``add_both()`` per record, then ``flush()``.
 
-Over TLS: ``security_protocol="SSL"``, ``ssl_cafile`` (hostname checked, as by default)."""
+Settings: bench.clients.settings.kafka_python_config."""
 from __future__ import annotations
 
+import functools
 import time
 
 from kafka import KafkaProducer
 
-from bench.clients._common import Latencies, Pacer, Tally, cpu_seconds, emit, load_spec, records
+from bench.clients._common import Clock, Latencies, Pacer, Tally, emit, load_spec, records
+from bench.clients.settings import kafka_python_config
 
 
 def main() -> None:
     spec = load_spec()
-    keys, values = records(spec)
+    keys, values, headers = records(spec)
     n, pool = spec["num_records"], len(values)
-    compression = None if spec["compression"] == "none" else spec["compression"]
-    security = {}
-    if spec.get("security_protocol", "PLAINTEXT") != "PLAINTEXT":
-        security = {"security_protocol": spec["security_protocol"], "ssl_cafile": spec["ssl_ca"]}
-    producer = KafkaProducer(
-        bootstrap_servers=spec["bootstrap"], acks=1 if spec["acks"] == "1" else "all",
-        compression_type=compression, enable_idempotence=spec["idempotence"],
-        batch_size=spec["batch_size"], linger_ms=spec["linger_ms"], **security)
-    tally = Tally()
+    producer = KafkaProducer(**kafka_python_config(spec))
+    tally, warm = Tally(), Tally()
     lat = Latencies(n) if spec["latency"] else None
 
-    def on_done(result):   # RecordMetadata or the exception
+    def count(t, result):   # RecordMetadata or the exception
         if isinstance(result, Exception):
-            tally.error(result)
+            t.error(result)
         else:
-            tally.acked += 1
+            t.acked += 1
+
+    on_done = functools.partial(count, tally)
 
     def on_done_timed(i, result):
         lat.acked[i] = time.perf_counter()
         on_done(result)
 
     send, topic = producer.send, spec["topic"]
-    producer.partitions_for(topic)   # warm-up: metadata and connection before the clock
+    # warm-up: one record sent and flushed (metadata, connection, producer id)
+    send(topic, values[0], keys[0], headers=headers[0]).add_both(functools.partial(count, warm))
+    producer.flush()
+    clock = Clock()
     pacer = Pacer(spec["rate"])
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    clock.start()
     for i in range(n):
         pacer.wait(i)
         j = i % pool
         if lat is not None:
             lat.sent[i] = time.perf_counter()
-            send(topic, values[j], keys[j]).add_both(on_done_timed, i)
+            send(topic, values[j], keys[j], headers=headers[j]).add_both(on_done_timed, i)
         else:
-            send(topic, values[j], keys[j]).add_both(on_done)
+            send(topic, values[j], keys[j], headers=headers[j]).add_both(on_done)
     producer.flush()
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    elapsed, cpu = clock.stop()
     producer.close()
-    emit(spec, tally, elapsed, cpu, lat, [])
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm.acked)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """kprod runner: ``Producer.send(..., callback=)`` per record, then ``flush()``.
 
-Over TLS it sets ``security.protocol=SSL`` and ``ssl.truststore.location`` (the PEM CA);
-with Avro values the producer's ``value.serializer`` is kprod's ``AvroSerializer``.
+Settings: bench.clients.settings.kprod_config. With Avro values the producer's
+``value.serializer`` is kprod's ``AvroSerializer``.
 """
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ import sys
 import time
 
 from bench.clients._common import (
-    CUSTOMER_SCHEMA, Latencies, Pacer, Tally, avro_values, cpu_seconds, emit, kprod_config,
-    load_spec, records, time_serializer,
+    CUSTOMER_SCHEMA, Clock, Latencies, Pacer, Tally, avro_values, emit, load_spec, records,
+    time_serializer,
 )
+from bench.clients.settings import kprod_config
 
 if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
     sys.path.insert(0, os.environ["KPROD_BENCH_SRC"])
-from kprod.producer import Producer  # noqa: E402
+from kprod import Producer  # noqa: E402
 
 
 def main() -> None:
     spec = load_spec()
-    keys, values = records(spec)
+    keys, values, headers = records(spec)
     config = kprod_config(spec)
     serializer = None
     if spec.get("avro"):
@@ -32,47 +33,53 @@ def main() -> None:
         config["value.serializer"] = serializer
         values = avro_values(spec)
         keys = [None] * len(values)
+        headers = [None] * len(values)
     n, pool = spec["num_records"], len(values)
     producer = Producer(config)
-    tally = Tally()
+    tally, warm = Tally(), Tally()
     lat = Latencies(n) if spec["latency"] else None
 
-    def on_ack(metadata, exc):
+    def count(t, metadata, exc):
         if exc is None:
-            tally.acked += 1
+            t.acked += 1
         else:
-            tally.error(exc)
+            t.error(exc)
+
+    on_ack = functools.partial(count, tally)
 
     def on_ack_timed(i, metadata, exc):
         lat.acked[i] = time.perf_counter()
         on_ack(metadata, exc)
 
     send, topic = producer.send, spec["topic"]
-    producer.partitions_for(topic)   # warm-up: metadata and connection before the clock
+    # warm-up: one record sent and flushed (metadata, connection, producer id)
+    send(topic, values[0], keys[0], headers=headers[0], callback=functools.partial(count, warm))
+    producer.flush()
     serialize_us = None
-    if serializer is not None:
-        serializer.warm_up(topic)    # register the schema / resolve its id before the clock
+    if serializer is not None:   # the schema id is resolved by the warm-up record
         # the serializer alone, called as send() calls it: (topic, value, headers)
         serialize_us = time_serializer(lambda v: serializer(topic, v, None), values)
+    clock = Clock()
     pacer = Pacer(spec["rate"])
-    cpu0, t0 = cpu_seconds(), time.perf_counter()
+    clock.start()
     if lat is None and not spec["rate"]:
         for i in range(n):
             j = i % pool
-            send(topic, values[j], keys[j], callback=on_ack)
+            send(topic, values[j], keys[j], headers=headers[j], callback=on_ack)
     else:
         for i in range(n):
             pacer.wait(i)
             j = i % pool
             if lat is not None:
                 lat.sent[i] = time.perf_counter()
-                send(topic, values[j], keys[j], callback=functools.partial(on_ack_timed, i))
+                send(topic, values[j], keys[j], headers=headers[j],
+                     callback=functools.partial(on_ack_timed, i))
             else:
-                send(topic, values[j], keys[j], callback=on_ack)
+                send(topic, values[j], keys[j], headers=headers[j], callback=on_ack)
     producer.flush()
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    elapsed, cpu = clock.stop()
     producer.close()
-    emit(spec, tally, elapsed, cpu, lat, [], serialize_us=serialize_us)
+    emit(spec, tally, elapsed, cpu, lat, [], serialize_us=serialize_us, warmup_acked=warm.acked)
 
 
 if __name__ == "__main__":

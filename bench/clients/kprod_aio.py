@@ -1,13 +1,14 @@
 """kprod asyncio runner: ``await AsyncProducer.send()`` + ``add_done_callback()`` per
 record, then ``await flush()`` (the aiokafka runner's loop, for an asyncio-to-asyncio
-comparison). Over TLS: ``security.protocol=SSL`` + PEM CA."""
+comparison). Settings: bench.clients.settings.kprod_config."""
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
 
-from bench.clients._common import asyncio_send_loop, emit, kprod_config, load_spec
+from bench.clients._common import asyncio_send_loop, emit, load_spec
+from bench.clients.settings import kprod_config
 
 if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
     sys.path.insert(0, os.environ["KPROD_BENCH_SRC"])
@@ -17,10 +18,9 @@ from kprod.aio import AsyncProducer  # noqa: E402
 async def run(spec) -> None:
     producer = AsyncProducer(kprod_config(spec))
     await producer.start()
-    await producer.partitions_for(spec["topic"])   # warm-up: metadata before the clock
-    tally, lat, elapsed, cpu = await asyncio_send_loop(spec, producer.send, producer.flush)
+    tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush)
     await producer.close()
-    emit(spec, tally, elapsed, cpu, lat, [])
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm)
 
 
 def main() -> None:

@@ -1,0 +1,121 @@
+"""The broker's ceiling: a raw client that costs almost nothing per record.
+
+It builds one RecordBatch per partition once (bench.raw: the run's records, keys and
+headers, filled up to batch.size, compressed with the run's codec), then sends them in
+pipelined Produce v7 requests over one plain (or TLS 1.3) socket, one partition per
+request, rotating over the partitions, up to max.in.flight=5 requests unanswered; a
+smaller batch carries the remainder so exactly ``num_records`` are sent. Every
+response's error codes are checked. Same clock as the other runners: one warm-up
+request (one record, answered) before it; from the first timed request until the last
+response (acks=0: until the last byte is written). The batches are non-idempotent
+(producer id -1), so the broker skips the sequence checks idempotent clients get.
+"""
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+from typing import Any, Dict, List
+
+from bench import raw
+from bench.clients._common import Clock, Tally, emit, load_spec, records
+from bench.clients.settings import MAX_IN_FLIGHT, TLS_CIPHER, TLS_PROTOCOL
+
+TIMEOUT_MS = 30_000
+
+
+class Connection:
+    def __init__(self, spec: Dict[str, Any]) -> None:
+        host, port = spec["bootstrap"].split(",")[0].rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)), timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.cipher = None
+        if spec.get("tls"):
+            ctx = ssl.create_default_context(cafile=spec["tls"]["ca"])
+            ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+            sock = ctx.wrap_socket(sock, server_hostname=host)
+            self.cipher = sock.cipher()
+            if sock.version() != TLS_PROTOCOL or self.cipher[0] != TLS_CIPHER:
+                raise SystemExit(f"TLS negotiated {sock.version()} {self.cipher[0]}, "
+                                 f"expected {TLS_PROTOCOL} {TLS_CIPHER}")
+        self.sock = sock
+        self.buf = bytearray()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("broker closed the connection")
+            self.buf += chunk
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def response(self) -> bytes:
+        (size,) = struct.unpack(">i", self._read(4))
+        return self._read(size)
+
+
+def main() -> None:
+    spec = load_spec()
+    if spec.get("avro"):
+        raise SystemExit("the ceiling client sends bytes only")
+    keys, values, headers = records(spec)
+    pool = list(zip(keys, values, headers))
+    n, topic = spec["num_records"], spec["topic"]
+    acks = {"0": 0, "1": 1}.get(str(spec["acks"]), -1)
+    partitions = spec["partitions"]
+    batch, per_batch = raw.fill_batch(pool, spec["batch_size"], spec["compression"])
+    full, rest = divmod(n, per_batch)
+    plan: List[bytearray] = [raw.produce_request(0, "ceiling", acks, TIMEOUT_MS, topic,
+                                                 [(p, batch)]) for p in range(partitions)]
+    requests = [plan[i % partitions] for i in range(full)]
+    if rest:
+        small = raw.fill_batch(pool, 1 << 30, spec["compression"], limit=rest)[0]
+        requests.append(raw.produce_request(0, "ceiling", acks, TIMEOUT_MS, topic,
+                                            [(full % partitions, small)]))
+    conn = Connection(spec)
+    tally, warm = Tally(), Tally()
+
+    def check(body: bytes, expected: int, t: Tally, count: int) -> None:
+        correlation, results = raw.parse_produce_response(body)
+        if correlation != expected:
+            raise SystemExit(f"response {correlation} out of order (expected {expected})")
+        errors = [r for r in results if r[2] != 0]
+        if errors or not results:
+            t.error(f"Produce error {errors or 'no partitions'}")
+        else:
+            t.acked += count
+
+    # warm-up: one single-record request, answered (connection, metadata-free: topic known)
+    one = raw.encode_batch([raw.encode_record(0, *pool[0])], spec["compression"])
+    conn.send(raw.produce_request(1, "ceiling", -1 if acks == 0 else acks, TIMEOUT_MS, topic,
+                                  [(0, one)]))
+    check(conn.response(), 1, warm, 1)
+    counts = [per_batch] * full + ([rest] if rest else [])
+    clock = Clock()
+    clock.start()
+    next_answer = 0
+    for i, request in enumerate(requests):
+        if acks != 0 and i - next_answer >= MAX_IN_FLIGHT:
+            check(conn.response(), 2 + next_answer, tally, counts[next_answer])
+            next_answer += 1
+        raw.set_correlation(request, 2 + i)
+        conn.send(request)
+    if acks == 0:
+        tally.acked = n   # nothing comes back: the harness's broker count is the check
+    else:
+        while next_answer < len(requests):
+            check(conn.response(), 2 + next_answer, tally, counts[next_answer])
+            next_answer += 1
+    elapsed, cpu = clock.stop()
+    conn.sock.close()
+    notes = [f"{per_batch} records per batch ({len(batch)} B), one partition per request"]
+    emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked)
+
+
+if __name__ == "__main__":
+    main()
