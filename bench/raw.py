@@ -100,6 +100,17 @@ def fill_batch(pool: Sequence[Tuple[Optional[bytes], Optional[bytes], Optional[S
     return build(low), low
 
 
+def ceiling_batch(pool: Sequence[Tuple[Optional[bytes], Optional[bytes],
+                                       Optional[Sequence[Header]]]],
+                  batch_size: int, codec: str = "none") -> Tuple[bytes, int]:
+    """(batch, record count) the ceiling client sends: as many records as an
+    uncompressed batch of ``batch_size`` holds, compressed with ``codec``. (Filling
+    batch.size with compressed bytes would put ~1M of the cycled, highly compressible
+    values in one batch, which no client does.)"""
+    _, count = fill_batch(pool, batch_size, "none")
+    return fill_batch(pool, batch_size, codec, limit=count)
+
+
 def produce_request(correlation_id: int, client_id: str, acks: int, timeout_ms: int,
                     topic: str, partitions: Iterable[Tuple[int, bytes]]) -> bytearray:
     """A size-prefixed Produce v7 request (header v1). The correlation id sits at bytes

@@ -128,9 +128,13 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
                 "later runs may have measured other code." if meta.get("kprod_changed") else ""),
              ""]
     if loaded:
-        lines += [f"**Loaded machine: {loaded} of {total} runs started with a 1-minute load "
-                  f"average above 1.5 or had other processes using more than 0.3 cores. "
-                  f"These figures are not a quiet-machine measurement.**", ""]
+        lines += [f"**Loaded machine: during {loaded} of {total} runs other processes used "
+                  f"more than 0.3 cores. These figures are not a quiet-machine "
+                  f"measurement.**", ""]
+    first_load = (meta.get("loadavg_start") or [0.0])[0]
+    if first_load > 1.5:
+        lines += [f"**The machine was busy before the first run (1-minute load average "
+                  f"{first_load:.2f}).**", ""]
     head = "| scenario | " + " | ".join(clients) + " |\n|---|" + "---:|" * len(clients)
 
     lines += ["### matched settings (every client)",

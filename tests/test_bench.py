@@ -221,7 +221,10 @@ def test_a_loaded_run_is_flagged_in_the_report():
     runs = [_run(s, "kprod", 0, 1000, loaded=True, loadavg=3.1)]
     summary = report.summarize(runs, ["kprod"], [s])
     text = report.markdown(summary, ["kprod"], {"started": "x", "cpus": 2, "repeats": 1}, [s])
-    assert "**Loaded machine: 1 of 1 runs" in text
+    assert "**Loaded machine: during 1 of 1 runs" in text
+    busy = report.markdown(summary, ["kprod"], {"started": "x", "cpus": 2, "repeats": 1,
+                                               "loadavg_start": [2.5, 1.0, 1.0]}, [s])
+    assert "busy before the first run (1-minute load average 2.50)" in busy
 
 
 # -- planning ------------------------------------------------------------------------------
@@ -354,7 +357,7 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
     messages = consume(kafka.bootstrap_servers, topic, 3002)   # independent reader
     keys, values, headers = records(spec)
     pool = list(zip(keys, values, headers))
-    per_batch = raw.fill_batch(pool, spec["batch_size"], codec)[1]
+    per_batch = raw.ceiling_batch(pool, spec["batch_size"], codec)[1]
     full, rest = divmod(3001, per_batch)
     indices = [0] + list(range(per_batch)) * full + list(range(rest))   # warm-up first
     want = collections.Counter((keys[i % 1024], values[i % 1024], tuple(headers[i % 1024]))
