@@ -22,9 +22,11 @@ UNMATCHED = [
     "warm-up records first, in the same JVM, off the clock.",
     "Callbacks: one per record for every client (confluent-kafka serves them in poll() "
     "every 256 records, or every record when paced).",
-    "ceiling: raw Produce v7 requests of one pre-built, non-idempotent batch each (no "
-    "sequence checks on the broker), one partition per request, 5 in flight, one "
-    "connection; the broker's cost with a client costing almost nothing.",
+    "ceiling: raw Produce v7 requests of pre-built, non-idempotent batches (no "
+    "sequence checks on the broker), one batch per partition in a request, as many "
+    "partitions as fit in 1 MiB, 5 in flight, one connection; a compressed batch holds "
+    "as many records as an uncompressed one; the broker's cost with a client costing "
+    "almost nothing.",
     "Broker CPU is the broker JVM's /proc utime+stime read when the runner's clock "
     "starts and stops (the runner prints a mark at both moments), per million timed "
     "records; /proc counts in clock ticks (10 ms), so short windows are coarse.",

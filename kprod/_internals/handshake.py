@@ -24,7 +24,7 @@ from kprod._internals.connection_states import (
 )
 from kprod._internals.protocol import types
 from kprod.errors import (
-    AuthenticationError, KafkaConnectionError, SaslAuthenticationError,
+    AuthenticationError, IllegalSaslStateError, KafkaConnectionError, SaslAuthenticationError,
     UnsupportedSaslMechanismError, UnsupportedVersionError, error_for_code,
 )
 
@@ -92,8 +92,10 @@ class ConnectionHandshake:
             return
         code = response.error_code
         ranges = proto.broker_versions(response)
-        if code == 35 and 18 in ranges:     # UNSUPPORTED_VERSION: retry at the broker's max
-            version = min(ranges[18][1], self.supported["ApiVersions"][1])
+        api_versions_key = proto.BY_NAME["ApiVersions"].key
+        if code == UnsupportedVersionError.code and api_versions_key in ranges:
+            # retry at the broker's highest ApiVersions (KIP-511)
+            version = min(ranges[api_versions_key][1], self.supported["ApiVersions"][1])
             if 0 <= version < sent_version:
                 self._send_api_versions(version)
                 return
@@ -101,7 +103,7 @@ class ConnectionHandshake:
             # setup timeout and then report a misleading timeout.
             self.close(UnsupportedVersionError(
                 f"ApiVersions v{sent_version} rejected by broker {self._name()}, which "
-                f"advertises ApiVersions {ranges[18][0]}-{ranges[18][1]}"))
+                "advertises ApiVersions %d-%d" % ranges[api_versions_key]))
             return
         if code != 0:
             self.close(error_for_code(code, f"ApiVersions from broker {self._name()}"))
@@ -152,12 +154,12 @@ class ConnectionHandshake:
         mechanism = self.settings.sasl.mechanism
         code = response.error_code
         enabled = ", ".join(response.mechanisms or ()) or "none"
-        if code == 33:
+        if code == UnsupportedSaslMechanismError.code:
             self.close(UnsupportedSaslMechanismError(
                 f"SASL mechanism {mechanism} is not enabled on broker {self._name()}; "
                 f"it enables: {enabled}"))
             return
-        if code == 34:     # ILLEGAL_SASL_STATE: SASL on a listener without SASL
+        if code == IllegalSaslStateError.code:     # SASL on a listener without SASL
             self.close(AuthenticationError(
                 f"SaslHandshake ({mechanism}) with broker {self._name()} failed: "
                 f"ILLEGAL_SASL_STATE (is this a SASL listener? security.protocol="

@@ -11,9 +11,15 @@ import time
 from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from kprod._internals.protocol import types
-from kprod.errors import error_for_code
+from kprod.errors import (
+    InvalidTopicError, TopicAuthorizationError, UnknownTopicOrPartitionError, error_for_code,
+)
 
 TopicPartition = Tuple[str, int]
+
+# A topic the broker says is unknown, invalid or not ours to write leaves the snapshot.
+_TOPIC_GONE = {UnknownTopicOrPartitionError.code, InvalidTopicError.code,
+               TopicAuthorizationError.code}
 
 
 class Broker(NamedTuple):
@@ -124,7 +130,7 @@ class Metadata:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     hint = (" (the topic does not exist and was not auto-created)"
-                            if code == 3 else "")
+                            if code == UnknownTopicOrPartitionError.code else "")
                     raise KafkaTimeoutError(
                         f"Topic '{name}' not present in metadata after "
                         f"{timeout_s * 1000:.0f} ms (max.block.ms){hint}")
@@ -173,7 +179,7 @@ class Metadata:
             code = t.error_code
             self.topic_errors[name] = code
             if code != 0:
-                if code in (3, 17, 29):     # unknown / invalid / not authorized
+                if code in _TOPIC_GONE:
                     topics.pop(name, None)
                 continue
             parts = [PartitionInfo(p.partition_index, p.leader_id, p.leader_epoch,

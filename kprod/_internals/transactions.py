@@ -21,8 +21,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 from kprod._internals.protocol import types
 from kprod._internals.protocol.structs import Struct
 from kprod.errors import (
-    IllegalStateError, KafkaError, KafkaTimeoutError, ProducerFencedError,
-    TransactionAbortRequiredError, error_for_code,
+    ClusterAuthorizationError, ConcurrentTransactionsError, CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError, IllegalStateError, InvalidPidMappingError,
+    InvalidProducerEpochError, KafkaError, KafkaTimeoutError, NotCoordinatorError,
+    OperationNotAttemptedError, ProducerFencedError, TransactionAbortRequiredError,
+    TransactionalIdAuthorizationError, TransactionCoordinatorFencedError,
+    UnsupportedVersionError, error_for_code,
 )
 
 TopicPartition = Tuple[str, int]
@@ -48,9 +52,15 @@ _VALID_FROM = {  # Java TransactionManager.State.isTransitionValid
 
 # Fatal for the producer (Java: ProducerFenced, InvalidProducerEpoch for txn,
 # TransactionalIdAuthorization, ClusterAuthorization, UnsupportedVersion, ...).
-FATAL_CODES = {31, 35, 47, 49, 53, 90, 52}
-COORDINATOR_CODES = {15, 16}       # COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
-RETRY_CODES = {14, 51}             # COORDINATOR_LOAD_IN_PROGRESS, CONCURRENT_TRANSACTIONS
+FATAL_CODES = {cls.code for cls in (
+    ClusterAuthorizationError, UnsupportedVersionError, InvalidProducerEpochError,
+    InvalidPidMappingError, TransactionalIdAuthorizationError, ProducerFencedError,
+    TransactionCoordinatorFencedError)}
+COORDINATOR_CODES = {CoordinatorNotAvailableError.code, NotCoordinatorError.code}
+RETRY_CODES = {CoordinatorLoadInProgressError.code, ConcurrentTransactionsError.code}
+# FENCED_CODES: Java maps INVALID_PRODUCER_EPOCH from the coordinator to
+# ProducerFencedException too.
+FENCED_CODES = {InvalidProducerEpochError.code, ProducerFencedError.code}
 
 TRANSACTION_KEY, GROUP_KEY = 1, 0  # FindCoordinator key types
 
@@ -426,7 +436,7 @@ class TransactionManager:
                     if code in COORDINATOR_CODES:
                         self._enqueue_find("txn")
                         retry = True
-                    elif code in RETRY_CODES or code == 55:  # 55: OPERATION_NOT_ATTEMPTED
+                    elif code in RETRY_CODES or code == OperationNotAttemptedError.code:
                         retry = True
                     else:
                         self.partitions_being_added.difference_update(partitions)
@@ -471,12 +481,12 @@ class TransactionManager:
             return "retry"
         text = f"{api} for transactional.id {self.transactional_id!r}" + (
             f": {message}" if message else "")
-        if code in (47, 90):
+        if code in FENCED_CODES:
             # Java maps INVALID_PRODUCER_EPOCH from the coordinator to
             # ProducerFencedException: a newer instance with our id took over.
             err: KafkaError = ProducerFencedError(
                 f"{text} (fenced by a newer producer with the same transactional.id"
-                f"{', INVALID_PRODUCER_EPOCH' if code == 47 else ''})")
+                f"{', INVALID_PRODUCER_EPOCH' if code == InvalidProducerEpochError.code else ''})")
         else:
             err = error_for_code(code, text)
         if code in FATAL_CODES:

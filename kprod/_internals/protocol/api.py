@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
-from kprod.errors import ProtocolError
+from kprod.errors import ProtocolError, UnsupportedVersionError
 
 from . import headers as H
 from . import primitives as P
@@ -162,9 +162,9 @@ def decode_response(api: ApiRef, version: int, data: Any, *,
         raise ProtocolError(f"{codec.message.name} v{version}: correlation id {correlation_id} "
                             f"does not match the expected {expected_correlation_id}")
     if codec.message.api_key == H.API_VERSIONS_KEY and version > 0 and p + 2 <= e \
-            and P.INT16.unpack_from(d, p)[0] == 35:
+            and P.INT16.unpack_from(d, p)[0] == UnsupportedVersionError.code:
         # KIP-511: a broker that does not know our ApiVersions version answers
-        # UNSUPPORTED_VERSION (35) in the v0 body format, listing what it supports.
+        # UNSUPPORTED_VERSION in the v0 body format, listing what it supports.
         codec = response_codec(api, 0)
     return correlation_id, _decode_body(codec, d, p, e)
 
