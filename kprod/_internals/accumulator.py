@@ -365,6 +365,10 @@ class RecordAccumulator:
     def has_undrained(self) -> bool:
         return any(q.batches for q in self.queues.values())
 
+    def topics_with_batches(self) -> Set[str]:
+        """Topics with a queued batch (their metadata must stay fresh)."""
+        return {tp[0] for tp, q in self.queues.items() if q.batches}
+
 
 
 class _LoadStats:

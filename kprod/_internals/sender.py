@@ -163,7 +163,7 @@ class Sender:
             response.complete()
 
     def _topics_in_use(self) -> Set[str]:
-        return ({tp[0] for tp, q in self.acc.queues.items() if q.batches}
+        return (self.acc.topics_with_batches()
                 | {b.tp[0] for batches in self.in_flight_batches.values() for b in batches})
 
     # -- idempotence ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ AddPartitionsToTxn, AddOffsetsToTxn, EndTxn) or the group coordinator
 (TxnOffsetCommit), in Java's priority order, and applies the answers.
 
 Rules kept from Java: a partition's batches are drained only after
-AddPartitionsToTxn added it (research §8.9 item 12); EndTxn is sent only once
+AddPartitionsToTxn added it (Java isSendToPartitionAllowed); EndTxn is sent only once
 no batch of the transaction is incomplete (commit flushes first); fencing
 errors are fatal (the producer can only be closed), other failures inside a
 transaction are abortable (``abort_transaction()`` makes the producer usable
