@@ -14,14 +14,13 @@ Runs on the I/O thread only.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.batch import ProducerBatch
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Broker, Metadata
 from kprod._internals.metrics import ProducerMetrics
-from kprod._internals.protocol import types
 from kprod._internals.transactions import TransactionManager
 from kprod.errors import (
     BrokerError, DuplicateSequenceError, InvalidMetadataError, InvalidProducerEpochError,
@@ -61,7 +60,7 @@ class ProduceResponseHandler:
 
     # -- a whole response ------------------------------------------------------------
     def handle(self, node_id: int, batches: List[ProducerBatch],
-               response: Optional[types.ProduceResponse],
+               response: Optional[Any],    # kprod._native.produce.ProduceResponse
                error: Optional[BaseException], sent_ms: float, now: float) -> None:
         if error is not None:
             for batch in batches:
@@ -306,7 +305,7 @@ class _SizeBounds:
             self.smallest_rejected = None    # the limit was raised since
 
 
-def _broker_message(partition: types.PartitionProduceResponse) -> Optional[str]:
+def _broker_message(partition: Any) -> Optional[str]:
     """The broker's error message, with the first per-record errors (KIP-467)."""
     message = partition.error_message or None
     record_errors = partition.record_errors or ()
