@@ -1,5 +1,5 @@
 """The client's own codec entry points, used by the connections: Produce requests and
-responses go through the native codec (kprod._native.produce: one per request, on the
+responses go through the native codec (kprod._native.produce_request / produce_response: one per request, on the
 I/O thread, where the generated Python codec cost ~10 us each way), every other message
 through the generated classes (:mod:`.api`).
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
-from kprod._native.produce import decode_produce_frame, encode_produce_request
+from kprod._native.produce_request import encode_produce_request
+from kprod._native.produce_response import decode_produce_frame
 
 from .api import EncodedRequest, decode_response, encode_request
 from .generated.produce import ProduceRequest
