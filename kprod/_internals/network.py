@@ -223,6 +223,7 @@ class NetworkClient:
             log.debug("Metadata request failed: %s", error)
             self.metadata.request_update()
             return
+        assert response is not None      # no error: the broker answered
         self.metadata.update(response, self.clock())
         for node_id in self.metadata.snapshot.brokers:
             self.connection(node_id)
