@@ -1,7 +1,7 @@
 """Native ProduceResponse v3-v13 decoder: typed objects (KIP-482 flexible versions
 from v9, KIP-951 leader hints from v10, KIP-516 topic ids in v13)."""
 import uuid
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 _BytesLike = Union[bytes, bytearray, memoryview]
 
