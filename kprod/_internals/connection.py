@@ -194,7 +194,8 @@ class BrokerConnection(ConnectionHandshake):
             infos = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise DnsLookupError(
-                f"Could not resolve broker host {self.host!r} (port {self.port}): {exc}") from None
+                f"DNS lookup failed for broker host {self.host!r} (port {self.port}): could "
+                f"not resolve it: {exc}") from None
         if not infos:
             raise DnsLookupError(f"No addresses for broker host {self.host!r}")
         return infos if self.settings.use_all_dns_ips else infos[:1]

@@ -67,6 +67,11 @@ class ConnectionSettings:
         elif self.security_protocol not in ("PLAINTEXT", "SSL"):
             raise ConfigError(f"Unknown security.protocol {self.security_protocol!r}")
         self.max_reauth_ms: int = get("connections.max.reauth.ms", 0) or 0
+        # metadata.recovery.strategy (KIP-899) and its trigger (KIP-1102), for the
+        # network client.
+        self.rebootstrap: bool = get("metadata.recovery.strategy", "rebootstrap") == "rebootstrap"
+        self.rebootstrap_trigger_ms: int = get("metadata.recovery.rebootstrap.trigger.ms",
+                                               300000)
         self.stats = ConnectionStats()
 
 

@@ -84,6 +84,14 @@ class NetworkClient:
         self.on_ready: Optional[Callable[[BrokerConnection], None]] = None
         self._completed: List[ClientResponse] = []
         self._metadata_in_flight = False
+        # metadata.recovery.strategy (KIP-899) and its trigger (KIP-1102): when metadata
+        # is wanted but no known broker gave it for trigger_ms, ask bootstrap.servers.
+        self.rebootstrap_enabled = getattr(settings, "rebootstrap", True)
+        self.rebootstrap_trigger_ms = getattr(settings, "rebootstrap_trigger_ms", 300000)
+        self._metadata_wanted_ms: Optional[float] = None   # an update due since
+        self._rebootstrapping = False
+        # The last failure of each connection since it was last ready (error causes).
+        self.last_failures: Dict[int, Tuple[str, BaseException]] = {}
 
     @property
     def wake_deadline(self) -> Optional[float]:
@@ -102,10 +110,21 @@ class NetworkClient:
             self.on_auth_failure(error)
 
     def _on_state_change(self, conn: BrokerConnection) -> None:
+        if conn.last_error is not None:
+            self.last_failures[conn.node_id] = (f"{conn.host}:{conn.port}", conn.last_error)
+        elif conn.ready:
+            self.last_failures.pop(conn.node_id, None)
         if conn.last_error is not None and conn.node_id >= 0:
             self.metadata.request_update()
         if conn.ready and self.on_ready is not None:
             self.on_ready(conn)
+
+    def failures(self) -> List[Tuple[str, BaseException]]:
+        """``(host:port, error)``: the last failure of each broker not ready since (the
+        bootstrap servers first), for errors that say why no broker answered."""
+        ordered = sorted(self.last_failures.items(), key=lambda item: (item[0] >= 0,
+                                                                        abs(item[0])))
+        return [failure for _, failure in ordered]
 
     def all_connections(self) -> List[BrokerConnection]:
         return list(self.connections.values()) + self.bootstrap
@@ -150,7 +169,9 @@ class NetworkClient:
         """A ready connection with the fewest in-flight requests, else start one."""
         candidates = list(self.connections.values())
         brokers = self.metadata.snapshot.brokers
-        if not any(c.node_id >= 0 for c in candidates) or not brokers:
+        if self._rebootstrapping:
+            candidates = list(self.bootstrap)
+        elif not any(c.node_id >= 0 for c in candidates) or not brokers:
             candidates += self.bootstrap
         else:
             for node_id in brokers:
@@ -166,7 +187,8 @@ class NetworkClient:
             if conn.can_connect(now):
                 conn.connect(now)
                 return conn if conn.ready else None
-        if all(c.state == CLOSED for c in candidates) and not self.bootstrap[0].sock:
+        if self.rebootstrap_enabled and all(c.state == CLOSED for c in candidates) \
+                and not self.bootstrap[0].sock:
             # Rebootstrap (KIP-899): every known broker is failing, try the bootstrap list.
             for conn in self.bootstrap:
                 if conn.can_connect(now):
@@ -204,8 +226,15 @@ class NetworkClient:
         """Send a Metadata request when one is due; returns ms until the next check."""
         md = self.metadata
         wait = md.time_to_next_update(now)
+        if wait <= 0 and self._metadata_wanted_ms is None:
+            self._metadata_wanted_ms = now
         if wait > 0 or self._metadata_in_flight:
             return wait if wait > 0 else 1000.0
+        if self.rebootstrap_enabled and not self._rebootstrapping and md.snapshot.brokers \
+                and now - self._metadata_wanted_ms >= self.rebootstrap_trigger_ms:
+            log.info("No metadata for %.0f ms (metadata.recovery.rebootstrap.trigger.ms): "
+                     "rebootstrapping from bootstrap.servers", now - self._metadata_wanted_ms)
+            self._rebootstrapping = True
         conn = self.least_loaded(now)
         if conn is None:
             return 50.0
@@ -225,6 +254,8 @@ class NetworkClient:
             self.metadata.request_update()
             return
         self.metadata.update(response, self.clock())
+        self._metadata_wanted_ms = None
+        self._rebootstrapping = False
         for node_id in self.metadata.snapshot.brokers:
             self.connection(node_id)
 

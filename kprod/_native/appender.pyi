@@ -37,6 +37,7 @@ class SendPath:
     accumulator: Any
     wakeup: Callable[[], None]
     partitioner: PartitionChooser
+    default_callback: Optional[Callable[[Any, Optional[BaseException]], Any]]
     def send(self, topic: Any, value: Any = None, key: Any = None,
              partition: Optional[int] = None, timestamp: Optional[int] = None,
              headers: Any = None, callback: Optional[Callable[..., Any]] = None, *,

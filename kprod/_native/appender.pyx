@@ -365,6 +365,10 @@ cdef class SendPath:
     cdef public object accumulator     # RecordAccumulator (its .queues dict)
     cdef public object wakeup          # Sender.wakeup
     cdef public PartitionChooser partitioner   # the accumulator's (same rule as slow)
+    # The interceptors' on_acknowledgement chain, as the callback of records sent
+    # without one (None: no interceptor acknowledges); a record with its own callback
+    # takes the slow path, which chains both.
+    cdef public object default_callback
     cdef object _snapshot              # the metadata snapshot the cache below is for
     cdef dict _topics                  # topic -> TopicState
 
@@ -420,7 +424,8 @@ cdef class SendPath:
         cdef Py_ssize_t key_size = -1, value_size = -1, n, p
         cdef int64_t ts
         if (not self.enabled or headers is not None or type(topic) is not str
-                or (callback is not None and not PyCallable_Check(callback))
+                or (callback is not None and (self.default_callback is not None
+                                              or not PyCallable_Check(callback)))
                 or (key is not None and type(key) is not bytes)
                 or (value is not None and type(value) is not bytes)):
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
@@ -445,7 +450,7 @@ cdef class SendPath:
             tstate.sticky = state
         if timestamp is None:
             ts = _now_ms()
-        elif type(timestamp) is int:
+        elif type(timestamp) is int and 0 <= timestamp <= 0x7FFFFFFFFFFFFFFF:
             ts = timestamp
         else:
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
@@ -459,7 +464,8 @@ cdef class SendPath:
             tstate.queues[p] = q
         cdef Py_ssize_t appended
         cdef bint full
-        future = _append((<PartitionQueue>q).batches, ts, key, value, None, callback,
+        future = _append((<PartitionQueue>q).batches, ts, key, value, None,
+                         callback if callback is not None else self.default_callback,
                          key_size, value_size, &appended, &full)
         if future is None:                     # needs a new batch: the slow path opens it
             return self.slow(topic, value, key, p if state is None else None, ts, headers,
