@@ -376,6 +376,11 @@ class BrokerConnection(ConnectionHandshake):
                     f"TLS session with broker {self._name()} failed: "
                     f"{_tls.describe_handshake_error(exc)}"))
                 return
+            if isinstance(exc, ConnectionResetError):     # the peer closed, unread data
+                self.close(KafkaConnectionError(
+                    f"Broker {self._name()} closed the connection (reset by peer)"
+                    + (self._setup_hint() if self.state != READY else "")))
+                return
             self.close(KafkaConnectionError(f"Read from broker {self._name()} failed: {exc}"))
             return
         if not data:
