@@ -243,6 +243,10 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("sasl.oauthbearer.token.provider", "object", None,
             "Callable returning (token, expiry_epoch_seconds) for OAUTHBEARER (KIP-255)."),
     _int("connections.max.reauth.ms", 0, "Re-authenticate sessions before this age (KIP-368)."),
+    Setting("kprod.fork.reinitialize", "bool", False,
+            "kprod only: in a child process after os.fork(), the producer's first call "
+            "fails the records inherited from the parent and starts afresh (I/O thread, "
+            "connections, producer id); false: the child's calls raise."),
 )
 
 SETTINGS_BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -49,9 +49,12 @@ _live_producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    # Only marks the producers: the child's first call on one fails what it inherited
+    # and re-initialises it (kprod.fork.reinitialize) or raises (Producer._after_fork).
     for producer in list(_live_producers):
         producer._forked = True
         producer._send_path.enabled = False
+        producer._close_lock = threading.Lock()   # a parent thread may have held it
 
 
 if hasattr(os, "register_at_fork"):
@@ -94,6 +97,16 @@ class Producer:
             MetricConfig(cfg["metrics.sample.window.ms"], cfg["metrics.num.samples"]),
             cfg["metrics.recording.level"], self._reporters, _monotonic_ms,
             memory=lambda: self._pool)
+        self._closed = False
+        self._forked = False
+        self._close_lock = threading.Lock()
+        self._reinit_after_fork = cfg["kprod.fork.reinitialize"]
+        self._start(cfg)
+        _live_producers.add(self)
+
+    def _start(self, cfg: ProducerConfig) -> None:
+        """The per-process part: buffers, accumulator, metadata, producer id, I/O thread
+        and the native send path (made again in a child after fork, when asked)."""
         self._pool = BufferPool(cfg["buffer.memory"], cfg["batch.size"])
         compression = cfg["compression.type"]
         level = cfg[_LEVEL_SETTING[compression]] if compression in _LEVEL_SETTING else None
@@ -119,9 +132,6 @@ class Producer:
                               self.metrics_registry, _monotonic_ms, self._txn)
         self._accumulator.on_new_batch = self._sender.wakeup_new_batch
         self._metadata.failures = self._sender.network.failures   # timeouts name causes
-        self._closed = False
-        self._forked = False
-        self._close_lock = threading.Lock()
         # send() for the common case runs natively; everything else (and every error)
         # goes through the Python send below, which handles all cases.
         fast = self._send_path = SendPath()
@@ -138,7 +148,6 @@ class Producer:
                         and not self._on_send)
         self.send = fast.send  # type: ignore[method-assign]
         self._sender.start()
-        _live_producers.add(self)
 
     def _set_up_plugins(self, cfg: ProducerConfig) -> None:
         configs = cfg.plugin_configs()
@@ -272,8 +281,9 @@ class Producer:
         if self._closed:
             raise ProducerClosedError("Cannot send: the producer is closed")
         if self._forked:
-            raise KafkaError("This producer was created in a parent process; after fork() "
-                             "create a new Producer in the child")
+            self._after_fork("send()")
+            return self.send(topic, value, key, partition, timestamp, headers, callback,
+                             block=block)
         if self._txn is None:
             return self._append(topic, value, key, partition, timestamp, headers, callback,
                                 block)
@@ -289,6 +299,65 @@ class Producer:
             if block or not isinstance(exc, (KafkaTimeoutError, BufferExhaustedError)):
                 self._txn.abortable(exc)
             raise
+
+    # -- fork ----------------------------------------------------------------------------
+    def _after_fork(self, operation: str) -> None:
+        """In a child process after fork(): fail the records inherited from the parent,
+        then start afresh (new buffers, I/O thread, connections and producer id) when
+        kprod.fork.reinitialize is set, else raise."""
+        self._fail_inherited()
+        if self._closed:
+            raise ProducerClosedError(f"Cannot call {operation}: the producer is closed")
+        if not self._reinit_after_fork:
+            raise KafkaError(f"Cannot call {operation} in this process: the producer was "
+                             "created in a parent process before fork(); create a new "
+                             "Producer in the child, or set kprod.fork.reinitialize=true")
+        if self._txn is not None:
+            raise KafkaError(f"Cannot call {operation}: a transactional producer is not "
+                             "re-initialised after fork() (the child's producer would fence "
+                             "the parent's transactional.id); create a new Producer with its "
+                             "own transactional.id in the child")
+        log.info("Re-initialising the producer in child process %d after fork()",
+                 os.getpid())
+        self._start(self.config)
+        self._forked = False
+
+    def _fail_inherited(self) -> None:
+        """Complete every record the child inherited with an error (once). Nothing is
+        released to the parent's pool and no inherited socket is written to: a parent
+        thread may have held their locks at fork()."""
+        if getattr(self, "_inherited_failed", False):
+            return
+        self._inherited_failed = True
+        acc = self._accumulator
+        inherited = list(acc.incomplete)
+        for queue in list(acc.queues.values()):
+            inherited += [b for b in list(queue.batches) if b not in acc.incomplete]
+        network = self._sender.network
+        for conn in network.all_connections():
+            if conn.sock is not None:
+                try:
+                    conn.sock.close()       # the child's copy; the parent's stays open
+                except OSError:
+                    pass
+                conn.sock = None
+        try:
+            network.selector.close()
+        except OSError:
+            pass
+        error = KafkaError("The record was queued before fork() in the parent process; "
+                           "a child process does not send it (the parent may)")
+        for batch in inherited:
+            if batch.final_state is not None:
+                continue
+            batch.final_state = "failed"
+            result = batch.result
+            result._lock = threading.Lock()
+            result._event = None
+            try:
+                result.complete(-1, -1, error)
+            except Exception:
+                log.exception("Failing an inherited batch after fork() failed")
 
     def _append(self, topic: Any, value: Any, key: Any, partition: Optional[int],
                 timestamp: Optional[int], headers: Any, callback: Any,
@@ -405,6 +474,8 @@ class Producer:
 
         Raises KafkaTimeoutError if records are still pending after ``timeout`` s.
         """
+        if self._forked:
+            self._after_fork("flush()")
         if self._sender.thread is threading.current_thread():
             raise KafkaError("flush() cannot be called from a producer callback")
         acc = self._accumulator
@@ -427,6 +498,11 @@ class Producer:
         Every future is complete when close() returns: records not delivered by then
         fail with ProducerClosedError. From a callback this is ``close(0)``.
         """
+        if self._forked:
+            # A child after fork(): the I/O thread is the parent's; nothing to wait for.
+            self._fail_inherited()
+            self._closed = True
+            return
         on_io_thread = self._sender.thread is threading.current_thread()
         if on_io_thread:
             timeout = 0
@@ -477,6 +553,8 @@ class Producer:
             raise IllegalStateError("Transactions need the 'transactional.id' setting")
         if self._closed:
             raise ProducerClosedError("The producer is closed")
+        if self._forked:
+            self._after_fork("a transactional call")
         return self._txn
 
     def init_transactions(self, timeout: Optional[float] = None) -> None:
@@ -530,6 +608,8 @@ class Producer:
         """The topic's partitions (waits up to max.block.ms for metadata)."""
         if self._closed:
             raise ProducerClosedError("Cannot fetch metadata: the producer is closed")
+        if self._forked:
+            self._after_fork("partitions_for()")
         info = self._metadata.wait_for_topic(topic, self._max_block_s, self._sender.wakeup)
         return list(info.partitions)
 

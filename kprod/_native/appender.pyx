@@ -21,6 +21,8 @@ from kprod.errors import KafkaTimeoutError
 from kprod.record import RecordMetadata
 
 cdef object _RecordMetadata = RecordMetadata
+cdef object _await_record = None     # kprod._internals.loop_bridge.await_record (lazy:
+                                     # importing asyncio costs every sync user too)
 
 
 cdef class BatchCore:
@@ -136,6 +138,15 @@ cdef class RecordFuture:
 
     def exception(self, timeout=None):
         return self._wait(timeout, False).error
+
+    def __await__(self):
+        """``await future`` (asyncio): the RecordMetadata, or raises the record's error.
+        No asyncio.Future per record: see kprod._internals.loop_bridge."""
+        global _await_record
+        if _await_record is None:
+            from kprod._internals.loop_bridge import await_record
+            _await_record = await_record
+        return _await_record(self)
 
     def add_done_callback(self, fn):
         """Call ``fn(future)`` when done (on the I/O thread, or now if already done)."""
