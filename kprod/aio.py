@@ -88,18 +88,15 @@ class AsyncProducer:
 
         Input errors (serialization, size, closed producer) raise here, as from
         :meth:`Producer.send`; delivery errors arrive through the future."""
-        loop = self._loop
-        if loop is None or loop is not asyncio.get_running_loop():
-            loop = self._bind()
+        # The future does not belong to a loop; only the executor fallback needs one.
         try:
-            record_future = self.producer.send(topic, value, key, partition, timestamp,
-                                               headers, block=False)
+            return self.producer.send(topic, value, key, partition, timestamp, headers,
+                                      block=False)
         except (KafkaTimeoutError, BufferExhaustedError):
             # It would have to wait (metadata or memory): wait off the loop, bounded by
             # max.block.ms, and raise what a blocking send() would raise.
-            record_future = await loop.run_in_executor(None, functools.partial(
+            return await self._bind().run_in_executor(None, functools.partial(
                 self.producer.send, topic, value, key, partition, timestamp, headers))
-        return record_future
 
     async def send_and_wait(self, topic: Any, value: Any = None, key: Any = None,
                             partition: Optional[int] = None, timestamp: Optional[int] = None,
