@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.cost_per_record [--records 200000] [--repeats 3]
 
-Forms: sync send(); kprod.aio (``await send()`` + add_done_callback, as the bench's
+Forms: sync send(), with and without callback=; kprod.aio (``await send()`` + add_done_callback, as the bench's
 asyncio runner, and ``await send()`` then ``await gather(futures)``); an interceptor
 with on_send (the Python send path) and one with on_acknowledgement only (the native
 path). Each run sends 100-byte values to a fresh 3-partition topic and flushes; the
@@ -48,9 +48,28 @@ def _sync(bootstrap: str, topic: str, n: int, **settings) -> None:
 
 def _sync_loop(producer: Producer, topic: str, n: int) -> None:
     send = producer.send
-    for _ in range(n):
-        send(topic, VALUE)
+    if CALLBACK[0]:
+        for _ in range(n):
+            send(topic, VALUE, callback=_acked)
+    else:
+        for _ in range(n):
+            send(topic, VALUE)
     producer.flush(60)
+
+
+CALLBACK = [False]
+
+
+def _acked(*args) -> None:
+    pass
+
+
+def _sync_callback(bootstrap: str, topic: str, n: int) -> None:
+    CALLBACK[0] = True
+    try:
+        _sync(bootstrap, topic, n)
+    finally:
+        CALLBACK[0] = False
 
 
 def _aio(bootstrap: str, topic: str, n: int, style: str) -> None:
@@ -101,6 +120,7 @@ def main() -> None:
     n = args.records
     forms = {
         "sync send()": lambda b, t: _sync(b, t, n),
+        "sync send(callback=)": lambda b, t: _sync_callback(b, t, n),
         "sync send(), interceptor with on_send": lambda b, t: _sync(
             b, t, n, interceptor_classes=[OnSend()]),
         "sync send(), interceptor without on_send": lambda b, t: _sync(
