@@ -134,7 +134,10 @@ SETTINGS: Tuple[Setting, ...] = (
             "empty: 'producer-<transactional.id>' or 'producer-N' (N counts producers, as "
             "in Java)."),
     _choice("client.dns.lookup", "use_all_dns_ips",
-            "How host names become addresses: try every resolved IPv4/IPv6 address.",
+            "use_all_dns_ips: a connection tries every address of its host; "
+            "resolve_canonical_bootstrap_servers_only: each bootstrap host becomes the "
+            "canonical names of its addresses, and a connection uses its host's first "
+            "address (as Java).",
             "use_all_dns_ips", "resolve_canonical_bootstrap_servers_only"),
     _choice("acks", "all", "Acknowledgements the leader waits for: 0, 1 or all (-1).",
             "all", "-1", "0", "1"),

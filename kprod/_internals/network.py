@@ -22,6 +22,7 @@ from kprod._internals import protocol as proto
 from kprod._internals.connection import (
     CLOSED, DISCONNECTED, BrokerConnection, ConnectionSettings,
 )
+from kprod._internals.connection_settings import canonical_bootstrap
 from kprod._internals.metadata import Metadata
 from kprod._internals.protocol import types
 from kprod._internals.selector import ConnectionSelector
@@ -75,6 +76,8 @@ class NetworkClient:
         self.wakeup = self.selector.wakeup          # any thread
         self.connections: Dict[int, BrokerConnection] = {}
         self.bootstrap: List[BrokerConnection] = []
+        if not getattr(settings, "use_all_dns_ips", True):
+            bootstrap_servers = canonical_bootstrap(bootstrap_servers)
         for i, server in enumerate(bootstrap_servers):
             host, _, port = server.rpartition(":")
             self.bootstrap.append(self._new_connection(-(i + 1), host.strip("[]"), int(port)))
