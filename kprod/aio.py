@@ -42,12 +42,18 @@ async def gather(futures: Sequence[RecordFuture],
     its place; otherwise the first error raised."""
     results: List[Any] = []
     for future in futures:
-        try:
-            results.append(await future)
-        except Exception as exc:
-            if not return_exceptions:
-                raise
-            results.append(exc)
+        if not future.done():       # one await per pending batch, in practice
+            try:
+                await future
+            except Exception:
+                pass
+        error = future.exception(0)
+        if error is None:
+            results.append(future.metadata())
+        elif return_exceptions:
+            results.append(error)
+        else:
+            raise error
     return results
 
 
