@@ -15,6 +15,18 @@ from kprod._native.produce import decode_produce_frame, encode_produce_request
 
 from .api import EncodedRequest, decode_response, encode_request
 from .generated.produce import ProduceRequest
+from .primitives import ZERO_UUID
+
+
+def version_cap(api: str, body: Any) -> Optional[int]:
+    """The newest version that can carry ``body``, if lower than the codec's: a Produce
+    with a topic whose id is unknown cannot be v13 (KIP-516 addresses topics by id);
+    Java's Sender caps such a request at v12 the same way."""
+    if api == "Produce" and type(body) is ProduceRequest:
+        for topic in body.topic_data:
+            if topic.topic_id == ZERO_UUID:
+                return 12
+    return None
 
 
 def encode_client_request(api: str, version: int, correlation_id: int,
