@@ -47,13 +47,12 @@ async def gather(futures: Sequence[RecordFuture],
                 await future
             except Exception:
                 pass
-        error = future.exception(0)
-        if error is None:
-            results.append(future.metadata())
-        elif return_exceptions:
+        try:
+            results.append(future.get(0))
+        except Exception as error:
+            if not return_exceptions:
+                raise
             results.append(error)
-        else:
-            raise error
     return results
 
 
