@@ -55,6 +55,7 @@ def _after_fork_in_child() -> None:
         producer._forked = True
         producer._send_path.enabled = False
         producer._close_lock = threading.Lock()   # a parent thread may have held it
+        producer._inherited_failed = False        # this child's inheritance (once each)
 
 
 if hasattr(os, "register_at_fork"):
@@ -99,6 +100,7 @@ class Producer:
             memory=lambda: self._pool)
         self._closed = False
         self._forked = False
+        self._inherited_failed = False
         self._close_lock = threading.Lock()
         self._reinit_after_fork = cfg["kprod.fork.reinitialize"]
         self._start(cfg)
@@ -326,7 +328,7 @@ class Producer:
         """Complete every record the child inherited with an error (once). Nothing is
         released to the parent's pool and no inherited socket is written to: a parent
         thread may have held their locks at fork()."""
-        if getattr(self, "_inherited_failed", False):
+        if self._inherited_failed:
             return
         self._inherited_failed = True
         acc = self._accumulator
