@@ -189,3 +189,32 @@ def test_reporter_and_per_topic_metrics_on_a_real_producer(make_topic, make_prod
     groups = {(n.group, n.name) for n in reporter.names}
     assert ("producer-topic-metrics", "byte-rate") in groups
     assert ("producer-metrics", "record-size-avg") in groups
+
+
+def test_produce_throttle_time_comes_from_a_broker_quota(kafka, make_topic, make_producer):
+    """A client-id quota (KIP-13) makes the broker answer with throttle_time_ms
+    (KIP-219); produce-throttle-time-avg/max record it. The broker measures the rate
+    over at least 10 s (11 one-second samples), so 200 KB at once is 20 KB/s against a
+    15 KB/s quota: a throttle of a few seconds."""
+    import subprocess
+    import uuid
+
+    from kprod.testing.artifacts import java_tool_command
+
+    client_id = f"throttled-{uuid.uuid4().hex[:8]}"
+    subprocess.run(java_tool_command(
+        "kafka.admin.ConfigCommand", "--bootstrap-server", kafka.bootstrap_servers,
+        "--alter", "--add-config", "producer_byte_rate=15000", "--entity-type", "clients",
+        "--entity-name", client_id), check=True, capture_output=True, timeout=120)
+    topic = make_topic()
+    producer = make_producer(client_id=client_id, linger_ms=5, batch_size=16384)
+    unthrottled = make_producer()
+    for _ in range(200):
+        producer.send(topic, b"q" * 1000)
+        unthrottled.send(topic, b"u" * 1000)
+    producer.flush(60)
+    unthrottled.flush(60)
+    m = producer.metrics()
+    assert m["produce-throttle-time-max"] > 0
+    assert 0 < m["produce-throttle-time-avg"] <= m["produce-throttle-time-max"]
+    assert unthrottled.metrics()["produce-throttle-time-max"] == 0
