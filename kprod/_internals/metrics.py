@@ -24,7 +24,16 @@ NODE_GROUP = "producer-node-metrics"
 
 
 class _TopicSensors:
+    """The sensors of one topic (producer-topic-metrics)."""
     __slots__ = ("records", "bytes", "errors", "retries", "compression")
+
+    def __init__(self, records: Sensor, bytes_: Sensor, errors: Sensor, retries: Sensor,
+                 compression: Sensor) -> None:
+        self.records = records
+        self.bytes = bytes_
+        self.errors = errors
+        self.retries = retries
+        self.compression = compression
 
 
 class ProducerMetrics:
@@ -87,21 +96,22 @@ class ProducerMetrics:
         sensors = self._topics.get(topic)
         if sensors is None:
             tags = (("topic", topic),)
-            sensors = _TopicSensors()
-            sensors.records = self._sensor(f"topic.{topic}.records-per-batch", TOPIC_GROUP, (
-                ("record-send-rate", "records sent per second", Rate),
-                ("record-send-total", "records sent", CumulativeSum)), tags)
-            sensors.bytes = self._sensor(f"topic.{topic}.bytes", TOPIC_GROUP, (
-                ("byte-rate", "bytes sent per second", Rate),
-                ("byte-total", "bytes sent", CumulativeSum)), tags)
-            sensors.compression = self._sensor(f"topic.{topic}.compression-rate", TOPIC_GROUP, (
-                ("compression-rate", "average compressed/uncompressed batch size", Avg),), tags)
-            sensors.retries = self._sensor(f"topic.{topic}.record-retries", TOPIC_GROUP, (
-                ("record-retry-rate", "retried records per second", Rate),
-                ("record-retry-total", "retried records", CumulativeSum)), tags)
-            sensors.errors = self._sensor(f"topic.{topic}.record-errors", TOPIC_GROUP, (
-                ("record-error-rate", "failed records per second", Rate),
-                ("record-error-total", "failed records", CumulativeSum)), tags)
+            sensors = _TopicSensors(
+                self._sensor(f"topic.{topic}.records-per-batch", TOPIC_GROUP, (
+                    ("record-send-rate", "records sent per second", Rate),
+                    ("record-send-total", "records sent", CumulativeSum)), tags),
+                self._sensor(f"topic.{topic}.bytes", TOPIC_GROUP, (
+                    ("byte-rate", "bytes sent per second", Rate),
+                    ("byte-total", "bytes sent", CumulativeSum)), tags),
+                self._sensor(f"topic.{topic}.record-errors", TOPIC_GROUP, (
+                    ("record-error-rate", "failed records per second", Rate),
+                    ("record-error-total", "failed records", CumulativeSum)), tags),
+                self._sensor(f"topic.{topic}.record-retries", TOPIC_GROUP, (
+                    ("record-retry-rate", "retried records per second", Rate),
+                    ("record-retry-total", "retried records", CumulativeSum)), tags),
+                self._sensor(f"topic.{topic}.compression-rate", TOPIC_GROUP, (
+                    ("compression-rate", "average compressed/uncompressed batch size",
+                     Avg),), tags))
             self._topics[topic] = sensors
         return sensors
 
