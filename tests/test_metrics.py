@@ -4,48 +4,54 @@ import math
 import pytest
 
 from kprod._internals.metrics import ProducerMetrics
-from kprod._internals.stats import Avg, Max, MetricConfig, MetricName, Rate
+from kprod._internals.stats import Avg, CumulativeSum, Max, MetricConfig, MetricName, Rate
+from kprod._native.stats import Samples
 
 from .fakes import ManualClock
 
 
 def test_rate_is_over_the_retained_windows_not_the_whole_life():
-    config = MetricConfig(window_ms=1000, samples=2)
-    rate = Rate(config)
-    rate.record(100, 0)
+    samples = Samples(1000, 2)
+    rate = Rate(samples)
+    samples.record(100, 0)
     # A young stat counts as (samples - 1) = 1 full window: 100 events / 1 s.
     assert rate.measure(0) == pytest.approx(100.0)
-    rate.record(100, 1500)          # second sample; the window is now 1.5 s long
+    samples.record(100, 1500)       # second sample; the window is now 1.5 s long
     assert rate.measure(1500) == pytest.approx(200 / 1.5)
     # At 2000 ms the first sample (started at 0) is 2 windows old: purged. The second
     # (1500 ms) is 0.5 s old, padded to the one full window a young stat counts.
     assert rate.measure(2000) == pytest.approx(100 / 1.5)
     assert rate.measure(10000) == 0.0      # nothing recent: the rate falls to 0
+    assert CumulativeSum(samples).measure(10000) == 200
 
 
 def test_samples_are_reused_in_a_ring():
-    config = MetricConfig(window_ms=100, samples=3)
-    rate = Rate(config)
+    samples = Samples(100, 3)
     for t in range(0, 1000, 10):           # 1 event every 10 ms
-        rate.record(1, t)
-    assert len(rate.stat.samples) == 3
-    assert rate.measure(990) == pytest.approx(100.0, rel=0.15)   # ~100 events/s
+        samples.record(1, t)
+    assert samples.sample_count() == 3
+    assert Rate(samples).measure(990) == pytest.approx(100.0, rel=0.15)   # ~100 events/s
 
 
 def test_avg_and_max_are_windowed_and_nan_when_empty():
-    config = MetricConfig(window_ms=1000, samples=2)
-    avg, biggest = Avg(config), Max(config)
+    samples = Samples(1000, 2)
+    avg, biggest = Avg(samples), Max(samples)
     assert math.isnan(avg.measure(0)) and math.isnan(biggest.measure(0))
     for value, t in ((10, 0), (30, 100), (500, 1200)):
-        avg.record(value, t)
-        biggest.record(value, t)
+        samples.record(value, t)
     assert avg.measure(1200) == pytest.approx(180.0)
     assert biggest.measure(1200) == 500
-    avg.record(2, 2300)           # the samples of 0 and 1200 ms age out in turn
-    biggest.record(2, 2300)
+    samples.record(2, 2300)           # the samples of 0 and 1200 ms age out in turn
     assert avg.measure(2300) == pytest.approx(251.0)
     assert avg.measure(3250) == pytest.approx(2.0) and biggest.measure(3250) == 2
     assert math.isnan(avg.measure(9000))
+
+
+def test_samples_refuse_an_empty_ring():
+    with pytest.raises(ValueError):
+        Samples(0, 2)
+    with pytest.raises(ValueError):
+        Samples(1000, 0)
 
 
 class Reporter:

@@ -43,6 +43,7 @@ class ProducerMetrics:
         """``memory()`` returns the buffer pool (for the buffer gauges), if any."""
         self.registry = registry = MetricsRegistry(config or MetricConfig(30000, 2), level,
                                                    reporters, clock)
+        self._clock = clock
         self._topics: Dict[str, _TopicSensors] = {}
         self._nodes: Dict[int, Sensor] = {}
         self.sends = self._sensor("records-per-request", GROUP, (
@@ -76,10 +77,10 @@ class ProducerMetrics:
             ("record-size-avg", "average of each batch's largest record size", Avg),
             ("record-size-max", "largest record size", Max)))
         if memory is not None:
-            registry.add(None, MetricName("buffer-available-bytes", GROUP,
+            registry.add(MetricName("buffer-available-bytes", GROUP,
                                           "buffer memory not in use"),
                          Gauge(lambda: memory().available_memory))
-            registry.add(None, MetricName("buffer-total-bytes", GROUP,
+            registry.add(MetricName("buffer-total-bytes", GROUP,
                                           "buffer memory (buffer.memory)"),
                          Gauge(lambda: memory().total_memory))
 
@@ -88,8 +89,8 @@ class ProducerMetrics:
         sensor, created = registry.sensor(name, level)
         if created:
             for metric, description, kind in stats:
-                registry.add(sensor, MetricName(metric, group, description, tags),
-                             kind(registry.config))
+                registry.add(MetricName(metric, group, description, tags),
+                             kind(sensor.samples))
         return sensor
 
     def _topic(self, topic: str) -> _TopicSensors:
@@ -120,26 +121,29 @@ class ProducerMetrics:
                      first_attempt: bool, queue_ms: float = 0.0,
                      compression_ratio: Optional[float] = None) -> None:
         """A batch put into a Produce request."""
-        sensors = self._topic(topic)
-        sensors.records.record(records)
-        sensors.bytes.record(size)
-        self.batch_size.record(size)
+        now = self._clock()
+        sensors = self._topics.get(topic) or self._topic(topic)
+        sensors.records.record(records, now)
+        sensors.bytes.record(size, now)
+        self.batch_size.record(size, now)
         if max_record_size > 0:
-            self.record_size.record(max_record_size)
+            self.record_size.record(max_record_size, now)
         if first_attempt:
             # record-queue-time / compression-rate: first attempts only (a retry is the
             # same batch, already counted).
-            self.queue_time.record(queue_ms)
+            self.queue_time.record(queue_ms, now)
             if compression_ratio is not None:
-                self.compression.record(compression_ratio)
-                sensors.compression.record(compression_ratio)
+                self.compression.record(compression_ratio, now)
+                sensors.compression.record(compression_ratio, now)
 
     def record_request(self, records: int) -> None:
-        self.requests.record(1)
-        self.sends.record(records)
+        now = self._clock()
+        self.requests.record(1, now)
+        self.sends.record(records, now)
 
     def record_latency(self, ms: float, node_id: Optional[int] = None) -> None:
-        self.latency.record(ms)
+        now = self._clock()
+        self.latency.record(ms, now)
         if node_id is not None:
             sensor = self._nodes.get(node_id)
             if sensor is None:
@@ -148,18 +152,20 @@ class ProducerMetrics:
                         ("request-latency-avg", "average request latency in ms", Avg),
                         ("request-latency-max", "largest request latency in ms", Max)),
                     (("node-id", f"node-{node_id}"),), level="DEBUG")
-            sensor.record(ms)
+            sensor.record(ms, now)
 
     def record_throttle(self, ms: float) -> None:
         self.throttle.record(ms)
 
     def record_error(self, topic: str, records: int) -> None:
-        self.errors.record(records)
-        self._topic(topic).errors.record(records)
+        now = self._clock()
+        self.errors.record(records, now)
+        self._topic(topic).errors.record(records, now)
 
     def record_retry(self, topic: str, records: int) -> None:
-        self.retries.record(records)
-        self._topic(topic).retries.record(records)
+        now = self._clock()
+        self.retries.record(records, now)
+        self._topic(topic).retries.record(records, now)
 
     # -- reading ---------------------------------------------------------------------
     def snapshot(self, buffer_available: Optional[int] = None,

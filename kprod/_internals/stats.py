@@ -1,6 +1,7 @@
 """Windowed statistics and the metric registry (Java's ``org.apache.kafka.common.metrics``).
 
-A :class:`Sensor` records values into stats; each stat is one named metric. Rates,
+A :class:`Sensor` records values into its samples (both native, in
+:mod:`kprod._native.stats`); each stat reading them is one named metric. Rates,
 averages and maxima are *sampled* as in Java's ``SampledStat``: ``metrics.num.samples``
 samples of ``metrics.sample.window.ms`` each; a sample older than
 ``num.samples * window`` is forgotten, so a rate says what happened recently, not
@@ -15,10 +16,11 @@ into the producer.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from kprod._native.stats import Samples, Sensor
 
 log = logging.getLogger("kprod.metrics")
 
@@ -54,137 +56,44 @@ class MetricConfig(NamedTuple):
     samples: int           # metrics.num.samples
 
 
-class _Sample:
-    __slots__ = ("start_ms", "count", "value", "initial")
-
-    def __init__(self, initial: float, now: float) -> None:
-        self.initial = initial
-        self.start_ms = now
-        self.count = 0
-        self.value = initial
-
-    def reset(self, now: float) -> None:
-        self.start_ms = now
-        self.count = 0
-        self.value = self.initial
-
-
-class SampledStat:
-    """Java ``SampledStat``: a ring of samples, each covering one window."""
-
-    initial = 0.0
-
-    def __init__(self, config: MetricConfig) -> None:
-        self.config = config
-        self.samples: List[_Sample] = []
-        self.current = 0
-
-    def record(self, value: float, now: float) -> None:
-        samples = self.samples
-        if not samples:
-            samples.append(_Sample(self.initial, now))
-        sample = samples[self.current]
-        if now - sample.start_ms >= self.config.window_ms:      # sample complete: advance
-            self.current = (self.current + 1) % self.config.samples
-            if self.current >= len(samples):
-                sample = _Sample(self.initial, now)
-                samples.append(sample)
-            else:
-                sample = samples[self.current]
-                sample.reset(now)
-        self.update(sample, value)
-        sample.count += 1
-
-    def update(self, sample: _Sample, value: float) -> None:
-        raise NotImplementedError
-
-    def purge(self, now: float) -> None:
-        """Forget samples older than num.samples windows (Java purgeObsoleteSamples)."""
-        expire = self.config.samples * self.config.window_ms
-        for sample in self.samples:
-            if now - sample.start_ms >= expire:
-                sample.reset(now)
-
-    def oldest(self, now: float) -> _Sample:
-        if not self.samples:
-            self.samples.append(_Sample(self.initial, now))
-        return min(self.samples, key=lambda s: s.start_ms)
-
-    def measure(self, now: float) -> float:
-        self.purge(now)
-        return self.combine(now)
-
-    def combine(self, now: float) -> float:
-        raise NotImplementedError
-
-
-class WindowedSum(SampledStat):
-    def update(self, sample: _Sample, value: float) -> None:
-        sample.value += value
-
-    def combine(self, now: float) -> float:
-        return float(sum(s.value for s in self.samples))
-
-
-class Avg(SampledStat):
+class Avg:
     """Average of the recorded values in the retained samples (NaN without any)."""
 
-    def update(self, sample: _Sample, value: float) -> None:
-        sample.value += value
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
 
-    def combine(self, now: float) -> float:
-        count = sum(s.count for s in self.samples)
-        return sum(s.value for s in self.samples) / count if count else math.nan
+    def measure(self, now: float) -> float:
+        return self.samples.average(now)
 
 
-class Max(SampledStat):
+class Max:
     """Largest recorded value in the retained samples (NaN without any)."""
 
-    initial = -math.inf
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
 
-    def update(self, sample: _Sample, value: float) -> None:
-        if value > sample.value:
-            sample.value = value
-
-    def combine(self, now: float) -> float:
-        count = sum(s.count for s in self.samples)
-        return max(s.value for s in self.samples) if count else math.nan
+    def measure(self, now: float) -> float:
+        return self.samples.maximum(now)
 
 
 class Rate:
-    """Java ``Rate`` (seconds): the windowed sum over the elapsed window, where a young
-    stat counts as having at least ``num.samples - 1`` full windows (so the first
-    seconds do not report huge rates)."""
+    """Java ``Rate`` (per second) over a ``WindowedSum`` (see Samples.rate)."""
 
-    def __init__(self, config: MetricConfig) -> None:
-        self.config = config
-        self.stat = WindowedSum(config)
-
-    def record(self, value: float, now: float) -> None:
-        self.stat.record(value, now)
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
 
     def measure(self, now: float) -> float:
-        stat = self.stat
-        stat.purge(now)
-        total = stat.combine(now)
-        window = self.config.window_ms
-        elapsed = now - stat.oldest(now).start_ms
-        full_windows = int(elapsed // window)
-        minimum = self.config.samples - 1
-        if full_windows < minimum:
-            elapsed += (minimum - full_windows) * window
-        return total / (max(elapsed, 1.0) / 1000.0)
+        return self.samples.rate(now)
 
 
 class CumulativeSum:
-    def __init__(self, config: Optional[MetricConfig] = None) -> None:
-        self.total = 0.0
+    """Every recorded value since the start (Java ``CumulativeSum``)."""
 
-    def record(self, value: float, now: float) -> None:
-        self.total += value
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
 
     def measure(self, now: float) -> float:
-        return self.total
+        return self.samples.total
 
 
 class Gauge:
@@ -192,9 +101,6 @@ class Gauge:
 
     def __init__(self, read: Callable[[], float]) -> None:
         self.read = read
-
-    def record(self, value: float, now: float) -> None:   # pragma: no cover - not recorded
-        raise TypeError("a gauge is read, not recorded")
 
     def measure(self, now: float) -> float:
         return float(self.read())
@@ -217,25 +123,6 @@ class KafkaMetric:
 
     def __repr__(self) -> str:
         return f"<KafkaMetric {self.metric_name.group}/{self.metric_name.key}>"
-
-
-class Sensor:
-    """Records a value into all its stats (Java ``Sensor``), if its level is enabled."""
-
-    __slots__ = ("stats", "enabled", "_clock")
-
-    def __init__(self, enabled: bool, clock: Clock) -> None:
-        self.stats: List[Any] = []
-        self.enabled = enabled
-        self._clock = clock
-
-    def record(self, value: float = 1.0, now: Optional[float] = None) -> None:
-        if not self.enabled:
-            return
-        if now is None:
-            now = self._clock()
-        for stat in self.stats:
-            stat.record(value, now)
 
 
 class MetricsRegistry:
@@ -262,19 +149,18 @@ class MetricsRegistry:
             sensor = self.sensors.get(name)
             if sensor is not None:
                 return sensor, False
-            sensor = Sensor(LEVELS[level] <= self.level, self.clock)
+            sensor = Sensor(Samples(self.config.window_ms, self.config.samples),
+                            LEVELS[level] <= self.level, self.clock)
             self.sensors[name] = sensor
             return sensor, True
 
-    def add(self, sensor: Optional[Sensor], metric_name: MetricName, stat: Any) -> KafkaMetric:
-        """Register ``stat`` as ``metric_name`` (recorded by ``sensor``, if given)."""
+    def add(self, metric_name: MetricName, stat: Any) -> KafkaMetric:
+        """Register ``stat`` (a view of a sensor's samples, or a Gauge) as ``metric_name``."""
         metric = KafkaMetric(metric_name, stat, self.clock)
         with self._lock:
             if metric_name in self.metrics:
                 raise ValueError(f"metric {metric_name} registered twice")
             self.metrics[metric_name] = metric
-            if sensor is not None:
-                sensor.stats.append(stat)
         for reporter in self.reporters:
             self._call(reporter, "metric_change", metric)
         return metric
@@ -284,9 +170,6 @@ class MetricsRegistry:
             metric = self.metrics.pop(metric_name, None)
             if metric is None:
                 return
-            for sensor in self.sensors.values():
-                if metric.stat in sensor.stats:
-                    sensor.stats.remove(metric.stat)
         for reporter in self.reporters:
             self._call(reporter, "metric_removal", metric)
 
