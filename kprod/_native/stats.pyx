@@ -11,7 +11,7 @@ average, maximum, rate and total (``kprod._internals.stats``). Every method runs
 the GIL without releasing it, so a reading never sees a half-made update.
 """
 cimport cython
-from libc.math cimport INFINITY, NAN
+from libc.math cimport INFINITY, NAN, floor
 from libc.stdlib cimport free, malloc
 
 
@@ -122,7 +122,7 @@ cdef class Samples:
             if self.starts[i] < oldest:
                 oldest = self.starts[i]
         elapsed = now - oldest
-        cdef long full = <long>(elapsed // self.window_ms)
+        cdef double full = floor(elapsed / self.window_ms)   # doubles: no overflow
         if full < self.num - 1:
             elapsed += (self.num - 1 - full) * self.window_ms
         if elapsed < 1:
