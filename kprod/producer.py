@@ -97,7 +97,7 @@ class Producer:
         self.metrics_registry = ProducerMetrics(
             MetricConfig(cfg["metrics.sample.window.ms"], cfg["metrics.num.samples"]),
             cfg["metrics.recording.level"], self._reporters, _monotonic_ms,
-            memory=lambda: self._pool)
+            memory=lambda: self._pool, client_id=cfg["client.id"])
         self._closed = False
         self._forked = False
         self._inherited_failed = False

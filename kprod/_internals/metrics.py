@@ -11,7 +11,7 @@ record, and the per-node metrics are DEBUG level (recorded only when
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from kprod._internals.stats import (
     Avg, Clock, CumulativeSum, Gauge, Max, MetricConfig, MetricName, MetricsRegistry, Rate,
@@ -39,8 +39,11 @@ class _TopicSensors:
 class ProducerMetrics:
     def __init__(self, config: Optional[MetricConfig] = None, level: str = "INFO",
                  reporters: Sequence[Any] = (), clock: Clock = monotonic_ms,
-                 memory: Optional[Callable[[], Any]] = None) -> None:
-        """``memory()`` returns the buffer pool (for the buffer gauges), if any."""
+                 memory: Optional[Callable[[], Any]] = None, client_id: str = "") -> None:
+        """``memory()`` returns the buffer pool (for the buffer gauges), if any; every
+        metric is tagged with ``client_id`` as in Java (not in the metrics() keys)."""
+        self._tags: Tuple[Tuple[str, str], ...] = (("client-id", client_id),) if client_id \
+            else ()
         self.registry = registry = MetricsRegistry(config or MetricConfig(30000, 2), level,
                                                    reporters, clock)
         self._clock = clock
@@ -78,10 +81,10 @@ class ProducerMetrics:
             ("record-size-max", "largest record size", Max)))
         if memory is not None:
             registry.add(MetricName("buffer-available-bytes", GROUP,
-                                          "buffer memory not in use"),
+                                    "buffer memory not in use", self._tags),
                          Gauge(lambda: memory().available_memory))
             registry.add(MetricName("buffer-total-bytes", GROUP,
-                                          "buffer memory (buffer.memory)"),
+                                    "buffer memory (buffer.memory)", self._tags),
                          Gauge(lambda: memory().total_memory))
 
     def _sensor(self, name: str, group: str, stats, tags=(), level: str = "INFO") -> Sensor:
@@ -89,7 +92,7 @@ class ProducerMetrics:
         sensor, created = registry.sensor(name, level)
         if created:
             for metric, description, kind in stats:
-                registry.add(MetricName(metric, group, description, tags),
+                registry.add(MetricName(metric, group, description, self._tags + tuple(tags)),
                              kind(sensor.samples))
         return sensor
 

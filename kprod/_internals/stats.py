@@ -44,11 +44,10 @@ class MetricName(NamedTuple):
 
     @property
     def key(self) -> str:
-        """The key of this metric in ``Producer.metrics()``: the bare name for the
-        producer-metrics group, ``name{tag=value,...}`` for tagged metrics."""
-        if not self.tags:
-            return self.name
-        return self.name + "{" + ",".join(f"{k}={v}" for k, v in self.tags) + "}"
+        """The key of this metric in ``Producer.metrics()``: the name, with its tags but
+        client-id (one producer's metrics all have the same) as ``name{tag=value,...}``."""
+        tags = [f"{k}={v}" for k, v in self.tags if k != "client-id"]
+        return self.name + "{" + ",".join(tags) + "}" if tags else self.name
 
 
 class MetricConfig(NamedTuple):

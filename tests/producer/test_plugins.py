@@ -189,6 +189,11 @@ def test_reporter_and_per_topic_metrics_on_a_real_producer(make_topic, make_prod
     groups = {(n.group, n.name) for n in reporter.names}
     assert ("producer-topic-metrics", "byte-rate") in groups
     assert ("producer-metrics", "record-size-avg") in groups
+    # Java's tags: client-id on every metric, topic on the topic group's.
+    client = ("client-id", producer.config["client.id"])
+    assert all(client in n.tags for n in reporter.names)
+    assert any(n.tags == (client, ("topic", topic)) for n in reporter.names
+               if n.group == "producer-topic-metrics")
 
 
 def test_produce_throttle_time_comes_from_a_broker_quota(kafka, make_topic, make_producer):
