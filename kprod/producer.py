@@ -8,6 +8,7 @@ futures complete and callbacks run there.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import threading
 import time
@@ -272,10 +273,13 @@ class Producer:
             callback = as_send_callback(callback)
         if timestamp is not None:
             if type(timestamp) is not int:
-                if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+                try:
+                    if isinstance(timestamp, bool):
+                        raise TypeError
+                    timestamp = operator.index(timestamp)   # int-like (numpy ints too)
+                except TypeError:
                     raise TypeError(f"Invalid timestamp {timestamp!r}: expected an int (ms "
-                                    "since the epoch) or None")
-                timestamp = int(timestamp)
+                                    "since the epoch) or None") from None
             if timestamp < 0:
                 # Java KafkaProducer: IllegalArgumentException("Invalid timestamp: ...").
                 raise ValueError(f"Invalid timestamp: {timestamp}. Timestamp should always "
@@ -283,9 +287,7 @@ class Producer:
         if self._closed:
             raise ProducerClosedError("Cannot send: the producer is closed")
         if self._forked:
-            self._after_fork("send()")
-            return self.send(topic, value, key, partition, timestamp, headers, callback,
-                             block=block)
+            self._after_fork("send()")        # raises, or re-initialised: go on
         if self._txn is None:
             return self._append(topic, value, key, partition, timestamp, headers, callback,
                                 block)
