@@ -223,3 +223,18 @@ def test_produce_throttle_time_comes_from_a_broker_quota(kafka, make_topic, make
     assert m["produce-throttle-time-max"] > 0
     assert 0 < m["produce-throttle-time-avg"] <= m["produce-throttle-time-max"]
     assert unthrottled.metrics()["produce-throttle-time-max"] == 0
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_recording_level_decides_the_node_metrics(make_topic, make_producer, level):
+    topic = make_topic()
+    producer = make_producer(metrics_recording_level=level)
+    producer.send(topic, b"v").get(GET_TIMEOUT)
+    m = producer.metrics()
+    node_latency = [v for k, v in m.items() if k.startswith("request-latency-avg{node-id=")]
+    assert len(node_latency) == 1
+    if level == "DEBUG":
+        assert node_latency[0] > 0
+    else:
+        assert math.isnan(node_latency[0])      # registered, not recorded (as Java)
+    assert m["request-latency-avg"] > 0
