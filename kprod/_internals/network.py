@@ -75,7 +75,7 @@ class NetworkClient:
         self.wakeup = self.selector.wakeup          # any thread
         self.connections: Dict[int, BrokerConnection] = {}
         self.bootstrap: List[BrokerConnection] = []
-        if not getattr(settings, "use_all_dns_ips", True):
+        if not settings.use_all_dns_ips:     # resolve_canonical_bootstrap_servers_only
             bootstrap_servers = canonical_bootstrap(bootstrap_servers)
         for i, server in enumerate(bootstrap_servers):
             host, _, port = server.rpartition(":")
@@ -88,8 +88,8 @@ class NetworkClient:
         self._metadata_in_flight = False
         # metadata.recovery.strategy (KIP-899) and its trigger (KIP-1102): when metadata
         # is wanted but no known broker gave it for trigger_ms, ask bootstrap.servers.
-        self.rebootstrap_enabled = getattr(settings, "rebootstrap", True)
-        self.rebootstrap_trigger_ms = getattr(settings, "rebootstrap_trigger_ms", 300000)
+        self.rebootstrap_enabled = settings.rebootstrap
+        self.rebootstrap_trigger_ms = settings.rebootstrap_trigger_ms
         self._metadata_wanted_ms: Optional[float] = None   # an update due since
         self._rebootstrapping = False
         # The last failure of each connection since it was last ready (error causes).
