@@ -277,7 +277,7 @@ class Sender:
     def _abort_undrained(self, error: BaseException) -> None:
         """Java abortUndrainedBatches: queued batches of an aborted transaction fail."""
         for batch in self.acc.abort_undrained(error):
-            self.metrics.record_error(batch.record_count)
+            self.metrics.record_error(batch.tp[0], batch.record_count)
 
     def _fatal(self, error: BaseException) -> None:
         log.error("Fatal producer error: %s", error)
@@ -361,22 +361,21 @@ class Sender:
         topics: Dict[str, List[types.PartitionProduceData]] = {}
         metrics = self.metrics
         touch = self.metadata.touch
-        records = size = 0
+        records = 0
         for batch in batches:
             payload = batch.payload
             assert payload is not None           # drained batches are closed
             records += batch.record_count
-            size += len(payload)
             if idem is not None:
                 idem.assign(batch, transactional=self.txn is not None)
-            if batch.attempts == 0:
-                # record-queue-time-avg / compression-rate-avg (Java records them when a
-                # batch is drained); only first attempts, a retry is the same batch.
-                metrics.record_queue_time(now - batch.created_ms)
-                builder = batch.builder
-                if builder is not None:
-                    metrics.record_compression(builder.uncompressed_size_in_bytes,
-                                               len(payload))
+            # Java's updateProduceRequestMetrics, per batch put into a request.
+            builder = batch.builder
+            metrics.record_batch(
+                batch.tp[0], batch.record_count, len(payload),
+                builder.max_record_size if builder is not None else 0, batch.attempts == 0,
+                now - batch.created_ms,
+                len(payload) / builder.uncompressed_size_in_bytes
+                if builder is not None and builder.uncompressed_size_in_bytes else None)
             batch.in_flight = True
             batch.last_attempt_ms = now
             if self.guarantee_order:
@@ -415,7 +414,7 @@ class Sender:
                                   names_by_id)
 
         now_sent = now
-        metrics.record_request(len(batches), records, size)
+        metrics.record_request(records)
         self.network.send(conn, "Produce", body, on_response, expect_response=self.acks != 0)
 
     def _expire(self, now: float) -> float:
