@@ -203,7 +203,8 @@ SETTINGS: Tuple[Setting, ...] = (
     _int("metrics.num.samples", 2, "Samples kept for rate metrics.", low=1),
     _choice("metrics.recording.level", "INFO", "Metrics detail.", "INFO", "DEBUG", "TRACE"),
     Setting("enable.metrics.push", "bool", True,
-            "Accepted for compatibility (KIP-714); kprod does not push metrics."),
+            "Push metrics to the brokers when they ask for them (KIP-714 client metrics "
+            "subscriptions)."),
     _choice("security.protocol", "PLAINTEXT", "Transport and authentication.",
             "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
     Setting("ssl.truststore.location", "str", None, "PEM file of trusted CA certificates."),

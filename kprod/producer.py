@@ -21,6 +21,8 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
+from kprod._internals.telemetry import ClientTelemetry
+from kprod._internals.telemetry_metrics import producer_samples
 from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import SendPath
 from kprod._native.bufferpool import BufferPool
@@ -106,8 +108,13 @@ class Producer:
             self._txn = TransactionManager(cfg["transactional.id"], cfg["transaction.timeout.ms"],
                                            self._idempotence, cfg["retry.backoff.ms"],
                                            _monotonic_ms)
+        telemetry = None
+        if cfg["enable.metrics.push"]:       # KIP-714; pushes only what a broker asks for
+            telemetry = ClientTelemetry(self._telemetry_samples, cfg["retry.backoff.ms"],
+                                        cfg["request.timeout.ms"])
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
-                              self.metrics_registry, _monotonic_ms, self._txn)
+                              self.metrics_registry, _monotonic_ms, self._txn,
+                              telemetry=telemetry)
         self._accumulator.on_new_batch = self._sender.wakeup_new_batch
         self._closed = False
         self._forked = False
@@ -415,9 +422,16 @@ class Producer:
         """Java-named producer metrics (record-send-rate, request-latency-avg, ...)."""
         snapshot = self.metrics_registry.snapshot(self._pool.available_memory,
                                                   self._pool.total_memory)
-        snapshot.update(self._sender.settings.stats.snapshot())
+        stats = self._sender.settings.stats
+        snapshot.update(stats.snapshot())
+        elapsed = max(time.monotonic() - self.metrics_registry.started, 1e-9)
+        snapshot["connection-creation-rate"] = stats.creations / elapsed
         snapshot["batch-split-total"] = self._sender.batch_split_total
         return snapshot
+
+    def _telemetry_samples(self):
+        """What a KIP-714 push carries (called on the I/O thread)."""
+        return producer_samples(self.metrics(), self.metrics_registry.node_snapshot())
 
     @property
     def closed(self) -> bool:

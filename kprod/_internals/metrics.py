@@ -6,7 +6,7 @@ are over the time since the producer started (Java uses sampled windows).
 from __future__ import annotations
 
 import time
-from typing import Dict
+from typing import Dict, List, Optional
 
 
 class ProducerMetrics:
@@ -24,6 +24,10 @@ class ProducerMetrics:
         self.latency_max_ms = 0.0
         self.queue_time_sum_ms = 0.0
         self.queue_time_count = 0
+        self.queue_time_max_ms = 0.0
+        # Produce latency per broker (Java's producer-node-metrics request-latency-*):
+        # node id -> [sum ms, count, max ms]
+        self.node_latency: Dict[int, List[float]] = {}
         self.uncompressed_bytes = 0
         self.compressed_bytes = 0
 
@@ -33,15 +37,25 @@ class ProducerMetrics:
         self.batch_bytes += size
         self.records_in_requests += records
 
-    def record_latency(self, ms: float) -> None:
+    def record_latency(self, ms: float, node_id: Optional[int] = None) -> None:
         self.latency_sum_ms += ms
         self.latency_count += 1
         if ms > self.latency_max_ms:
             self.latency_max_ms = ms
+        if node_id is not None:
+            node = self.node_latency.get(node_id)
+            if node is None:
+                node = self.node_latency[node_id] = [0.0, 0, 0.0]
+            node[0] += ms
+            node[1] += 1
+            if ms > node[2]:
+                node[2] = ms
 
     def record_queue_time(self, ms: float) -> None:
         self.queue_time_sum_ms += ms
         self.queue_time_count += 1
+        if ms > self.queue_time_max_ms:
+            self.queue_time_max_ms = ms
 
     def record_compression(self, uncompressed: int, compressed: int) -> None:
         self.uncompressed_bytes += uncompressed
@@ -75,8 +89,15 @@ class ProducerMetrics:
             "request-latency-max": self.latency_max_ms,
             "record-queue-time-avg": (self.queue_time_sum_ms / self.queue_time_count
                                       if self.queue_time_count else 0.0),
+            "record-queue-time-max": self.queue_time_max_ms,
             "compression-rate-avg": (self.compressed_bytes / self.uncompressed_bytes
                                      if self.uncompressed_bytes else 1.0),
             "buffer-available-bytes": buffer_available,
             "buffer-total-bytes": buffer_total,
         }
+
+    def node_snapshot(self) -> Dict[int, Dict[str, float]]:
+        """Per broker: request-latency-avg/max of its Produce requests."""
+        return {node: {"request-latency-avg": total / count if count else 0.0,
+                       "request-latency-max": peak}
+                for node, (total, count, peak) in list(self.node_latency.items())}

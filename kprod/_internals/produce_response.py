@@ -67,7 +67,7 @@ class ProduceResponseHandler:
                 self.fail_or_retry(batch, error, now, unknown_fate=True)
             self.metadata.request_update()
             return
-        self.metrics.record_latency(now - sent_ms)
+        self.metrics.record_latency(now - sent_ms, node_id)
         if response is None:   # acks=0: no answer; complete with offset -1 (as Java)
             for batch in batches:
                 self.complete_batch(batch, -1, -1)
