@@ -166,6 +166,42 @@ def test_each_compression_type_is_decoded_by_the_broker(telemetry_broker, monkey
         assert all(name.startswith(PRODUCER + "record.") for name in names), names
 
 
+def test_a_changed_subscription_is_fetched_again(telemetry_broker):
+    """The operator changes the subscription's metrics: the broker refuses the next
+    push (UNKNOWN_SUBSCRIPTION_ID), kprod asks again and pushes the new selection."""
+    cluster = telemetry_broker
+    client_id = "kprod-resubscribe"
+    old, new = PRODUCER + "record.send.", PRODUCER + "request."
+    client_metrics(cluster, "--alter", "--name", client_id, "--metrics", old,
+                   "--interval", "500", "--match", f"client_id={client_id}")
+    try:
+        producer = Producer(bootstrap_servers=cluster.bootstrap_servers, client_id=client_id)
+        try:
+            telemetry = producer._sender.telemetry.telemetry
+            wait_for(lambda: pushes_of(producer, cluster.pushes_file), 60, "a push")
+            first_id = telemetry.subscription.subscription_id
+            client_metrics(cluster, "--alter", "--name", client_id, "--metrics", new)
+
+            def new_selection_pushed() -> bool:
+                return any(m["name"].startswith(new)
+                           for p in pushes_of(producer, cluster.pushes_file)
+                           for m in p["metrics"])
+
+            wait_for(new_selection_pushed, 60, "a push of the new selection")
+            assert telemetry.subscription.subscription_id != first_id
+            assert telemetry.subscription.prefixes == (new,)
+        finally:
+            producer.close(30)
+    finally:
+        client_metrics(cluster, "--delete", "--name", client_id)
+    selections = [{m["name"].startswith(new) for m in p["metrics"]}
+                  for p in pushes_of(producer, cluster.pushes_file)]
+    # every push is wholly the old or wholly the new selection, the old ones first
+    assert all(len(s) == 1 for s in selections)
+    flags = [s.pop() for s in selections]
+    assert flags == sorted(flags) and flags[0] is False and flags[-1] is True
+
+
 def test_no_subscription_pushes_nothing(telemetry_broker):
     cluster = telemetry_broker
     before = len(read_pushes(cluster.pushes_file))
