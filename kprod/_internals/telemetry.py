@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from uuid import UUID
 
 from kprod import compression
@@ -127,6 +127,13 @@ class ClientTelemetry:
 
     # -- queries ----------------------------------------------------------------------
     @property
+    def _sub(self) -> Subscription:
+        """The current subscription (pushes and their answers only happen with one)."""
+        sub = self.subscription
+        assert sub is not None
+        return sub
+
+    @property
     def done(self) -> bool:
         return self.state == TERMINATED
 
@@ -156,7 +163,7 @@ class ClientTelemetry:
         if state == PUSH_NEEDED and now >= self.next_due_ms:
             body = self._push_body(terminating=False)
             if body is None:        # over the broker's limit: warned, try next interval
-                self.next_due_ms = now + self.subscription.push_interval_ms
+                self.next_due_ms = now + self._sub.push_interval_ms
                 return None
             self.state = PUSH_IN_PROGRESS
             return TelemetryRequest(PUSH, body)
@@ -169,14 +176,16 @@ class ClientTelemetry:
             return TelemetryRequest(PUSH, body)
         return None
 
-    def on_response(self, request: TelemetryRequest, response: Optional[Struct],
+    def on_response(self, request: TelemetryRequest, response: Optional[Any],
                     error: Optional[BaseException], now: float) -> None:
         """The answer to ``request``: a response body, or the error that ended it
         (disconnect, timeout, a version the broker lacks)."""
+        if self.state == TERMINATED:
+            return            # stopped meanwhile (the close bound passed): nothing to do
         if request.api == GET_SUBSCRIPTIONS:
             self._on_subscription(response, error, now)
-        elif request.body.terminating:
-            if error is None and response.error_code != 0:
+        elif getattr(request.body, "terminating", False):
+            if error is None and response is not None and response.error_code != 0:
                 error = error_for_code(response.error_code, PUSH)
             if error is not None:
                 log.debug("Terminating telemetry push failed: %s", error)
@@ -205,16 +214,17 @@ class ClientTelemetry:
             self.state = TERMINATING_PUSH_NEEDED
         elif self.state == SUBSCRIPTION_NEEDED:
             self.state = TERMINATED      # no valid subscription: nothing to push
-        # *_IN_PROGRESS: decided when the answer comes (_after_close)
+        # *_IN_PROGRESS: decided when the answer comes (it sees ``closing``)
 
     # -- answers ----------------------------------------------------------------------
     def _on_subscription(self, response: Optional[types.GetTelemetrySubscriptionsResponse],
                          error: Optional[BaseException], now: float) -> None:
-        if error is None and response.error_code != 0:
+        if error is None and response is not None and response.error_code != 0:
             error = error_for_code(response.error_code, GET_SUBSCRIPTIONS)
         if error is not None:
             self._failed(error, now, broker_error=response is not None)
             return
+        assert response is not None
         if self.client_instance_id == ZERO_UUID:
             self.client_instance_id = response.client_instance_id
         interval = response.push_interval_ms
@@ -241,8 +251,10 @@ class ClientTelemetry:
 
     def _on_push(self, response: Optional[types.PushTelemetryResponse],
                  error: Optional[BaseException], now: float) -> None:
-        if error is None and response.error_code != 0:
-            error = error_for_code(response.error_code, PUSH)
+        if error is None:
+            assert response is not None
+            if response.error_code != 0:
+                error = error_for_code(response.error_code, PUSH)
         if error is None:
             self.pushes += 1
             self.last_error = None
@@ -250,14 +262,14 @@ class ClientTelemetry:
                 self.state = TERMINATING_PUSH_NEEDED
             else:
                 self.state = PUSH_NEEDED
-                self.next_due_ms = now + self.subscription.push_interval_ms
+                self.next_due_ms = now + self._sub.push_interval_ms
             return
         if response is None and not isinstance(error, UnsupportedVersionError):
             # Lost on the way (disconnect, timeout): same subscription, next interval.
             self.last_error = error
             log.debug("Telemetry push failed: %s", error)
             self.state = TERMINATING_PUSH_NEEDED if self.closing else PUSH_NEEDED
-            self.next_due_ms = now + self.subscription.push_interval_ms
+            self.next_due_ms = now + self._sub.push_interval_ms
             return
         self._failed(error, now, broker_error=True)
 
@@ -286,7 +298,7 @@ class ClientTelemetry:
 
     # -- payload ----------------------------------------------------------------------
     def _push_body(self, terminating: bool) -> Optional[types.PushTelemetryRequest]:
-        sub = self.subscription
+        sub = self._sub
         payload = self.encode(self.collect())
         codec = sub.compression_type
         if codec != compression.NONE:
@@ -306,7 +318,7 @@ class ClientTelemetry:
     def encode(self, samples: Sequence[Sample]) -> bytes:
         """The selected samples as an OTLP MetricsData payload (uncompressed). With
         delta temporality a total is sent as its change since the previous payload."""
-        sub = self.subscription
+        sub = self._sub
         now_ns = self.wall_clock_ns()
         grouped: Dict[str, List[Sample]] = {}
         for sample in samples:

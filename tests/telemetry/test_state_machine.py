@@ -376,3 +376,12 @@ def test_broker_without_the_apis_stops_telemetry(tel, clock):
     sender = TelemetrySender(tel, network)
     assert sender.maybe_send(clock()) == float("inf")
     assert tel.done and not network.sent
+
+
+def test_an_answer_after_the_close_bound_changes_nothing(tel, clock):
+    request = tel.next_request(clock())                 # subscription in flight
+    tel.initiate_close(clock(), timeout_ms=100)
+    clock.advance(100)
+    assert tel.next_request(clock()) is None and tel.done
+    tel.on_response(request, wire(request.api, request, subscription()), None, clock())
+    assert tel.done and tel.next_request(clock()) is None
