@@ -11,7 +11,7 @@ import pathlib
 import subprocess
 import time
 import uuid
-from typing import Callable, List
+from typing import Callable, List, Optional, Set, Tuple
 
 import pytest
 
@@ -30,7 +30,9 @@ KIP_714_PRODUCER_METRICS = {
     PRODUCER + "node.request.latency.avg", PRODUCER + "node.request.latency.max",
     PRODUCER + "connection.creation.rate", PRODUCER + "connection.creation.total",
 }
-CLIENT_ID = "kprod-telemetry-test"
+# One subscription, made once per broker, for every client id starting with this.
+SUBSCRIBED = "kprod-sub-"
+CLIENT_ID = SUBSCRIBED + "main"
 
 
 def _javac(out: pathlib.Path) -> pathlib.Path:
@@ -51,6 +53,8 @@ def telemetry_broker(tmp_path_factory):
                                      "kprod.telemetry.recorder.file": str(pushes)},
                       classpath=[classes]) as cluster:
         cluster.pushes_file = pushes
+        subscribe(cluster, "kprod-tests", SUBSCRIBED + ".*", PRODUCER,
+                  probe_id=SUBSCRIBED + "probe")
         yield cluster
 
 
@@ -59,6 +63,32 @@ def client_metrics(cluster: KafkaCluster, *args: str) -> None:
                             "--bootstrap-server", cluster.bootstrap_servers, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def subscribe(cluster: KafkaCluster, name: str, client_id: str, metrics: str,
+              probe_id: Optional[str] = None) -> Set[str]:
+    """Create the subscription (``client_id`` is a regular expression) and wait until the
+    broker hands it out: a client asking before the broker applied it gets an empty
+    subscription and, as KIP-714 says, asks again only after the default interval
+    (minutes). Probe producers (``probe_id``, default ``client_id``; closed at once, no
+    terminating push) ask until one gets it; returns their client instance ids."""
+    client_metrics(cluster, "--alter", "--name", name, "--metrics", metrics,
+                   "--interval", "500", "--match", f"client_id={client_id}")
+    probes: Set[str] = set()
+    deadline = time.monotonic() + 60
+    while True:
+        probe = Producer(bootstrap_servers=cluster.bootstrap_servers,
+                         client_id=probe_id or client_id)
+        try:
+            telemetry = probe._sender.telemetry.telemetry
+            wait_for(lambda: telemetry.subscription is not None, 30, "a subscription answer")
+            probes.add(kafka_uuid(telemetry.client_instance_id))
+            if telemetry.subscription.prefixes == (metrics,):
+                return probes
+        finally:
+            probe.close(0)
+        assert time.monotonic() < deadline, f"subscription {name} never handed out"
+        time.sleep(0.2)
 
 
 def kafka_uuid(value: uuid.UUID) -> str:
@@ -89,25 +119,19 @@ def test_pushes_reach_the_broker_with_java_names_and_a_terminating_push(
         telemetry_broker, make_topic):
     cluster = telemetry_broker
     topic = make_topic(cluster=cluster)
-    client_metrics(cluster, "--alter", "--name", "kprod-producer",
-                   "--metrics", PRODUCER, "--interval", "500", "--match",
-                   f"client_id={CLIENT_ID}")
+    producer = Producer(bootstrap_servers=cluster.bootstrap_servers, client_id=CLIENT_ID,
+                        linger_ms=0)
     try:
-        producer = Producer(bootstrap_servers=cluster.bootstrap_servers, client_id=CLIENT_ID,
-                            linger_ms=0)
-        try:
-            for i in range(200):
-                producer.send(topic, f"v{i}".encode())
-            producer.flush(30)
-            telemetry = producer._sender.telemetry.telemetry
-            mine = lambda: pushes_of(producer, cluster.pushes_file)   # noqa: E731
-            wait_for(lambda: len(mine()) >= 2, 60, "two pushes from kprod")
-            assert not any(p["terminating"] for p in mine())
-        finally:
-            producer.close(30)
-        wait_for(lambda: any(p["terminating"] for p in mine()), 10, "the terminating push")
+        for i in range(200):
+            producer.send(topic, f"v{i}".encode())
+        producer.flush(30)
+        telemetry = producer._sender.telemetry.telemetry
+        mine = lambda: pushes_of(producer, cluster.pushes_file)   # noqa: E731
+        wait_for(lambda: len(mine()) >= 2, 60, "two pushes from kprod")
+        assert not any(p["terminating"] for p in mine())
     finally:
-        client_metrics(cluster, "--delete", "--name", "kprod-producer")
+        producer.close(30)
+    wait_for(lambda: any(p["terminating"] for p in mine()), 10, "the terminating push")
 
     pushes = mine()
     assert pushes[-1]["terminating"] and sum(p["terminating"] for p in pushes) == 1
@@ -137,6 +161,46 @@ def test_pushes_reach_the_broker_with_java_names_and_a_terminating_push(
     assert sum(created) == producer.metrics()["connection-creation-total"] >= 1
 
 
+def _shapes(pushes: List[dict]) -> Set[Tuple[str, str, Tuple[str, ...]]]:
+    """(name, kind, attribute keys) of every pushed metric."""
+    return {(m["name"], m["kind"], tuple(sorted(point["attributes"])))
+            for push in pushes for m in push["metrics"] for point in m["points"]}
+
+
+def test_names_kinds_and_attributes_are_the_java_producers(telemetry_broker, make_topic):
+    """Kafka's own Java producer (ProducerPerformance) and kprod push to the same broker
+    under the same subscription: every metric kprod pushes is one the Java client
+    pushes, with the same name, kind (gauge, or monotonic sum with the broker's
+    temporality) and attribute keys."""
+    cluster = telemetry_broker
+    topic = make_topic(cluster=cluster)
+    before = len(read_pushes(cluster.pushes_file))
+    java = subprocess.run(java_tool_command(
+        "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
+        "--num-records", "300", "--throughput", "100", "--record-size", "100",
+        "--producer-props", f"bootstrap.servers={cluster.bootstrap_servers}",
+        f"client.id={SUBSCRIBED}java"), capture_output=True, text=True, timeout=180)
+    assert java.returncode == 0, java.stdout + java.stderr
+    java_pushes = [p for p in read_pushes(cluster.pushes_file)[before:]
+                   if p["client_id"] == SUBSCRIBED + "java"]
+    assert java_pushes
+
+    producer = Producer(bootstrap_servers=cluster.bootstrap_servers,
+                        client_id=SUBSCRIBED + "like-java", linger_ms=0)
+    try:
+        for i in range(100):
+            producer.send(topic, b"x" * 100)
+        producer.flush(30)
+        wait_for(lambda: pushes_of(producer, cluster.pushes_file), 60, "a kprod push")
+    finally:
+        producer.close(30)
+    java_shapes = _shapes(java_pushes)
+    kprod_shapes = _shapes(pushes_of(producer, cluster.pushes_file))
+    assert {shape[0] for shape in java_shapes} >= KIP_714_PRODUCER_METRICS
+    assert kprod_shapes <= java_shapes, sorted(kprod_shapes - java_shapes)
+    assert {shape[0] for shape in kprod_shapes} >= KIP_714_PRODUCER_METRICS
+
+
 @pytest.mark.parametrize("codec", [compression.GZIP, compression.SNAPPY, compression.LZ4,
                                    compression.ZSTD])
 def test_each_compression_type_is_decoded_by_the_broker(telemetry_broker, monkeypatch,
@@ -144,26 +208,20 @@ def test_each_compression_type_is_decoded_by_the_broker(telemetry_broker, monkey
     """kprod takes the broker's first listed codec; here it is made to take each one in
     turn, and the broker must decompress the payload and hand it to the receiver."""
     cluster = telemetry_broker
-    client_id = f"kprod-codec-{codec}"
     monkeypatch.setattr(telemetry_module, "_CODECS", frozenset({codec}))
-    client_metrics(cluster, "--alter", "--name", client_id, "--metrics",
-                   PRODUCER + "record.", "--interval", "500", "--match",
-                   f"client_id={client_id}")
+    producer = Producer(bootstrap_servers=cluster.bootstrap_servers,
+                        client_id=f"{SUBSCRIBED}codec-{codec}")
     try:
-        producer = Producer(bootstrap_servers=cluster.bootstrap_servers, client_id=client_id)
-        try:
-            wait_for(lambda: pushes_of(producer, cluster.pushes_file), 60, "a push")
-            sub = producer._sender.telemetry.telemetry.subscription
-            assert sub.compression_type == codec
-        finally:
-            producer.close(30)
+        wait_for(lambda: pushes_of(producer, cluster.pushes_file), 60, "a push")
+        assert producer._sender.telemetry.telemetry.subscription.compression_type == codec
     finally:
-        client_metrics(cluster, "--delete", "--name", client_id)
-    for push in pushes_of(producer, cluster.pushes_file):
+        producer.close(30)
+    pushes = pushes_of(producer, cluster.pushes_file)
+    assert pushes[-1]["terminating"]
+    for push in pushes:
         assert "parse_error" not in push, push.get("parse_error")
         names = {m["name"] for m in push["metrics"]}
         assert PRODUCER + "record.send.total" in names
-        assert all(name.startswith(PRODUCER + "record.") for name in names), names
 
 
 def test_a_changed_subscription_is_fetched_again(telemetry_broker):
@@ -172,8 +230,7 @@ def test_a_changed_subscription_is_fetched_again(telemetry_broker):
     cluster = telemetry_broker
     client_id = "kprod-resubscribe"
     old, new = PRODUCER + "record.send.", PRODUCER + "request."
-    client_metrics(cluster, "--alter", "--name", client_id, "--metrics", old,
-                   "--interval", "500", "--match", f"client_id={client_id}")
+    subscribe(cluster, client_id, client_id, old)
     try:
         producer = Producer(bootstrap_servers=cluster.bootstrap_servers, client_id=client_id)
         try:
