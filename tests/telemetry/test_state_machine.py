@@ -385,3 +385,33 @@ def test_an_answer_after_the_close_bound_changes_nothing(tel, clock):
     assert tel.next_request(clock()) is None and tel.done
     tel.on_response(request, wire(request.api, request, subscription()), None, clock())
     assert tel.done and tel.next_request(clock()) is None
+
+
+def test_the_sender_loop_drives_it(tel):
+    """Sender.run_once calls the hook each turn: the subscription request goes out with
+    the loop's other requests, the answer comes back through poll, the loop sleeps no
+    longer than the next push, and after close the terminating push goes at once."""
+    from ..producer.test_sender import Harness
+
+    h = Harness({("t", 0): 1}, brokers=(1,))
+    h.sender.telemetry = TelemetrySender(tel, h.network)
+    h.sender.run_once()
+    (request,) = h.network.requests("GetTelemetrySubscriptions")
+    h.network.respond(request, subscription())
+    h.sender.run_once()                          # the answer is handled from this poll
+    assert tel.state == PUSH_NEEDED
+    h.sender.run_once()
+    assert h.network.poll_timeouts[-1] <= 750
+    h.clock.advance(750)
+    h.sender.run_once()
+    (push,) = h.network.requests(PUSH)
+    h.network.respond(push, push_ok())
+    h.sender.run_once()
+    assert tel.pushes == 1
+    h.sender.telemetry.initiate_close(h.clock())
+    h.sender.run_once()
+    (last,) = h.network.requests(PUSH)
+    assert last.body.terminating
+    h.network.respond(last, push_ok())
+    h.sender.run_once()
+    assert h.sender.telemetry.done and not h.sender._telemetry_pending()
