@@ -42,7 +42,8 @@ from kprod._internals.connection_states import (  # noqa: F401 (re-exported)
     READY, REAUTHENTICATING, TLS_HANDSHAKE,
 )
 from kprod._internals.handshake import ConnectionHandshake
-from kprod._internals.protocol.client import decode_client_response, encode_client_request
+from kprod._internals.protocol.client import (
+    decode_client_response, encode_client_request, version_cap)
 from kprod.errors import (  # noqa: F401 (UnsupportedSaslMechanismError: re-exported)
     AuthenticationError, DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError,
     ProtocolError, UnsupportedSaslMechanismError, UnsupportedVersionError,
@@ -239,6 +240,9 @@ class BrokerConnection(ConnectionHandshake):
                 f"broker {self._name()} has no version of {api} that kprod supports "
                 f"(kprod: {'%d-%d' % ours if ours else 'none'}, broker: "
                 f"{'%d-%d' % theirs if theirs else 'none'})")
+        cap = version_cap(api, body)
+        if cap is not None and version > cap:
+            version = cap
         return self._enqueue(api, version, body, handler, expect_response)
 
     def _enqueue(self, api: str, version: int, body: Any, handler: ResponseHandler,

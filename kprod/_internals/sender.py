@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.batch import ProducerBatch
@@ -25,6 +25,7 @@ from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.network import NetworkClient
 from kprod._internals.produce_response import ProduceResponseHandler
 from kprod._internals.protocol import types
+from kprod._internals.protocol.primitives import ZERO_UUID
 from kprod._internals.telemetry import ClientTelemetry, TelemetrySender
 from kprod._internals.transactions import (
     ABORTING, FATAL_ERROR, TransactionAbortedError, TransactionManager, TxnRequest,
@@ -386,11 +387,20 @@ class Sender:
                 types.PartitionProduceData(index=batch.tp[1], records=batch.payload))
         if self.txn is not None:
             self.txn.on_produce_sent()
+        # Produce v13 names topics by id (KIP-516); a topic whose id the metadata lacks
+        # (ZERO_UUID) keeps the request at v12 (protocol.client.version_cap).
+        known = self.metadata.snapshot.topics
+        topic_data = []
+        names_by_id: Dict[Any, str] = {}
+        for name, partitions in topics.items():
+            info = known.get(name)
+            topic_id = info.topic_id if info is not None and info.topic_id else ZERO_UUID
+            names_by_id[topic_id] = name
+            topic_data.append(types.TopicProduceData(name=name, topic_id=topic_id,
+                                                     partition_data=partitions))
         body = types.ProduceRequest(
             transactional_id=self.transactional_id, acks=self.acks,
-            timeout_ms=self.request_timeout_ms,
-            topic_data=[types.TopicProduceData(name=t, partition_data=p)
-                        for t, p in topics.items()])
+            timeout_ms=self.request_timeout_ms, topic_data=topic_data)
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
         node_id = conn.node_id
@@ -401,7 +411,8 @@ class Sender:
             if self.guarantee_order:
                 for batch in batches:
                     self.acc.unmute(batch.tp)
-            self.responses.handle(node_id, batches, response, error, now_sent, now)
+            self.responses.handle(node_id, batches, response, error, now_sent, now,
+                                  names_by_id)
 
         now_sent = now
         self.metrics.record_request(len(batches), sum(b.record_count for b in batches),
