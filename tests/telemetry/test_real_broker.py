@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
+import shutil
 import subprocess
 import time
 import uuid
@@ -36,10 +37,13 @@ CLIENT_ID = SUBSCRIBED + "main"
 
 
 def _javac(out: pathlib.Path) -> pathlib.Path:
-    javac = pathlib.Path(java_executable()).with_name("javac")
+    javac = pathlib.Path(java_executable()).with_name("javac")   # the JDK's, beside java
+    if not javac.is_file():
+        javac = pathlib.Path(shutil.which("javac") or "javac")
     classes = out / "classes"
-    subprocess.run([str(javac), "-d", str(classes), "-cp", str(kafka_clients_jar()),
-                    str(JAVA_SOURCE)], check=True, capture_output=True, timeout=120)
+    proc = subprocess.run([str(javac), "-d", str(classes), "-cp", str(kafka_clients_jar()),
+                           str(JAVA_SOURCE)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"javac {JAVA_SOURCE.name} failed:\n{proc.stderr}"
     return classes
 
 
