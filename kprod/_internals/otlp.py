@@ -21,7 +21,6 @@ _VARINT, _FIXED64, _LEN = 0, 1, 2
 
 _DOUBLE = struct.Struct("<d")
 _FIXED = struct.Struct("<Q")
-_SFIXED = struct.Struct("<q")
 
 
 class Point(NamedTuple):
@@ -45,6 +44,9 @@ class Metric(NamedTuple):
 
 
 def _varint(buf: bytearray, n: int) -> None:
+    if 0 <= n < 0x80:
+        buf.append(n)
+        return
     if n < 0:
         n &= (1 << 64) - 1          # int64 negatives: ten-byte two's complement
     while n > 0x7F:
@@ -54,7 +56,7 @@ def _varint(buf: bytearray, n: int) -> None:
 
 
 def _key(buf: bytearray, field: int, wire_type: int) -> None:
-    _varint(buf, (field << 3) | wire_type)
+    _varint(buf, (field << 3) | wire_type)     # one byte for the fields below 16
 
 
 def _bytes_field(buf: bytearray, field: int, data: Union[bytes, bytearray]) -> None:
