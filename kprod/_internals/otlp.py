@@ -65,15 +65,16 @@ def _bytes_field(buf: bytearray, field: int, data: Union[bytes, bytearray]) -> N
     buf += data
 
 
-def _string_field(buf: bytearray, field: int, text: str) -> None:
-    _bytes_field(buf, field, text.encode("utf-8"))
+def _string_field(buf: bytearray, field: int, text: str, oneof: bool = False) -> None:
+    if text or oneof:             # proto3: an empty string is not written, but in a oneof
+        _bytes_field(buf, field, text.encode("utf-8"))
 
 
 def _any_value(value: AttributeValue) -> bytearray:
     """AnyValue: string_value 1, bool_value 2, int_value 3, double_value 4."""
     out = bytearray()
     if isinstance(value, str):
-        _string_field(out, 1, value)
+        _string_field(out, 1, value, oneof=True)
     elif isinstance(value, bool):
         _key(out, 2, _VARINT)
         out.append(1 if value else 0)
@@ -119,10 +120,8 @@ def _metric(metric: Metric) -> bytearray:
     (Sum: data_points 1, aggregation_temporality 2, is_monotonic 3)."""
     out = bytearray()
     _string_field(out, 1, metric.name)
-    if metric.description:
-        _string_field(out, 2, metric.description)
-    if metric.unit:
-        _string_field(out, 3, metric.unit)
+    _string_field(out, 2, metric.description)
+    _string_field(out, 3, metric.unit)
     data = bytearray()
     for point in metric.points:
         _bytes_field(data, 1, _number_point(point))
