@@ -85,7 +85,8 @@ def subscribe(cluster: KafkaCluster, name: str, client_id: str, metrics: str,
                          client_id=probe_id or client_id)
         try:
             telemetry = probe._sender.telemetry.telemetry
-            wait_for(lambda: telemetry.subscription is not None, 30, "a subscription answer")
+            wait_for(lambda t=telemetry: t.subscription is not None, 30,
+                     "a subscription answer")
             probes.add(kafka_uuid(telemetry.client_instance_id))
             if telemetry.subscription.prefixes == (metrics,):
                 return probes
@@ -192,7 +193,7 @@ def test_names_kinds_and_attributes_are_the_java_producers(telemetry_broker, mak
     producer = Producer(bootstrap_servers=cluster.bootstrap_servers,
                         client_id=SUBSCRIBED + "like-java", linger_ms=0)
     try:
-        for i in range(100):
+        for _ in range(100):
             producer.send(topic, b"x" * 100)
         producer.flush(30)
         wait_for(lambda: pushes_of(producer, cluster.pushes_file), 60, "a kprod push")
