@@ -216,10 +216,11 @@ SETTINGS: Tuple[Setting, ...] = (
          "maximum metrics.", low=1),
     _int("metrics.num.samples", 2, "Samples kept for the rate, average and maximum metrics.",
          low=1, high=INT32_MAX),
-    _choice("metrics.recording.level", "INFO", "Metrics recorded: INFO; DEBUG and TRACE add "
-            "the per-broker producer-node-metrics.", "INFO", "DEBUG", "TRACE"),
+    _choice("metrics.recording.level", "INFO", "Metrics recorded at and above this level; "
+            "every producer metric is INFO, as in Java.", "INFO", "DEBUG", "TRACE"),
     Setting("enable.metrics.push", "bool", True,
-            "Accepted for compatibility (KIP-714); kprod does not push metrics."),
+            "Push metrics to the brokers when they ask for them (KIP-714 client metrics "
+            "subscriptions)."),
     _choice("security.protocol", "PLAINTEXT", "Transport and authentication.",
             "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
     Setting("ssl.truststore.location", "str", None, "PEM file of trusted CA certificates."),

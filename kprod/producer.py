@@ -8,6 +8,7 @@ futures complete and callbacks run there.
 from __future__ import annotations
 
 import logging
+import math
 import operator
 import os
 import threading
@@ -23,6 +24,8 @@ from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.stats import MetricConfig
 from kprod._internals.sender import Sender
+from kprod._internals.telemetry import ClientTelemetry
+from kprod._internals.telemetry_metrics import samples
 from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import SendPath
 from kprod._native.bufferpool import BufferPool
@@ -131,10 +134,16 @@ class Producer:
             self._txn = TransactionManager(cfg["transactional.id"], cfg["transaction.timeout.ms"],
                                            self._idempotence, cfg["retry.backoff.ms"],
                                            _monotonic_ms)
+        telemetry = None
+        if cfg["enable.metrics.push"]:       # KIP-714; pushes only what a broker asks for
+            telemetry = ClientTelemetry(self._telemetry_samples, cfg["retry.backoff.ms"],
+                                        cfg["request.timeout.ms"])
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
-                              self.metrics_registry, _monotonic_ms, self._txn)
+                              self.metrics_registry, _monotonic_ms, self._txn,
+                              telemetry=telemetry)
         self._accumulator.on_new_batch = self._sender.wakeup_new_batch
         self._metadata.failures = self._sender.network.failures   # timeouts name causes
+        self._sender.settings.stats.on_creation = self.metrics_registry.record_connection
         # send() for the common case runs natively; everything else (and every error)
         # goes through the Python send below, which handles all cases.
         fast = self._send_path = SendPath()
@@ -623,6 +632,16 @@ class Producer:
         snapshot.update(self._sender.settings.stats.snapshot())
         snapshot["batch-split-total"] = self._sender.batch_split_total
         return snapshot
+
+    def _telemetry_samples(self):
+        """What a KIP-714 push carries (called on the I/O thread): every metric of the
+        registry by group, name and tags, and the connection counters."""
+        named = [(name.group, name.name, name.tags, metric.metric_value())
+                 for name, metric in list(self.metrics_registry.registry.metrics.items())]
+        named.extend(("producer-metrics", name, (), value)
+                     for name, value in self._sender.settings.stats.snapshot().items())
+        return samples((group, name, tags, value) for group, name, tags, value in named
+                       if not math.isnan(value))
 
     @property
     def closed(self) -> bool:

@@ -100,14 +100,14 @@ def test_producer_metrics_names_groups_and_reporters():
     assert values["produce-throttle-time-avg"] == 20 and values["produce-throttle-time-max"] == 40
     assert values["record-queue-time-avg"] == 3.0          # first attempts only
     assert values["compression-rate{topic=orders}"] == 0.5
-    # producer-node-metrics are DEBUG: registered, not recorded at INFO (as Java's).
-    assert math.isnan(values["request-latency-avg{node-id=node-1}"])
+    # producer-node-metrics are INFO level too (Java's Selector registers them so).
+    assert values["request-latency-avg{node-id=node-1}"] == 7.0
     metrics.close()
     assert reporter.events[-1] == ("close",)
 
 
-def test_debug_level_records_the_node_metrics():
-    metrics = ProducerMetrics(MetricConfig(30000, 2), "DEBUG", (), ManualClock())
+def test_node_metrics_are_recorded_at_every_level():
+    metrics = ProducerMetrics(MetricConfig(30000, 2), "INFO", (), ManualClock())
     metrics.record_latency(7.0, node_id=2)
     metrics.record_latency(9.0, node_id=2)
     values = metrics.snapshot()

@@ -214,7 +214,10 @@ class BrokerConnection(ConnectionHandshake):
             self.close(KafkaConnectionError(
                 f"Connection to broker {self._name()} failed: {reason}"))
             return
-        self.settings.stats.creations += 1
+        stats = self.settings.stats
+        stats.creations += 1
+        if stats.on_creation is not None:
+            stats.on_creation()
         if self.settings.ssl_context is not None:
             try:
                 self.sock = self.settings.ssl_context.wrap_socket(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from kprod._internals import sasl as _sasl
 from kprod._internals import tls as _tls
@@ -25,6 +25,7 @@ class ConnectionStats:
         self.failed_reauthentications = 0
         self.reauth_latency_sum_ms = 0.0
         self.reauth_latency_max_ms = 0.0
+        self.on_creation: Optional[Callable[[], None]] = None   # the windowed rate's
 
     def snapshot(self) -> Dict[str, float]:
         n = self.reauthentications

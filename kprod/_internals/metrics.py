@@ -6,8 +6,8 @@ Rates, averages and maxima are windowed (``metrics.sample.window.ms`` x
 ``metrics.num.samples``, see :mod:`kprod._internals.stats`); totals are cumulative.
 As in Java, record-send-rate/total count the records put into Produce requests (a
 retried batch counts again), record-size-avg/max are over each batch's largest
-record, and the per-node metrics are DEBUG level (recorded only when
-``metrics.recording.level`` is DEBUG or TRACE).
+record. Every one is INFO level, as Java's producer metrics are (the per-node
+latency sensors of Java's Selector too: KIP-714 pushes them by default).
 """
 from __future__ import annotations
 
@@ -76,6 +76,8 @@ class ProducerMetrics:
         self.errors = self._sensor("errors", GROUP, (
             ("record-error-rate", "failed records per second", Rate),
             ("record-error-total", "failed records", CumulativeSum)))
+        self.connections = self._sensor("connections-created", GROUP, (
+            ("connection-creation-rate", "new connections per second", Rate),))
         self.record_size = self._sensor("record-size", GROUP, (
             ("record-size-avg", "average of each batch's largest record size", Avg),
             ("record-size-max", "largest record size", Max)))
@@ -139,6 +141,11 @@ class ProducerMetrics:
                 self.compression.record(compression_ratio, now)
                 sensors.compression.record(compression_ratio, now)
 
+    def record_connection(self) -> None:
+        """A connection was made (connection-creation-rate; the total is the
+        connection counters')."""
+        self.connections.record(1, self._clock())
+
     def record_request(self, records: int) -> None:
         now = self._clock()
         self.requests.record(1, now)
@@ -154,7 +161,7 @@ class ProducerMetrics:
                     f"node-{node_id}.latency", NODE_GROUP, (
                         ("request-latency-avg", "average request latency in ms", Avg),
                         ("request-latency-max", "largest request latency in ms", Max)),
-                    (("node-id", f"node-{node_id}"),), level="DEBUG")
+                    (("node-id", f"node-{node_id}"),))
             sensor.record(ms, now)
 
     def record_throttle(self, ms: float) -> None:

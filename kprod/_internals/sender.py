@@ -26,6 +26,7 @@ from kprod._internals.network import NetworkClient
 from kprod._internals.produce_response import ProduceResponseHandler
 from kprod._internals.protocol import types
 from kprod._internals.protocol.primitives import ZERO_UUID
+from kprod._internals.telemetry import ClientTelemetry, TelemetrySender
 from kprod._internals.transactions import (
     ABORTING, FATAL_ERROR, TransactionAbortedError, TransactionManager, TxnRequest,
 )
@@ -48,7 +49,8 @@ class Sender:
                  idempotence: Optional[IdempotenceState], metrics: ProducerMetrics,
                  clock: Callable[[], float],
                  transactions: Optional[TransactionManager] = None,
-                 network: Optional[NetworkClient] = None) -> None:
+                 network: Optional[NetworkClient] = None,
+                 telemetry: Optional[ClientTelemetry] = None) -> None:
         self.config = config
         self.metadata = metadata
         self.acc = accumulator
@@ -81,6 +83,9 @@ class Sender:
         self.fatal_error: Optional[BaseException] = None
         self.responses = ProduceResponseHandler(config, metadata, accumulator, idempotence,
                                                 metrics, transactions, self._stopping)
+        # KIP-714 metrics push: its requests go to the least-loaded broker when due.
+        self.telemetry = (TelemetrySender(telemetry, self.network)
+                          if telemetry is not None else None)
         self.thread = threading.Thread(target=self._run, name="kprod-sender", daemon=True)
 
     @property
@@ -130,8 +135,11 @@ class Sender:
         try:
             while self.running:
                 self.run_once()
+            if self.telemetry is not None:
+                self.telemetry.initiate_close(self.clock())   # one terminating push
             # close(): keep sending until everything is done, unless forced.
-            while not self.force_close and (self.acc.has_undrained() or self.in_flight_batches):
+            while not self.force_close and (self.acc.has_undrained() or self.in_flight_batches
+                                            or self._telemetry_pending()):
                 if self.fatal_error is not None:
                     break
                 self.run_once()
@@ -160,8 +168,13 @@ class Sender:
             timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
             self._maybe_bump_epoch()
         timeout_ms = min(timeout_ms, self._send_produce_data(now))
+        if self.telemetry is not None:
+            timeout_ms = min(timeout_ms, self.telemetry.maybe_send(now))
         for response in self.network.poll(timeout_ms, now):
             response.complete()
+
+    def _telemetry_pending(self) -> bool:
+        return self.telemetry is not None and not self.telemetry.done
 
     def _topics_in_use(self) -> Set[str]:
         return (self.acc.topics_with_batches()

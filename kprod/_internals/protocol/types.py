@@ -19,6 +19,8 @@ from .generated.api_versions import (ApiVersion, ApiVersionsRequest, ApiVersions
 from .generated.end_txn import (EndTxnRequest, EndTxnResponse)
 from .generated.find_coordinator import (Coordinator, FindCoordinatorRequest,
                                          FindCoordinatorResponse)
+from .generated.get_telemetry_subscriptions import (GetTelemetrySubscriptionsRequest,
+                                                    GetTelemetrySubscriptionsResponse)
 from .generated.init_producer_id import (InitProducerIdRequest, InitProducerIdResponse)
 from .generated.metadata import (MetadataRequest, MetadataRequestTopic, MetadataResponse,
                                  MetadataResponseBroker, MetadataResponsePartition,
@@ -26,6 +28,7 @@ from .generated.metadata import (MetadataRequest, MetadataRequestTopic, Metadata
 from .generated.produce import (BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint,
                                 PartitionProduceData, PartitionProduceResponse, ProduceRequest,
                                 ProduceResponse, TopicProduceData, TopicProduceResponse)
+from .generated.push_telemetry import (PushTelemetryRequest, PushTelemetryResponse)
 from .generated.sasl_authenticate import (SaslAuthenticateRequest, SaslAuthenticateResponse)
 from .generated.sasl_handshake import (SaslHandshakeRequest, SaslHandshakeResponse)
 from .generated.txn_offset_commit import (TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition,
@@ -40,13 +43,15 @@ __all__ = [
     'AddPartitionsToTxnTopic', 'AddPartitionsToTxnTopicResult', 'AddPartitionsToTxnTransaction',
     'ApiVersion', 'ApiVersionsRequest', 'ApiVersionsResponse', 'BatchIndexAndErrorMessage',
     'Coordinator', 'EndTxnRequest', 'EndTxnResponse', 'FinalizedFeatureKey',
-    'FindCoordinatorRequest', 'FindCoordinatorResponse', 'InitProducerIdRequest',
-    'InitProducerIdResponse', 'LeaderIdAndEpoch', 'MetadataRequest', 'MetadataRequestTopic',
-    'MetadataResponse', 'MetadataResponseBroker', 'MetadataResponsePartition',
-    'MetadataResponseTopic', 'NodeEndpoint', 'PartitionProduceData', 'PartitionProduceResponse',
-    'ProduceRequest', 'ProduceResponse', 'RequestHeader', 'SaslAuthenticateRequest',
-    'SaslAuthenticateResponse', 'SaslHandshakeRequest', 'SaslHandshakeResponse',
-    'SupportedFeatureKey', 'TopicProduceData', 'TopicProduceResponse', 'TxnOffsetCommitRequest',
-    'TxnOffsetCommitRequestPartition', 'TxnOffsetCommitRequestTopic', 'TxnOffsetCommitResponse',
-    'TxnOffsetCommitResponsePartition', 'TxnOffsetCommitResponseTopic',
+    'FindCoordinatorRequest', 'FindCoordinatorResponse', 'GetTelemetrySubscriptionsRequest',
+    'GetTelemetrySubscriptionsResponse', 'InitProducerIdRequest', 'InitProducerIdResponse',
+    'LeaderIdAndEpoch', 'MetadataRequest', 'MetadataRequestTopic', 'MetadataResponse',
+    'MetadataResponseBroker', 'MetadataResponsePartition', 'MetadataResponseTopic',
+    'NodeEndpoint', 'PartitionProduceData', 'PartitionProduceResponse', 'ProduceRequest',
+    'ProduceResponse', 'PushTelemetryRequest', 'PushTelemetryResponse', 'RequestHeader',
+    'SaslAuthenticateRequest', 'SaslAuthenticateResponse', 'SaslHandshakeRequest',
+    'SaslHandshakeResponse', 'SupportedFeatureKey', 'TopicProduceData', 'TopicProduceResponse',
+    'TxnOffsetCommitRequest', 'TxnOffsetCommitRequestPartition', 'TxnOffsetCommitRequestTopic',
+    'TxnOffsetCommitResponse', 'TxnOffsetCommitResponsePartition',
+    'TxnOffsetCommitResponseTopic',
 ]
