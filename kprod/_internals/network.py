@@ -32,9 +32,9 @@ log = logging.getLogger("kprod.network")
 ResponseHandler = Callable[[Optional[Any], Optional[BaseException]], None]
 
 # The versions kprod asks brokers for: what protocol/messages implements, except where
-# the client needs more than the codec. Metadata below v4 creates topics on any request (no allow_auto_topic_creation);
-# AddPartitionsToTxn v4+ is the brokers' own batched verify form (KIP-890), which a
-# broker does not answer for a client.
+# the client needs more than the codec. Metadata below v4 creates topics on any request
+# (no allow_auto_topic_creation); AddPartitionsToTxn v4+ is the brokers' own batched
+# verify form (KIP-890), which a broker does not answer for a client.
 CLIENT_VERSIONS: Dict[str, Tuple[int, int]] = {api.name: api.supported for api in proto.APIS}
 CLIENT_VERSIONS["Produce"] = (3, 13)     # v13 (KIP-516) only when every topic has an id
 CLIENT_VERSIONS["Metadata"] = (4, 12)
