@@ -52,13 +52,24 @@ def _load_libfuzzer_globally(lib_dir: Path) -> None:
     ctypes.CDLL(str(library), mode=os.RTLD_NOW | os.RTLD_GLOBAL)
 
 
+SOURCES = ROOT / "kprod" / "_native"
+
+
 def instrumented_build_present(lib_dir: Path = LIB_DIR) -> bool:
-    return lib_dir.is_dir() and any(lib_dir.glob("*" + _SUFFIX))
+    """The instrumented build exists and is newer than every native source (a stale one
+    would fuzz code that is no longer there)."""
+    built = list(lib_dir.glob("*" + _SUFFIX)) if lib_dir.is_dir() else []
+    if not built or not (lib_dir.parents[1] / "libfuzzer.so").exists():
+        return False
+    newest_source = max(p.stat().st_mtime for p in SOURCES.iterdir()
+                        if p.suffix in (".pyx", ".pxd", ".h"))
+    return min(p.stat().st_mtime for p in built) >= newest_source
 
 
 def use_instrumented_native(lib_dir: Optional[Path] = None) -> bool:
-    """Route kprod._native imports to the instrumented build; False when it is absent
-    (then the release modules load: atheris still drives them, without native coverage)."""
+    """Route kprod._native imports to the instrumented build; False when it is absent or
+    stale (then the release modules load: atheris still drives them, without native
+    coverage)."""
     lib_dir = lib_dir or LIB_DIR
     if not instrumented_build_present(lib_dir):
         return False

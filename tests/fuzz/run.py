@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -73,8 +72,8 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
     atheris.Fuzz()
 
 
-_STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.M)
-_DONE = re.compile(r"^Done (\d+) runs in (\d+) second", re.M)
+_STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.MULTILINE)
+_DONE = re.compile(r"^Done (\d+) runs in (\d+) second", re.MULTILINE)
 
 
 def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = None,
@@ -86,11 +85,13 @@ def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = 
     artifacts.mkdir(parents=True, exist_ok=True)
     cmd = [python, "-m", "tests.fuzz.run", "--worker", target, "--",
            *libfuzzer_args(target, runs, corpus, artifacts, seed)]
+    log_path = work / f"{target}.log"
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, errors="replace")
+    with open(log_path, "wb") as out:   # streamed: libFuzzer's progress lines as they come
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                              check=False)
     elapsed = time.monotonic() - start
-    log = proc.stdout + proc.stderr
-    (work / f"{target}.log").write_text(log)
+    log = log_path.read_text(errors="replace")
     stats = {k: int(v) for k, v in _STAT.findall(log)}
     done = _DONE.search(log)
     fuzz_seconds = int(done.group(2)) if done else 0
@@ -107,7 +108,7 @@ def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = 
         "seconds": round(elapsed, 1), "corpus_files": len(list(corpus.iterdir())),
         "native": native.group(1) if native else "?",
         "findings": sorted(p.name for p in artifacts.iterdir()),
-        "log": str(work / f"{target}.log"),
+        "log": str(log_path),
     }
 
 

@@ -105,7 +105,7 @@ def _scram_first() -> Iterator[bytes]:
 def _scram_final() -> Iterator[bytes]:
     from kprod._internals import sasl
 
-    from .targets import SERVER_FIRST, _CheapScram, CLIENT_NONCE
+    from .targets import CLIENT_NONCE, SERVER_FIRST, _CheapScram
 
     for mech_index, mech in enumerate(("SCRAM-SHA-256", "SCRAM-SHA-512")):
         m = _CheapScram(sasl.Credentials(mech, "user", "pencil"), nonce=CLIENT_NONCE)

@@ -28,7 +28,12 @@ from kprod._internals.protocol.client import decode_client_response
 from kprod._internals.protocol.messages import BY_NAME
 from kprod._native.produce import decode_produce_frame
 from kprod._native.records import read_batches
-from kprod.errors import AuthenticationError, CorruptRecordError, ProtocolError, UnsupportedVersionError
+from kprod.errors import (
+    AuthenticationError,
+    CorruptRecordError,
+    ProtocolError,
+    UnsupportedVersionError,
+)
 
 
 class Finding(AssertionError):
