@@ -7,7 +7,7 @@ STAMP := $(VENV)/.kprod-installed
 EDITABLE := --config-settings editable_mode=compat
 
 .PHONY: venv build test test-fast typecheck lint bench bench-quick bench-micro debug-build \
-	fuzz fuzz-build clean
+	fuzz fuzz-build fuzz-build-asan clean
 
 venv: $(STAMP)
 
@@ -75,6 +75,18 @@ fuzz-build: venv
 	$(CLANG) -shared -o $(FUZZ_LIB)/libfuzzer.so -Wl,--whole-archive \
 		"$$($(CLANG) -print-runtime-dir)/libclang_rt.fuzzer_no_main-$$(uname -m).a" \
 		-Wl,--no-whole-archive -lstdc++ -lpthread -lm
+
+# The same with AddressSanitizer (build/fuzz-asan; `python -m tests.fuzz.run --asan`):
+# out-of-bounds reads in the native decoders become findings even when they do not crash.
+fuzz-build-asan: venv
+	@test -n "$(CLANG)" || { echo "fuzz-build-asan: no clang found (apt-get install clang)"; exit 1; }
+	CC=$(CLANG) KPROD_FUZZ=address $(PY) setup.py -q build_ext \
+		--build-lib build/fuzz-asan/lib --build-temp build/fuzz-asan/temp -j 2
+	$(CLANG) -shared -o build/fuzz-asan/lib/libfuzzer.so -Wl,--whole-archive \
+		"$$($(CLANG) -print-runtime-dir)/libclang_rt.fuzzer_no_main-$$(uname -m).a" \
+		-Wl,--no-whole-archive -lstdc++ -lpthread -lm
+	echo "$(CURDIR)/build/fuzz-asan/lib/libfuzzer.so:$$($(CLANG) -print-runtime-dir)/libclang_rt.asan-$$(uname -m).so" \
+		> build/fuzz-asan/lib/preload
 
 fuzz: build
 	@if [ -n "$(CLANG)" ]; then $(MAKE) --no-print-directory fuzz-build; \

@@ -6,10 +6,13 @@ and overflow checks on.
 
 ``KPROD_FUZZ=1`` builds the coverage-instrumented extensions for the atheris
 fuzzers (tests/fuzz): clang with ``-fsanitize=fuzzer-no-link`` (libFuzzer's
-edge counters and comparison hooks; the symbols come from atheris at run time,
-so these modules only load under tests/fuzz/run.py), the release directives and
+edge counters and comparison hooks, resolved at run time by the libFuzzer library
+built beside them, so these modules only load under tests/fuzz/run.py), the release
+directives and
 -O1. Build them with ``make fuzz-build``, which puts them in build/fuzz/lib, away
-from the in-place release build.
+from the in-place release build. ``KPROD_FUZZ=address`` adds AddressSanitizer
+(``make fuzz-build-asan``: build/fuzz-asan/lib; the runner's --asan preloads the
+runtime).
 """
 import glob
 import os
@@ -20,6 +23,7 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("KPROD_DEBUG", "") not in ("", "0")
 FUZZ = os.environ.get("KPROD_FUZZ", "") not in ("", "0")
+ASAN = os.environ.get("KPROD_FUZZ", "") == "address"
 link_flags = []
 
 if FUZZ:
@@ -29,9 +33,10 @@ if FUZZ:
                          "set CC=clang-NN or install clang")
     os.environ["CC"] = clang
     os.environ.setdefault("LDSHARED", clang + " -shared")
-    cflags = ["-O1", "-g", "-DNDEBUG", "-fsanitize=fuzzer-no-link", "-Wno-unused-function",
-              "-Wno-unreachable-code"]
-    link_flags = ["-fsanitize=fuzzer-no-link"]
+    sanitize = "-fsanitize=fuzzer-no-link" + (",address" if ASAN else "")
+    cflags = ["-O1", "-g", "-DNDEBUG", sanitize, "-fno-omit-frame-pointer",
+              "-Wno-unused-function", "-Wno-unreachable-code"]
+    link_flags = [sanitize]
     directives = {"boundscheck": False, "wraparound": False, "initializedcheck": False}
 elif DEBUG:
     cflags = ["-O0", "-g", "-UNDEBUG", "-Wall", "-Wextra", "-Wno-unused-parameter",
@@ -56,4 +61,5 @@ extensions = [
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives,
-                            build_dir="build/fuzz/cython" if FUZZ else "build/cython"))
+                            build_dir=("build/fuzz-asan/cython" if ASAN else "build/fuzz/cython") if FUZZ
+                            else "build/cython"))

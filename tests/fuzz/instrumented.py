@@ -21,6 +21,7 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB_DIR = ROOT / "build" / "fuzz" / "lib" / "kprod" / "_native"
+ASAN_LIB_DIR = ROOT / "build" / "fuzz-asan" / "lib" / "kprod" / "_native"
 _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 
@@ -46,6 +47,8 @@ def _load_libfuzzer_globally(lib_dir: Path) -> None:
     archive), global: atheris then runs on it (its core_without_libfuzzer) and the
     modules' coverage hooks resolve to it. (Preloading atheris' core_with_libfuzzer
     instead would put two atheris cores, one interposing the other, in the process.)"""
+    if hasattr(ctypes.CDLL(None), "LLVMFuzzerRunDriver"):
+        return      # preloaded (the runner's --asan: LD_PRELOAD before the ASan runtime)
     library = lib_dir.parents[1] / "libfuzzer.so"
     if not library.exists():
         raise RuntimeError(f"{library} is missing: run make fuzz-build")

@@ -3,20 +3,23 @@
     python -m tests.fuzz.run                      # every target, 1,000,000 inputs each
     python -m tests.fuzz.run --runs 50000 records produce_response
     python -m tests.fuzz.run --worker records -- -runs=1000   # one target, libFuzzer flags
+    python -m tests.fuzz.run --asan --runs 200000   # the AddressSanitizer build
 
 Each target runs in its own process (atheris' Fuzz() ends the process): Python code of
 kprod is instrumented by atheris (instrument_imports, plus its str/regex hooks), the
 native modules come from the instrumented build (``make fuzz-build``: clang,
 -fsanitize=fuzzer-no-link) when it exists, else from the release build, which atheris
-still drives but cannot see inside (the report says which). The repository corpus
-(tests/fuzz/corpus/<target>) seeds each run and is never written; new inputs go to
-build/fuzz/corpus/<target>, findings to build/fuzz/artifacts/<target>/. A finding stops
-that target's run (libFuzzer's rule) and the exit status is non-zero.
+still drives but cannot see inside (the report says which); --asan takes the
+AddressSanitizer build instead (``make fuzz-build-asan``, see asan_environment). The
+repository corpus (tests/fuzz/corpus/<target>) seeds each run and is never written; new
+inputs go to build/fuzz/corpus/<target>, findings to build/fuzz/artifacts/<target>/. A
+finding stops that target's run (libFuzzer's rule) and the exit status is non-zero.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -49,9 +52,15 @@ def libfuzzer_args(target: str, runs: int, work_corpus: Path, artifacts: Path,
 def worker(target: str, fuzzer_args: Sequence[str]) -> None:
     """In this process: set up the instrumented modules, then fuzz ``target``."""
     sys.path.insert(0, str(ROOT))
-    from tests.fuzz.instrumented import native_module_path, use_instrumented_native
+    from tests.fuzz.instrumented import (
+        ASAN_LIB_DIR, native_module_path, use_instrumented_native,
+    )
 
-    instrumented = use_instrumented_native()
+    asan = bool(os.environ.get(_ASAN_ENV))
+    instrumented = use_instrumented_native(ASAN_LIB_DIR if asan else None)
+    if asan and not instrumented:
+        raise SystemExit("--asan: no fresh ASan build in build/fuzz-asan "
+                         "(make fuzz-build-asan)")
     import atheris
 
     atheris.enabled_hooks.add("RegEx")
@@ -60,8 +69,9 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
         from tests.fuzz import targets
     if target not in targets.TARGETS:
         raise SystemExit(f"unknown target {target!r}; targets: {', '.join(targets.TARGETS)}")
-    print(f"kprod-fuzz: target={target} native="
-          f"{'instrumented' if instrumented else 'release (uninstrumented)'} "
+    kind = ("instrumented+asan" if asan else "instrumented") if instrumented else \
+        "release (uninstrumented)"
+    print(f"kprod-fuzz: target={target} native={kind} "
           f"records={native_module_path('records')}", flush=True)
     run_one = targets.run_one
 
@@ -72,12 +82,33 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
     atheris.Fuzz()
 
 
+_ASAN_ENV = "KPROD_FUZZ_ASAN"
+ASAN_PRELOAD = ROOT / "build" / "fuzz-asan" / "lib" / "preload"
+
+
+def asan_environment() -> Dict[str, str]:
+    """The child's environment for the ASan build: libFuzzer, then the ASan runtime, both
+    preloaded (libFuzzer first, so its coverage hooks win over the runtime's weak ones;
+    hence verify_asan_link_order=0), and the system allocator for every Python object so
+    that a read past a small bytes object is seen (pymalloc would hide it)."""
+    if not ASAN_PRELOAD.exists():
+        raise SystemExit(f"{ASAN_PRELOAD} is missing: run make fuzz-build-asan")
+    env = dict(os.environ)
+    env.update({
+        _ASAN_ENV: "1",
+        "LD_PRELOAD": ASAN_PRELOAD.read_text().strip(),
+        "ASAN_OPTIONS": "detect_leaks=0:verify_asan_link_order=0:allocator_may_return_null=1",
+        "PYTHONMALLOC": "malloc",
+    })
+    return env
+
+
 _STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.MULTILINE)
 _DONE = re.compile(r"^Done (\d+) runs in (\d+) second", re.MULTILINE)
 
 
 def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = None,
-               python: str = sys.executable) -> Dict[str, object]:
+               python: str = sys.executable, asan: bool = False) -> Dict[str, object]:
     """One target in a child process; its libFuzzer statistics and outcome."""
     corpus = work / "corpus" / target
     artifacts = work / "artifacts" / target
@@ -89,7 +120,7 @@ def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = 
     start = time.monotonic()
     with open(log_path, "wb") as out:   # streamed: libFuzzer's progress lines as they come
         proc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                              check=False)
+                              env=asan_environment() if asan else None, check=False)
     elapsed = time.monotonic() - start
     log = log_path.read_text(errors="replace")
     stats = {k: int(v) for k, v in _STAT.findall(log)}
@@ -123,13 +154,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=1_000_000, help="inputs per target")
     parser.add_argument("--jobs", type=int, default=1, help="targets run at once")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--asan", action="store_true",
+                        help="the AddressSanitizer build (make fuzz-build-asan)")
     args = parser.parse_args(argv)
     unknown = set(args.targets) - set(TARGET_NAMES)
     if unknown:
         parser.error(f"unknown target(s) {', '.join(sorted(unknown))}")
     WORK.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        results = list(pool.map(lambda t: run_target(t, args.runs, seed=args.seed),
+        results = list(pool.map(lambda t: run_target(t, args.runs, seed=args.seed,
+                                                        asan=args.asan),
                                 args.targets))
     print(f"{'target':<20} {'runs':>9} {'execs/s':>8} {'seconds':>8} {'corpus':>7}  native"
           "        result")
