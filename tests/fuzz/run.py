@@ -65,7 +65,7 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
 
     atheris.enabled_hooks.add("RegEx")
     atheris.enabled_hooks.add("str")
-    with atheris.instrument_imports(include=["kprod"]):
+    with atheris.instrument_imports(include=["kprod"]):   # (atheris: whole packages)
         from tests.fuzz import targets
     if target not in targets.TARGETS:
         raise SystemExit(f"unknown target {target!r}; targets: {', '.join(targets.TARGETS)}")

@@ -1,12 +1,14 @@
 """CI's fuzz smoke: every atheris target (tests/fuzz/targets.py) for 50,000 inputs from
 the repository corpus, two targets at a time; any finding fails the target's test with
-libFuzzer's log. `make fuzz` runs the full 1,000,000 per target.
+libFuzzer's log. `make fuzz` runs the full 1,000,000 per target
+(KPROD_FUZZ_SMOKE_RUNS changes the count here).
 
 The native modules are the instrumented build when `make fuzz-build` made a fresh one,
 else the release build (no clang on the machine: fuzzed uninstrumented, see run.py).
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,7 +17,7 @@ from .run import TARGET_NAMES, run_target
 
 pytest.importorskip("atheris", reason="atheris comes with the 'fuzz' extra (make build)")
 
-SMOKE_RUNS = 50_000
+SMOKE_RUNS = int(os.environ.get("KPROD_FUZZ_SMOKE_RUNS", "50000"))
 pytestmark = pytest.mark.slow
 
 
