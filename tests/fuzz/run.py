@@ -117,6 +117,7 @@ def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = 
     cmd = [python, "-m", "tests.fuzz.run", "--worker", target, "--",
            *libfuzzer_args(target, runs, corpus, artifacts, seed)]
     log_path = work / f"{target}.log"
+    started = time.time() - 1
     start = time.monotonic()
     with open(log_path, "wb") as out:   # streamed: libFuzzer's progress lines as they come
         proc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
@@ -138,7 +139,8 @@ def run_target(target: str, runs: int, work: Path = WORK, seed: Optional[int] = 
         "execs_per_sec": rate,
         "seconds": round(elapsed, 1), "corpus_files": len(list(corpus.iterdir())),
         "native": native.group(1) if native else "?",
-        "findings": sorted(p.name for p in artifacts.iterdir()),
+        "findings": sorted(p.name for p in artifacts.iterdir()     # this run's only
+                           if p.stat().st_mtime >= started),
         "log": str(log_path),
     }
 
