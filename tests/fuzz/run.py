@@ -171,9 +171,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           "        result")
     for r in results:
         ok = r["returncode"] == 0 and not r["findings"]
+        outcome = "ok" if ok else f"FINDING {', '.join(r['findings'])} (see {r['log']})"
         print(f"{r['target']:<20} {r['runs']:>9} {r['execs_per_sec']:>8} {r['seconds']:>8} "
-              f"{r['corpus_files']:>7}  {r['native']:<13} "
-              f"{'ok' if ok else 'FINDING ' + ', '.join(r['findings']) + ' (see ' + r['log'] + ')'}")
+              f"{r['corpus_files']:>7}  {r['native']:<13} {outcome}")
     (WORK / "summary.json").write_text(json.dumps(results, indent=2))
     failed = [r for r in results if r["returncode"] != 0 or r["findings"]
               or r["runs"] < args.runs]
