@@ -53,7 +53,9 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
     """In this process: set up the instrumented modules, then fuzz ``target``."""
     sys.path.insert(0, str(ROOT))
     from tests.fuzz.instrumented import (
-        ASAN_LIB_DIR, native_module_path, use_instrumented_native,
+        ASAN_LIB_DIR,
+        native_module_path,
+        use_instrumented_native,
     )
 
     asan = bool(os.environ.get(_ASAN_ENV))
