@@ -8,6 +8,7 @@ on that same libFuzzer, and the fuzzer sees the native edges and comparisons as 
 the Python ones.
 
 Call :func:`use_instrumented_native` before anything imports kprod.
+``KPROD_FUZZ_NATIVE=release`` keeps the release modules (as on a machine without clang).
 """
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ def use_instrumented_native(lib_dir: Optional[Path] = None) -> bool:
     stale (then the release modules load: atheris still drives them, without native
     coverage)."""
     lib_dir = lib_dir or LIB_DIR
-    if not instrumented_build_present(lib_dir):
+    if os.environ.get("KPROD_FUZZ_NATIVE") == "release" or \
+            not instrumented_build_present(lib_dir):
         return False
     if any(name == "kprod" or name.startswith("kprod.") for name in sys.modules):
         raise RuntimeError("kprod was imported before use_instrumented_native()")

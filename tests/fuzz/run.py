@@ -72,7 +72,7 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
     if target not in targets.TARGETS:
         raise SystemExit(f"unknown target {target!r}; targets: {', '.join(targets.TARGETS)}")
     kind = ("instrumented+asan" if asan else "instrumented") if instrumented else \
-        "release (uninstrumented)"
+        "release-uninstrumented"
     print(f"kprod-fuzz: target={target} native={kind} "
           f"records={native_module_path('records')}", flush=True)
     run_one = targets.run_one
