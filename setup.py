@@ -60,6 +60,8 @@ extensions = [
     for path in sorted(glob.glob("kprod/_native/*.pyx"))
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives,
-                            build_dir=("build/fuzz-asan/cython" if ASAN else "build/fuzz/cython") if FUZZ
-                            else "build/cython"))
+if FUZZ:
+    c_dir = "build/fuzz-asan/cython" if ASAN else "build/fuzz/cython"
+else:
+    c_dir = "build/cython"
+setup(ext_modules=cythonize(extensions, compiler_directives=directives, build_dir=c_dir))
