@@ -26,7 +26,7 @@ from kprod._internals.protocol import primitives as P
 from kprod._internals.protocol.api import response_codec
 from kprod._internals.protocol.client import decode_client_response
 from kprod._internals.protocol.messages import BY_NAME
-from kprod._native.produce import decode_produce_frame
+from kprod._native.produce_response import decode_produce_frame
 from kprod._native.records import read_batches
 from kprod.errors import (
     AuthenticationError,
@@ -95,7 +95,7 @@ def _produce_as_dict(response) -> dict:
 
 
 def produce_response(data: bytes) -> None:
-    """decode_produce_frame (produce.pyx), checked against the generated Python decoder
+    """decode_produce_frame (produce_response.pyx), checked against the generated Python decoder
     of the same version: both refuse the frame, or both read the same response."""
     if not data:
         return
