@@ -161,9 +161,10 @@ CHECK_TOO_LARGE_MEMORY = CHECK_TOO_LARGE_MEMORY_
 CHECK_BAD_PARTITION = CHECK_BAD_PARTITION_
 
 
-def check_records(Py_ssize_t count, size_t[::1] key_address, Py_ssize_t[::1] key_length,
-                  Py_ssize_t[::1] value_length, int64_t[::1] explicit, bint has_explicit,
-                  int64_t[::1] header_extra, int64_t header_extra_all, bint has_headers,
+def check_records(Py_ssize_t count, const size_t[::1] key_address,
+                  const Py_ssize_t[::1] key_length, const Py_ssize_t[::1] value_length,
+                  const int64_t[::1] explicit, bint has_explicit,
+                  const int64_t[::1] header_extra, int64_t header_extra_all, bint has_headers,
                   bint hash_keys, Py_ssize_t num_partitions, int64_t max_request_size,
                   int64_t buffer_memory, int32_t[::1] partitions):
     """Every record's checks and fixed partition, before anything is queued (without
@@ -248,17 +249,17 @@ cdef class BulkAppender:
     cdef PartitionChooser chooser
     cdef StickyPartitionState sticky
     cdef Py_ssize_t count
-    cdef size_t[::1] key_address
-    cdef Py_ssize_t[::1] key_length
-    cdef size_t[::1] value_address
-    cdef Py_ssize_t[::1] value_length
-    cdef int32_t[::1] partitions
-    cdef int64_t[::1] timestamps
+    cdef const size_t[::1] key_address
+    cdef const Py_ssize_t[::1] key_length
+    cdef const size_t[::1] value_address
+    cdef const Py_ssize_t[::1] value_length
+    cdef const int32_t[::1] partitions
+    cdef const int64_t[::1] timestamps
     cdef bint per_record_timestamps
     cdef int64_t timestamp
     cdef object headers                 # None, one list for all, or a tuple per record
     cdef bint per_record_headers
-    cdef int64_t[::1] header_extra
+    cdef const int64_t[::1] header_extra
     cdef int64_t header_extra_all
     cdef double max_block_ms
     cdef object wakeup
@@ -287,10 +288,11 @@ cdef class BulkAppender:
         self._builder = NULL
 
     def __init__(self, accumulator, topic, info, PartitionChooser chooser, Py_ssize_t count,
-                 size_t[::1] key_address, Py_ssize_t[::1] key_length,
-                 size_t[::1] value_address, Py_ssize_t[::1] value_length,
-                 int32_t[::1] partitions, int64_t[::1] timestamps, int64_t timestamp,
-                 headers, int64_t[::1] header_extra, int64_t header_extra_all,
+                 const size_t[::1] key_address, const Py_ssize_t[::1] key_length,
+                 const size_t[::1] value_address, const Py_ssize_t[::1] value_length,
+                 const int32_t[::1] partitions, const int64_t[::1] timestamps,
+                 int64_t timestamp, headers, const int64_t[::1] header_extra,
+                 int64_t header_extra_all,
                  double max_block_ms, wakeup, on_partition):
         import numpy
         cdef Py_ssize_t n = info.num_partitions
