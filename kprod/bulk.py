@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -166,7 +166,7 @@ class BulkFuture:
         append_time = np.full(nseg + 1, -1, dtype=np.int64)
         failed = np.zeros(nseg + 1, dtype=bool)
         failed[nseg] = True
-        errors_of = [None] * (nseg + 1)
+        errors_of: List[Optional[BaseException]] = [None] * (nseg + 1)
         errors_of[nseg] = self._error
         split_segments = []
         for s, result in enumerate(self._results):
@@ -315,9 +315,9 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
         header_lists, header_extra, header_extra_all = columns.read_headers(headers, count,
                                                                            topic)
     else:
-        count = len(values) if hasattr(values, "__len__") else None
-        if count is None:
+        if not hasattr(values, "__len__"):
             raise BulkInputError("send_many: values must be a column of records", "values")
+        count = len(values)
         header_lists, header_extra, header_extra_all = columns.read_headers(headers, count,
                                                                            topic)
         value_spans = _serialized(producer, producer._value_serializer, values, "values",
@@ -473,7 +473,7 @@ def _from_record_futures(topic: str, count: int, futures: List[Any],
                          record_timestamps: np.ndarray, timestamp: int,
                          error: Optional[BaseException], callback: Any) -> BulkFuture:
     results: List[Any] = []
-    index_of = {}
+    index_of: Dict[int, int] = {}
     segment = np.full(count, -1, dtype=np.int32)
     delta = np.full(count, -1, dtype=np.int32)
     partition = np.full(count, -1, dtype=np.int32)

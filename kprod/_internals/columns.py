@@ -72,7 +72,7 @@ def read_column(data: Any, argument: str, topic: str) -> Spans:
     if module.startswith("polars"):
         return _arrow(data.to_arrow(), argument)
     if module.startswith("pandas"):
-        if getattr(data, "dtype", None) == object:
+        if getattr(getattr(data, "dtype", None), "kind", None) == "O":
             return _numpy(data.to_numpy(), argument, topic)
         return _arrow(_pyarrow(argument).array(data), argument)
     if isinstance(data, np.ndarray):
@@ -139,7 +139,7 @@ def _empty_address() -> int:
 
 def _pyarrow(argument: str):
     try:
-        import pyarrow
+        import pyarrow  # type: ignore[import-untyped]
     except ImportError:
         raise BulkInputError(f"send_many: {argument} needs pyarrow for this column type "
                              "(pip install 'kprod[arrow]')", argument) from None
