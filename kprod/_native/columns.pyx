@@ -432,17 +432,33 @@ cdef class BulkAppender:
 
     cdef int _open_new(self, Py_ssize_t i, Py_ssize_t p) except -1:
         """A new unqueued batch for partition p, sized for record i. Memory first
-        without waiting; if there is none, queue our other batches (the I/O thread can
-        then send them and free memory) and wait up to max.block.ms."""
+        without waiting; if there is none, wait up to max.block.ms, as send() does.
+        The memory comes back as the I/O thread completes queued batches. Our own
+        unqueued batches are queued first if they hold half of buffer.memory or more
+        (else the wait could only end in a timeout), and after half the wait in any
+        case (other threads' unqueued batches may hold the rest)."""
         cdef int64_t extra = self.header_extra[i] if self.header_extra.shape[0] \
             else self.header_extra_all
+        cdef Py_ssize_t q, held = 0
         size = record_bound(self.key_length[i], self.value_length[i], extra)
         tp = (self.topic, p)
         try:
             batch = self.accumulator.open_unqueued_batch(tp, size, 0.0)
         except BufferExhaustedError:
-            self.queue_all()
-            batch = self.accumulator.open_unqueued_batch(tp, size, self.max_block_ms)
+            for q in range(self.num_partitions):
+                if self._mode[q] == MODE_UNQUEUED:
+                    held += (<RecordBatchBuilder>self._builder[q])._capacity
+            if 2 * (held + size) >= self.accumulator.pool.total_memory:
+                self.queue_all()
+                batch = self.accumulator.open_unqueued_batch(tp, size, self.max_block_ms)
+            else:
+                try:
+                    batch = self.accumulator.open_unqueued_batch(tp, size,
+                                                                 self.max_block_ms / 2)
+                except BufferExhaustedError:
+                    self.queue_all()
+                    batch = self.accumulator.open_unqueued_batch(tp, size,
+                                                                 self.max_block_ms / 2)
         return self._set_batch(p, batch, MODE_UNQUEUED)
 
     cdef inline int64_t _ts(self, Py_ssize_t i) noexcept nogil:

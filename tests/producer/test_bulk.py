@@ -382,3 +382,65 @@ def test_empty_call_and_closed_producer(make_topic, make_producer):
     producer.close()
     with pytest.raises(ProducerClosedError):
         producer.send_many(topic, [b"x"])
+
+
+# -- serializers and interceptors: send()'s per-record steps --------------------------
+
+def test_serializers_run_per_record(make_topic, make_producer, bootstrap):
+    topic = make_topic(partitions=2)
+    producer = make_producer({"key.serializer": "string", "value.serializer": "json"})
+    values = [{"i": i} for i in range(50)]
+    keys = ["k%d" % (i % 5) for i in range(50)]
+    md = producer.send_many(topic, values, keys=keys).get(30)
+    assert list(md.partitions) == [partition_for_key(k.encode(), 2) for k in keys]
+    got = read_all(bootstrap, topic, expected=50)
+    at = {(m.partition, m.offset): m for m in got}
+    import json
+    for i in range(50):
+        m = at[(int(md.partitions[i]), int(md.offsets[i]))]
+        assert (m.key, json.loads(m.value)) == (keys[i].encode(), values[i])
+    with pytest.raises(BulkInputError, match=r"values\[1\]") as info:
+        producer.send_many(topic, [{"ok": 1}, object()])
+    assert info.value.index == 1
+
+
+def test_interceptors_see_every_record(make_topic, make_producer, bootstrap):
+    seen, acked = [], []
+
+    class Tag:
+        def on_send(self, record):
+            seen.append(record.value)
+            from kprod import ProducerRecord
+            return ProducerRecord(record.topic, value=record.value + b"!",
+                                  timestamp=record.timestamp)
+
+        def on_acknowledgement(self, metadata, exception):
+            acked.append(exception)
+
+    topic = make_topic()
+    producer = make_producer({"interceptor.classes": [Tag()]})
+    values = np.array([b"a%d" % i for i in range(30)], dtype="S3")
+    md = producer.send_many(topic, values).get(30)
+    producer.flush(30)
+    assert md.errors == [] and list(md.offsets) == list(range(30))
+    assert seen == [bytes(v) for v in values] and acked == [None] * 30
+    assert [m.value for m in read_all(bootstrap, topic, expected=30)] == \
+        [bytes(v) + b"!" for v in values]
+
+
+def test_async_producer_send_many(make_topic, bootstrap):
+    import asyncio
+
+    from kprod.aio import AsyncProducer
+    topic = make_topic(partitions=2)
+
+    async def main():
+        async with AsyncProducer(bootstrap_servers=bootstrap) as producer:
+            future = await producer.send_many(topic, np.array([b"x%d" % i for i in range(99)]),
+                                              keys=[b"%d" % i for i in range(99)])
+            return await future
+
+    md = asyncio.run(main())
+    assert isinstance(md, BulkMetadata) and md.errors == []
+    assert list(md.partitions) == [partition_for_key(b"%d" % i, 2) for i in range(99)]
+    assert len(read_all(bootstrap, topic, expected=99)) == 99
