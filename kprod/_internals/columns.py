@@ -72,7 +72,8 @@ def read_column(data: Any, argument: str, topic: str) -> Spans:
     if module.startswith("polars"):
         return _arrow(data.to_arrow(), argument)
     if module.startswith("pandas"):
-        if getattr(getattr(data, "dtype", None), "kind", None) == "O":
+        dtype = getattr(data, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":     # numpy object column
             return _numpy(data.to_numpy(), argument, topic)
         return _arrow(_pyarrow(argument).array(data), argument)
     if isinstance(data, np.ndarray):

@@ -137,7 +137,7 @@ def test_explicit_partitions_timestamps_and_headers(make_topic, make_producer, b
     st.one_of(st.none(), st.binary(max_size=20)),                     # key
     st.one_of(st.none(), st.binary(max_size=300)),                    # value
     st.one_of(st.none(), st.integers(0, 2)),                          # partition
-    st.integers(0, 2**41),                                            # timestamp
+    st.integers(0, T0),            # timestamp (the broker refuses the far future)
     st.one_of(st.none(), st.lists(st.tuples(st.text(max_size=4),
                                             st.one_of(st.none(), st.binary(max_size=8))),
                                   max_size=2))),                      # headers
@@ -444,3 +444,33 @@ def test_async_producer_send_many(make_topic, bootstrap):
     assert isinstance(md, BulkMetadata) and md.errors == []
     assert list(md.partitions) == [partition_for_key(b"%d" % i, 2) for i in range(99)]
     assert len(read_all(bootstrap, topic, expected=99)) == 99
+
+
+def test_memory_not_freed_within_max_block_ms(kafka, make_topic, make_producer):
+    """The broker stops answering (paused), so memory for the rest of the call never
+    comes back: the records queued so far stay queued, every later one fails with
+    BufferExhaustedError, and every record gets an outcome."""
+    from kprod.errors import BufferExhaustedError, ProducerClosedError
+    topic = make_topic()
+    producer = make_producer({"buffer.memory": 64 * 1024, "batch.size": 16384,
+                              "max.block.ms": 500, "linger.ms": 0,
+                              "delivery.timeout.ms": 120_000, "request.timeout.ms": 60_000})
+    producer.send(topic, b"warm-up").get(30)
+    n = 5000
+    values = np.array([b"%099d" % i for i in range(n)], dtype="S99")
+    broker = kafka.broker_ids[0]
+    kafka.pause_broker(broker)
+    try:
+        future = producer.send_many(topic, values)
+        assert not future.done()
+        producer.close(0)
+    finally:
+        kafka.resume_broker(broker)
+    md = future.get(10)
+    assert [i for i, _ in md.errors] == list(range(n))
+    kinds = [type(e) for _, e in md.errors]
+    queued = kinds.count(ProducerClosedError)
+    assert 0 < queued < n
+    assert kinds == [ProducerClosedError] * queued + [BufferExhaustedError] * (n - queued)
+    assert (md.partitions[:queued] == 0).all() and (md.partitions[queued:] == -1).all()
+    assert (md.offsets == -1).all()
