@@ -67,8 +67,8 @@ def main(argv: List[str] = None) -> int:
     cases = columns(n)
     with broker(args.bootstrap) as bootstrap:
         topic = f"bulk-enqueue-{uuid.uuid4().hex[:8]}"
-        AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-            [NewTopic(topic, args.partitions, 1)])[topic].result()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result()
         config = {"bootstrap.servers": bootstrap, "acks": "1", "enable.idempotence": False,
                   "batch.size": 1_000_000, "linger.ms": 5,
                   "buffer.memory": 4 * n * 140 + (64 << 20)}
