@@ -541,9 +541,9 @@ cdef class BulkAppender:
         GIL is released and written back by the caller; when sticky_count says the
         partition must switch, the record's bytes are left uncounted for
         sticky_appended (with the GIL) to count and switch."""
-        cdef Py_ssize_t p, before, after
+        cdef Py_ssize_t p, appended = 0
         cdef int32_t delta
-        cdef bint sticky, full, switch
+        cdef bint sticky, full = False, switch
         while i < self.count:
             p = self.partitions[i]
             sticky = p < 0
@@ -553,22 +553,20 @@ cdef class BulkAppender:
                     break
             if self._mode[p] != MODE_UNQUEUED:
                 break
-            before = (<RecordBatchBuilder>self._builder[p])._estimated()
             delta = (<RecordBatchBuilder>self._builder[p]).append_plain(
                 self._ts(i), <const char*>self.key_address[i], self.key_length[i],
-                <const char*>self.value_address[i], self.value_length[i])
+                <const char*>self.value_address[i], self.value_length[i], &appended,
+                &full)
             if delta < 0:
                 break          # full (or an error append_raw reports): the GIL path
-            after = (<RecordBatchBuilder>self._builder[p])._estimated()
-            full = after >= (<RecordBatchBuilder>self._builder[p])._write_limit
             self._record(i, p, delta)
             i += 1
             switch = sticky and sticky_count(self.chooser.sticky_batch_size, produced,
-                                             after - before, full)
+                                             appended, full)
             if full or switch:
                 stop[0] = STOP_AFTER
                 last_partition[0] = p
-                last_appended[0] = after - before
+                last_appended[0] = appended
                 last_full[0] = full
                 last_switch[0] = switch
                 return i

@@ -36,10 +36,11 @@ cdef class RecordBatchBuilder:
                             Py_ssize_t key_len, const char* value,
                             Py_ssize_t value_len, object headers) except -2
     # append_raw without headers and without the GIL: -1 when full, -3 when
-    # append_raw would raise.
+    # append_raw would raise; the estimated size's growth and isFull after it.
     cdef int32_t append_plain(self, int64_t timestamp_ms, const char* key,
                               Py_ssize_t key_len, const char* value,
-                              Py_ssize_t value_len) noexcept nogil
+                              Py_ssize_t value_len, Py_ssize_t* appended,
+                              bint* full) noexcept nogil
     # key / value: None, bytes or any C-contiguous buffer.
     cdef int32_t append_object(self, int64_t timestamp_ms, object key,
                                object value, object headers) except -2

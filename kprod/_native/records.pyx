@@ -408,14 +408,17 @@ cdef class RecordBatchBuilder:
 
     cdef int32_t append_plain(self, int64_t timestamp_ms, const char* key,
                               Py_ssize_t key_len, const char* value,
-                              Py_ssize_t value_len) noexcept nogil:
+                              Py_ssize_t value_len, Py_ssize_t* appended,
+                              bint* full) noexcept nogil:
         """append_raw for a record without headers, without the GIL (the bulk path,
         kprod._native.columns, on a batch no other thread can see). Same bytes and the
         same room rule; returns -1 when the record does not fit, -3 when append_raw
-        would raise (the caller calls it, with the GIL, for the error)."""
+        would raise (the caller calls it, with the GIL, for the error). On success
+        ``appended``: the growth of the estimated size; ``full``: the batch is now
+        full (Java's isFull)."""
         cdef int32_t offset_delta = self._count
         cdef int64_t ts_delta = 0
-        cdef Py_ssize_t body, total
+        cdef Py_ssize_t body, total, before = self._estimated(), after
         cdef uint8_t* p
         if self._closed or self._data == NULL or key_len > INT32_MAX or value_len > INT32_MAX:
             return -3
@@ -463,6 +466,9 @@ cdef class RecordBatchBuilder:
         elif timestamp_ms > self._max_ts:
             self._max_ts = timestamp_ms
         self._count = offset_delta + 1
+        after = self._estimated()
+        appended[0] = after - before
+        full[0] = after >= self._write_limit
         return offset_delta
 
     cdef int32_t append_object(self, int64_t timestamp_ms, object key,
