@@ -474,3 +474,63 @@ def test_memory_not_freed_within_max_block_ms(kafka, make_topic, make_producer):
     assert kinds == [ProducerClosedError] * queued + [BufferExhaustedError] * (n - queued)
     assert (md.partitions[:queued] == 0).all() and (md.partitions[queued:] == -1).all()
     assert (md.offsets == -1).all()
+
+
+def test_mixed_with_send_keeps_order(make_topic, make_producer, bootstrap):
+    """send(), then send_many() (topping up the batch send() opened), then send() again:
+    one partition's offsets follow the calls' order."""
+    topic = make_topic(partitions=2)
+    producer = make_producer({"linger.ms": 200})
+    first = [producer.send(topic, b"a%d" % i, partition=1) for i in range(5)]
+    bulk = producer.send_many(topic, np.array([b"b%04d" % i for i in range(3000)]),
+                              partitions=1)
+    last = [producer.send(topic, b"c%d" % i, partition=1) for i in range(5)]
+    producer.flush(30)
+    offsets = [f.get(0).offset for f in first] + list(bulk.get(0).offsets) + \
+        [f.get(0).offset for f in last]
+    assert offsets == list(range(3010))
+    got = read_all(bootstrap, topic, expected=3010)
+    assert [m.value for m in got] == [b"a%d" % i for i in range(5)] + \
+        [b"b%04d" % i for i in range(3000)] + [b"c%d" % i for i in range(5)]
+
+
+def test_concurrent_calls_deliver_everything_once_in_each_callers_order(
+        make_topic, make_producer, bootstrap):
+    topic = make_topic(partitions=3)
+    producer = make_producer({"batch.size": 4096, "buffer.memory": 256 * 1024,
+                              "linger.ms": 1})
+    futures, errors = {}, []
+
+    def bulk(name):
+        try:
+            values = np.array([b"%s-%05d" % (name, i) for i in range(4000)])
+            keys = np.array([b"%d" % (i % 9) for i in range(4000)])
+            futures[name] = [producer.send_many(topic, values[j:j + 1000],
+                                                keys=keys[j:j + 1000])
+                             for j in range(0, 4000, 1000)]
+        except Exception as exc:      # reported below
+            errors.append(exc)
+
+    def single():
+        try:
+            futures[b"s"] = [producer.send(topic, b"s-%05d" % i, key=b"%d" % (i % 9))
+                             for i in range(2000)]
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bulk, args=(name,)) for name in (b"x", b"y")]
+    threads.append(threading.Thread(target=single))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    producer.flush(60)
+    assert errors == []
+    assert all(f.get(0).errors == [] for name in (b"x", b"y") for f in futures[name])
+    got = read_all(bootstrap, topic, expected=10_000)
+    values = [m.value for m in got]
+    assert len(values) == len(set(values)) == 10_000
+    for messages in by_partition(got).values():
+        for name in (b"x", b"y", b"s"):
+            mine = [m.value for m in messages if m.value.startswith(name + b"-")]
+            assert mine == sorted(mine)       # each caller's order, per partition
