@@ -144,13 +144,15 @@ class BulkFuture:
                                           np.full(self._count, -1, np.int64),
                                           [(i, exc) for i in range(self._count)])
         metadata = self._metadata
+        # Done before the callback runs (as a record future is before its send()
+        # callback), so the callback may call get().
+        self._event.set()
         if self._callback is not None:
             errors = metadata.errors
             try:
                 self._callback(metadata, errors[0][1] if errors else None)
             except Exception:
                 log.exception("Exception in send_many callback %r", self._callback)
-        self._event.set()
         with self._lock:
             callbacks, self._done_callbacks = self._done_callbacks, []
         for fn in callbacks:

@@ -24,7 +24,7 @@ cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
-from libc.stdint cimport INT32_MAX, int8_t, int32_t, int64_t, uint8_t, uint32_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.string cimport memset
 
 from kprod._native.murmur2 cimport murmur2_span
@@ -35,7 +35,7 @@ from kprod._native.partition cimport (
 from kprod._native.records cimport RecordBatchBuilder
 from kprod._native.varint cimport varint_size
 
-from kprod.errors import BufferExhaustedError, ProducerClosedError
+from kprod.errors import BufferExhaustedError
 
 cdef enum:
     # Java AbstractRecords.estimateSizeInBytesUpperBound: the batch header (61) plus a

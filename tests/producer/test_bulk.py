@@ -253,6 +253,7 @@ def test_split_after_message_too_large_and_failed_records(make_topic, make_produ
     done = threading.Event()
 
     def callback(metadata, exception):
+        assert future.get(0) is metadata       # done before the callback runs
         seen.append((metadata, exception))
         done.set()
 
