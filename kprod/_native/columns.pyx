@@ -323,6 +323,11 @@ cdef class BulkAppender:
         self.per_record_headers = type(headers) is tuple
         if self.per_record_headers and len(headers) < count:
             raise IndexError("BulkAppender: fewer header lists than records")
+        cdef Py_ssize_t i
+        for i in range(count):      # they index the per-partition arrays below
+            if partitions[i] < -1 or partitions[i] >= n:
+                raise IndexError(f"BulkAppender: partition {partitions[i]} of record {i} "
+                                 f"is outside -1..{n - 1}")
         self.header_extra = header_extra
         self.header_extra_all = header_extra_all
         self.max_block_ms = max_block_ms
