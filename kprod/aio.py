@@ -26,6 +26,7 @@ import asyncio
 import functools
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from kprod.bulk import BulkMetadata
 from kprod.errors import BufferExhaustedError, KafkaTimeoutError
 from kprod.future import RecordFuture
 from kprod.producer import Producer
@@ -109,14 +110,27 @@ class AsyncProducer:
         """Send one record and wait for its acknowledgement."""
         return await (await self.send(topic, value, key, partition, timestamp, headers))
 
-    async def send_many(self, topic: str, values: Sequence[Any],
-                        keys: Optional[Sequence[Any]] = None, *,
-                        timestamp: Optional[int] = None
-                        ) -> List[RecordFuture]:
-        """:meth:`Producer.send_many` (one native call for the whole list, run in the
-        executor because it may wait for memory); returns the futures in order."""
-        return await self._in_executor(self.producer.send_many, topic, values, keys,
-                                       timestamp=timestamp)
+    async def send_many(self, topic: str, values: Any, *, keys: Any = None,
+                        partitions: Any = None, timestamps: Any = None, headers: Any = None,
+                        callback: Optional[Callable[[Any, Optional[BaseException]], Any]]
+                        = None) -> "asyncio.Future[BulkMetadata]":
+        """:meth:`Producer.send_many` (one native call for all the records, run in the
+        executor because it may wait for metadata or memory); returns an asyncio future
+        of the call's :class:`~kprod.bulk.BulkMetadata`. Bad input raises here."""
+        loop = self._bind()
+        bulk = await self._in_executor(self.producer.send_many, topic, values, keys=keys,
+                                       partitions=partitions, timestamps=timestamps,
+                                       headers=headers, callback=callback)
+        future: asyncio.Future[BulkMetadata] = loop.create_future()
+
+        def done(bulk_future: Any) -> None:   # the I/O thread, or now
+            try:
+                loop.call_soon_threadsafe(_resolve_bulk, future, bulk_future)
+            except RuntimeError:     # the loop is closed: nobody is waiting any more
+                pass
+
+        bulk.add_done_callback(done)
+        return future
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,4 +177,9 @@ class AsyncProducer:
 
     async def abort_transaction(self, timeout: Optional[float] = None) -> None:
         await self._in_executor(self.producer.abort_transaction, timeout)
+
+
+def _resolve_bulk(future: "asyncio.Future[BulkMetadata]", bulk_future: Any) -> None:
+    if not future.done():                  # not cancelled by the caller
+        future.set_result(bulk_future.get(0))
 

@@ -57,6 +57,19 @@ class SerializationError(KafkaError):
     """A key, value or header could not be turned into bytes."""
 
 
+class BulkInputError(SerializationError, ValueError):
+    """A ``send_many()`` argument cannot be used: a length that differs from the
+    values', an unsupported dtype or Arrow type, an item that is not bytes, an
+    out-of-range partition or a negative timestamp. Raised before any record of the
+    call is queued; ``argument`` names it and ``index`` is the first bad record
+    (None when the whole argument is wrong)."""
+
+    def __init__(self, message: str, argument: str, index: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.index = index
+
+
 class CorruptRecordError(KafkaError):
     """Record bytes are truncated, malformed or fail their CRC."""
 

@@ -15,7 +15,7 @@ import threading
 import time
 import types
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from kprod._internals import plugins
 from kprod._internals.accumulator import RecordAccumulator
@@ -43,6 +43,9 @@ from kprod.record import ProducerRecord, RecordMetadata, normalize_headers
 from kprod.serialization import (
     adapt_serializer, check_bytes_like, serialize_or_raise, serializer_plugin,
 )
+
+if TYPE_CHECKING:
+    from kprod.bulk import BulkFuture
 
 log = logging.getLogger("kprod.producer")
 
@@ -466,16 +469,27 @@ class Producer:
 
         return acknowledged
 
-    def send_many(self, topic: str, values: Sequence[Any], keys: Optional[Sequence[Any]] = None,
-                  *, timestamp: Optional[int] = None) -> List[RecordFuture]:
-        """Queue many records for one topic in one call; return their futures in order.
+    def send_many(self, topic: str, values: Any, *, keys: Any = None, partitions: Any = None,
+                  timestamps: Any = None, headers: Any = None,
+                  callback: Optional[Callable[[Any, Optional[BaseException]], Any]] = None
+                  ) -> "BulkFuture":
+        """Queue many records for one topic from columns; one future for all of them.
 
-        Exactly ``[send(topic, v, k) for k, v in zip(keys, values)]`` (same
-        partitioning, ordering and errors; ``keys`` may be None), with one shared
-        timestamp (default: now), but the loop runs natively: for bytes keys and
-        values each record costs little more than its append.
+        Exactly ``send(topic, values[i], keys[i], partitions[i], timestamps[i],
+        headers[i])`` for every i, in order (same partitions, limits, back-pressure,
+        idempotence and transactions), but natively and without a Python object per
+        record. ``values``/``keys``: sequences of bytes-like or None, numpy arrays
+        ('S<n>', 'V<n>', structured, 2-D uint8, object), pyarrow (Chunked)Arrays of
+        binary/string types, pandas or polars Series. ``partitions``: None, an int or
+        an int array; ``timestamps``: None (now), an int or an int64-ms / datetime64
+        array; ``headers``: None, one header list for all, or one per record.
+        ``callback(bulk_metadata, exception)`` runs once, on the I/O thread.
+        Bad input raises BulkInputError (naming the argument and the first bad index)
+        before anything is queued. See :mod:`kprod.bulk`.
         """
-        return self._send_path.send_many(topic, values, keys, timestamp=timestamp)
+        from kprod.bulk import send_many
+        return send_many(self, topic, values, keys=keys, partitions=partitions,
+                         timestamps=timestamps, headers=headers, callback=callback)
 
     def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordFuture:
         """Alias of :meth:`send` for confluent-kafka users."""

@@ -141,6 +141,39 @@ class RecordAccumulator:
             self.on_new_batch(opened_ms)
         return result
 
+    # -- the bulk path (kprod.bulk) ------------------------------------------------
+    def open_unqueued_batch(self, tp: TopicPartition, min_size: int,
+                            max_block_ms: float) -> ProducerBatch:
+        """A new batch for ``tp`` in no deque yet: the bulk path fills it without the
+        GIL (no other thread can see it), then hands it to :meth:`queue_batch`. The
+        memory comes from the pool (may block up to ``max_block_ms``)."""
+        if self.closed:
+            raise ProducerClosedError("Cannot send: the producer is closed")
+        buffer = self.pool.allocate(max(self.batch_size, min_size), max_block_ms)
+        try:
+            builder = RecordBatchBuilder(buffer, compression=self.codec,
+                                         compression_level=self.compression_level,
+                                         write_limit=self.batch_size)
+        except BaseException:
+            buffer.release()
+            raise
+        return ProducerBatch(tp, builder, buffer, self.clock())
+
+    def queue_batch(self, batch: ProducerBatch) -> None:
+        """Append a batch from :meth:`open_unqueued_batch` to its partition's deque
+        (behind what other threads queued meanwhile; it is open for their appends
+        from now on). Raises ProducerClosedError after close() (the caller completes
+        the batch)."""
+        q = self.queue(batch.tp)
+        with q.lock:
+            if self.closed:
+                raise ProducerClosedError("Producer closed while send_many() ran")
+            with self._incomplete_lock:
+                self.incomplete.add(batch)
+            q.batches.append(batch)
+        if self.on_new_batch is not None:
+            self.on_new_batch(batch.created_ms)
+
     # -- sender thread ------------------------------------------------------------
     def backoff_ms(self, attempts: int) -> float:
         """KIP-580: ``retry.backoff.ms * 2^(attempts-1)`` with +-20% jitter, capped."""

@@ -45,9 +45,6 @@ class SendPath:
              partition: Optional[int] = None, timestamp: Optional[int] = None,
              headers: Any = None, callback: Optional[Callable[..., Any]] = None, *,
              block: bool = True) -> RecordFuture: ...
-    def send_many(self, topic: str, values: Sequence[Optional[bytes]],
-                  keys: Optional[Sequence[Optional[bytes]]] = None, *,
-                  timestamp: Optional[int] = None) -> List[RecordFuture]: ...
 
 def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
                value: Optional[bytes], headers: Any, callback: Any, key_size: int,

@@ -456,22 +456,6 @@ cdef class SendPath:
         headers=None, callback=None, *, block=True) -> RecordFuture"""
         return self._send(topic, value, key, partition, timestamp, headers, callback, block)
 
-    def send_many(self, topic, values, keys=None, *, timestamp=None):
-        """send_many(topic, values, keys=None, *, timestamp=None) -> list[RecordFuture]
-
-        ``send(topic, values[i], keys[i])`` for every i, in order, in one call; all
-        records share one timestamp (default: now)."""
-        cdef Py_ssize_t i, n = len(values)
-        if keys is not None and len(keys) != n:
-            raise ValueError(f"send_many: {len(keys)} keys for {n} values")
-        if timestamp is None:
-            timestamp = _now_ms()
-        cdef list futures = [None] * n
-        for i in range(n):
-            futures[i] = self._send(topic, values[i], None if keys is None else keys[i],
-                                    None, timestamp, None, None, True)
-        return futures
-
     cdef object _send(self, object topic, object value, object key, object partition,
                       object timestamp, object headers, object callback, bint block):
         cdef Py_ssize_t key_size = -1, value_size = -1, n, p

@@ -41,6 +41,11 @@ cdef inline uint32_t _murmur2(const uint8_t* data, Py_ssize_t length) noexcept n
     return h
 
 
+cdef uint32_t murmur2_span(const uint8_t* data, Py_ssize_t length) noexcept nogil:
+    """The hash of ``length`` bytes at ``data`` (for callers outside this module)."""
+    return _murmur2(data, length)
+
+
 cdef uint32_t murmur2_object(object key) except? 0:
     """Hash any bytes-like object (one buffer acquisition; bytes fast path)."""
     cdef Py_buffer view

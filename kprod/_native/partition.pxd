@@ -3,6 +3,7 @@
 # the send fast path (appender.pyx), so both paths run the same code without a call.
 cimport cython
 from cpython.long cimport PyLong_AsLongLongAndOverflow
+from libc.stdint cimport uint32_t
 
 from kprod._native.murmur2 cimport murmur2_object
 
@@ -36,6 +37,23 @@ cdef class PartitionChooser:
                    object available)
 
 
+cdef inline Py_ssize_t key_partition(uint32_t key_hash, Py_ssize_t num_partitions) noexcept nogil:
+    """Java BuiltInPartitioner.partitionForKey: toPositive(murmur2(key)) % n over all
+    partitions, available or not (also used by the bulk path, kprod._native.columns)."""
+    return <Py_ssize_t>(key_hash & 0x7fffffff) % num_partitions
+
+
+cdef inline bint sticky_count(Py_ssize_t batch_size, Py_ssize_t* produced_bytes,
+                              Py_ssize_t appended_bytes, bint batch_full) noexcept nogil:
+    """The KIP-794 switch rule of sticky_appended on a byte count: True when the
+    partition must switch now (the count is left alone), else adds the bytes."""
+    cdef Py_ssize_t produced = produced_bytes[0] + appended_bytes
+    if (produced >= batch_size and batch_full) or produced >= 2 * batch_size:
+        return True
+    produced_bytes[0] = produced
+    return False
+
+
 cdef inline StickyPartitionState choose_builtin(
         PartitionChooser chooser, object topic, object key, object partition,
         Py_ssize_t num_partitions, object available, StickyPartitionState known,
@@ -54,8 +72,7 @@ cdef inline StickyPartitionState choose_builtin(
         chosen[0] = <Py_ssize_t>index
         return None
     if key is not None and not chooser.ignore_keys:
-        # Java BuiltInPartitioner.partitionForKey: all partitions, available or not.
-        chosen[0] = <Py_ssize_t>(murmur2_object(key) & 0x7fffffff) % num_partitions
+        chosen[0] = key_partition(murmur2_object(key), num_partitions)
         return None
     if known is not None and 0 <= known.index < num_partitions:
         chosen[0] = known.index
@@ -72,9 +89,8 @@ cdef inline int sticky_appended(PartitionChooser chooser, StickyPartitionState s
     to is now full (KAFKA-14156), always at 2 * batch.size."""
     if state.index != partition:
         return 0     # another thread switched already
-    cdef Py_ssize_t produced = state.produced_bytes + appended_bytes
-    if (produced >= chooser.sticky_batch_size and batch_full) or \
-            produced >= 2 * chooser.sticky_batch_size:
+    cdef Py_ssize_t produced = state.produced_bytes
+    if sticky_count(chooser.sticky_batch_size, &produced, appended_bytes, batch_full):
         state.index = chooser.next_partition(state, num_partitions, available)
         state.produced_bytes = 0
     else:

@@ -36,10 +36,16 @@ cdef class RecordBatchBuilder:
     cdef int32_t append_raw(self, int64_t timestamp_ms, const char* key,
                             Py_ssize_t key_len, const char* value,
                             Py_ssize_t value_len, object headers) except -2
+    # append_raw without headers and without the GIL: -1 when full, -3 when
+    # append_raw would raise; the estimated size's growth and isFull after it.
+    cdef int32_t append_plain(self, int64_t timestamp_ms, const char* key,
+                              Py_ssize_t key_len, const char* value,
+                              Py_ssize_t value_len, Py_ssize_t* appended,
+                              bint* full) noexcept nogil
     # key / value: None, bytes or any C-contiguous buffer.
     cdef int32_t append_object(self, int64_t timestamp_ms, object key,
                                object value, object headers) except -2
-    cdef Py_ssize_t _estimated(self) noexcept
+    cdef Py_ssize_t _estimated(self) noexcept nogil
     cdef int _finish_header(self) except -1
     cdef object _view(self)
     cdef int _check_usable(self) except -1

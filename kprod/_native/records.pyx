@@ -409,6 +409,71 @@ cdef class RecordBatchBuilder:
         self._count = offset_delta + 1
         return offset_delta
 
+    cdef int32_t append_plain(self, int64_t timestamp_ms, const char* key,
+                              Py_ssize_t key_len, const char* value,
+                              Py_ssize_t value_len, Py_ssize_t* appended,
+                              bint* full) noexcept nogil:
+        """append_raw for a record without headers, without the GIL (the bulk path,
+        kprod._native.columns, on a batch no other thread can see). Same bytes and the
+        same room rule; returns -1 when the record does not fit, -3 when append_raw
+        would raise (the caller calls it, with the GIL, for the error). On success
+        ``appended``: the growth of the estimated size; ``full``: the batch is now
+        full (Java's isFull)."""
+        cdef int32_t offset_delta = self._count
+        cdef int64_t ts_delta = 0
+        cdef Py_ssize_t body, total, before = self._estimated(), after
+        cdef uint8_t* p
+        if self._closed or self._data == NULL or key_len > INT32_MAX or value_len > INT32_MAX:
+            return -3
+        if offset_delta != 0:
+            ts_delta = kprod_wrap_sub64(timestamp_ms, self._base_ts)
+        body = (1 + varlong_size(ts_delta) + varint_size(offset_delta)
+                + _fields_size(key_len, value_len, 0, 0))
+        if body > INT32_MAX:
+            return -3
+        total = varint_size(<int32_t>body) + body
+        if offset_delta != 0:
+            if (offset_delta == INT32_MAX
+                    or self._estimated() + total > self._write_limit
+                    or self._estimated() >= self._write_limit
+                    or total > self._capacity - self._pos
+                    or self._pos + total - LOG_OVERHEAD_ > INT32_MAX):
+                return -1
+        elif total > self._capacity - self._pos or self._pos + total - LOG_OVERHEAD_ > INT32_MAX:
+            return -3
+        p = <uint8_t*>self._data + self._pos
+        p = write_varint(p, <int32_t>body)
+        p[0] = 0                        # record attributes
+        p += 1
+        p = write_varlong(p, ts_delta)
+        p = write_varint(p, offset_delta)
+        if key_len >= 0:
+            p = write_varint(p, <int32_t>key_len)
+            memcpy(p, key, <size_t>key_len)
+            p += key_len
+        else:
+            p[0] = 1                    # varint -1
+            p += 1
+        if value_len >= 0:
+            p = write_varint(p, <int32_t>value_len)
+            memcpy(p, value, <size_t>value_len)
+            p += value_len
+        else:
+            p[0] = 1
+            p += 1
+        p[0] = 0                        # no headers
+        self._pos += total
+        if offset_delta == 0:
+            self._base_ts = timestamp_ms
+            self._max_ts = timestamp_ms
+        elif timestamp_ms > self._max_ts:
+            self._max_ts = timestamp_ms
+        self._count = offset_delta + 1
+        after = self._estimated()
+        appended[0] = after - before
+        full[0] = after >= self._write_limit
+        return offset_delta
+
     cdef int32_t append_object(self, int64_t timestamp_ms, object key,
                                object value, object headers) except -2:
         cdef const char* kp = NULL
@@ -482,7 +547,7 @@ cdef class RecordBatchBuilder:
 
     # -------------------------------------------------------------- sizes
 
-    cdef Py_ssize_t _estimated(self) noexcept:
+    cdef Py_ssize_t _estimated(self) noexcept nogil:
         if self._closed:
             return self._out_len
         if self._codec == 0:

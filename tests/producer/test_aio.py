@@ -46,9 +46,9 @@ def test_send_and_wait_send_many_and_flush(kafka, make_topic):
             first = await producer.send_and_wait(topic, b"first")
             many = await producer.send_many(topic, [b"m%d" % i for i in range(100)])
             await producer.flush(30)
-            # flush() returns after every callback ran: the futures are resolved
-            assert all(f.done() for f in many)
-            offsets = [f.result().offset for f in many]
+            metadata = await many
+            assert metadata.errors == []
+            offsets = [int(offset) for offset in metadata.offsets]
             return first, offsets
         finally:
             await producer.stop()

@@ -1,0 +1,641 @@
+# cython: language_level=3
+"""The native half of ``send_many`` (kprod/bulk.py): columns of keys and values as
+(address, length) spans, the checks every record gets before anything is queued, and
+the append loop.
+
+Spans: a column of n records becomes two arrays, each record's address and length
+(-1: null). They point into the caller's numpy or Arrow buffers, or into bytes objects
+kprod.bulk keeps alive for the call, so no Python object is made per record. Arrow
+offsets are checked against their buffer before a span is made from them.
+
+The append loop. A partition's batch that is already queued (open, with room: earlier
+send()s appended to it) is topped up with the GIL held, exactly as send() appends: the
+I/O thread may drain it at any moment, and holding the GIL makes each append atomic
+against that. Every further batch of the call is opened unqueued
+(RecordAccumulator.open_unqueued_batch): no other thread can see it, so records are
+written into it with the GIL released; it is queued as soon as it is full (or, for the
+last batch of each partition, when the loop ends). Records with headers, whose encoding
+reads Python objects, are appended with the GIL held.
+
+Partition choice is partition.pxd's (key_partition, choose_builtin, sticky_count /
+sticky_appended): the same code as send().
+"""
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from libc.string cimport memset
+
+from kprod._native.murmur2 cimport murmur2_span
+from kprod._native.partition cimport (
+    PartitionChooser, StickyPartitionState, choose_builtin, key_partition, sticky_appended,
+    sticky_count,
+)
+from kprod._native.records cimport RecordBatchBuilder
+from kprod._native.varint cimport varint_size
+
+from kprod.errors import BufferExhaustedError
+
+cdef enum:
+    # Java AbstractRecords.estimateSizeInBytesUpperBound: the batch header (61) plus a
+    # record's worst-case overhead (21), as in records.pyx's record_size_upper_bound.
+    RECORD_BOUND_OVERHEAD = 61 + 21
+    # send() checks the size limits of records with key + value above this (producer.py).
+    SIZE_CHECK_ABOVE = 1024
+
+
+# ------------------------------------------------------------------ spans
+
+cdef inline Py_ssize_t _field_size(Py_ssize_t n) noexcept nogil:
+    return (varint_size(<int32_t>n) + n) if n >= 0 else 1
+
+
+def spans_from_objects(tuple items, size_t[::1] address, Py_ssize_t[::1] length,
+                       list keep):
+    """Spans of a tuple of bytes / bytes-like / None. A bytes-like item that is not
+    bytes is copied once into bytes (appended to ``keep``: alive for the call, and
+    immune to the caller changing it meanwhile). Returns the index of the first item
+    that is none of these, or -1."""
+    cdef Py_ssize_t i, n = len(items)
+    cdef object item
+    for i in range(n):
+        item = items[i]
+        if item is None:
+            address[i] = 0
+            length[i] = -1
+            continue
+        if type(item) is not bytes:
+            if not isinstance(item, (bytes, bytearray, memoryview)):
+                return i
+            item = bytes(item)
+            keep.append(item)
+        address[i] = <size_t>PyBytes_AS_STRING(item)
+        length[i] = PyBytes_GET_SIZE(item)
+    return -1
+
+
+def spans_fixed(size_t data, Py_ssize_t count, Py_ssize_t itemsize, bint strip_nuls,
+                size_t validity, Py_ssize_t bit_offset, size_t[::1] address,
+                Py_ssize_t[::1] length, Py_ssize_t start):
+    """Spans of ``count`` records of ``itemsize`` bytes each at ``data`` (numpy 'S',
+    'V', structured and 2-D uint8 arrays, Arrow FixedSizeBinary) into
+    ``address[start:]``. ``strip_nuls``: numpy 'S' (an item ends before its trailing
+    NUL bytes, as numpy converts it to bytes). ``validity``: an Arrow validity bitmap
+    (0: none), read from bit ``bit_offset``."""
+    cdef Py_ssize_t i, n
+    cdef const uint8_t* item
+    cdef const uint8_t* bits = <const uint8_t*>validity
+    cdef Py_ssize_t bit
+    if start < 0 or count < 0 or start + count > address.shape[0] or \
+            start + count > length.shape[0]:
+        raise IndexError("spans_fixed: output too short")
+    with nogil:
+        for i in range(count):
+            if bits != NULL:
+                bit = bit_offset + i
+                if not (bits[bit >> 3] >> (bit & 7)) & 1:
+                    address[start + i] = 0
+                    length[start + i] = -1
+                    continue
+            item = <const uint8_t*>data + i * itemsize
+            n = itemsize
+            if strip_nuls:
+                while n > 0 and item[n - 1] == 0:
+                    n -= 1
+            address[start + i] = <size_t>item
+            length[start + i] = n
+    return None
+
+
+def spans_offsets(size_t data, Py_ssize_t data_size, size_t offsets, bint large,
+                  Py_ssize_t offset, Py_ssize_t count, size_t validity,
+                  size_t[::1] address, Py_ssize_t[::1] length, Py_ssize_t start):
+    """Spans of an Arrow Binary/String (int32 offsets) or LargeBinary/LargeString
+    (``large``: int64 offsets) array of ``count`` records starting at element
+    ``offset`` of its buffers, into ``address[start:]``. Every record's offsets are
+    checked (non-decreasing, inside the ``data_size`` bytes of the data buffer);
+    returns the index of the first bad one, or -1. Nulls per the validity bitmap."""
+    cdef Py_ssize_t i, bit
+    cdef int64_t lo, hi
+    cdef const int32_t* o32 = <const int32_t*>offsets
+    cdef const int64_t* o64 = <const int64_t*>offsets
+    cdef const uint8_t* bits = <const uint8_t*>validity
+    cdef Py_ssize_t bad = -1
+    if start < 0 or count < 0 or start + count > address.shape[0] or \
+            start + count > length.shape[0]:
+        raise IndexError("spans_offsets: output too short")
+    with nogil:
+        for i in range(count):
+            if bits != NULL:
+                bit = offset + i
+                if not (bits[bit >> 3] >> (bit & 7)) & 1:
+                    address[start + i] = 0
+                    length[start + i] = -1
+                    continue
+            if large:
+                lo = o64[offset + i]
+                hi = o64[offset + i + 1]
+            else:
+                lo = o32[offset + i]
+                hi = o32[offset + i + 1]
+            if lo < 0 or hi < lo or hi > data_size:
+                bad = i
+                break
+            address[start + i] = data + <size_t>lo
+            length[start + i] = <Py_ssize_t>(hi - lo)
+    return bad
+
+
+# ------------------------------------------------------------------ checks
+
+# check_records() outcomes (the first bad record's problem).
+cdef enum:
+    CHECK_OK_ = 0
+    CHECK_TOO_LARGE_REQUEST_ = 1      # above max.request.size
+    CHECK_TOO_LARGE_MEMORY_ = 2       # above buffer.memory
+    CHECK_BAD_PARTITION_ = 3          # explicit partition out of range
+CHECK_OK = CHECK_OK_
+CHECK_TOO_LARGE_REQUEST = CHECK_TOO_LARGE_REQUEST_
+CHECK_TOO_LARGE_MEMORY = CHECK_TOO_LARGE_MEMORY_
+CHECK_BAD_PARTITION = CHECK_BAD_PARTITION_
+
+
+def check_records(Py_ssize_t count, const size_t[::1] key_address,
+                  const Py_ssize_t[::1] key_length, const Py_ssize_t[::1] value_length,
+                  const int64_t[::1] explicit, bint has_explicit,
+                  const int64_t[::1] header_extra, int64_t header_extra_all, bint has_headers,
+                  bint hash_keys, Py_ssize_t num_partitions, int64_t max_request_size,
+                  int64_t buffer_memory, int32_t[::1] partitions):
+    """Every record's checks and fixed partition, before anything is queued (without
+    the GIL). ``partitions[i]``: the explicit partition, else the key's
+    (``hash_keys``: a key and no partitioner.ignore.keys), else -1 (sticky). Sizes as
+    send() checks them: records with key + value above 1024 bytes against
+    max.request.size and buffer.memory, records with headers against
+    max.request.size (``header_extra``: the headers' bytes per record, or
+    ``header_extra_all`` for all). Returns (first bad index, CHECK_*) or (-1, 0)."""
+    cdef Py_ssize_t i, kl, vl
+    cdef int64_t bound, p, extra
+    cdef int kind = 0
+    cdef Py_ssize_t bad = -1
+    cdef bint per_record_headers = header_extra.shape[0] > 0
+    if (key_length.shape[0] < count or value_length.shape[0] < count
+            or key_address.shape[0] < count or partitions.shape[0] < count
+            or (has_explicit and explicit.shape[0] < count)
+            or (per_record_headers and header_extra.shape[0] < count)):
+        raise IndexError("check_records: an input is shorter than the count")
+    with nogil:
+        for i in range(count):
+            kl = key_length[i]
+            vl = value_length[i]
+            extra = header_extra[i] if per_record_headers else header_extra_all
+            if kl + vl > SIZE_CHECK_ABOVE or has_headers:
+                bound = RECORD_BOUND_OVERHEAD + _field_size(kl) + _field_size(vl) + 1 + extra
+                if bound > max_request_size:
+                    bad, kind = i, CHECK_TOO_LARGE_REQUEST_
+                    break
+                if kl + vl > SIZE_CHECK_ABOVE and bound > buffer_memory:
+                    bad, kind = i, CHECK_TOO_LARGE_MEMORY_
+                    break
+            if has_explicit:
+                p = explicit[i]
+                if p < 0 or p >= num_partitions:
+                    bad, kind = i, CHECK_BAD_PARTITION_
+                    break
+                partitions[i] = <int32_t>p
+            elif hash_keys and kl >= 0:
+                partitions[i] = <int32_t>key_partition(
+                    murmur2_span(<const uint8_t*>key_address[i], kl), num_partitions)
+            else:
+                partitions[i] = -1
+    return bad, kind
+
+
+def record_bound(Py_ssize_t key_length, Py_ssize_t value_length, int64_t header_extra):
+    """The record's record_size_upper_bound (records.pyx) from its lengths (-1: null)
+    and its headers' bytes beyond the header count byte."""
+    return RECORD_BOUND_OVERHEAD + _field_size(key_length) + _field_size(value_length) + 1 \
+        + header_extra
+
+
+# ------------------------------------------------------------------ the append loop
+
+cdef enum:
+    MODE_LOOK = 0         # look at the partition's deque: top up its open batch?
+    MODE_QUEUED = 1       # topping up the deque's open batch (GIL held per record)
+    MODE_UNQUEUED = 2     # filling our own, not yet queued batch (GIL released)
+    MODE_OPEN_NEW = 3     # the next record needs a new batch
+
+cdef enum:
+    STOP_END = 0          # every record appended
+    STOP_GIL = 1          # record i needs the GIL (another mode, or it did not fit)
+    STOP_AFTER = 2        # record i-1 was appended; its batch is full or the sticky
+                          # partition must switch (done with the GIL)
+
+
+@cython.final
+cdef class BulkAppender:
+    """One send_many() call's append loop. kprod.bulk sets the inputs, calls run(),
+    then reads ``segments`` (the batches the records went to), and per record
+    ``out_segment``/``out_delta``/``out_partition`` (-1 for records not queued).
+
+    ``BulkAppender(accumulator, topic, info, chooser, count, key_address, key_length,
+    value_address, value_length, partitions, timestamps, timestamp, headers,
+    header_extra, header_extra_all, max_block_ms, wakeup, on_partition)``."""
+    cdef object accumulator
+    cdef object topic
+    cdef Py_ssize_t num_partitions
+    cdef object available
+    cdef PartitionChooser chooser
+    cdef StickyPartitionState sticky
+    cdef Py_ssize_t count
+    cdef const size_t[::1] key_address
+    cdef const Py_ssize_t[::1] key_length
+    cdef const size_t[::1] value_address
+    cdef const Py_ssize_t[::1] value_length
+    cdef const int32_t[::1] partitions
+    cdef const int64_t[::1] timestamps
+    cdef bint per_record_timestamps
+    cdef int64_t timestamp
+    cdef object headers                 # None, one list for all, or a tuple per record
+    cdef bint per_record_headers
+    cdef const int64_t[::1] header_extra
+    cdef int64_t header_extra_all
+    cdef double max_block_ms
+    cdef object wakeup
+    cdef object on_partition            # called once per partition, before its first append
+    # Outputs.
+    cdef readonly list segments         # ProducerBatch per segment
+    cdef dict _segment_of               # batch -> its segment index
+    cdef readonly object out_segment    # numpy int32 arrays
+    cdef readonly object out_delta
+    cdef readonly object out_partition
+    cdef int32_t[::1] _seg
+    cdef int32_t[::1] _delta
+    cdef int32_t[::1] _part
+    cdef readonly Py_ssize_t appended   # records appended (in order: [0, appended))
+    # Per partition.
+    cdef int8_t* _mode
+    cdef int32_t* _current_segment
+    cdef PyObject** _builder            # borrowed: _batches keeps the batch (and it the builder)
+    cdef list _batches                  # the batch being written, per partition
+    cdef list _builders                 # its builder (a reference of our own)
+    cdef set _touched
+
+    def __cinit__(self):
+        self._mode = NULL
+        self._current_segment = NULL
+        self._builder = NULL
+
+    def __init__(self, accumulator, topic, info, PartitionChooser chooser, Py_ssize_t count,
+                 const size_t[::1] key_address, const Py_ssize_t[::1] key_length,
+                 const size_t[::1] value_address, const Py_ssize_t[::1] value_length,
+                 const int32_t[::1] partitions, const int64_t[::1] timestamps,
+                 int64_t timestamp, headers, const int64_t[::1] header_extra,
+                 int64_t header_extra_all,
+                 double max_block_ms, wakeup, on_partition):
+        import numpy
+        cdef Py_ssize_t n = info.num_partitions
+        if n <= 0:
+            raise ValueError("BulkAppender: the topic has no partitions")
+        if (key_address.shape[0] < count or key_length.shape[0] < count
+                or value_address.shape[0] < count or value_length.shape[0] < count
+                or partitions.shape[0] < count
+                or (timestamps.shape[0] and timestamps.shape[0] < count)
+                or (header_extra.shape[0] and header_extra.shape[0] < count)):
+            raise IndexError("BulkAppender: an input is shorter than the count")
+        self.accumulator = accumulator
+        self.topic = topic
+        self.num_partitions = n
+        self.available = info.available
+        self.chooser = chooser
+        self.sticky = None
+        self.count = count
+        self.key_address = key_address
+        self.key_length = key_length
+        self.value_address = value_address
+        self.value_length = value_length
+        self.partitions = partitions
+        self.timestamps = timestamps
+        self.per_record_timestamps = timestamps.shape[0] > 0
+        self.timestamp = timestamp
+        self.headers = headers
+        self.per_record_headers = type(headers) is tuple
+        if self.per_record_headers and len(headers) < count:
+            raise IndexError("BulkAppender: fewer header lists than records")
+        cdef Py_ssize_t i
+        for i in range(count):      # they index the per-partition arrays below
+            if partitions[i] < -1 or partitions[i] >= n:
+                raise IndexError(f"BulkAppender: partition {partitions[i]} of record {i} "
+                                 f"is outside -1..{n - 1}")
+        self.header_extra = header_extra
+        self.header_extra_all = header_extra_all
+        self.max_block_ms = max_block_ms
+        self.wakeup = wakeup
+        self.on_partition = on_partition
+        self.segments = []
+        self._segment_of = {}
+        self.out_segment = numpy.full(count, -1, dtype=numpy.int32)
+        self.out_delta = numpy.full(count, -1, dtype=numpy.int32)
+        self.out_partition = numpy.full(count, -1, dtype=numpy.int32)
+        self._seg = self.out_segment
+        self._delta = self.out_delta
+        self._part = self.out_partition
+        self.appended = 0
+        self._mode = <int8_t*>PyMem_Malloc(n * sizeof(int8_t))
+        self._current_segment = <int32_t*>PyMem_Malloc(n * sizeof(int32_t))
+        self._builder = <PyObject**>PyMem_Malloc(n * sizeof(PyObject*))
+        if self._mode == NULL or self._current_segment == NULL or self._builder == NULL:
+            raise MemoryError()
+        memset(self._mode, MODE_LOOK, n * sizeof(int8_t))
+        memset(self._builder, 0, n * sizeof(PyObject*))
+        self._batches = [None] * n
+        self._builders = [None] * n
+        self._touched = set()
+
+    def __dealloc__(self):
+        PyMem_Free(self._mode)
+        PyMem_Free(self._current_segment)
+        PyMem_Free(self._builder)
+
+    # -- helpers (GIL held) ---------------------------------------------------------
+    cdef Py_ssize_t _sticky_partition(self) except -1:
+        """The topic's sticky partition now (choosing one if it has none)."""
+        cdef Py_ssize_t p
+        state = choose_builtin(self.chooser, self.topic, None, None, self.num_partitions,
+                               self.available, self.sticky, &p)
+        self.sticky = state
+        return p
+
+    cdef int _segment(self, object batch, Py_ssize_t p) except -1:
+        seg = self._segment_of.get(batch)
+        if seg is None:
+            seg = len(self.segments)
+            self.segments.append(batch)
+            self._segment_of[batch] = seg
+        self._current_segment[p] = seg
+        return 0
+
+    cdef int _set_batch(self, Py_ssize_t p, object batch, int mode) except -1:
+        if batch is None:
+            self._batches[p] = None
+            self._builders[p] = None
+            self._builder[p] = NULL
+        else:
+            builder = batch.builder
+            self._batches[p] = batch
+            self._builders[p] = builder
+            self._builder[p] = <PyObject*>builder
+            self._segment(batch, p)
+        self._mode[p] = mode
+        return 0
+
+    cdef int _look(self, Py_ssize_t p) except -1:
+        """MODE_LOOK: the deque's last batch, if it is open, else a new batch."""
+        tp = (self.topic, p)
+        if tp not in self._touched:
+            self._touched.add(tp)
+            if self.on_partition is not None:
+                self.on_partition(tp)
+        q = self.accumulator.queue(tp)
+        batches = q.batches
+        if batches:
+            last = batches[len(batches) - 1]
+            if _open(last):
+                return self._set_batch(p, last, MODE_QUEUED)
+        return self._set_batch(p, None, MODE_OPEN_NEW)
+
+    cdef int _queue(self, Py_ssize_t p, bint full) except -1:
+        """Queue partition p's unqueued batch (it is full, or the call ends)."""
+        batch = self._batches[p]
+        self._set_batch(p, None, MODE_OPEN_NEW)
+        try:
+            self.accumulator.queue_batch(batch)
+        except BaseException as exc:
+            # Closed meanwhile: nobody else can complete a batch no deque holds.
+            batch.complete(-1, -1, exc)
+            raise
+        if full:
+            self.wakeup()
+        return 0
+
+    cpdef int queue_all(self) except -1:
+        """Queue every unqueued batch (before blocking on memory, and at the end). All
+        are queued even if one fails; the first error is raised."""
+        cdef Py_ssize_t p
+        first = None
+        for p in range(self.num_partitions):
+            if self._mode[p] == MODE_UNQUEUED:
+                try:
+                    self._queue(p, False)
+                except BaseException as exc:
+                    if first is None:
+                        first = exc
+        if first is not None:
+            raise first
+        return 0
+
+    cdef int _open_new(self, Py_ssize_t i, Py_ssize_t p) except -1:
+        """A new unqueued batch for partition p, sized for record i. Memory first
+        without waiting; if there is none, wait up to max.block.ms, as send() does.
+        The memory comes back as the I/O thread completes queued batches. Our own
+        unqueued batches are queued first if they hold half of buffer.memory or more
+        (else the wait could only end in a timeout), and after half the wait in any
+        case (other threads' unqueued batches may hold the rest)."""
+        cdef int64_t extra = self.header_extra[i] if self.header_extra.shape[0] \
+            else self.header_extra_all
+        cdef Py_ssize_t q, held = 0
+        size = record_bound(self.key_length[i], self.value_length[i], extra)
+        tp = (self.topic, p)
+        try:
+            batch = self.accumulator.open_unqueued_batch(tp, size, 0.0)
+        except BufferExhaustedError:
+            for q in range(self.num_partitions):
+                if self._mode[q] == MODE_UNQUEUED:
+                    held += (<RecordBatchBuilder>self._builder[q])._capacity
+            if 2 * (held + size) >= self.accumulator.pool.total_memory:
+                self.queue_all()
+                batch = self.accumulator.open_unqueued_batch(tp, size, self.max_block_ms)
+            else:
+                try:
+                    batch = self.accumulator.open_unqueued_batch(tp, size,
+                                                                 self.max_block_ms / 2)
+                except BufferExhaustedError:
+                    self.queue_all()
+                    batch = self.accumulator.open_unqueued_batch(tp, size,
+                                                                 self.max_block_ms / 2)
+        return self._set_batch(p, batch, MODE_UNQUEUED)
+
+    cdef inline int64_t _ts(self, Py_ssize_t i) noexcept nogil:
+        return self.timestamps[i] if self.per_record_timestamps else self.timestamp
+
+    cdef int _step(self, Py_ssize_t i) except -1:
+        """Append record i with the GIL held (any mode; headers too)."""
+        cdef Py_ssize_t p = self.partitions[i]
+        cdef bint sticky = p < 0
+        cdef int32_t delta
+        cdef Py_ssize_t before, after
+        cdef RecordBatchBuilder builder
+        cdef int mode
+        if sticky:
+            p = self._sticky_partition()
+        headers = None
+        if self.headers is not None:
+            headers = self.headers[i] if self.per_record_headers else self.headers
+            if not headers:
+                headers = None
+        while True:
+            mode = self._mode[p]
+            if mode == MODE_LOOK:
+                self._look(p)
+                continue
+            if mode == MODE_OPEN_NEW:
+                self._open_new(i, p)
+                continue
+            batch = self._batches[p]
+            if mode == MODE_QUEUED and not _still_last_open(self.accumulator, self.topic,
+                                                            p, batch):
+                self._set_batch(p, None, MODE_LOOK)   # drained meanwhile: look again
+                continue
+            builder = <RecordBatchBuilder>self._builders[p]
+            before = builder._estimated()
+            delta = builder.append_raw(self._ts(i), <const char*>self.key_address[i],
+                                       self.key_length[i],
+                                       <const char*>self.value_address[i],
+                                       self.value_length[i], headers)
+            if delta >= 0:
+                break
+            # Full: queue ours, leave the queued one; the record goes to a new batch.
+            if mode == MODE_UNQUEUED:
+                self._queue(p, True)
+            else:
+                self._set_batch(p, None, MODE_OPEN_NEW)
+        after = builder._estimated()
+        self._record(i, p, delta)
+        self._after_append(p, after - before, builder._count > 0 and
+                           after >= builder._write_limit, sticky)
+        return 0
+
+    cdef inline void _record(self, Py_ssize_t i, Py_ssize_t p, int32_t delta) noexcept nogil:
+        self._seg[i] = self._current_segment[p]
+        self._delta[i] = delta
+        self._part[i] = <int32_t>p
+
+    cdef int _after_append(self, Py_ssize_t p, Py_ssize_t appended, bint full,
+                           bint sticky) except -1:
+        """What send() does after an append: wake the I/O thread for a full batch
+        (queue ours first), and the sticky partition's byte count and switch."""
+        if full:
+            if self._mode[p] == MODE_UNQUEUED:
+                self._queue(p, True)
+            else:
+                self._set_batch(p, None, MODE_OPEN_NEW)
+                self.wakeup()
+        if sticky:
+            sticky_appended(self.chooser, self.sticky, p, appended, full,
+                            self.num_partitions, self.available)
+        return 0
+
+    # -- the loop without the GIL -----------------------------------------------------
+    cdef Py_ssize_t _run_unlocked(self, Py_ssize_t i, Py_ssize_t sticky_partition,
+                                  Py_ssize_t* produced, int* stop, Py_ssize_t* last_partition,
+                                  Py_ssize_t* last_appended, bint* last_full,
+                                  bint* last_switch) noexcept nogil:
+        """Append records from i on into unqueued batches until one needs the GIL.
+        ``produced``: the sticky partition's byte count (KIP-794), kept here while the
+        GIL is released and written back by the caller; when sticky_count says the
+        partition must switch, the record's bytes are left uncounted for
+        sticky_appended (with the GIL) to count and switch."""
+        cdef Py_ssize_t p, appended = 0
+        cdef int32_t delta
+        cdef bint sticky, full = False, switch
+        while i < self.count:
+            p = self.partitions[i]
+            sticky = p < 0
+            if sticky:
+                p = sticky_partition
+                if p < 0:
+                    break
+            if self._mode[p] != MODE_UNQUEUED:
+                break
+            delta = (<RecordBatchBuilder>self._builder[p]).append_plain(
+                self._ts(i), <const char*>self.key_address[i], self.key_length[i],
+                <const char*>self.value_address[i], self.value_length[i], &appended,
+                &full)
+            if delta < 0:
+                break          # full (or an error append_raw reports): the GIL path
+            self._record(i, p, delta)
+            i += 1
+            switch = sticky and sticky_count(self.chooser.sticky_batch_size, produced,
+                                             appended, full)
+            if full or switch:
+                stop[0] = STOP_AFTER
+                last_partition[0] = p
+                last_appended[0] = appended
+                last_full[0] = full
+                last_switch[0] = switch
+                return i
+        stop[0] = STOP_END if i >= self.count else STOP_GIL
+        return i
+
+    def run(self):
+        """Append every record in order. On an error (memory not available within
+        max.block.ms, the producer closed) the records before ``appended`` stay queued
+        and the error is raised."""
+        cdef Py_ssize_t i = 0, sticky_partition, produced = 0, last_partition = 0
+        cdef Py_ssize_t last_appended = 0
+        cdef bint last_full = False, last_switch = False
+        cdef int stop = STOP_GIL
+        cdef bint unlocked = self.headers is None
+        cdef bint has_sticky = False
+        cdef StickyPartitionState state
+        for i in range(self.count):
+            if self.partitions[i] < 0:
+                has_sticky = True
+                break
+        i = 0
+        try:
+            while i < self.count:
+                if unlocked:
+                    sticky_partition = self._sticky_partition() if has_sticky else -1
+                    state = self.sticky
+                    if state is not None:
+                        produced = state.produced_bytes
+                    with nogil:
+                        i = self._run_unlocked(i, sticky_partition, &produced, &stop,
+                                               &last_partition, &last_appended, &last_full,
+                                               &last_switch)
+                    if state is not None:
+                        state.produced_bytes = produced
+                    self.appended = i
+                    if stop == STOP_AFTER:
+                        if last_full:
+                            self._queue(last_partition, True)
+                        if last_switch:
+                            sticky_appended(self.chooser, state, last_partition,
+                                            last_appended, last_full, self.num_partitions,
+                                            self.available)
+                        continue
+                    if stop == STOP_END:
+                        break
+                self._step(i)
+                i += 1
+                self.appended = i
+        finally:
+            self.queue_all()
+        return None
+
+
+cdef inline bint _open(object batch):
+    """An open batch (the only kind appendable; a closed one is a retry)."""
+    builder = batch.builder
+    return builder is not None and batch.payload is None and not builder.is_closed
+
+
+cdef bint _still_last_open(object accumulator, object topic, Py_ssize_t p,
+                           object batch) except -1:
+    q = accumulator.queues.get((topic, p))
+    if q is None:
+        return False
+    batches = q.batches
+    return bool(batches) and batches[len(batches) - 1] is batch and _open(batch)
