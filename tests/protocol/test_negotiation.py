@@ -11,7 +11,9 @@ def test_api_keys_table():
     assert API_KEYS == {
         "Produce": 0, "Metadata": 3, "FindCoordinator": 10, "SaslHandshake": 17,
         "ApiVersions": 18, "InitProducerId": 22, "AddPartitionsToTxn": 24,
-        "AddOffsetsToTxn": 25, "EndTxn": 26, "TxnOffsetCommit": 28, "SaslAuthenticate": 36}
+        "AddOffsetsToTxn": 25, "EndTxn": 26, "TxnOffsetCommit": 28, "SaslAuthenticate": 36,
+        # the admin client's (kprod.admin)
+        "ListOffsets": 2, "CreateTopics": 19, "DeleteTopics": 20, "DescribeConfigs": 32}
     assert set(SUPPORTED_VERSIONS) == set(API_KEYS.values())
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Dict, NamedTuple, Tuple
 
 from ..schema import Message
-from . import (add_offsets_to_txn, add_partitions_to_txn, api_versions, end_txn,
-               find_coordinator, init_producer_id, metadata, produce, sasl_authenticate,
-               sasl_handshake, txn_offset_commit)
+from . import (add_offsets_to_txn, add_partitions_to_txn, api_versions, create_topics,
+               delete_topics, describe_configs, end_txn, find_coordinator, init_producer_id,
+               list_offsets, metadata, produce, sasl_authenticate, sasl_handshake,
+               txn_offset_commit)
 
 
 class Api(NamedTuple):
@@ -37,6 +38,11 @@ APIS: Tuple[Api, ...] = (
     _api("EndTxn", end_txn, (0, 5)),
     _api("TxnOffsetCommit", txn_offset_commit, (0, 5)),
     _api("SaslAuthenticate", sasl_authenticate, (0, 2)),
+    # The admin client's (kprod.admin).
+    _api("ListOffsets", list_offsets, (1, 10)),
+    _api("CreateTopics", create_topics, (2, 7)),
+    _api("DeleteTopics", delete_topics, (1, 6)),
+    _api("DescribeConfigs", describe_configs, (1, 4)),
 )
 
 BY_KEY: Dict[int, Api] = {api.key: api for api in APIS}
