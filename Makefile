@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0.10"
+	$(PY) -m pip install -q "setuptools>=77" wheel "Cython>=3.0.10"
 	$(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro]'
 	touch $(STAMP)
 

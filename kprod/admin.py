@@ -28,7 +28,7 @@ from kprod._internals.admin_network import AdminNetwork, Deadline
 from kprod._internals.protocol import types
 from kprod.config import AdminConfig
 from kprod.errors import (
-    BrokerError, ConfigError, InvalidMetadataError, KafkaTimeoutError, LeaderNotAvailableError,
+    BrokerError, BrokerNotAvailableError, ConfigError, InvalidMetadataError, KafkaTimeoutError, LeaderNotAvailableError,
     NotControllerError,
     RetriableError, ThrottlingQuotaExceededError, UnknownTopicOrPartitionError, error_for_code,
 )
@@ -224,9 +224,12 @@ class AdminClient:
         return f"AdminClient({','.join(self.config['bootstrap.servers'])}, {state})"
 
     # -- cluster ------------------------------------------------------------------------
-    def describe_cluster(self, *, timeout: Optional[float] = None) -> ClusterDescription:
-        """The brokers, the controller id and the cluster id."""
-        response = self._metadata([], self._deadline(timeout, "describe_cluster"))
+    def describe_cluster(self, *, node: Optional[int] = None,
+                         timeout: Optional[float] = None) -> ClusterDescription:
+        """The brokers, the controller id and the cluster id; as broker ``node`` sees
+        them if given (its id, as listed by the cluster), else as any broker does."""
+        response = self._metadata([], self._deadline(timeout, "describe_cluster"),
+                                  _node(node))
         brokers = sorted((BrokerDescription(b.node_id, b.host, b.port, b.rack)
                           for b in response.brokers), key=lambda b: b.node_id)
         controller = response.controller_id if response.controller_id >= 0 else None
@@ -240,15 +243,15 @@ class AdminClient:
         return sorted(t.name for t in response.topics
                       if t.error_code == 0 and (internal or not t.is_internal))
 
-    def describe_topics(self, topics: Union[str, Iterable[str]], *,
+    def describe_topics(self, topics: Union[str, Iterable[str]], *, node: Optional[int] = None,
                         timeout: Optional[float] = None) -> Dict[str, TopicDescription]:
-        """Partitions, leaders, replicas and ISR of each topic. An unknown topic raises
-        UnknownTopicOrPartitionError naming it."""
+        """Partitions, leaders, replicas and ISR of each topic; as broker ``node`` sees
+        them if given. An unknown topic raises UnknownTopicOrPartitionError naming it."""
         names = _names(topics)
         deadline = self._deadline(timeout, f"describe_topics {names}")
         last: Optional[BaseException] = None
         while True:
-            response = self._metadata(names, deadline)
+            response = self._metadata(names, deadline, _node(node))
             try:
                 return {name: _describe(_topic_of(response, name)) for name in names}
             except UnknownTopicOrPartitionError:
@@ -425,6 +428,11 @@ class AdminClient:
             topics=None if topics is None else [types.MetadataRequestTopic(name=t)
                                                 for t in topics],
             allow_auto_topic_creation=False, include_topic_authorized_operations=False)
+        if node_id is not None and node_id not in self._network.metadata.snapshot.brokers:
+            self._metadata([], deadline)          # learn the brokers' addresses first
+            if node_id not in self._network.metadata.snapshot.brokers:
+                raise BrokerNotAvailableError(f"broker {node_id} is not in the cluster "
+                                              f"metadata")
         response = self._network.request("Metadata", body, deadline, node_id)
         if response.error_code:      # v13+: e.g. REBOOTSTRAP_REQUIRED (KIP-1102)
             raise error_for_code(response.error_code, "Metadata request")
@@ -583,6 +591,12 @@ class AdminClient:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _node(node: Optional[int]) -> Optional[int]:
+    if node is not None and (not _is_int(node) or node < 0):
+        raise ConfigError(f"node must be a broker id (int >= 0), got {node!r}")
+    return node
 
 
 def _names(topics: Union[str, Iterable[str]]) -> List[str]:

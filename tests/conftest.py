@@ -1,7 +1,7 @@
 """Shared fixtures: real local Kafka clusters from :mod:`kprod.testing`.
 
 * ``kafka``         – session-wide single broker (started on first use)
-* ``kafka_cluster`` – session-wide 3-node cluster (RF=3, min.insync.replicas=2), lazy
+* ``three_brokers`` – session-wide 3-node cluster (RF=3, min.insync.replicas=2), lazy
 * ``make_topic``    – factory: ``make_topic(partitions=1, replication_factor=1, configs=None,
                       cluster=None) -> name`` (unique name; ``cluster`` defaults to ``kafka``)
 * ``topic``         – one fresh single-partition topic on ``kafka``
@@ -20,7 +20,7 @@ import pytest
 
 from kprod.testing import KafkaCluster
 
-_KAFKA_FIXTURES = {"kafka", "kafka_cluster", "make_topic", "topic"}
+_KAFKA_FIXTURES = {"kafka", "three_brokers", "make_topic", "topic"}
 _topic_counter = itertools.count(1)
 
 
@@ -32,7 +32,7 @@ def kafka() -> Iterator[KafkaCluster]:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster() -> Iterator[KafkaCluster]:
+def three_brokers() -> Iterator[KafkaCluster]:
     """Three combined broker+controller nodes for the whole session.
 
     Tests that stop/kill/pause nodes must bring them back before returning.
@@ -67,5 +67,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = set(getattr(item, "fixturenames", ()))
         if names & _KAFKA_FIXTURES:
             item.add_marker(pytest.mark.kafka)
-        if "kafka_cluster" in names:
+        if "three_brokers" in names:
             item.add_marker(pytest.mark.cluster)

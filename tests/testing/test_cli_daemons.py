@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kprod.testing import kafka_libs_dir, kafka_version
-from kprod.testing.reference import consume
+from tests.reference import consume
 
 from .test_cli_and_cleanup import _alive, _jvm_children, _wait_dead
 
