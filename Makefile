@@ -6,7 +6,7 @@ STAMP := $(VENV)/.kprod-installed
 # A path entry (.pth) instead of setuptools' import hook, so mypy and IDEs find kprod.
 EDITABLE := --config-settings editable_mode=compat
 
-.PHONY: venv build test test-fast typecheck lint bench bench-quick bench-micro debug-build clean
+.PHONY: venv build test test-fast typecheck lint wheel-test bench bench-quick bench-micro debug-build clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,12 @@ typecheck: build
 
 lint: venv
 	$(PY) -m ruff check kprod tests $(RUFF_ARGS)
+
+# python -m build (sdist, and the wheel from it), the wheel installed into a clean venv
+# outside the repository (binary packages only: no Cython, no compiler), smoke-tested
+# there against a broker from the installed kprod.testing (.ci/wheel_smoke.sh).
+wheel-test: venv
+	PYTHON=$(abspath $(PY)) .ci/wheel_smoke.sh
 
 # End-to-end: kprod vs confluent-kafka, Java (our own runner, bench/java, compiled with
 # javac on first use), kafka-python, aiokafka and the broker's own ceiling (raw Produce
