@@ -28,9 +28,17 @@ from kprod._internals.admin_network import AdminNetwork, Deadline
 from kprod._internals.protocol import types
 from kprod.config import AdminConfig
 from kprod.errors import (
-    BrokerError, BrokerNotAvailableError, ConfigError, InvalidMetadataError, KafkaTimeoutError, LeaderNotAvailableError,
+    BrokerError,
+    BrokerNotAvailableError,
+    ConfigError,
+    InvalidMetadataError,
+    KafkaTimeoutError,
+    LeaderNotAvailableError,
     NotControllerError,
-    RetriableError, ThrottlingQuotaExceededError, UnknownTopicOrPartitionError, error_for_code,
+    RetriableError,
+    ThrottlingQuotaExceededError,
+    UnknownTopicOrPartitionError,
+    error_for_code,
 )
 
 __all__ = [
@@ -646,7 +654,7 @@ def _first_failure(failed: List[Tuple[str, BrokerError]], succeeded: Iterable[st
                    verb: str) -> BrokerError:
     """The first topic's error; the message also names the other failures and the
     topics the same call did handle."""
-    name, error = failed[0]
+    error = failed[0][1]
     extra = []
     if len(failed) > 1:
         extra.append("also failed: " + ", ".join(f"'{n}' ({e.name})" for n, e in failed[1:]))

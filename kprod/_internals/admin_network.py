@@ -22,7 +22,11 @@ from kprod._internals.connection_settings import ConnectionSettings
 from kprod._internals.metadata import Metadata
 from kprod._internals.network import NetworkClient
 from kprod.errors import (
-    AuthenticationError, IllegalStateError, KafkaError, KafkaTimeoutError, RetriableError,
+    AuthenticationError,
+    IllegalStateError,
+    KafkaError,
+    KafkaTimeoutError,
+    RetriableError,
 )
 
 _POLL_MS = 100.0   # longest single wait, so a deadline is noticed promptly

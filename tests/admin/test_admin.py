@@ -12,8 +12,13 @@ from confluent_kafka import Consumer, TopicPartition
 from kprod import Producer
 from kprod.admin import AdminClient, NewTopic, OffsetSpec
 from kprod.errors import (
-    AuthenticationError, ConfigError, IllegalStateError, InvalidConfigurationError,
-    InvalidReplicationFactorError, KafkaTimeoutError, TopicAlreadyExistsError,
+    AuthenticationError,
+    ConfigError,
+    IllegalStateError,
+    InvalidConfigurationError,
+    InvalidReplicationFactorError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
 )
 from kprod.testing import KafkaCluster
