@@ -13,7 +13,6 @@ from kprod import Producer
 from kprod.admin import AdminClient, NewTopic, OffsetSpec
 from kprod.errors import (
     AuthenticationError,
-    ConfigError,
     IllegalStateError,
     InvalidConfigurationError,
     InvalidReplicationFactorError,
@@ -220,37 +219,6 @@ def test_closed_client_raises(kafka) -> None:
     client.close()
     with pytest.raises(IllegalStateError):
         client.list_topics()
-
-
-@pytest.mark.parametrize("config, match", [
-    ({}, "bootstrap.servers"),
-    ({"bootstrap.servers": "nohost"}, "host:port"),
-    ({"bootstrap.servers": "127.0.0.1:9092", "linger.ms": 5}, "linger.ms.*producer"),
-    ({"bootstrap.servers": "127.0.0.1:9092", "request.timeout.mss": 5}, "request.timeout.ms"),
-    ({"bootstrap.servers": "127.0.0.1:9092", "default.api.timeout.ms": -1},
-     "default.api.timeout.ms"),
-])
-def test_bad_settings_are_config_errors(config, match) -> None:
-    with pytest.raises(ConfigError, match=match):
-        AdminClient(config)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"name": ""}, "name"),
-    ({"name": "t", "partitions": 0}, "partitions"),
-    ({"name": "t", "replication_factor": 40000}, "replication_factor"),
-    ({"name": "t", "partitions": 2, "assignments": {0: [1]}}, "assignments"),
-    ({"name": "t", "configs": {"retention.ms": [1]}}, "retention.ms"),
-])
-def test_bad_new_topic_is_a_config_error(kwargs, match) -> None:
-    with pytest.raises(ConfigError, match=match):
-        NewTopic(**kwargs)
-
-
-def test_no_broker_is_a_timeout_naming_the_call() -> None:
-    with AdminClient(bootstrap_servers="127.0.0.1:1", reconnect_backoff_ms=10) as client:
-        with pytest.raises(KafkaTimeoutError, match="describe_cluster"):
-            client.describe_cluster(timeout=1)
 
 
 def test_sasl_client_on_a_plaintext_listener_fails_fast(kafka) -> None:
