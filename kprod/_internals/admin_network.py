@@ -17,7 +17,7 @@ import time
 from typing import Any, List, Optional
 
 from kprod._internals.backoff import exponential
-from kprod._internals.connection import BrokerConnection
+from kprod._internals.connection import CLOSED, BrokerConnection
 from kprod._internals.connection_settings import ConnectionSettings
 from kprod._internals.metadata import Metadata
 from kprod._internals.network import NetworkClient
@@ -157,6 +157,12 @@ class AdminNetwork:
                 self.network.ready(conn, now)
             if conn is not None and conn.can_send_more():
                 return conn
+            if node_id is not None and conn is not None and conn.state == CLOSED \
+                    and conn.last_error is not None and not conn.can_connect(now):
+                # This broker just failed (dead, restarting): end the attempt, so the
+                # caller can ask the metadata again (a moved leader) instead of
+                # waiting for this one until the deadline.
+                raise conn.last_error
             for candidate in self.network.all_connections():
                 if candidate.last_error is not None:
                     last_error = candidate.last_error
