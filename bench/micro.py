@@ -183,12 +183,12 @@ def bench_murmur2(quick: bool) -> Dict[str, float]:
 
 def bench_produce_codec(quick: bool) -> Dict[str, float]:
     """Per-request CPU (us, process time) of the Python protocol codec and the native
-    one (kprod._native.produce): Produce v13, 6 partitions of one 16 KiB batch."""
+    one (kprod._native.produce_request / produce_response): Produce v13, 6 partitions of one 16 KiB batch."""
     import timeit
     import uuid
 
     from kprod._internals.protocol import decode_response, encode_request, encode_response
-    from kprod._native import produce
+    from kprod._native import produce_request, produce_response
     topic_id = uuid.uuid4()
     batches = [memoryview(bytes(16384)) for _ in range(6)]
     body = {"acks": -1, "timeout_ms": 30000, "topic_data": [{
@@ -199,10 +199,10 @@ def bench_produce_codec(quick: bool) -> Dict[str, float]:
         {"index": p, "base_offset": 10 ** 9 + p, "log_start_offset": 0} for p in range(6)]}]})
     runs = {
         "encode python": lambda: encode_request(0, 13, 1, "kprod", body),
-        "encode native": lambda: produce.encode_produce_request(13, 1, "kprod", None, -1, 30000,
+        "encode native": lambda: produce_request.encode_produce_request(13, 1, "kprod", None, -1, 30000,
                                                                 topics),
         "decode python": lambda: decode_response(0, 13, frame, expected_correlation_id=1),
-        "decode native": lambda: produce.decode_produce_frame(13, frame, 1),
+        "decode native": lambda: produce_response.decode_produce_frame(13, frame, 1),
     }
     number = 2000 if quick else 10000
     return {name: statistics.median(timeit.repeat(fn, number=number, repeat=5 if quick else 11,

@@ -110,7 +110,7 @@ def _snappy_compress(data, level: Optional[int]):
 
 
 def _lz4_compress(data, level: Optional[int]):
-    import lz4.frame
+    import lz4.frame  # type: ignore[import-untyped]
 
     # Java: the default level 9 uses the fast compressor, any other level HC.
     lib_level = 0 if level is None or level == 9 else min(level, 16)
@@ -172,7 +172,7 @@ def _snappy_decompress(data):
 
 
 def _lz4_decompress(data):
-    import lz4.frame
+    import lz4.frame  # type: ignore[import-untyped]
 
     return lz4.frame.decompress(data)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
@@ -54,6 +54,10 @@ class RecordAccumulator:
             batch_size)
         self._drain_index: Dict[int, int] = {}
         self._load_stats_cache: Dict[str, _LoadStats] = {}   # update_partition_load_stats
+        # Bumped whenever a queue's length changes (any thread; a lost increment still
+        # changes the value), so load stats are recomputed only when they can differ.
+        self.queue_changes = 0
+        self._load_stats_seen: Tuple[Any, ...] = ()
         self._random = random.Random()
         # Called with a clock time (ms) at or before the creation of each batch that
         # append() opens (Java's RecordAppendResult.newBatchCreated): the sender's wakeup.
@@ -125,6 +129,7 @@ class RecordAccumulator:
                         with self._incomplete_lock:
                             self.incomplete.add(batch)
                         q.batches.append(batch)
+                        self.queue_changes += 1
                     if result is not None:
                         break
                 # Memory for a new batch from the pool, outside the lock (may block).
@@ -179,9 +184,16 @@ class RecordAccumulator:
         """Adaptive partitioning (KIP-794): weight each topic's sticky choice towards
         partitions with shorter queues, skipping leaders unavailable for longer than
         ``partitioner.availability.timeout.ms`` (Java RecordAccumulator.ready)."""
-        # Runs on every sender loop: the usable partitions are cached per metadata
-        # TopicInfo and availability, and the weights recomputed only when a queue
-        # length changed (they depend on nothing else).
+        # Runs on every sender loop: nothing to do unless a queue length, the metadata,
+        # the topics in use or the unavailable nodes changed; the usable partitions are
+        # cached per metadata TopicInfo and availability, and a topic's weights
+        # recomputed only when one of its queue lengths changed.
+        seen = (self.queue_changes, topics, len(self.partitioner.states), unavailable_nodes)
+        last = self._load_stats_seen
+        if last and seen[0] == last[0] and seen[1] is last[1] and seen[2] == last[2] \
+                and seen[3] == last[3]:
+            return
+        self._load_stats_seen = (seen[0], topics, seen[2], set(unavailable_nodes))
         queues = self.queues
         cache = self._load_stats_cache
         for topic, state in list(self.partitioner.states.items()):
@@ -241,6 +253,7 @@ class RecordAccumulator:
                 if not may_drain(head):
                     continue
                 q.batches.popleft()
+                self.queue_changes += 1
             # close() compresses and CRCs: outside the deque lock (Java does the same).
             head.close()
             size += len(head.payload)
@@ -302,6 +315,7 @@ class RecordAccumulator:
                         break
             for i, batch in enumerate(batches):
                 queued.insert(at + i, batch)
+            self.queue_changes += 1
 
     def expire(self, now: float) -> List[Tuple[ProducerBatch, bool]]:
         """Take the queued batches past delivery.timeout.ms: each queue's heads up to
@@ -317,6 +331,7 @@ class RecordAccumulator:
                 while q.batches and now - q.batches[0].created_ms >= deadline:
                     batch = q.batches.popleft()
                     expired.append((batch, batch.has_sequence))
+                    self.queue_changes += 1
         return expired
 
     def next_expiry_ms(self, now: float) -> float:
@@ -333,6 +348,7 @@ class RecordAccumulator:
             with q.lock:
                 aborted.extend(q.batches)
                 q.batches.clear()
+                self.queue_changes += 1
         return aborted
 
     def abort_undrained(self, error: BaseException) -> List[ProducerBatch]:
@@ -348,6 +364,7 @@ class RecordAccumulator:
                 kept = [b for b in q.batches if b.has_sequence]
                 q.batches.clear()
                 q.batches.extend(kept)
+                self.queue_changes += 1
             for batch in undrained:
                 self.batch_done(batch)
                 if batch.complete(-1, -1, error):

@@ -31,7 +31,7 @@ import socket
 import ssl
 import struct
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union, cast
 
 from kprod._internals import protocol as proto
 from kprod._internals import tls as _tls
@@ -42,7 +42,8 @@ from kprod._internals.connection_states import (  # noqa: F401 (re-exported)
     READY, REAUTHENTICATING, TLS_HANDSHAKE,
 )
 from kprod._internals.handshake import ConnectionHandshake
-from kprod._internals.protocol.client import decode_client_response, encode_client_request
+from kprod._internals.protocol.client import (
+    decode_client_response, encode_client_request, version_cap)
 from kprod.errors import (  # noqa: F401 (UnsupportedSaslMechanismError: re-exported)
     AuthenticationError, DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError,
     ProtocolError, UnsupportedSaslMechanismError, UnsupportedVersionError,
@@ -204,7 +205,9 @@ class BrokerConnection(ConnectionHandshake):
         return f"{node}{self.host}:{self.port}"
 
     def _on_connected(self, now: float) -> None:
-        err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        sock = self.sock
+        assert sock is not None          # CONNECTING: the socket exists
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             reason = "connection refused" if err == errno.ECONNREFUSED else os_strerror(err)
             self.close(KafkaConnectionError(
@@ -214,7 +217,7 @@ class BrokerConnection(ConnectionHandshake):
         if self.settings.ssl_context is not None:
             try:
                 self.sock = self.settings.ssl_context.wrap_socket(
-                    self.sock, server_hostname=self.host, do_handshake_on_connect=False)
+                    sock, server_hostname=self.host, do_handshake_on_connect=False)
             except (ssl.SSLError, ValueError, OSError) as exc:
                 self.close(AuthenticationError(
                     f"TLS setup for broker {self._name()} failed: {_tls._reason(exc)}"))
@@ -239,6 +242,9 @@ class BrokerConnection(ConnectionHandshake):
                 f"broker {self._name()} has no version of {api} that kprod supports "
                 f"(kprod: {'%d-%d' % ours if ours else 'none'}, broker: "
                 f"{'%d-%d' % theirs if theirs else 'none'})")
+        cap = version_cap(api, body)
+        if cap is not None and version > cap:
+            version = cap
         return self._enqueue(api, version, body, handler, expect_response)
 
     def _enqueue(self, api: str, version: int, body: Any, handler: ResponseHandler,
@@ -271,6 +277,7 @@ class BrokerConnection(ConnectionHandshake):
             return
         out = self._out
         sock = self.sock
+        assert sock is not None
         while out:
             batch = list(_take(out, IOV_MAX))
             try:
@@ -292,8 +299,10 @@ class BrokerConnection(ConnectionHandshake):
         """
         out = self._out
         sock = self.sock
+        assert sock is not None
         self._flush_on_readable = False
         while out:
+            data: Union[bytes, memoryview]
             if out[0].nbytes >= _TLS_WRITE_BYTES or len(out) == 1:
                 data = out[0]
             else:
@@ -332,7 +341,7 @@ class BrokerConnection(ConnectionHandshake):
                 sent = 0
         if removed:
             marks = self._out_requests
-            rest = deque()
+            rest: Deque[Tuple[InFlightRequest, int]] = deque()
             for request, end in marks:
                 end -= removed
                 if end <= 0:
@@ -407,6 +416,7 @@ class BrokerConnection(ConnectionHandshake):
 
     def _read(self) -> Union[bytes, memoryview]:
         sock = self.sock
+        assert sock is not None
         if not self._tls:
             # The bytes are consumed (copied into _recv) before the next read.
             buffer = self._read_buffer
@@ -428,7 +438,7 @@ class BrokerConnection(ConnectionHandshake):
                 return b""
             chunks.append(data)
             total += len(data)
-            if total >= _MAX_READ_PER_EVENT and not sock.pending():
+            if total >= _MAX_READ_PER_EVENT and not cast(ssl.SSLSocket, sock).pending():
                 break
         if not chunks:
             raise BlockingIOError

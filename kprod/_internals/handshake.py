@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time as _time
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from kprod._internals import protocol as proto
 from kprod._internals import sasl as _sasl
@@ -28,11 +28,30 @@ from kprod.errors import (
     UnsupportedSaslMechanismError, UnsupportedVersionError, error_for_code,
 )
 
+if TYPE_CHECKING:
+    import socket
+
+    from kprod._internals.connection_settings import ConnectionSettings
+
 log = logging.getLogger("kprod.connection")
 
 
 class ConnectionHandshake:
     """Setup and re-authentication steps of a BrokerConnection (see the module doc)."""
+
+    if TYPE_CHECKING:       # what the mixin uses of BrokerConnection
+        settings: ConnectionSettings
+        clock: Callable[[], float]
+        supported: Dict[str, Tuple[int, int]]
+        sock: Optional[socket.socket]
+        authenticated_mechanism: Optional[str]
+
+        def _name(self) -> str: ...
+        def close(self, error: Optional[BaseException]) -> None: ...
+        def _notify(self) -> None: ...
+        def _enqueue(self, api: str, version: int, body: Any,
+                     handler: Callable[[Optional[Any], Optional[BaseException]], None],
+                     expect_response: bool, handshake: bool = False) -> Any: ...
 
     def _setup_failed(self, error: Optional[BaseException]) -> bool:
         """A setup request failed: close with its error, unless the close that failed it
@@ -49,8 +68,10 @@ class ConnectionHandshake:
         self._send_api_versions(self.supported["ApiVersions"][1])
 
     def _tls_handshake(self) -> None:
+        sock = self.sock
+        assert isinstance(sock, ssl.SSLSocket)
         try:
-            self.sock.do_handshake()
+            sock.do_handshake()
         except ssl.SSLWantReadError:
             self._set_tls_want_write(False)
             return
@@ -69,7 +90,7 @@ class ConnectionHandshake:
             self.close(error)
             return
         self._tls_want_write = False
-        log.debug("TLS %s with %s", self.sock.version(), self._name())
+        log.debug("TLS %s with %s", sock.version(), self._name())
         self._start_api_versions()
         self._notify()
 
@@ -90,6 +111,7 @@ class ConnectionHandshake:
                          sent_version: int = -1) -> None:
         if self._setup_failed(error):
             return
+        assert response is not None     # no error: the broker answered
         code = response.error_code
         ranges = proto.broker_versions(response)
         api_versions_key = proto.BY_NAME["ApiVersions"].key
@@ -137,6 +159,7 @@ class ConnectionHandshake:
     # -- SASL (KIP-152) ------------------------------------------------------------
     def _start_sasl(self, state: str = AUTHENTICATING) -> None:
         creds = self.settings.sasl
+        assert creds is not None
         version = self.api_versions.get("SaslHandshake")
         if version is None or version < 1 or "SaslAuthenticate" not in self.api_versions:
             self.close(UnsupportedVersionError(
@@ -151,6 +174,7 @@ class ConnectionHandshake:
                            error: Optional[BaseException]) -> None:
         if self._setup_failed(error):
             return
+        assert response is not None and self.settings.sasl is not None
         mechanism = self.settings.sasl.mechanism
         code = response.error_code
         enabled = ", ".join(response.mechanisms or ()) or "none"
@@ -186,6 +210,7 @@ class ConnectionHandshake:
                               error: Optional[BaseException]) -> None:
         if self._setup_failed(error):
             return
+        assert response is not None and self.settings.sasl is not None
         mechanism = self.settings.sasl.mechanism
         code = response.error_code
         if code != 0:

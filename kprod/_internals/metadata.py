@@ -176,6 +176,8 @@ class Metadata:
         incomplete = False
         for t in response.topics:
             name = t.name
+            if name is None:     # only a topic asked for by id comes back nameless
+                continue
             code = t.error_code
             self.topic_errors[name] = code
             if code != 0:

@@ -31,12 +31,11 @@ log = logging.getLogger("kprod.network")
 ResponseHandler = Callable[[Optional[Any], Optional[BaseException]], None]
 
 # The versions kprod asks brokers for: what protocol/messages implements, except where
-# the client needs more than the codec. Produce v13 addresses topics by id (KIP-516);
-# Metadata below v4 creates topics on any request (no allow_auto_topic_creation);
+# the client needs more than the codec. Metadata below v4 creates topics on any request (no allow_auto_topic_creation);
 # AddPartitionsToTxn v4+ is the brokers' own batched verify form (KIP-890), which a
 # broker does not answer for a client.
 CLIENT_VERSIONS: Dict[str, Tuple[int, int]] = {api.name: api.supported for api in proto.APIS}
-CLIENT_VERSIONS["Produce"] = (3, 12)
+CLIENT_VERSIONS["Produce"] = (3, 13)     # v13 (KIP-516) only when every topic has an id
 CLIENT_VERSIONS["Metadata"] = (4, 12)
 CLIENT_VERSIONS["AddPartitionsToTxn"] = (0, 3)
 
@@ -224,6 +223,7 @@ class NetworkClient:
             log.debug("Metadata request failed: %s", error)
             self.metadata.request_update()
             return
+        assert response is not None      # no error: the broker answered
         self.metadata.update(response, self.clock())
         for node_id in self.metadata.snapshot.brokers:
             self.connection(node_id)

@@ -60,8 +60,10 @@ class ProduceResponseHandler:
 
     # -- a whole response ------------------------------------------------------------
     def handle(self, node_id: int, batches: List[ProducerBatch],
-               response: Optional[Any],    # kprod._native.produce.ProduceResponse
-               error: Optional[BaseException], sent_ms: float, now: float) -> None:
+               response: Optional[Any],    # kprod._native.produce_response.ProduceResponse
+               error: Optional[BaseException], sent_ms: float, now: float,
+               names_by_id: Optional[Dict[Any, str]] = None) -> None:
+        """``names_by_id``: the request's topic ids (Produce v13 answers by id only)."""
         if error is not None:
             for batch in batches:
                 self.fail_or_retry(batch, error, now, unknown_fate=True)
@@ -74,8 +76,11 @@ class ProduceResponseHandler:
             return
         results = {}
         for topic in response.responses:
+            name = topic.name
+            if not name and names_by_id:
+                name = names_by_id.get(topic.topic_id, "")
             for p in topic.partition_responses:
-                results[(topic.name, p.index)] = p
+                results[(name, p.index)] = p
         endpoints = {e.node_id: Broker(e.node_id, e.host, e.port, e.rack)
                      for e in response.node_endpoints or ()}
         for batch in batches:

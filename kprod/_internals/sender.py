@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.batch import ProducerBatch
@@ -25,6 +25,7 @@ from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.network import NetworkClient
 from kprod._internals.produce_response import ProduceResponseHandler
 from kprod._internals.protocol import types
+from kprod._internals.protocol.primitives import ZERO_UUID
 from kprod._internals.transactions import (
     ABORTING, FATAL_ERROR, TransactionAbortedError, TransactionManager, TxnRequest,
 )
@@ -169,6 +170,7 @@ class Sender:
     # -- idempotence ---------------------------------------------------------------------
     def _maybe_init_producer_id(self, now: float) -> float:
         idem = self.idem
+        assert idem is not None         # called with idempotence only (also below)
         if idem.has_producer_id or self._pid_in_flight:
             return 1000.0
         if now < self._pid_next_attempt:
@@ -193,11 +195,14 @@ class Sender:
         if error is not None:
             self._pid_next_attempt = self.clock() + self.acc.retry_backoff_ms
             return
-        self.idem.set_producer_id(response.producer_id, response.producer_epoch)
-        log.debug("Producer id %d epoch %d", self.idem.producer_id, self.idem.epoch)
+        idem = self.idem
+        assert idem is not None and response is not None
+        idem.set_producer_id(response.producer_id, response.producer_epoch)
+        log.debug("Producer id %d epoch %d", idem.producer_id, idem.epoch)
 
     def _maybe_bump_epoch(self) -> None:
         idem = self.idem
+        assert idem is not None
         if not idem.bump_requested or self.in_flight_batches:
             return
         if not idem.bump_epoch_locally():
@@ -217,10 +222,13 @@ class Sender:
 
     # -- transactions ----------------------------------------------------------------------
     def _may_drain_txn(self, batch: ProducerBatch) -> bool:
-        return self.txn.may_drain(batch.tp) and self.idem.may_drain(batch)
+        txn, idem = self.txn, self.idem
+        assert txn is not None and idem is not None    # transactions imply idempotence
+        return txn.may_drain(batch.tp) and idem.may_drain(batch)
 
     def _maybe_send_txn_request(self, now: float) -> float:
         txn = self.txn
+        assert txn is not None
         if txn.state == ABORTING and not self._undrained_aborted:
             self._abort_undrained(TransactionAbortedError(
                 "The transaction was aborted before the record was sent"))
@@ -228,7 +236,7 @@ class Sender:
         elif txn.state != ABORTING:
             self._undrained_aborted = False
         if txn.state == FATAL_ERROR and self.fatal_error is None:
-            self._fatal(txn.last_error)
+            self._fatal(txn.last_error or KafkaError("transaction manager failed"))
             return 1000.0
         request = txn.next_request(now, bool(self.acc.incomplete))
         if request is None:
@@ -259,6 +267,7 @@ class Sender:
     def _txn_connection(self, request: TxnRequest, now: float) -> Optional[BrokerConnection]:
         if request.target == "any":
             return self.network.least_loaded(now)
+        assert self.txn is not None
         node = self.txn.coordinators.get(request.target)
         if node is None:
             return None
@@ -352,7 +361,12 @@ class Sender:
         topics: Dict[str, List[types.PartitionProduceData]] = {}
         metrics = self.metrics
         touch = self.metadata.touch
+        records = size = 0
         for batch in batches:
+            payload = batch.payload
+            assert payload is not None           # drained batches are closed
+            records += batch.record_count
+            size += len(payload)
             if idem is not None:
                 idem.assign(batch, transactional=self.txn is not None)
             if batch.attempts == 0:
@@ -362,7 +376,7 @@ class Sender:
                 builder = batch.builder
                 if builder is not None:
                     metrics.record_compression(builder.uncompressed_size_in_bytes,
-                                               len(batch.payload))
+                                               len(payload))
             batch.in_flight = True
             batch.last_attempt_ms = now
             if self.guarantee_order:
@@ -370,14 +384,23 @@ class Sender:
             if batch.tp[0] not in topics:
                 touch(batch.tp[0])           # in use: keep its metadata fresh
             topics.setdefault(batch.tp[0], []).append(
-                types.PartitionProduceData(index=batch.tp[1], records=batch.payload))
+                types.PartitionProduceData(index=batch.tp[1], records=payload))
         if self.txn is not None:
             self.txn.on_produce_sent()
+        # Produce v13 names topics by id (KIP-516); a topic whose id the metadata lacks
+        # (ZERO_UUID) keeps the request at v12 (protocol.client.version_cap).
+        known = self.metadata.snapshot.topics
+        topic_data = []
+        names_by_id: Dict[Any, str] = {}
+        for name, partitions in topics.items():
+            info = known.get(name)
+            topic_id = info.topic_id if info is not None and info.topic_id else ZERO_UUID
+            names_by_id[topic_id] = name
+            topic_data.append(types.TopicProduceData(name=name, topic_id=topic_id,
+                                                     partition_data=partitions))
         body = types.ProduceRequest(
             transactional_id=self.transactional_id, acks=self.acks,
-            timeout_ms=self.request_timeout_ms,
-            topic_data=[types.TopicProduceData(name=t, partition_data=p)
-                        for t, p in topics.items()])
+            timeout_ms=self.request_timeout_ms, topic_data=topic_data)
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
         node_id = conn.node_id
@@ -388,11 +411,11 @@ class Sender:
             if self.guarantee_order:
                 for batch in batches:
                     self.acc.unmute(batch.tp)
-            self.responses.handle(node_id, batches, response, error, now_sent, now)
+            self.responses.handle(node_id, batches, response, error, now_sent, now,
+                                  names_by_id)
 
         now_sent = now
-        self.metrics.record_request(len(batches), sum(b.record_count for b in batches),
-                                    sum(len(b.payload) for b in batches))
+        metrics.record_request(len(batches), records, size)
         self.network.send(conn, "Produce", body, on_response, expect_response=self.acks != 0)
 
     def _expire(self, now: float) -> float:

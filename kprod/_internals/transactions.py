@@ -456,6 +456,7 @@ class TransactionManager:
                     error: Optional[BaseException]) -> None:
         """Apply an answer; retriable outcomes put the request back with a backoff."""
         self.in_flight = None
+        outcome: Optional[str]
         if error is not None:
             outcome = "retry"
             if request.target != "any":
@@ -510,7 +511,9 @@ class TransactionManager:
             self.idem.set_producer_id(response.producer_id, response.producer_epoch)
             self.idem.partitions.clear()
             self.state = READY
-        self._init_result().done()
+        result = self._init_result()
+        if result is not None:
+            result.done()
         return None
 
     def _init_result(self) -> Optional[TxnResult]:

@@ -6,6 +6,8 @@ from kprod.record import RecordMetadata
 class RecordFuture:
     """The future ``Producer.send()`` returns; resolves to RecordMetadata."""
 
+    _batch: Any       # the BatchResult it completes with (kprod._internals.completion)
+    _delta: int       # its offset delta in that batch
     def __init__(self, batch: Any, delta: int, timestamp: int, key_size: int,
                  value_size: int) -> None: ...
     def done(self) -> bool: ...

@@ -13,7 +13,7 @@ import io
 import json
 import struct
 import threading
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union, cast
 
 from kprod.errors import ConfigError, SerializationError
 
@@ -173,17 +173,18 @@ def _parse(schema: Union[str, Mapping[str, Any], list]) -> Tuple[Any, Any, str]:
     if fastavro is None:
         raise ConfigError("the Avro serializer needs fastavro: pip install 'kprod[avro]'")
     if isinstance(schema, str):
+        text = schema
         try:
-            schema = json.loads(schema)
+            schema = json.loads(text)
         except ValueError as exc:
-            stripped = schema.strip()
+            stripped = text.strip()
             if stripped and not stripped.startswith(("{", "[", '"')):
                 schema = stripped  # a bare primitive name such as string
             else:
                 raise ConfigError(f"Invalid Avro schema: not JSON: {exc}") from None
     _check_defaults(schema)
     try:
-        parsed = fastavro.parse_schema(schema, _write_hint=True)
+        parsed = fastavro.parse_schema(cast(Any, schema), _write_hint=True)
     except Exception as exc:
         raise ConfigError(f"Invalid Avro schema: {type(exc).__name__}: {exc}") from exc
     return schema, parsed, canonical_schema_str(schema)
@@ -341,6 +342,8 @@ class AvroSerializer:
                     f"not AVRO")
             _, parsed, _ = _parse(latest.schema.schema_str)
             resolved = _Resolved(latest.schema_id, parsed)
+        elif self._schema_text is None:     # no schema of its own: refused at construction
+            raise ConfigError(f"the Avro serializer for {topic!r} has no schema")
         elif self.auto_register_schemas:
             resolved = _Resolved(registry.register_schema(subject, self._schema_text), self._parsed)
         else:

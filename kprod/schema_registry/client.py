@@ -95,10 +95,11 @@ class CompatibilityResult:
 def canonical_schema_str(schema: SchemaLike) -> str:
     """Compact JSON text of a schema given as text or parsed JSON (for caching and sending)."""
     if isinstance(schema, str):
+        text = schema
         try:
-            schema = json.loads(schema)
+            schema = json.loads(text)
         except ValueError:
-            return schema.strip()  # not JSON (e.g. protobuf text): keep as given
+            return text.strip()  # not JSON (e.g. protobuf text): keep as given
     return json.dumps(schema, separators=(",", ":"), sort_keys=False)
 
 

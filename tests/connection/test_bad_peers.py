@@ -2,7 +2,6 @@
 message, the connection closed, in-flight handlers told, and no hang."""
 from __future__ import annotations
 
-import socket
 import socketserver
 import struct
 import threading

@@ -11,7 +11,7 @@ import pytest
 from kprod._internals import protocol as proto
 from kprod._internals.protocol import types as T
 from kprod._internals.connection import (
-    CLOSED, CONNECTING, READY, BrokerConnection, InFlightRequest, exponential,
+    CLOSED, CONNECTING, READY, BrokerConnection, exponential,
 )
 from kprod._internals.network import CLIENT_VERSIONS as SUPPORTED
 from kprod.errors import KafkaConnectionError, KafkaTimeoutError

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kprod.errors import KafkaError, KafkaTimeoutError, NotEnoughReplicasError
+from kprod.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kprod.producer import Producer
 
 from .support import KeyedWorkload, check_exactly_once, leader_of, restore

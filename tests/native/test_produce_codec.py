@@ -1,4 +1,4 @@
-"""Native Produce codec (kprod._native.produce) against the Python protocol codec
+"""Native Produce codec (kprod._native.produce_request / produce_response) against the Python protocol codec
 (kprod._internals.protocol) as the reference: byte-identical requests, field-by-field
 identical responses, robustness on malformed input, and one round trip through a
 real broker read back with confluent-kafka."""
@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from kprod._internals import protocol as proto
 from kprod._internals.protocol import pick_version
 from kprod._internals.protocol.generated import MODULES
-from kprod._native import produce as native
+from kprod._native import produce_request as encoder
+from kprod._native import produce_response as decoder
 from kprod._native.bufferpool import standalone_buffer
 from kprod._native.records import RecordBatchBuilder
 from kprod.errors import ProtocolError
@@ -103,7 +104,7 @@ def test_request_bytes_identical_to_python_encoder(version, shape):
     client_id, transactional_id, acks, timeout_ms, topics = REQUESTS[shape]
     expected, expected_size = python_request(version, 12345, client_id, transactional_id, acks,
                                              timeout_ms, topics)
-    chunks, size = native.encode_produce_request(version, 12345, client_id, transactional_id,
+    chunks, size = encoder.encode_produce_request(version, 12345, client_id, transactional_id,
                                                  acks, timeout_ms, native_topics(version, topics))
     assert b"".join(chunks) == expected
     assert size == expected_size == len(expected) - 4
@@ -120,9 +121,9 @@ def test_request_bytes_identical_to_python_encoder(version, shape):
 
 def test_v13_topic_id_as_bytes_or_uuid():
     _, _, acks, timeout_ms, topics = REQUESTS["multiple_topics"]
-    by_uuid, _ = native.encode_produce_request(13, 1, "c", None, acks, timeout_ms,
+    by_uuid, _ = encoder.encode_produce_request(13, 1, "c", None, acks, timeout_ms,
                                                native_topics(13, topics))
-    by_bytes, _ = native.encode_produce_request(13, 1, "c", None, acks, timeout_ms,
+    by_bytes, _ = encoder.encode_produce_request(13, 1, "c", None, acks, timeout_ms,
                                                 native_topics(13, topics, id_as_bytes=True))
     assert b"".join(by_uuid) == b"".join(by_bytes) == python_request(
         13, 1, "c", None, acks, timeout_ms, topics)[0]
@@ -132,7 +133,7 @@ def test_request_header_versions():
     # v8: header v1 (no tag byte after client_id); v9: header v2 (one 0 byte).
     for version, tail in ((8, b"\xff\xff" b"\x00\x01" b"\x00\x00\x00\x02" b"\x00\x00\x00\x00"),
                           (9, b"\x00" b"\x00" b"\x00\x01" b"\x00\x00\x00\x02" b"\x01" b"\x00")):
-        data = b"".join(native.encode_produce_request(version, 7, "ab", None, 1, 2, [])[0])
+        data = b"".join(encoder.encode_produce_request(version, 7, "ab", None, 1, 2, [])[0])
         assert data[4:16] == struct.pack(">hhih", 0, version, 7, 2) + b"ab"
         assert data[16:] == tail
 
@@ -149,7 +150,7 @@ def test_request_matches_python_encoder_generated(version, correlation_id, clien
                                                   transactional_id, acks, timeout_ms, topics):
     expected, expected_size = python_request(version, correlation_id, client_id, transactional_id,
                                              acks, timeout_ms, topics)
-    chunks, size = native.encode_produce_request(version, correlation_id, client_id,
+    chunks, size = encoder.encode_produce_request(version, correlation_id, client_id,
                                                  transactional_id, acks, timeout_ms,
                                                  native_topics(version, topics))
     assert (b"".join(chunks), size) == (expected, expected_size)
@@ -173,7 +174,7 @@ def test_request_matches_python_encoder_generated(version, correlation_id, clien
 ])
 def test_request_bad_input_is_a_typed_error(args, error, words):
     with pytest.raises(error, match=words):
-        native.encode_produce_request(*args)
+        encoder.encode_produce_request(*args)
 
 
 # ----------------------------------------------------------------- responses
@@ -212,7 +213,7 @@ def response_body(version):
     return body
 
 
-def as_dict(response: native.ProduceResponse) -> dict:
+def as_dict(response: decoder.ProduceResponse) -> dict:
     """The native object in the Python decoder's dict shape, field by field."""
     return {
         "responses": [{
@@ -242,13 +243,13 @@ def header_size(version):
 def test_response_agrees_with_python_decoder(version):
     frame = encode_response(0, version, 99, response_body(version))
     correlation_id, expected = decode_response(0, version, frame, expected_correlation_id=99)
-    got_id, got = native.decode_produce_frame(version, frame, expected_correlation_id=99)
+    got_id, got = decoder.decode_produce_frame(version, frame, expected_correlation_id=99)
     assert got_id == correlation_id == 99
     assert as_dict(got) == expected
-    assert as_dict(native.decode_produce_response(version, frame, header_size(version))) == expected
+    assert as_dict(decoder.decode_produce_response(version, frame, header_size(version))) == expected
     body = frame[header_size(version):]
-    assert as_dict(native.decode_produce_response(version, body)) == expected
-    assert as_dict(native.decode_produce_response(version, memoryview(bytearray(frame)),
+    assert as_dict(decoder.decode_produce_response(version, body)) == expected
+    assert as_dict(decoder.decode_produce_response(version, memoryview(bytearray(frame)),
                                                   header_size(version))) == expected
 
 
@@ -256,32 +257,32 @@ def test_struct_fields_are_the_schema_fields():
     _, body = decode_response(0, 13, encode_response(0, 13, 1, response_body(13)))
     topic = body["responses"][1]
     part = topic["partition_responses"][1]
-    assert native.ProduceResponse.FIELDS == tuple(body)
-    assert native.TopicProduceResponse.FIELDS == tuple(topic)
-    assert native.PartitionProduceResponse.FIELDS == tuple(part)
-    assert native.BatchIndexAndErrorMessage.FIELDS == tuple(part["record_errors"][0])
-    assert native.LeaderIdAndEpoch.FIELDS == tuple(part["current_leader"])
-    assert native.NodeEndpoint.FIELDS == tuple(body["node_endpoints"][0])
+    assert decoder.ProduceResponse.FIELDS == tuple(body)
+    assert decoder.TopicProduceResponse.FIELDS == tuple(topic)
+    assert decoder.PartitionProduceResponse.FIELDS == tuple(part)
+    assert decoder.BatchIndexAndErrorMessage.FIELDS == tuple(part["record_errors"][0])
+    assert decoder.LeaderIdAndEpoch.FIELDS == tuple(part["current_leader"])
+    assert decoder.NodeEndpoint.FIELDS == tuple(body["node_endpoints"][0])
 
 
 def test_response_fields_by_name():
     body = response_body(13)
     frame = encode_response(0, 13, 1, body)
-    _, r = native.decode_produce_frame(13, frame)
+    _, r = decoder.decode_produce_frame(13, frame)
     assert r.throttle_time_ms == 250
     topic = r.responses[1]
     assert (topic.name, topic.topic_id) == ("", ID_B)     # v13: ids, not names
     p0, p1, p2 = topic.partition_responses
     assert (p0.index, p0.error_code, p0.error_message) == (0, 6, "not the leader" * 20)
-    assert p0.current_leader == native.LeaderIdAndEpoch(3, 17)
+    assert p0.current_leader == decoder.LeaderIdAndEpoch(3, 17)
     assert (p1.current_leader.leader_id, p1.current_leader.leader_epoch) == (-1, -1)
     assert [(e.batch_index, e.batch_index_error_message) for e in p1.record_errors] == \
         [(0, "bad key"), (5, None), (2 ** 31 - 1, "é" * 300)]
     assert p1.log_append_time_ms == 1_700_000_000_000
     assert (p2.index, p2.base_offset, p2.log_start_offset) == (2 ** 31 - 1, 2 ** 63 - 1, -2 ** 63)
-    assert r.node_endpoints == [native.NodeEndpoint(3, "127.0.0.1", 9092, "r1"),
-                                native.NodeEndpoint(4, "b" * 200, 65535, None)]
-    _, v12 = native.decode_produce_frame(12, encode_response(0, 12, 1, response_body(12)))
+    assert r.node_endpoints == [decoder.NodeEndpoint(3, "127.0.0.1", 9092, "r1"),
+                                decoder.NodeEndpoint(4, "b" * 200, 65535, None)]
+    _, v12 = decoder.decode_produce_frame(12, encode_response(0, 12, 1, response_body(12)))
     assert (v12.responses[0].name, v12.responses[0].topic_id) == ("events", uuid.UUID(int=0))
     with pytest.raises(AttributeError):
         p0.error_code = 0                     # decoded responses are read-only
@@ -289,20 +290,20 @@ def test_response_fields_by_name():
 
 
 def test_old_versions_give_defaults():
-    _, r = native.decode_produce_frame(3, encode_response(0, 3, 1, response_body(3)))
+    _, r = decoder.decode_produce_frame(3, encode_response(0, 3, 1, response_body(3)))
     p = r.responses[1].partition_responses[1]
     assert (p.log_start_offset, p.record_errors, p.error_message) == (-1, [], None)
-    assert p.current_leader == native.LeaderIdAndEpoch(-1, -1) and r.node_endpoints == []
+    assert p.current_leader == decoder.LeaderIdAndEpoch(-1, -1) and r.node_endpoints == []
 
 
 def test_v9_skips_the_leader_hint_tags_as_unknown():
     # v9 and v10 bodies differ only in tags; a v9 reader skips tag 0 (KIP-951 is v10+).
     frame = encode_response(0, 10, 5, response_body(10))
     _, expected = decode_response(0, 9, frame)
-    _, got = native.decode_produce_frame(9, frame)
+    _, got = decoder.decode_produce_frame(9, frame)
     assert as_dict(got) == expected
     assert got.node_endpoints == [] and got.responses[1].partition_responses[0].current_leader \
-        == native.LeaderIdAndEpoch(-1, -1)
+        == decoder.LeaderIdAndEpoch(-1, -1)
 
 
 def uv(n):
@@ -328,10 +329,10 @@ def test_unknown_tags_are_skipped_and_known_tags_read_within_their_size():
             + partition_tags + b"\x00" + struct.pack(">i", 0) + top_tags)
     frame = struct.pack(">i", 1) + uv(1) + uv(9) + uv(2) + b"hh" + body    # unknown header tag
     _, expected = decode_response(0, 10, frame)
-    _, got = native.decode_produce_frame(10, frame)
+    _, got = decoder.decode_produce_frame(10, frame)
     assert as_dict(got) == expected
-    assert got.responses[0].partition_responses[0].current_leader == native.LeaderIdAndEpoch(7, 9)
-    assert got.node_endpoints == [native.NodeEndpoint(8, "h", 1, None)]
+    assert got.responses[0].partition_responses[0].current_leader == decoder.LeaderIdAndEpoch(7, 9)
+    assert got.node_endpoints == [decoder.NodeEndpoint(8, "h", 1, None)]
 
 
 # --- generated responses
@@ -382,7 +383,7 @@ def restrict(body, version):
 @FUZZ
 def test_generated_responses_round_trip(version, correlation_id, body):
     frame = encode_response(0, version, correlation_id, body)
-    got_id, got = native.decode_produce_frame(version, frame)
+    got_id, got = decoder.decode_produce_frame(version, frame)
     assert got_id == correlation_id
     assert as_dict(got) == restrict(body, version) == decode_response(0, version, frame)[1]
 
@@ -397,11 +398,11 @@ def test_every_truncation_is_a_protocol_error(version):
     frame = SAMPLES[version]
     for cut in range(len(frame)):
         with pytest.raises(ProtocolError):
-            native.decode_produce_frame(version, frame[:cut])
+            decoder.decode_produce_frame(version, frame[:cut])
     body = frame[header_size(version):]
     for cut in range(len(body)):
         with pytest.raises(ProtocolError):
-            native.decode_produce_response(version, body[:cut])
+            decoder.decode_produce_response(version, body[:cut])
 
 
 def test_errors_name_the_field():
@@ -412,29 +413,29 @@ def test_errors_name_the_field():
     cut = 5 + 1 + 2 + 1 + 133 + 4 + 2 + 3
     with pytest.raises(ProtocolError, match=r"^ProduceResponse v9: responses\[0\]"
                        r"\.partition_responses\[1\]\.base_offset: truncated"):
-        native.decode_produce_frame(9, frame[:cut])
+        decoder.decode_produce_frame(9, frame[:cut])
     with pytest.raises(ProtocolError, match=r"responses: array of 1000000 elements cannot fit"):
-        native.decode_produce_response(3, struct.pack(">i", 1000000) + b"\x00" * 100)
+        decoder.decode_produce_response(3, struct.pack(">i", 1000000) + b"\x00" * 100)
     with pytest.raises(ProtocolError, match=r"responses: invalid array length -1"):
-        native.decode_produce_response(3, struct.pack(">i", -1) + b"\x00" * 100)
+        decoder.decode_produce_response(3, struct.pack(">i", -1) + b"\x00" * 100)
     with pytest.raises(ProtocolError, match=r"responses: invalid array length -1"):
-        native.decode_produce_response(9, b"\x00" + b"\x00" * 100)
+        decoder.decode_produce_response(9, b"\x00" + b"\x00" * 100)
     with pytest.raises(ProtocolError, match=r"responses: varint longer than 5 bytes"):
-        native.decode_produce_response(9, b"\xff" * 6)
+        decoder.decode_produce_response(9, b"\xff" * 6)
     with pytest.raises(ProtocolError, match=r"responses: unsigned varint exceeds 32 bits"):
-        native.decode_produce_response(9, b"\xff\xff\xff\xff\x7f")
+        decoder.decode_produce_response(9, b"\xff\xff\xff\xff\x7f")
     with pytest.raises(ProtocolError, match=r"responses\[0\]\.name: invalid UTF-8"):
-        native.decode_produce_response(3, struct.pack(">ih", 1, 2) + b"\xff\xfe" + b"\x00" * 40)
+        decoder.decode_produce_response(3, struct.pack(">ih", 1, 2) + b"\xff\xfe" + b"\x00" * 40)
     with pytest.raises(ProtocolError, match=r"responses\[0\]\.name: invalid string length -2"):
-        native.decode_produce_response(3, struct.pack(">ih", 1, -2) + b"\x00" * 40)
+        decoder.decode_produce_response(3, struct.pack(">ih", 1, -2) + b"\x00" * 40)
     with pytest.raises(ProtocolError, match=r"<end>: 1 unexpected trailing bytes"):
-        native.decode_produce_frame(9, SAMPLES[9] + b"\x00")
+        decoder.decode_produce_frame(9, SAMPLES[9] + b"\x00")
     with pytest.raises(ProtocolError, match=r"correlation id 3 does not match the expected 4"):
-        native.decode_produce_frame(9, SAMPLES[9], expected_correlation_id=4)
+        decoder.decode_produce_frame(9, SAMPLES[9], expected_correlation_id=4)
     with pytest.raises(ValueError, match="version 14"):
-        native.decode_produce_response(14, b"")
+        decoder.decode_produce_response(14, b"")
     with pytest.raises(ValueError, match="offset"):
-        native.decode_produce_response(9, b"", 1)
+        decoder.decode_produce_response(9, b"", 1)
 
 
 @given(st.data())
@@ -460,7 +461,7 @@ def check_against_python(version, frame):
     except ProtocolError:
         expected = None
     try:
-        correlation_id, got = native.decode_produce_frame(version, frame)
+        correlation_id, got = decoder.decode_produce_frame(version, frame)
     except ProtocolError:
         assert expected is None, "native refused what the Python decoder accepts"
         return
@@ -533,14 +534,14 @@ def test_native_produce_to_a_real_broker(kafka, make_topic):
                 expected[p] = values
             name = topic_id if version >= 13 else topic
             correlation_id += 1
-            chunks, size = native.encode_produce_request(version, correlation_id, "kprod-test",
+            chunks, size = encoder.encode_produce_request(version, correlation_id, "kprod-test",
                                                          None, -1, 30000, [(name, requests)])
             assert any(c is requests[0][1] for c in chunks)    # the batch itself, not a copy
             frame = exchange(sock, chunks)
-            got_id, response = native.decode_produce_frame(version, frame,
+            got_id, response = decoder.decode_produce_frame(version, frame,
                                                            expected_correlation_id=correlation_id)
             assert got_id == correlation_id
-            assert response == native.decode_produce_frame(version, frame)[1]
+            assert response == decoder.decode_produce_frame(version, frame)[1]
             _, python_view = decode_response(0, version, frame)
             assert as_dict(response) == python_view
             (answer,) = response.responses

@@ -10,7 +10,7 @@ import pytest
 from kprod import compression as codecs
 from kprod._native import records as r
 from kprod._native.bufferpool import BufferPool, standalone_buffer
-from kprod.errors import ConfigError, CorruptRecordError, IllegalStateError
+from kprod.errors import ConfigError, IllegalStateError
 
 from .records_helpers import crc32c as reference_crc32c
 

@@ -454,3 +454,44 @@ def test_metadata_asks_again_while_a_partition_has_no_leader():
     md.update(answer([1, 1, 1]), 1200.0)
     assert not md.need_update
     assert md.time_to_next_update(1200.0) == 300000.0      # then metadata.max.age.ms
+
+
+def test_load_stats_are_recomputed_only_when_something_changed(monkeypatch):
+    """update_partition_load_stats runs every sender loop: it must redo the adaptive
+    weights when a queue length, the metadata or the unavailable nodes change, and
+    only then."""
+    from kprod._native.partition import PartitionChooser
+    clock = Clock()
+    acc = make_acc(clock, batch_size=64)
+    md = Metadata(300000, 100, 300000)
+    cluster_metadata(md, {("t", 0): 1, ("t", 1): 1, ("t", 2): 2})
+    acc.partitioner.state("t")
+    calls = []
+
+    class Recording:
+        @staticmethod
+        def update_load_stats(state, parts, sizes, n):
+            calls.append(list(sizes))
+            PartitionChooser.update_load_stats(state, parts, sizes, n)
+
+    monkeypatch.setattr("kprod._internals.accumulator.PartitionChooser", Recording)
+    topics = md.snapshot.topics
+    acc.update_partition_load_stats(topics, set())
+    assert calls == [[0, 0, 0]]
+    acc.update_partition_load_stats(topics, set())          # nothing changed
+    assert calls == [[0, 0, 0]]
+    append(acc, ("t", 1), b"x" * 80)                          # a batch opened
+    append(acc, ("t", 1), b"x" * 80)                          # and a second one
+    acc.update_partition_load_stats(topics, set())
+    assert calls[-1] == [0, 2, 0]
+    acc.update_partition_load_stats(topics, {2})              # broker 2 unavailable
+    assert calls[-1] == [0, 2]
+    n = len(calls)
+    acc.update_partition_load_stats(topics, {2})
+    assert len(calls) == n
+    acc.drain(1, [("t", 1)], 1 << 20, clock(), lambda batch: True)   # one drained
+    acc.update_partition_load_stats(topics, {2})
+    assert calls[-1] == [0, 1]
+    cluster_metadata(md, {("t", 0): 1, ("t", 1): 1, ("t", 2): 1})   # new metadata
+    acc.update_partition_load_stats(md.snapshot.topics, set())
+    assert calls[-1] == [0, 1, 0]

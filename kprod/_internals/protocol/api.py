@@ -24,8 +24,8 @@ from .structs import Struct
 
 ApiRef = Union[int, str]
 
-_REQUEST_CODECS: Dict[Tuple[int, int], Codec] = {}
-_RESPONSE_CODECS: Dict[Tuple[int, int], Codec] = {}
+_REQUEST_CODECS: Dict[Tuple[Union[int, str], int], Codec] = {}   # by key and by name
+_RESPONSE_CODECS: Dict[Tuple[Union[int, str], int], Codec] = {}
 _SIZE = struct.Struct(">i")
 _ENCODE_ERRORS = (struct.error, TypeError, AttributeError, ValueError, OverflowError)
 # Defence in depth: the generated decoders check bounds themselves, but any
@@ -47,7 +47,8 @@ class Codec:
     response_header_version: int = 0  # for response codecs (see headers.py)
 
 
-def _lookup(cache: Dict[Tuple[int, int], Codec], api: ApiRef, version: int, response: bool) -> Codec:
+def _lookup(cache: Dict[Tuple[Union[int, str], int], Codec], api: ApiRef, version: int,
+            response: bool) -> Codec:
     key = api if type(api) is int else resolve_key(api)
     codec = cache.get((key, version))
     if codec is None:

@@ -1,5 +1,5 @@
 """The client's own codec entry points, used by the connections: Produce requests and
-responses go through the native codec (kprod._native.produce: one per request, on the
+responses go through the native codec (kprod._native.produce_request / produce_response: one per request, on the
 I/O thread, where the generated Python codec cost ~10 us each way), every other message
 through the generated classes (:mod:`.api`).
 
@@ -11,10 +11,23 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Tuple
 
-from kprod._native.produce import decode_produce_frame, encode_produce_request
+from kprod._native.produce_request import encode_produce_request
+from kprod._native.produce_response import decode_produce_frame
 
 from .api import EncodedRequest, decode_response, encode_request
 from .generated.produce import ProduceRequest
+from .primitives import ZERO_UUID
+
+
+def version_cap(api: str, body: Any) -> Optional[int]:
+    """The newest version that can carry ``body``, if lower than the codec's: a Produce
+    with a topic whose id is unknown cannot be v13 (KIP-516 addresses topics by id);
+    Java's Sender caps such a request at v12 the same way."""
+    if api == "Produce" and type(body) is ProduceRequest:
+        for topic in body.topic_data:
+            if topic.topic_id == ZERO_UUID:
+                return 12
+    return None
 
 
 def encode_client_request(api: str, version: int, correlation_id: int,

@@ -304,7 +304,7 @@ class _Gen:
         v = self.v
         present = [f for f in fields if f.present(v)]
         regular = [f for f in present if not f.tagged(v)]
-        tagged = sorted((f for f in present if f.tagged(v)), key=lambda f: f.tag)
+        tagged = sorted((f for f in present if f.tagged(v)), key=lambda f: f.tag or 0)
         L = ["def {name}(o, buf, chunks):"]
         i = 0
         while i < len(regular):
@@ -409,7 +409,7 @@ class _Gen:
         L = ["def {name}(d, p, e):", f"    o = new({type_name})"]
         done: set = set()
         regular = [f for f in fields if f.present(v) and not f.tagged(v)]
-        tagged = sorted((f for f in fields if f.present(v) and f.tagged(v)), key=lambda f: f.tag)
+        tagged = sorted((f for f in fields if f.present(v) and f.tagged(v)), key=lambda f: f.tag or 0)
         i = 0
         while i < len(regular):
             f = regular[i]
@@ -572,6 +572,7 @@ def api_module_source(api: Api) -> Tuple[str, List[str]]:
     for kind, msg in (("request", api.request), ("response", api.response)):
         enc: Dict[int, str] = {}
         dec: Dict[int, str] = {}
+        assert msg.valid.hi is not None        # every message kprod speaks is bounded
         for v in range(msg.valid.lo, msg.valid.hi + 1):
             enc[v] = _Gen(mod, specs, msg, v).enc_struct(msg.name, msg.fields)
             dec[v] = _Gen(mod, specs, msg, v).dec_struct(msg.name, msg.fields, "")

@@ -8,7 +8,7 @@ code. The codecs themselves never use these helpers.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Tuple
+from typing import Any, ClassVar, Dict, Mapping, Tuple, Type
 
 
 class _Fresh:
@@ -29,7 +29,7 @@ class Struct:
     """A Kafka message or nested struct: attributes are the schema's snake_case keys."""
 
     __slots__: Tuple[str, ...] = ()
-    _nested_types: ClassVar[Dict[str, type]] = {}
+    _nested_types: ClassVar[Dict[str, Type["Struct"]]] = {}
 
     def __eq__(self, other: object) -> Any:
         if type(other) is not type(self):
