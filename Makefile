@@ -6,7 +6,8 @@ STAMP := $(VENV)/.kprod-installed
 # A path entry (.pth) instead of setuptools' import hook, so mypy and IDEs find kprod.
 EDITABLE := --config-settings editable_mode=compat
 
-.PHONY: venv build test test-fast typecheck lint wheel-test bench bench-quick bench-micro debug-build clean
+.PHONY: venv build test test-fast typecheck lint wheel-test bench bench-quick bench-micro \
+	debug-build fuzz fuzz-build fuzz-build-asan clean
 
 venv: $(STAMP)
 
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "setuptools>=77" wheel "Cython>=3.0.10"
-	$(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro]'
+	$(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro,fuzz]'
 	touch $(STAMP)
 
 # In-place build of the native modules (fast when nothing changed).
@@ -34,7 +35,7 @@ test-fast: build
 # install has setuptools' import hook, which mypy cannot follow: reinstall it once.
 typecheck: build
 	@if ls $(VENV)/lib/python*/site-packages/__editable___kprod_*_finder.py >/dev/null 2>&1; \
-	then $(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro]'; fi
+	then $(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro,fuzz]'; fi
 	$(PY) -m mypy kprod $(MYPY_ARGS)
 
 lint: venv
@@ -62,6 +63,41 @@ bench-quick: build
 # Native hot-path micro-benchmarks, no broker.
 bench-micro: build
 	$(PY) -m bench.micro $(BENCH_ARGS)
+
+# Coverage-guided fuzzing (atheris; tests/fuzz/run.py): FUZZ_RUNS inputs per target.
+# fuzz-build makes the clang-instrumented native modules (KPROD_FUZZ=1 in setup.py,
+# -fsanitize=fuzzer-no-link) and a libFuzzer library in build/fuzz/lib, apart from the
+# release build. Without clang, `make fuzz` fuzzes the release modules uninstrumented
+# (atheris drives them; coverage comes from the Python code only) and says so.
+FUZZ_RUNS ?= 1000000
+FUZZ_JOBS ?= 2
+CLANG ?= $(shell command -v clang 2>/dev/null || ls /usr/bin/clang-[0-9]* 2>/dev/null | grep -v -e '++' -e cpp | sort -V | tail -1)
+FUZZ_LIB := build/fuzz/lib
+
+fuzz-build: venv
+	@test -n "$(CLANG)" || { echo "fuzz-build: no clang found (apt-get install clang)"; exit 1; }
+	CC=$(CLANG) KPROD_FUZZ=1 $(PY) setup.py -q build_ext --build-lib $(FUZZ_LIB) \
+		--build-temp build/fuzz/temp -j 2
+	$(CLANG) -shared -o $(FUZZ_LIB)/libfuzzer.so -Wl,--whole-archive \
+		"$$($(CLANG) -print-runtime-dir)/libclang_rt.fuzzer_no_main-$$(uname -m).a" \
+		-Wl,--no-whole-archive -lstdc++ -lpthread -lm
+
+# The same with AddressSanitizer (build/fuzz-asan; `python -m tests.fuzz.run --asan`):
+# out-of-bounds reads in the native decoders become findings even when they do not crash.
+fuzz-build-asan: venv
+	@test -n "$(CLANG)" || { echo "fuzz-build-asan: no clang found (apt-get install clang)"; exit 1; }
+	CC=$(CLANG) KPROD_FUZZ=address $(PY) setup.py -q build_ext \
+		--build-lib build/fuzz-asan/lib --build-temp build/fuzz-asan/temp -j 2
+	$(CLANG) -shared -o build/fuzz-asan/lib/libfuzzer.so -Wl,--whole-archive \
+		"$$($(CLANG) -print-runtime-dir)/libclang_rt.fuzzer_no_main-$$(uname -m).a" \
+		-Wl,--no-whole-archive -lstdc++ -lpthread -lm
+	echo "$(CURDIR)/build/fuzz-asan/lib/libfuzzer.so:$$($(CLANG) -print-runtime-dir)/libclang_rt.asan-$$(uname -m).so" \
+		> build/fuzz-asan/lib/preload
+
+fuzz: build
+	@if [ -n "$(CLANG)" ]; then $(MAKE) --no-print-directory fuzz-build; \
+	else echo "fuzz: no clang: the native modules are fuzzed uninstrumented"; fi
+	$(PY) -m tests.fuzz.run --runs $(FUZZ_RUNS) --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
 
 clean:
 	rm -rf build *.egg-info kprod/_native/*.so kprod/_native/*.c

@@ -10,7 +10,7 @@ from kprod.errors import (  # noqa: F401
     ProducerClosedError, ProducerFencedError, ProtocolError, RecordTooLargeError, RetriableError,
     SerializationError, TransactionAbortedError,
 )
-from kprod.future import RecordFuture  # noqa: F401
+from kprod.future import RecordFuture, as_completed, wait  # noqa: F401
 from kprod.partitioner import (  # noqa: F401
     Partitioner, RoundRobinPartitioner, murmur2, partition_for_key,
 )
@@ -24,7 +24,7 @@ from kprod.serialization import (  # noqa: F401
 __version__ = "0.1.0"
 
 __all__ = [
-    "Producer", "ProducerRecord", "RecordMetadata", "RecordFuture",
+    "Producer", "ProducerRecord", "RecordMetadata", "RecordFuture", "wait", "as_completed",
     "Serializer", "BytesSerializer", "StringSerializer", "IntegerSerializer",
     "LongSerializer", "ShortSerializer", "DoubleSerializer", "FloatSerializer",
     "UUIDSerializer", "JsonSerializer",

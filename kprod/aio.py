@@ -3,33 +3,58 @@
 The work still happens on the producer's own I/O thread; this layer only makes
 waiting awaitable and keeps the event loop free:
 
-- ``await send(...)`` queues the record without blocking the loop and returns an
-  ``asyncio.Future`` of its :class:`~kprod.record.RecordMetadata` (aiokafka's
-  shape). When the record cannot be queued at once (the topic's metadata is not
-  known yet, or ``buffer.memory`` is full) the blocking wait, bounded by
-  ``max.block.ms``, runs in the loop's default executor instead of on the loop.
-- Completions are tracked per record batch, not per record: the I/O thread runs
-  one callback per completed batch, and one ``call_soon_threadsafe`` wakes the
-  loop for every batch that completed since the last wake-up; the loop then
-  resolves the batch's futures.
+- ``await send(...)`` queues the record without blocking the loop and returns its
+  :class:`~kprod.future.RecordFuture`, which is awaitable (``await future`` gives the
+  :class:`~kprod.record.RecordMetadata` or raises the record's error) without an
+  ``asyncio.Future`` per record: a pending record parks only the task that awaits it,
+  and the loop is woken once per batch of completions (:mod:`kprod._internals.loop_bridge`).
+  When the record cannot be queued at once (the topic's metadata is not known yet, or
+  ``buffer.memory`` is full) the blocking wait, bounded by ``max.block.ms``, runs in the
+  loop's default executor instead of on the loop.
+- The future is the same object ``Producer.send`` returns: ``add_done_callback(fn)``
+  calls ``fn(future)`` on the producer's I/O thread (keep it short and thread-safe; use
+  ``await`` or :func:`gather` to continue on the loop). ``asyncio.gather`` accepts the
+  futures too, but wraps each in a Task; :func:`gather` awaits them without that.
 - ``flush``, ``close`` and the transaction calls wait in the executor.
 
-Cancelling a send's future does not unsend the record (Kafka has no such
-thing); it only stops the caller from waiting for it.
+Records cannot be taken back once queued (Kafka has no such thing): cancelling a task
+that awaits a record only stops that task from waiting for it.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from kprod.errors import BufferExhaustedError, KafkaTimeoutError
+from kprod.future import RecordFuture
 from kprod.producer import Producer
 from kprod._internals.metadata import PartitionInfo
 from kprod.record import RecordMetadata
 
-__all__ = ["AsyncProducer"]
+__all__ = ["AsyncProducer", "gather"]
+
+
+async def gather(futures: Sequence[RecordFuture],
+                 return_exceptions: bool = False) -> List[Any]:
+    """The results of ``futures`` in order (``asyncio.gather`` without a Task per
+    record): each RecordMetadata, or with ``return_exceptions`` the record's error in
+    its place; otherwise the first error raised."""
+    results: List[Any] = []
+    for future in futures:
+        if not future.done():       # one await per pending batch, in practice
+            try:
+                await future
+            except Exception:
+                pass
+        try:
+            results.append(future.get(0))
+        except Exception as error:
+            if not return_exceptions:
+                raise
+            results.append(error)
+    return results
+
 
 class AsyncProducer:
     """A :class:`~kprod.producer.Producer` for asyncio. Same settings::
@@ -37,7 +62,7 @@ class AsyncProducer:
         async with AsyncProducer(bootstrap_servers="localhost:9092") as producer:
             metadata = await producer.send_and_wait("events", b"hello", key=b"k")
             futures = [await producer.send("events", b"v%d" % i) for i in range(1000)]
-            await asyncio.gather(*futures)
+            await kprod.aio.gather(futures)      # or asyncio.gather(*futures)
 
     Bound to the event loop it is first used on.
     """
@@ -45,12 +70,6 @@ class AsyncProducer:
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         self.producer = Producer(config, **kwargs)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        # Per batch (its shared result), the loop's futures of the records in it: one
-        # callback per batch on the I/O thread instead of one per record.
-        self._groups: Dict[Any, List[Tuple["asyncio.Future[RecordMetadata]", Any]]] = {}
-        self._completed: Deque[Any] = deque()    # batch results done, not yet drained
-        self._drain_scheduled = False
-        self._batch_done_cb = self._on_batch_done    # bound once: no per-batch allocation
 
     # -- loop plumbing ---------------------------------------------------------------
     def _bind(self) -> asyncio.AbstractEventLoop:
@@ -62,65 +81,6 @@ class AsyncProducer:
                                "one AsyncProducer per loop")
         return loop
 
-    def _track(self, loop: asyncio.AbstractEventLoop, record_future: Any
-               ) -> "asyncio.Future[RecordMetadata]":
-        """The loop's future for a queued record (loop thread)."""
-        future: asyncio.Future[RecordMetadata] = loop.create_future()
-        batch = record_future._batch
-        group = self._groups.get(batch)
-        if group is None:
-            group = self._groups[batch] = []
-            registered = batch.add_done_callback(self._batch_done_cb, record_future)
-            if registered is None:         # split meanwhile: follow this record alone
-                del self._groups[batch]
-                self._follow_alone(future, record_future)
-                return future
-            if not registered:             # already complete
-                self._on_batch_done(record_future)
-        group.append((future, record_future))
-        return future
-
-    def _on_batch_done(self, record_future: Any) -> None:
-        # I/O thread (or now, if already done): queue the batch, wake the loop once.
-        self._completed.append(record_future._batch)
-        self._wake()
-
-    def _follow_alone(self, future: "asyncio.Future[RecordMetadata]",
-                      record_future: Any) -> None:
-        """A record of a split batch: its own done callback instead of its batch's."""
-        record_future.add_done_callback(functools.partial(self._on_record_done, future))
-
-    def _on_record_done(self, future: "asyncio.Future[RecordMetadata]",
-                        record_future: Any) -> None:
-        self._completed.append((future, record_future))
-        self._wake()
-
-    def _wake(self) -> None:
-        if not self._drain_scheduled:
-            self._drain_scheduled = True
-            try:
-                self._loop.call_soon_threadsafe(self._drain)  # type: ignore[union-attr]
-            except RuntimeError:     # the loop is closed: nobody is waiting any more
-                self._completed.clear()
-
-    def _drain(self) -> None:
-        # Clear the flag before taking: a completion queued after this line schedules
-        # another drain, so none is left behind.
-        self._drain_scheduled = False
-        completed = self._completed
-        while completed:
-            item = completed.popleft()
-            if type(item) is tuple:        # a lone record (split batch)
-                _resolve(*item)
-                continue
-            for future, record_future in self._groups.pop(item, ()):
-                if record_future.done():
-                    _resolve(future, record_future)
-                else:
-                    # Its batch was split (MESSAGE_TOO_LARGE) and its piece is still
-                    # pending: follow this record alone.
-                    self._follow_alone(future, record_future)
-
     async def _in_executor(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = self._bind()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
@@ -128,23 +88,20 @@ class AsyncProducer:
     # -- sending -----------------------------------------------------------------------
     async def send(self, topic: Any, value: Any = None, key: Any = None,
                    partition: Optional[int] = None, timestamp: Optional[int] = None,
-                   headers: Any = None) -> "asyncio.Future[RecordMetadata]":
-        """Queue one record; return a future of its metadata (await it for the ack).
+                   headers: Any = None) -> RecordFuture:
+        """Queue one record; return its future (await it for the metadata).
 
         Input errors (serialization, size, closed producer) raise here, as from
         :meth:`Producer.send`; delivery errors arrive through the future."""
-        loop = self._loop
-        if loop is None or loop is not asyncio.get_running_loop():
-            loop = self._bind()
+        # The future does not belong to a loop; only the executor fallback needs one.
         try:
-            record_future = self.producer.send(topic, value, key, partition, timestamp,
-                                               headers, block=False)
+            return self.producer.send(topic, value, key, partition, timestamp, headers,
+                                      block=False)
         except (KafkaTimeoutError, BufferExhaustedError):
             # It would have to wait (metadata or memory): wait off the loop, bounded by
             # max.block.ms, and raise what a blocking send() would raise.
-            record_future = await loop.run_in_executor(None, functools.partial(
+            return await self._bind().run_in_executor(None, functools.partial(
                 self.producer.send, topic, value, key, partition, timestamp, headers))
-        return self._track(loop, record_future)
 
     async def send_and_wait(self, topic: Any, value: Any = None, key: Any = None,
                             partition: Optional[int] = None, timestamp: Optional[int] = None,
@@ -155,13 +112,11 @@ class AsyncProducer:
     async def send_many(self, topic: str, values: Sequence[Any],
                         keys: Optional[Sequence[Any]] = None, *,
                         timestamp: Optional[int] = None
-                        ) -> List["asyncio.Future[RecordMetadata]"]:
+                        ) -> List[RecordFuture]:
         """:meth:`Producer.send_many` (one native call for the whole list, run in the
-        executor because it may wait for memory); returns asyncio futures in order."""
-        loop = self._bind()
-        record_futures = await self._in_executor(self.producer.send_many, topic, values,
-                                                 keys, timestamp=timestamp)
-        return [self._track(loop, record_future) for record_future in record_futures]
+        executor because it may wait for memory); returns the futures in order."""
+        return await self._in_executor(self.producer.send_many, topic, values, keys,
+                                       timestamp=timestamp)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -171,12 +126,10 @@ class AsyncProducer:
     async def flush(self, timeout: Optional[float] = None) -> None:
         """Send everything queued and wait; the futures are resolved when it returns."""
         await self._in_executor(self.producer.flush, timeout)
-        self._drain()     # flush() returns after the batch callbacks queued their batches
 
     async def close(self, timeout: Optional[float] = None) -> None:
         """Flush and stop; every future is complete when this returns."""
         await self._in_executor(self.producer.close, timeout)
-        self._drain()
 
     stop = close   # aiokafka's name
 
@@ -211,12 +164,3 @@ class AsyncProducer:
     async def abort_transaction(self, timeout: Optional[float] = None) -> None:
         await self._in_executor(self.producer.abort_transaction, timeout)
 
-
-def _resolve(future: "asyncio.Future[RecordMetadata]", record_future: Any) -> None:
-    if future.done():                      # cancelled by the caller
-        return
-    exception = record_future.exception()
-    if exception is not None:
-        future.set_exception(exception)
-    else:
-        future.set_result(record_future.metadata())

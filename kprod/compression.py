@@ -40,7 +40,8 @@ SNAPPY = 2
 LZ4 = 3
 ZSTD = 4
 
-CODEC_NAMES: Dict[int, str] = {NONE: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZSTD: "zstd"}
+CODEC_NAMES: Dict[int, str] = {NONE: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4",
+                               ZSTD: "zstd"}
 CODEC_IDS: Dict[str, int] = {name: codec for codec, name in CODEC_NAMES.items()}
 
 # codec -> (min level, max level, default level); KIP-390.

@@ -11,6 +11,7 @@ setting.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
@@ -22,6 +23,7 @@ log = logging.getLogger("kprod.config")
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 NO_DEFAULT = object()
+_CLIENT_IDS = itertools.count(1)     # Java's PRODUCER_CLIENT_ID_SEQUENCE
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,14 @@ def _choice(name, default, doc, *choices):
 SETTINGS: Tuple[Setting, ...] = (
     Setting("bootstrap.servers", "list", NO_DEFAULT,
             "host:port pairs used for the first connection to the cluster."),
-    Setting("client.id", "str", "", "Name sent with every request, for broker logs and quotas."),
+    Setting("client.id", "str", "", "Name sent with every request, for broker logs and quotas; "
+            "empty: 'producer-<transactional.id>' or 'producer-N' (N counts producers, as "
+            "in Java)."),
     _choice("client.dns.lookup", "use_all_dns_ips",
-            "How host names become addresses: try every resolved IPv4/IPv6 address.",
+            "use_all_dns_ips: a connection tries every address of its host; "
+            "resolve_canonical_bootstrap_servers_only: each bootstrap host becomes the "
+            "canonical names of its addresses, and a connection uses its host's first "
+            "address (as Java).",
             "use_all_dns_ips", "resolve_canonical_bootstrap_servers_only"),
     _choice("acks", "all", "Acknowledgements the leader waits for: 0, 1 or all (-1).",
             "all", "-1", "0", "1"),
@@ -167,9 +174,12 @@ SETTINGS: Tuple[Setting, ...] = (
     _int("metadata.max.idle.ms", 300000,
          "Forget a topic's metadata when unused for this long.", low=5000),
     _choice("metadata.recovery.strategy", "rebootstrap",
-            "What to do when no known broker is reachable (KIP-899).", "none", "rebootstrap"),
+            "When every known broker is unreachable: 'rebootstrap' connects to "
+            "bootstrap.servers again (KIP-899); 'none' keeps retrying the known brokers.",
+            "none", "rebootstrap"),
     _int("metadata.recovery.rebootstrap.trigger.ms", 300000,
-         "How long without any reachable broker before rebootstrapping (KIP-1102)."),
+         "With 'rebootstrap': rebootstrap also when metadata was wanted but not obtained "
+         "for this long (KIP-1102)."),
     _choice("compression.type", "none", "Codec for record batches.",
             "none", "gzip", "snappy", "lz4", "zstd"),
     _int("compression.gzip.level", -1, "gzip level (KIP-390): 1-9, or -1 for the default.",
@@ -183,7 +193,8 @@ SETTINGS: Tuple[Setting, ...] = (
          "How long the coordinator waits before aborting an open transaction.",
          high=INT32_MAX),
     Setting("transaction.two.phase.commit.enable", "bool", False,
-            "Participate in two-phase commit (KIP-939)."),
+            "Two-phase commit with an external coordinator (KIP-939): not supported; "
+            "true is refused."),
     Setting("partitioner.class", "object", None,
             "A Partitioner object, class or 'module.Class' name (Java's RoundRobinPartitioner "
             "name too); None uses the built-in partitioner."),
@@ -198,14 +209,20 @@ SETTINGS: Tuple[Setting, ...] = (
             "class name or 'module.Class' name."),
     Setting("value.serializer", "object", None, "Serializer for values (as key.serializer)."),
     Setting("interceptor.classes", "object", (), "Producer interceptors (on_send, "
-            "on_acknowledgement): objects, classes or 'module.Class' names."),
-    Setting("metric.reporters", "list", (), "Accepted for compatibility; kprod exposes "
-            "metrics()."),
-    _int("metrics.sample.window.ms", 30000, "Window of rate metrics."),
-    _int("metrics.num.samples", 2, "Samples kept for rate metrics.", low=1),
-    _choice("metrics.recording.level", "INFO", "Metrics detail.", "INFO", "DEBUG", "TRACE"),
+            "on_acknowledgement, on_send_error, configure, close): objects, classes or "
+            "'module.Class' names."),
+    Setting("metric.reporters", "object", (), "Metrics reporters (init, metric_change, "
+            "metric_removal, close; as Java's MetricsReporter): objects, classes or "
+            "'module.Class' names."),
+    _int("metrics.sample.window.ms", 30000, "Window of one sample of the rate, average and "
+         "maximum metrics.", low=1),
+    _int("metrics.num.samples", 2, "Samples kept for the rate, average and maximum metrics.",
+         low=1, high=INT32_MAX),
+    _choice("metrics.recording.level", "INFO", "Metrics recorded at and above this level; "
+            "every producer metric is INFO, as in Java.", "INFO", "DEBUG", "TRACE"),
     Setting("enable.metrics.push", "bool", True,
-            "Accepted for compatibility (KIP-714); kprod does not push metrics."),
+            "Push metrics to the brokers when they ask for them (KIP-714 client metrics "
+            "subscriptions)."),
     _choice("security.protocol", "PLAINTEXT", "Transport and authentication.",
             "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
     Setting("ssl.truststore.location", "str", None, "PEM file of trusted CA certificates."),
@@ -217,12 +234,14 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("ssl.key.password", "password", None, "Password of the client key.", secret=True),
     Setting("ssl.endpoint.identification.algorithm", "str", "https",
             "'https' verifies the broker's host name; empty disables it."),
-    Setting("ssl.protocol", "str", "TLSv1.3", "Preferred TLS version."),
+    Setting("ssl.protocol", "str", "TLSv1.3", "Highest TLS version the context may use "
+            "(as Java's SSLContext protocol): TLSv1.3, TLSv1.2 or TLS."),
     Setting("ssl.enabled.protocols", "list", ("TLSv1.2", "TLSv1.3"), "Allowed TLS versions."),
     Setting("ssl.cipher.suites", "list", (), "Allowed cipher suites; empty = defaults."),
     Setting("ssl.context", "object", None, "A ready ssl.SSLContext (overrides ssl.*)."),
     Setting("sasl.mechanism", "str", "GSSAPI",
-            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER."),
+            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER. Java's default GSSAPI "
+            "(Kerberos) is not supported: a SASL security.protocol needs one of these set."),
     Setting("sasl.jaas.config", "password", None, "JAAS line (PLAIN/SCRAM login modules).",
             secret=True),
     Setting("sasl.username", "str", None, "SASL user name."),
@@ -230,6 +249,10 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("sasl.oauthbearer.token.provider", "object", None,
             "Callable returning (token, expiry_epoch_seconds) for OAUTHBEARER (KIP-255)."),
     _int("connections.max.reauth.ms", 0, "Re-authenticate sessions before this age (KIP-368)."),
+    Setting("kprod.fork.reinitialize", "bool", False,
+            "kprod only: in a child process after os.fork(), the producer's first call "
+            "fails the records inherited from the parent and starts afresh (I/O thread, "
+            "connections, producer id); false: the child's calls raise."),
 )
 
 SETTINGS_BY_NAME: Dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -282,6 +305,14 @@ class ProducerConfig(Mapping[str, Any]):
         _check_bootstrap(v["bootstrap.servers"])
         if v["acks"] == "-1":
             v["acks"] = "all"
+        if v["transaction.two.phase.commit.enable"]:
+            raise ConfigError(
+                "Setting 'transaction.two.phase.commit.enable' (KIP-939, two-phase commit with "
+                "an external transaction coordinator) is not supported by kprod; leave it false")
+        if not v["client.id"]:
+            # Java ProducerConfig.maybeOverrideClientId.
+            v["client.id"] = (f"producer-{v['transactional.id']}" if v["transactional.id"]
+                              else f"producer-{next(_CLIENT_IDS)}")
         transactional = v["transactional.id"] is not None
         if transactional and v["transactional.id"] == "":
             raise ConfigError("Setting 'transactional.id' must not be empty")
@@ -335,6 +366,13 @@ class ProducerConfig(Mapping[str, Any]):
         shown = {k: ("<hidden>" if SETTINGS_BY_NAME[k].secret and v is not None else v)
                  for k, v in self._values.items() if k in self.user_set}
         return f"ProducerConfig({shown})"
+
+    def plugin_configs(self) -> Dict[str, Any]:
+        """What a plugin's configure() gets: the settings the user gave, and client.id
+        (Java passes its originals with the resolved client.id)."""
+        configs = {name: self._values[name] for name in self.user_set}
+        configs["client.id"] = self._values["client.id"]
+        return configs
 
     @property
     def acks(self) -> int:

@@ -8,19 +8,24 @@ futures complete and callbacks run there.
 from __future__ import annotations
 
 import logging
+import math
+import operator
 import os
 import threading
 import time
 import types
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from kprod._internals import plugins
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.stats import MetricConfig
 from kprod._internals.sender import Sender
+from kprod._internals.telemetry import ClientTelemetry
+from kprod._internals.telemetry_metrics import samples
 from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import SendPath
 from kprod._native.bufferpool import BufferPool
@@ -34,8 +39,10 @@ from kprod.errors import (
 )
 from kprod.future import RecordFuture
 from kprod.partitioner import RoundRobinPartitioner
-from kprod.record import ProducerRecord, normalize_headers
-from kprod.serialization import check_bytes_like, resolve_serializer, serialize_or_raise
+from kprod.record import ProducerRecord, RecordMetadata, normalize_headers
+from kprod.serialization import (
+    adapt_serializer, check_bytes_like, serialize_or_raise, serializer_plugin,
+)
 
 log = logging.getLogger("kprod.producer")
 
@@ -46,9 +53,13 @@ _live_producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    # Only marks the producers: the child's first call on one fails what it inherited
+    # and re-initialises it (kprod.fork.reinitialize) or raises (Producer._after_fork).
     for producer in list(_live_producers):
         producer._forked = True
         producer._send_path.enabled = False
+        producer._close_lock = threading.Lock()   # a parent thread may have held it
+        producer._inherited_failed = False        # this child's inheritance (once each)
 
 
 if hasattr(os, "register_at_fork"):
@@ -74,17 +85,34 @@ class Producer:
             # password, unsupported mechanism, no credentials) before any thread starts.
             from kprod._internals.connection import ConnectionSettings
             ConnectionSettings(cfg)
-        self._interceptors = _resolve_interceptors(cfg["interceptor.classes"])
-        self._key_serializer = resolve_serializer(cfg["key.serializer"], "key.serializer")
-        self._value_serializer = resolve_serializer(cfg["value.serializer"], "value.serializer")
-        self._partitioner = PartitionChooser(cfg["batch.size"],
-                                             _resolve_partitioner(cfg["partitioner.class"]),
-                                             cfg["partitioner.ignore.keys"])
+        # Plugins (Java's order: reporters, partitioner, serializers, interceptors); the
+        # ones made here from a class get configure(); all are closed once on close().
+        self._plugins: List[Any] = []
+        self._plugins_closed = False
+        try:
+            self._set_up_plugins(cfg)
+        except BaseException:
+            plugins.close_all(self._plugins, log)
+            raise
         self._max_block_s = cfg["max.block.ms"] / 1000.0
         self._max_request_size = cfg["max.request.size"]
         self._buffer_memory = cfg["buffer.memory"]
         self._adaptive = cfg["partitioner.adaptive.partitioning.enable"]
-        self.metrics_registry = ProducerMetrics()
+        self.metrics_registry = ProducerMetrics(
+            MetricConfig(cfg["metrics.sample.window.ms"], cfg["metrics.num.samples"]),
+            cfg["metrics.recording.level"], self._reporters, _monotonic_ms,
+            memory=lambda: self._pool, client_id=cfg["client.id"])
+        self._closed = False
+        self._forked = False
+        self._inherited_failed = False
+        self._close_lock = threading.Lock()
+        self._reinit_after_fork = cfg["kprod.fork.reinitialize"]
+        self._start(cfg)
+        _live_producers.add(self)
+
+    def _start(self, cfg: ProducerConfig) -> None:
+        """The per-process part: buffers, accumulator, metadata, producer id, I/O thread
+        and the native send path (made again in a child after fork, when asked)."""
         self._pool = BufferPool(cfg["buffer.memory"], cfg["batch.size"])
         compression = cfg["compression.type"]
         level = cfg[_LEVEL_SETTING[compression]] if compression in _LEVEL_SETTING else None
@@ -106,12 +134,16 @@ class Producer:
             self._txn = TransactionManager(cfg["transactional.id"], cfg["transaction.timeout.ms"],
                                            self._idempotence, cfg["retry.backoff.ms"],
                                            _monotonic_ms)
+        telemetry = None
+        if cfg["enable.metrics.push"]:       # KIP-714; pushes only what a broker asks for
+            telemetry = ClientTelemetry(self._telemetry_samples, cfg["retry.backoff.ms"],
+                                        cfg["request.timeout.ms"])
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
-                              self.metrics_registry, _monotonic_ms, self._txn)
+                              self.metrics_registry, _monotonic_ms, self._txn,
+                              telemetry=telemetry)
         self._accumulator.on_new_batch = self._sender.wakeup_new_batch
-        self._closed = False
-        self._forked = False
-        self._close_lock = threading.Lock()
+        self._metadata.failures = self._sender.network.failures   # timeouts name causes
+        self._sender.settings.stats.on_creation = self.metrics_registry.record_connection
         # send() for the common case runs natively; everything else (and every error)
         # goes through the Python send below, which handles all cases.
         fast = self._send_path = SendPath()
@@ -120,12 +152,92 @@ class Producer:
         fast.accumulator = self._accumulator
         fast.wakeup = self._sender.wakeup
         fast.partitioner = self._partitioner
+        # An interceptor without on_send leaves the record alone: the native path stays
+        # on, with the interceptors' on_acknowledgement chain as the default callback.
+        fast.default_callback = self._acknowledge
         fast.enabled = (self._key_serializer is None and self._value_serializer is None
                         and self._partitioner.custom is None and self._txn is None
-                        and not self._interceptors)
+                        and not self._on_send)
         self.send = fast.send  # type: ignore[method-assign]
         self._sender.start()
-        _live_producers.add(self)
+
+    def _set_up_plugins(self, cfg: ProducerConfig) -> None:
+        configs = cfg.plugin_configs()
+        owned = self._plugins
+        self._reporters = []
+        for reporter, made in plugins.resolve_list(cfg["metric.reporters"], "metric.reporters"):
+            owned.append(reporter)
+            missing = [m for m in ("init", "metric_change", "metric_removal")
+                       if not callable(getattr(reporter, m, None))]
+            if missing:
+                raise ConfigError(f"Setting 'metric.reporters': {reporter!r} has no "
+                                  f"{', '.join(m + '()' for m in missing)} (Java's "
+                                  "MetricsReporter: init, metric_change, metric_removal, close)")
+            if made:
+                plugins.configure(reporter, configs, "metric.reporters")
+            self._reporters.append(reporter)
+        partitioner, made = _resolve_partitioner(cfg["partitioner.class"])
+        owned.append(partitioner)
+        if made:
+            plugins.configure(partitioner, configs, "partitioner.class")
+        self._partitioner = PartitionChooser(cfg["batch.size"], partitioner,
+                                             cfg["partitioner.ignore.keys"])
+        serializers = []
+        for setting, is_key in (("key.serializer", True), ("value.serializer", False)):
+            serializer, made = serializer_plugin(cfg[setting], setting)
+            owned.append(serializer)
+            if made:
+                plugins.configure(serializer, configs, setting, is_key)
+            serializers.append(adapt_serializer(serializer, setting))
+        self._key_serializer, self._value_serializer = serializers
+        self._interceptors = []
+        for interceptor, made in plugins.resolve_list(cfg["interceptor.classes"],
+                                                      "interceptor.classes"):
+            owned.append(interceptor)
+            if not any(callable(getattr(interceptor, m, None))
+                       for m in ("on_send", "on_acknowledgement", "on_send_error")):
+                raise ConfigError(f"Setting 'interceptor.classes': {interceptor!r} has none of "
+                                  "on_send(record), on_acknowledgement(metadata, exception), "
+                                  "on_send_error(record, exception)")
+            if made:
+                plugins.configure(interceptor, configs, "interceptor.classes")
+            self._interceptors.append(interceptor)
+        self._on_send = [i.on_send for i in self._interceptors
+                         if callable(getattr(i, "on_send", None))]
+        acks = [(i, i.on_acknowledgement) for i in self._interceptors
+                if callable(getattr(i, "on_acknowledgement", None))]
+        self._acknowledge: Optional[Callable[[Any, Optional[BaseException]], None]] = None
+        if acks:
+            def acknowledge(metadata: Any, exception: Optional[BaseException]) -> None:
+                # Java ProducerInterceptors.onAcknowledgement: each one, errors logged.
+                for interceptor, method in acks:
+                    try:
+                        method(metadata, exception)
+                    except Exception:
+                        log.exception("Interceptor %r on_acknowledgement failed", interceptor)
+            self._acknowledge = acknowledge
+
+    def _on_send_error(self, topic: Any, value: Any, key: Any, partition: Optional[int],
+                       timestamp: Optional[int], headers: Any, exception: BaseException) -> None:
+        """An error raised inside send() (Java ProducerInterceptors.onSendError): each
+        interceptor's on_send_error(record, exception), or else its
+        on_acknowledgement(metadata with offset -1, exception) as Java calls it."""
+        record = None
+        for interceptor in self._interceptors:
+            try:
+                method = getattr(interceptor, "on_send_error", None)
+                if callable(method):
+                    if record is None:
+                        record = ProducerRecord(topic, value=value, key=key,
+                                                partition=partition, timestamp=timestamp,
+                                                headers=headers)
+                    method(record, exception)
+                elif callable(getattr(interceptor, "on_acknowledgement", None)):
+                    interceptor.on_acknowledgement(RecordMetadata(
+                        topic, -1 if partition is None else partition, -1, -1, -1, -1),
+                        exception)
+            except Exception:
+                log.exception("Interceptor %r on_send_error failed", interceptor)
 
     # -- sending -------------------------------------------------------------------------
     def send(self, topic: Any, value: Any = None, key: Any = None, partition: Optional[int] = None,
@@ -153,13 +265,38 @@ class Producer:
                 raise TypeError("send(record, ...) takes the record's fields from the "
                                 "ProducerRecord; pass key/partition/timestamp/headers in it")
             topic, value, key, partition, timestamp, headers = topic
+        if not self._interceptors:
+            return self._send(topic, value, key, partition, timestamp, headers, callback,
+                              block)
+        try:
+            return self._send(topic, value, key, partition, timestamp, headers, callback,
+                              block)
+        except Exception as exc:
+            self._on_send_error(topic, value, key, partition, timestamp, headers, exc)
+            raise
+
+    def _send(self, topic: Any, value: Any, key: Any, partition: Optional[int],
+              timestamp: Optional[int], headers: Any, callback: Any,
+              block: bool) -> RecordFuture:
         if callback is not None:
             callback = as_send_callback(callback)
+        if timestamp is not None:
+            if type(timestamp) is not int:
+                try:
+                    if isinstance(timestamp, bool):
+                        raise TypeError
+                    timestamp = operator.index(timestamp)   # int-like (numpy ints too)
+                except TypeError:
+                    raise TypeError(f"Invalid timestamp {timestamp!r}: expected an int (ms "
+                                    "since the epoch) or None") from None
+            if timestamp < 0:
+                # Java KafkaProducer: IllegalArgumentException("Invalid timestamp: ...").
+                raise ValueError(f"Invalid timestamp: {timestamp}. Timestamp should always "
+                                 "be non-negative or None.")
         if self._closed:
             raise ProducerClosedError("Cannot send: the producer is closed")
         if self._forked:
-            raise KafkaError("This producer was created in a parent process; after fork() "
-                             "create a new Producer in the child")
+            self._after_fork("send()")        # raises, or re-initialised: go on
         if self._txn is None:
             return self._append(topic, value, key, partition, timestamp, headers, callback,
                                 block)
@@ -176,13 +313,74 @@ class Producer:
                 self._txn.abortable(exc)
             raise
 
+    # -- fork ----------------------------------------------------------------------------
+    def _after_fork(self, operation: str) -> None:
+        """In a child process after fork(): fail the records inherited from the parent,
+        then start afresh (new buffers, I/O thread, connections and producer id) when
+        kprod.fork.reinitialize is set, else raise."""
+        self._fail_inherited()
+        if self._closed:
+            raise ProducerClosedError(f"Cannot call {operation}: the producer is closed")
+        if not self._reinit_after_fork:
+            raise KafkaError(f"Cannot call {operation} in this process: the producer was "
+                             "created in a parent process before fork(); create a new "
+                             "Producer in the child, or set kprod.fork.reinitialize=true")
+        if self._txn is not None:
+            raise KafkaError(f"Cannot call {operation}: a transactional producer is not "
+                             "re-initialised after fork() (the child's producer would fence "
+                             "the parent's transactional.id); create a new Producer with its "
+                             "own transactional.id in the child")
+        log.info("Re-initialising the producer in child process %d after fork()",
+                 os.getpid())
+        self._start(self.config)
+        self._forked = False
+
+    def _fail_inherited(self) -> None:
+        """Complete every record the child inherited with an error (once). Nothing is
+        released to the parent's pool and no inherited socket is written to: a parent
+        thread may have held their locks at fork()."""
+        if self._inherited_failed:
+            return
+        self._inherited_failed = True
+        acc = self._accumulator
+        inherited = list(acc.incomplete)
+        for queue in list(acc.queues.values()):
+            inherited += [b for b in list(queue.batches) if b not in acc.incomplete]
+        network = self._sender.network
+        for conn in network.all_connections():
+            if conn.sock is not None:
+                try:
+                    conn.sock.close()       # the child's copy; the parent's stays open
+                except OSError:
+                    pass
+                conn.sock = None
+        try:
+            network.selector.close()
+        except OSError:
+            pass
+        error = KafkaError("The record was queued before fork() in the parent process; "
+                           "a child process does not send it (the parent may)")
+        for batch in inherited:
+            if batch.final_state is not None:
+                continue
+            batch.final_state = "failed"
+            result = batch.result
+            result._lock = threading.Lock()
+            result._event = None
+            try:
+                result.complete(-1, -1, error)
+            except Exception:
+                log.exception("Failing an inherited batch after fork() failed")
+
     def _append(self, topic: Any, value: Any, key: Any, partition: Optional[int],
                 timestamp: Optional[int], headers: Any, callback: Any,
                 block: bool) -> RecordFuture:
         """send() once the record's form is resolved: serialize, partition, append."""
-        if self._interceptors:
+        if self._on_send:
             topic, value, key, partition, timestamp, headers, callback = self._intercept(
                 topic, value, key, partition, timestamp, headers, callback)
+        elif self._acknowledge is not None:
+            callback = self._chain(callback)
         original_key, original_value = key, value
         # Serialize (bytes pass through untouched when no serializer is set).
         if self._key_serializer is None:
@@ -248,25 +446,25 @@ class Producer:
         every outcome (on the I/O thread). Interceptor errors are logged, as in Java."""
         record = ProducerRecord(topic, value=value, key=key, partition=partition,
                                 timestamp=timestamp, headers=headers)
-        for interceptor in self._interceptors:
+        for on_send in self._on_send:
             try:
-                record = interceptor.on_send(record) or record
+                record = on_send(record) or record
             except Exception:
-                log.exception("Interceptor %r on_send failed", interceptor)
-        interceptors = self._interceptors
-        user_callback = callback
+                log.exception("Interceptor %r on_send failed", on_send.__self__)
+        return (record.topic, record.value, record.key, record.partition, record.timestamp,
+                record.headers, self._chain(callback))
+
+    def _chain(self, callback):
+        """The record's callback: the interceptors' on_acknowledgement, then the user's."""
+        acknowledge = self._acknowledge
+        if acknowledge is None or callback is None:
+            return acknowledge if callback is None else callback
 
         def acknowledged(metadata, exception):
-            for interceptor in interceptors:
-                try:
-                    interceptor.on_acknowledgement(metadata, exception)
-                except Exception:
-                    log.exception("Interceptor %r on_acknowledgement failed", interceptor)
-            if user_callback is not None:
-                user_callback(metadata, exception)
+            acknowledge(metadata, exception)
+            callback(metadata, exception)
 
-        return (record.topic, record.value, record.key, record.partition, record.timestamp,
-                record.headers, acknowledged)
+        return acknowledged
 
     def send_many(self, topic: str, values: Sequence[Any], keys: Optional[Sequence[Any]] = None,
                   *, timestamp: Optional[int] = None) -> List[RecordFuture]:
@@ -289,6 +487,8 @@ class Producer:
 
         Raises KafkaTimeoutError if records are still pending after ``timeout`` s.
         """
+        if self._forked:
+            self._after_fork("flush()")
         if self._sender.thread is threading.current_thread():
             raise KafkaError("flush() cannot be called from a producer callback")
         acc = self._accumulator
@@ -311,6 +511,11 @@ class Producer:
         Every future is complete when close() returns: records not delivered by then
         fail with ProducerClosedError. From a callback this is ``close(0)``.
         """
+        if self._forked:
+            # A child after fork(): the I/O thread is the parent's; nothing to wait for.
+            self._fail_inherited()
+            self._closed = True
+            return
         on_io_thread = self._sender.thread is threading.current_thread()
         if on_io_thread:
             timeout = 0
@@ -331,17 +536,23 @@ class Producer:
             sender.wakeup()
             sender.thread.join(5.0)
         self._pool.close()
-        for interceptor in self._interceptors:
-            closer = getattr(interceptor, "close", None)
-            if callable(closer):
-                try:
-                    closer()
-                except Exception:
-                    log.exception("Interceptor %r close failed", interceptor)
+        self._close_plugins()
         # Whatever slipped in (or if the I/O thread is stuck in a user callback):
         for batch in self._accumulator.abort_all() + self._accumulator.incomplete_snapshot():
             batch.complete(-1, -1, ProducerClosedError(
                 "Producer closed before the record was sent"))
+
+    def _close_plugins(self) -> None:
+        """Once (Java KafkaProducer.close): interceptors, metrics reporters, serializers,
+        partitioner; an error in one is logged and the others are still closed."""
+        with self._close_lock:
+            if self._plugins_closed:
+                return
+            self._plugins_closed = True
+        plugins.close_all(self._interceptors, log)
+        self.metrics_registry.close()          # the reporters
+        done = {id(p) for p in self._interceptors + self._reporters}
+        plugins.close_all([p for p in self._plugins if id(p) not in done], log)
 
     def __enter__(self) -> "Producer":
         return self
@@ -355,6 +566,8 @@ class Producer:
             raise IllegalStateError("Transactions need the 'transactional.id' setting")
         if self._closed:
             raise ProducerClosedError("The producer is closed")
+        if self._forked:
+            self._after_fork("a transactional call")
         return self._txn
 
     def init_transactions(self, timeout: Optional[float] = None) -> None:
@@ -408,16 +621,27 @@ class Producer:
         """The topic's partitions (waits up to max.block.ms for metadata)."""
         if self._closed:
             raise ProducerClosedError("Cannot fetch metadata: the producer is closed")
+        if self._forked:
+            self._after_fork("partitions_for()")
         info = self._metadata.wait_for_topic(topic, self._max_block_s, self._sender.wakeup)
         return list(info.partitions)
 
     def metrics(self) -> Dict[str, float]:
         """Java-named producer metrics (record-send-rate, request-latency-avg, ...)."""
-        snapshot = self.metrics_registry.snapshot(self._pool.available_memory,
-                                                  self._pool.total_memory)
+        snapshot = self.metrics_registry.snapshot()
         snapshot.update(self._sender.settings.stats.snapshot())
         snapshot["batch-split-total"] = self._sender.batch_split_total
         return snapshot
+
+    def _telemetry_samples(self):
+        """What a KIP-714 push carries (called on the I/O thread): every metric of the
+        registry by group, name and tags, and the connection counters."""
+        named = [(name.group, name.name, name.tags, metric.metric_value())
+                 for name, metric in list(self.metrics_registry.registry.metrics.items())]
+        named.extend(("producer-metrics", name, (), value)
+                     for name, value in self._sender.settings.stats.snapshot().items())
+        return samples((group, name, tags, value) for group, name, tags, value in named
+                       if not math.isnan(value))
 
     @property
     def closed(self) -> bool:
@@ -445,30 +669,6 @@ def as_send_callback(callback: Any) -> Callable[[Any, Optional[BaseException]], 
     raise TypeError(f"send() callback must be callable as callback(metadata, exception) or "
                     f"have an on_completion(metadata, exception) method; got "
                     f"{type(callback).__name__} {callback!r}")
-
-
-def _resolve_interceptors(spec: Any) -> List[Any]:
-    """``interceptor.classes``: objects, classes or "package.module.Class" names (a list,
-    or one string with commas, as in Java) with on_send(record) -> record and
-    on_acknowledgement(metadata, exception) (Java ``ProducerInterceptor``)."""
-    if not spec:
-        return []
-    if isinstance(spec, str):
-        spec = [part for part in (piece.strip() for piece in spec.split(",")) if part]
-    items = [spec] if not isinstance(spec, (list, tuple)) else list(spec)
-    result = []
-    for item in items:
-        obj = item
-        if isinstance(obj, str):
-            obj = plugins.load_class(obj, "interceptor.classes")
-        if isinstance(obj, type):
-            obj = plugins.instantiate(obj, "interceptor.classes")
-        if not (callable(getattr(obj, "on_send", None)) and
-                callable(getattr(obj, "on_acknowledgement", None))):
-            raise ConfigError(f"Setting 'interceptor.classes': {item!r} needs on_send(record) "
-                              "and on_acknowledgement(metadata, exception) methods")
-        result.append(obj)
-    return result
 
 
 def _normalize_offsets(offsets: Any) -> Dict[Any, Any]:
@@ -506,11 +706,13 @@ _JAVA_REMOVED_PARTITIONERS = {
 }
 
 
-def _resolve_partitioner(spec: Any):
+def _resolve_partitioner(spec: Any) -> Tuple[Any, bool]:
     """``partitioner.class``: None (built in), a Partitioner object or class, Java's
-    RoundRobinPartitioner name, or a "package.module.Class" name to import."""
+    RoundRobinPartitioner name, or a "package.module.Class" name to import; returns the
+    partitioner and whether it was instantiated here."""
     if spec is None:
-        return None
+        return None, False
+    made = False
     if isinstance(spec, str):
         name = spec.strip()
         if name in _JAVA_REMOVED_PARTITIONERS:
@@ -532,8 +734,8 @@ def _resolve_partitioner(spec: Any):
             raise ConfigError(f"Setting 'partitioner.class': {spec.__qualname__} has no "
                               "partition(topic, key, key_bytes, value, value_bytes, cluster) "
                               "method")
-        spec = plugins.instantiate(spec, "partitioner.class")
+        spec, made = plugins.instantiate(spec, "partitioner.class"), True
     if not callable(getattr(spec, "partition", None)):
         raise ConfigError("Setting 'partitioner.class' needs an object with a "
                           "partition(topic, key, key_bytes, value, value_bytes, cluster) method")
-    return spec
+    return spec, made

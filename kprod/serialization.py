@@ -438,12 +438,18 @@ def resolve_serializer(spec: Any, field: str) -> Optional[SerializeFn]:
     Returns a function ``(topic, data, headers) -> bytes | None``. Raises
     :class:`~kprod.errors.ConfigError` for anything else.
     """
+    return adapt_serializer(serializer_plugin(spec, field)[0], field)
+
+
+def serializer_plugin(spec: Any, field: str) -> Tuple[Any, bool]:
+    """The serializer object (or callable, or None) a setting names, and whether it was
+    instantiated here from a class or class name (Java configures only those)."""
     if spec is None:
-        return None
+        return None, False
     if isinstance(spec, str):
         builtin = _by_name(spec, field)
         if builtin is not None:
-            return builtin.serialize
+            return builtin, False
         spec = plugins.load_class(spec, _setting(field))
     if isinstance(spec, type):
         if not callable(getattr(spec, "serialize", None)):
@@ -451,10 +457,18 @@ def resolve_serializer(spec: Any, field: str) -> Optional[SerializeFn]:
                 f"Invalid value {spec!r} for configuration {_setting(field)}: a "
                 f"serializer class must define serialize(topic, data, headers=None)")
         try:
-            spec = spec()
+            return spec(), True
         except Exception as exc:
             raise ConfigError(f"Invalid value {spec!r} for configuration "
                               f"{_setting(field)}: could not instantiate it: {exc}") from exc
+    return spec, False
+
+
+def adapt_serializer(spec: Any, field: str) -> Optional[SerializeFn]:
+    """A serializer object or callable (from :func:`serializer_plugin`) as a function
+    ``(topic, data, headers) -> bytes | None``."""
+    if spec is None:
+        return None
     if isinstance(spec, _BuiltIn):
         return spec.serialize  # known uniform signature; skip introspection
     method = getattr(spec, "serialize", None)

@@ -45,7 +45,8 @@ def _read_kprod(c):
 
 
 def _read_java(p):
-    return {"acks": p["acks"], "idempotence": {"true": True, "false": False}[p["enable.idempotence"]],
+    return {"acks": p["acks"],
+            "idempotence": {"true": True, "false": False}[p["enable.idempotence"]],
             "linger_ms": int(p["linger.ms"]), "batch_size": int(p["batch.size"]),
             "max_in_flight": int(p["max.in.flight.requests.per.connection"]),
             "buffer_bytes": int(p["buffer.memory"]), "max_request_size": int(p["max.request.size"]),

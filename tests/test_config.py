@@ -121,3 +121,72 @@ def test_every_setting_is_documented_in_the_table():
     for s in SETTINGS:
         assert f"`{s.name}`" in table
         assert s.doc
+
+
+# -- every setting does something (issue 14) ------------------------------------------------
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Settings whose only effect is a refusal in config.py itself (value -> error).
+REFUSED_IN_CONFIG = {"transaction.two.phase.commit.enable"}
+# Read by work on another branch (KIP-714 telemetry); this set must match reality both
+# ways, so the entry has to go once that code reads the setting.
+NOT_READ_YET: set = set()
+
+
+def _sources_outside_config() -> str:
+    files = [p for p in (ROOT / "kprod").rglob("*") if p.suffix in (".py", ".pyx")
+             and p != ROOT / "kprod" / "config.py" and "generated" not in p.parts]
+    return "\n".join(p.read_text() for p in files)
+
+
+def test_every_setting_is_read_outside_config_or_refused():
+    sources = _sources_outside_config()
+    unread = {s.name for s in SETTINGS
+              if not re.search(r"""["']""" + re.escape(s.name) + r"""["']""", sources)}
+    assert unread == REFUSED_IN_CONFIG | NOT_READ_YET
+
+
+def test_two_phase_commit_is_refused_with_the_reason():
+    with pytest.raises(ConfigError, match=r"transaction.two.phase.commit.enable.*KIP-939.*not "
+                                          r"supported"):
+        ProducerConfig(BOOT, transaction_two_phase_commit_enable=True)
+    assert ProducerConfig(BOOT, transaction_two_phase_commit_enable=False)
+
+
+def test_client_id_defaults_like_java():
+    first = ProducerConfig(BOOT)["client.id"]
+    second = ProducerConfig(BOOT)["client.id"]
+    assert re.fullmatch(r"producer-\d+", first)
+    assert int(second.split("-")[1]) == int(first.split("-")[1]) + 1
+    assert ProducerConfig(BOOT, transactional_id="orders")["client.id"] == "producer-orders"
+    assert ProducerConfig(BOOT, client_id="mine")["client.id"] == "mine"
+
+
+def test_plugin_configs_are_the_user_settings_and_client_id():
+    c = ProducerConfig(BOOT, linger_ms=7)
+    configs = c.plugin_configs()
+    assert configs["linger.ms"] == 7 and configs["bootstrap.servers"] == ("127.0.0.1:9092",)
+    assert configs["client.id"] == c["client.id"] and "batch.size" not in configs
+
+
+@pytest.mark.parametrize("name,value", [("metrics.num.samples", 0),
+                                        ("metrics.sample.window.ms", 0),
+                                        ("metrics.recording.level", "VERBOSE")])
+def test_metric_settings_are_validated(name, value):
+    with pytest.raises(ConfigError, match=re.escape(name)):
+        ProducerConfig(BOOT, **{name: value})
+
+
+def test_readme_configuration_table_is_generated_from_config():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("update_config_table",
+                                                  ROOT / "docs" / "update_config_table.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    text = (ROOT / "README.md").read_text()
+    start, end = generator.table_span(text)
+    assert text[start:end] == settings_table() + "\n", \
+        "README.md's table is stale: run .venv/bin/python docs/update_config_table.py"

@@ -62,8 +62,8 @@ def java_errors(tmp_path_factory: pytest.TempPathFactory) -> list:
         pytest.skip(f"no JDK or kafka-clients jar: {exc}")
     source = tmp_path_factory.mktemp("errors") / "DumpErrors.java"
     source.write_text(_DUMP_JAVA)
-    out = subprocess.run([java, "-cp", str(libs / "*"), str(source)], check=True, capture_output=True,
-                         text=True, timeout=120).stdout
+    out = subprocess.run([java, "-cp", str(libs / "*"), str(source)], check=True,
+                         capture_output=True, text=True, timeout=120).stdout
     rows = []
     for line in out.splitlines():
         code, name, java_class, retriable, supers = line.split("\t")

@@ -126,7 +126,8 @@ class ProducerBatch(BatchCore):
         self._release()
 
     def __repr__(self) -> str:
-        return (f"<ProducerBatch {self.tp[0]}-{self.tp[1]} records={self.record_count} seq={self.base_sequence} attempts={self.attempts}>")
+        return (f"<ProducerBatch {self.tp[0]}-{self.tp[1]} records={self.record_count} "
+                f"seq={self.base_sequence} attempts={self.attempts}>")
 
 
 def split_batch(batch: ProducerBatch, max_bytes: int, max_records: int, codec: int,

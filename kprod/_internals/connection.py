@@ -195,7 +195,8 @@ class BrokerConnection(ConnectionHandshake):
             infos = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise DnsLookupError(
-                f"Could not resolve broker host {self.host!r} (port {self.port}): {exc}") from None
+                f"DNS lookup failed for broker host {self.host!r} (port {self.port}): could "
+                f"not resolve it: {exc}") from None
         if not infos:
             raise DnsLookupError(f"No addresses for broker host {self.host!r}")
         return infos if self.settings.use_all_dns_ips else infos[:1]
@@ -213,7 +214,10 @@ class BrokerConnection(ConnectionHandshake):
             self.close(KafkaConnectionError(
                 f"Connection to broker {self._name()} failed: {reason}"))
             return
-        self.settings.stats.creations += 1
+        stats = self.settings.stats
+        stats.creations += 1
+        if stats.on_creation is not None:
+            stats.on_creation()
         if self.settings.ssl_context is not None:
             try:
                 self.sock = self.settings.ssl_context.wrap_socket(
@@ -383,6 +387,11 @@ class BrokerConnection(ConnectionHandshake):
                 self.close(AuthenticationError(
                     f"TLS session with broker {self._name()} failed: "
                     f"{_tls.describe_handshake_error(exc)}"))
+                return
+            if isinstance(exc, ConnectionResetError):     # the peer closed, unread data
+                self.close(KafkaConnectionError(
+                    f"Broker {self._name()} closed the connection (reset by peer)"
+                    + (self._setup_hint() if self.state != READY else "")))
                 return
             self.close(KafkaConnectionError(f"Read from broker {self._name()} failed: {exc}"))
             return

@@ -2,8 +2,9 @@
 every connection of one producer shares."""
 from __future__ import annotations
 
+import socket
 import ssl
-from typing import Dict, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from kprod._internals import sasl as _sasl
 from kprod._internals import tls as _tls
@@ -24,6 +25,7 @@ class ConnectionStats:
         self.failed_reauthentications = 0
         self.reauth_latency_sum_ms = 0.0
         self.reauth_latency_max_ms = 0.0
+        self.on_creation: Optional[Callable[[], None]] = None   # the windowed rate's
 
     def snapshot(self) -> Dict[str, float]:
         n = self.reauthentications
@@ -67,7 +69,42 @@ class ConnectionSettings:
         elif self.security_protocol not in ("PLAINTEXT", "SSL"):
             raise ConfigError(f"Unknown security.protocol {self.security_protocol!r}")
         self.max_reauth_ms: int = get("connections.max.reauth.ms", 0) or 0
+        # metadata.recovery.strategy (KIP-899) and its trigger (KIP-1102), for the
+        # network client.
+        self.rebootstrap: bool = get("metadata.recovery.strategy", "rebootstrap") == "rebootstrap"
+        self.rebootstrap_trigger_ms: int = get("metadata.recovery.rebootstrap.trigger.ms",
+                                               300000)
         self.stats = ConnectionStats()
+
+
+def canonical_bootstrap(servers: Iterable[str]) -> List[str]:
+    """client.dns.lookup=resolve_canonical_bootstrap_servers_only (Java
+    ClientUtils.parseAndValidateAddresses): each bootstrap host becomes the canonical
+    names of all its addresses (reverse lookup, as Kerberos and TLS hostname checks
+    want); a host that does not resolve stays as given, so its connection reports the
+    DNS failure."""
+    expanded: List[str] = []
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        host = host.strip("[]")
+        try:
+            infos = socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            infos = []
+        names = []
+        for info in infos:
+            address = info[4][0]
+            try:
+                name = socket.gethostbyaddr(address)[0]
+            except (socket.herror, socket.gaierror, OSError):
+                name = address          # Java's getCanonicalHostName: the address itself
+            if name not in names:
+                names.append(name)
+        for name in names or [host]:
+            entry = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
+            if entry not in expanded:
+                expanded.append(entry)
+    return expanded
 
 
 def _get(config, name: str, default):

@@ -6,9 +6,10 @@ snapshots swapped atomically, so the send path takes no lock.
 """
 from __future__ import annotations
 
+import builtins
 import threading
 import time
-from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from kprod._internals.protocol import types
 from kprod.errors import (
@@ -98,6 +99,9 @@ class Metadata:
         # Authentication failed (wrong credentials, bad certificate): waiters fail at
         # once instead of waiting out max.block.ms; cleared by the next good answer.
         self.auth_error: Optional[BaseException] = None
+        # Set by the owner: the last failure of each unreachable broker, (host:port,
+        # error), so a metadata timeout can say why (NetworkClient.failures).
+        self.failures: Optional[Callable[[], List[Tuple[str, BaseException]]]] = None
 
     # -- send() side -----------------------------------------------------------------
     def topic(self, name: str) -> Optional[TopicInfo]:
@@ -131,9 +135,17 @@ class Metadata:
                 if remaining <= 0:
                     hint = (" (the topic does not exist and was not auto-created)"
                             if code == UnknownTopicOrPartitionError.code else "")
-                    raise KafkaTimeoutError(
-                        f"Topic '{name}' not present in metadata after "
-                        f"{timeout_s * 1000:.0f} ms (max.block.ms){hint}")
+                    message = (f"Topic '{name}' not present in metadata after "
+                               f"{timeout_s * 1000:.0f} ms (max.block.ms){hint}")
+                    cause = None
+                    failures = self.failures() if self.failures is not None else []
+                    if failures:
+                        # Say what happened to each broker that could not be used.
+                        message += ("; " if self.snapshot.brokers else
+                                    "; no broker could be reached: ") + "; ".join(
+                            str(error) for _, error in failures)
+                        cause = _one_cause([e for _, e in failures])
+                    raise KafkaTimeoutError(message) from cause
                 self._cond.wait(min(remaining, 0.5))
 
     # -- I/O thread side ---------------------------------------------------------------
@@ -243,3 +255,15 @@ class Metadata:
             return None
         leader = info.leaders.get(tp[1], -1)
         return leader if leader >= 0 else None
+
+
+def _one_cause(errors: List[BaseException]) -> Optional[BaseException]:
+    """The errors as one ``__cause__``: the error itself, or an ExceptionGroup of them
+    (Python 3.11+; before that, the first)."""
+    errors = [e for e in errors if isinstance(e, Exception)]
+    if len(errors) <= 1:
+        return errors[0] if errors else None
+    group = getattr(builtins, "ExceptionGroup", None)
+    if group is None:
+        return errors[0]
+    return group("the last failure of each broker", errors)

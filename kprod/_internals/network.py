@@ -22,6 +22,7 @@ from kprod._internals import protocol as proto
 from kprod._internals.connection import (
     CLOSED, DISCONNECTED, BrokerConnection, ConnectionSettings,
 )
+from kprod._internals.connection_settings import canonical_bootstrap
 from kprod._internals.metadata import Metadata
 from kprod._internals.protocol import types
 from kprod._internals.selector import ConnectionSelector
@@ -31,9 +32,9 @@ log = logging.getLogger("kprod.network")
 ResponseHandler = Callable[[Optional[Any], Optional[BaseException]], None]
 
 # The versions kprod asks brokers for: what protocol/messages implements, except where
-# the client needs more than the codec. Metadata below v4 creates topics on any request (no allow_auto_topic_creation);
-# AddPartitionsToTxn v4+ is the brokers' own batched verify form (KIP-890), which a
-# broker does not answer for a client.
+# the client needs more than the codec. Metadata below v4 creates topics on any request
+# (no allow_auto_topic_creation); AddPartitionsToTxn v4+ is the brokers' own batched
+# verify form (KIP-890), which a broker does not answer for a client.
 CLIENT_VERSIONS: Dict[str, Tuple[int, int]] = {api.name: api.supported for api in proto.APIS}
 CLIENT_VERSIONS["Produce"] = (3, 13)     # v13 (KIP-516) only when every topic has an id
 CLIENT_VERSIONS["Metadata"] = (4, 12)
@@ -74,6 +75,8 @@ class NetworkClient:
         self.wakeup = self.selector.wakeup          # any thread
         self.connections: Dict[int, BrokerConnection] = {}
         self.bootstrap: List[BrokerConnection] = []
+        if not settings.use_all_dns_ips:     # resolve_canonical_bootstrap_servers_only
+            bootstrap_servers = canonical_bootstrap(bootstrap_servers)
         for i, server in enumerate(bootstrap_servers):
             host, _, port = server.rpartition(":")
             self.bootstrap.append(self._new_connection(-(i + 1), host.strip("[]"), int(port)))
@@ -83,6 +86,14 @@ class NetworkClient:
         self.on_ready: Optional[Callable[[BrokerConnection], None]] = None
         self._completed: List[ClientResponse] = []
         self._metadata_in_flight = False
+        # metadata.recovery.strategy (KIP-899) and its trigger (KIP-1102): when metadata
+        # is wanted but no known broker gave it for trigger_ms, ask bootstrap.servers.
+        self.rebootstrap_enabled = settings.rebootstrap
+        self.rebootstrap_trigger_ms = settings.rebootstrap_trigger_ms
+        self._metadata_wanted_ms: Optional[float] = None   # an update due since
+        self._rebootstrapping = False
+        # The last failure of each connection since it was last ready (error causes).
+        self.last_failures: Dict[int, Tuple[str, BaseException]] = {}
 
     @property
     def wake_deadline(self) -> Optional[float]:
@@ -101,10 +112,21 @@ class NetworkClient:
             self.on_auth_failure(error)
 
     def _on_state_change(self, conn: BrokerConnection) -> None:
+        if conn.last_error is not None:
+            self.last_failures[conn.node_id] = (f"{conn.host}:{conn.port}", conn.last_error)
+        elif conn.ready:
+            self.last_failures.pop(conn.node_id, None)
         if conn.last_error is not None and conn.node_id >= 0:
             self.metadata.request_update()
         if conn.ready and self.on_ready is not None:
             self.on_ready(conn)
+
+    def failures(self) -> List[Tuple[str, BaseException]]:
+        """``(host:port, error)``: the last failure of each broker not ready since (the
+        bootstrap servers first), for errors that say why no broker answered."""
+        ordered = sorted(self.last_failures.items(), key=lambda item: (item[0] >= 0,
+                                                                        abs(item[0])))
+        return [failure for _, failure in ordered]
 
     def all_connections(self) -> List[BrokerConnection]:
         return list(self.connections.values()) + self.bootstrap
@@ -149,7 +171,9 @@ class NetworkClient:
         """A ready connection with the fewest in-flight requests, else start one."""
         candidates = list(self.connections.values())
         brokers = self.metadata.snapshot.brokers
-        if not any(c.node_id >= 0 for c in candidates) or not brokers:
+        if self._rebootstrapping:
+            candidates = list(self.bootstrap)
+        elif not any(c.node_id >= 0 for c in candidates) or not brokers:
             candidates += self.bootstrap
         else:
             for node_id in brokers:
@@ -165,7 +189,8 @@ class NetworkClient:
             if conn.can_connect(now):
                 conn.connect(now)
                 return conn if conn.ready else None
-        if all(c.state == CLOSED for c in candidates) and not self.bootstrap[0].sock:
+        if self.rebootstrap_enabled and all(c.state == CLOSED for c in candidates) \
+                and not self.bootstrap[0].sock:
             # Rebootstrap (KIP-899): every known broker is failing, try the bootstrap list.
             for conn in self.bootstrap:
                 if conn.can_connect(now):
@@ -203,8 +228,15 @@ class NetworkClient:
         """Send a Metadata request when one is due; returns ms until the next check."""
         md = self.metadata
         wait = md.time_to_next_update(now)
+        if wait <= 0 and self._metadata_wanted_ms is None:
+            self._metadata_wanted_ms = now
         if wait > 0 or self._metadata_in_flight:
             return wait if wait > 0 else 1000.0
+        if self.rebootstrap_enabled and not self._rebootstrapping and md.snapshot.brokers \
+                and now - self._metadata_wanted_ms >= self.rebootstrap_trigger_ms:
+            log.info("No metadata for %.0f ms (metadata.recovery.rebootstrap.trigger.ms): "
+                     "rebootstrapping from bootstrap.servers", now - self._metadata_wanted_ms)
+            self._rebootstrapping = True
         conn = self.least_loaded(now)
         if conn is None:
             return 50.0
@@ -225,6 +257,8 @@ class NetworkClient:
             return
         assert response is not None      # no error: the broker answered
         self.metadata.update(response, self.clock())
+        self._metadata_wanted_ms = None
+        self._rebootstrapping = False
         for node_id in self.metadata.snapshot.brokers:
             self.connection(node_id)
 

@@ -1,10 +1,14 @@
 """Settings that name a class ("package.module.Class"), as Java's class-typed settings
-(partitioner.class, key.serializer, interceptor.classes) do: the class is imported and
-instantiated without arguments."""
+(partitioner.class, key.serializer, interceptor.classes, metric.reporters) do: the class
+is imported and instantiated without arguments; then the plugin's lifecycle (Java's
+Configurable and Closeable): ``configure(configs)`` once, ``close()`` once when the
+producer closes."""
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import inspect
+import logging
+from typing import Any, Dict, List, Tuple
 
 from kprod.errors import ConfigError
 
@@ -48,3 +52,68 @@ def instantiate(cls: type, setting: str) -> Any:
 def new_instance(name: str, setting: str) -> Any:
     """Import and instantiate ``package.module.Class``."""
     return instantiate(load_class(name, setting), setting)
+
+
+# -- lifecycle (Java's Configurable / Closeable) -------------------------------------------
+
+def configure(obj: Any, configs: Dict[str, Any], setting: str, *extra: Any) -> None:
+    """``obj.configure(configs, *extra)`` if it has one (Java ``Configurable``); Java calls
+    it on the plugins it instantiates from a class or class name, not on instances the
+    user passed in. ``extra`` (a serializer's ``is_key``) is passed only when the method
+    takes it. A failure is a ConfigError naming the setting."""
+    method = getattr(obj, "configure", None)
+    if not callable(method):
+        return
+    args: Tuple[Any, ...] = (configs,)
+    if extra and _takes(method, 1 + len(extra)):
+        args += extra
+    try:
+        method(*args)
+    except Exception as exc:
+        raise ConfigError(f"Setting '{setting}': {type(obj).__qualname__}.configure() failed: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def _takes(method: Any, count: int) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= count or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+def close_all(objects: List[Any], log: logging.Logger) -> None:
+    """``close()`` each object once (Java ``Utils.closeQuietly``): errors are logged."""
+    seen = set()
+    for obj in objects:
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        closer = getattr(obj, "close", None)
+        if callable(closer):
+            try:
+                closer()
+            except Exception:
+                log.exception("close() of %r failed", obj)
+
+
+def resolve_list(spec: Any, setting: str) -> List[Tuple[Any, bool]]:
+    """A list setting of plugins (``interceptor.classes``, ``metric.reporters``): objects,
+    classes or "package.module.Class" names, a list or one comma-separated string.
+    Returns ``(instance, instantiated_here)`` pairs."""
+    if not spec:
+        return []
+    if isinstance(spec, str):
+        spec = [part for part in (piece.strip() for piece in spec.split(",")) if part]
+    items = [spec] if not isinstance(spec, (list, tuple)) else list(spec)
+    result = []
+    for item in items:
+        obj, made = item, False
+        if isinstance(obj, str):
+            obj = load_class(obj, setting)
+        if isinstance(obj, type):
+            obj, made = instantiate(obj, setting), True
+        result.append((obj, made))
+    return result

@@ -69,11 +69,12 @@ class ProduceResponseHandler:
                 self.fail_or_retry(batch, error, now, unknown_fate=True)
             self.metadata.request_update()
             return
-        self.metrics.record_latency(now - sent_ms)
+        self.metrics.record_latency(now - sent_ms, node_id)
         if response is None:   # acks=0: no answer; complete with offset -1 (as Java)
             for batch in batches:
                 self.complete_batch(batch, -1, -1)
             return
+        self.metrics.record_throttle(response.throttle_time_ms)   # KIP-219 quota throttling
         results = {}
         for topic in response.responses:
             name = topic.name
@@ -154,7 +155,7 @@ class ProduceResponseHandler:
                 self._reenqueue(batch, now, leader_moved)
                 return
         elif err.retriable and self.can_retry(batch, now):
-            self.metrics.record_retry(batch.record_count)
+            self.metrics.record_retry(batch.tp[0], batch.record_count)
             self._reenqueue(batch, now, leader_moved)
             return
         self.fail_batch(batch, err, unknown_fate=False)
@@ -243,7 +244,7 @@ class ProduceResponseHandler:
     def fail_or_retry(self, batch: ProducerBatch, error: BaseException, now: float,
                       unknown_fate: bool) -> None:
         if self.can_retry(batch, now):
-            self.metrics.record_retry(batch.record_count)
+            self.metrics.record_retry(batch.tp[0], batch.record_count)
             self.acc.reenqueue(batch, now)
             return
         if now - batch.created_ms >= self.delivery_timeout_ms:
@@ -267,9 +268,7 @@ class ProduceResponseHandler:
         if self.idem is not None and batch.has_sequence:
             self.idem.on_success(batch, base_offset)
         self.acc.batch_done(batch)
-        count = batch.record_count
-        if batch.complete(base_offset, log_append_time):
-            self.metrics.record_success(count)
+        batch.complete(base_offset, log_append_time)
 
     def fail_batch(self, batch: ProducerBatch, error: BaseException,
                    unknown_fate: bool) -> None:
@@ -284,7 +283,7 @@ class ProduceResponseHandler:
         self.acc.batch_done(batch)
         count = batch.record_count or (batch.builder.num_records if batch.builder else 0)
         if batch.complete(-1, -1, error):
-            self.metrics.record_error(count)
+            self.metrics.record_error(batch.tp[0], count)
 
 
 class _SizeBounds:

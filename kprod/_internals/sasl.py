@@ -133,6 +133,11 @@ class Scram:
     def initial(self) -> bytes:
         return ("n,," + self.first_bare).encode()
 
+    def salted_password(self, salt: bytes, iterations: int) -> bytes:
+        """Hi(Normalize(password), salt, i) of RFC 5802 section 2.2: PBKDF2 with HMAC."""
+        return hashlib.pbkdf2_hmac(self.hash, saslprep(self.creds.password).encode(),
+                                   salt, iterations)
+
     def step(self, server: bytes) -> Optional[bytes]:
         mech = self.creds.mechanism
         if self.state == "first":
@@ -142,9 +147,14 @@ class Scram:
             if "e" in attrs:
                 raise AuthenticationError(f"{mech} authentication failed: {attrs['e']}")
             try:
-                nonce, salt, iterations = attrs["r"], base64.b64decode(attrs["s"]), int(attrs["i"])
+                nonce, salt = attrs["r"], base64.b64decode(attrs["s"], validate=True)
+                iterations = _iteration_count(attrs["i"])
             except (KeyError, ValueError):
                 raise AuthenticationError(f"{mech}: malformed server-first message") from None
+            if iterations is None:
+                raise AuthenticationError(f"{mech}: malformed server-first message: the "
+                                          f"iteration count {attrs['i'][:20]!r} is not a "
+                                          "positive 32-bit decimal number")
             if not nonce.startswith(self.nonce) or len(nonce) <= len(self.nonce):
                 raise AuthenticationError(f"{mech}: the server nonce does not extend the "
                                           "client nonce (possible attack or broken server)")
@@ -152,8 +162,7 @@ class Scram:
                 raise AuthenticationError(f"{mech}: the server asked for {iterations} "
                                           f"iterations, fewer than the minimum "
                                           f"{_SCRAM_MIN_ITERATIONS}")
-            salted = hashlib.pbkdf2_hmac(self.hash, saslprep(self.creds.password).encode(),
-                                         salt, iterations)
+            salted = self.salted_password(salt, iterations)
             client_key = self._hmac(salted, b"Client Key")
             stored_key = hashlib.new(self.hash, client_key).digest()
             without_proof = f"c=biws,r={nonce}"
@@ -169,7 +178,7 @@ class Scram:
             if "e" in attrs:
                 raise AuthenticationError(f"{mech} authentication failed: {attrs['e']}")
             try:
-                verifier = base64.b64decode(attrs["v"])
+                verifier = base64.b64decode(attrs["v"], validate=True)
             except (KeyError, ValueError):
                 raise AuthenticationError(f"{mech}: malformed server-final message") from None
             if not hmac.compare_digest(verifier, self._server_signature):
@@ -177,6 +186,15 @@ class Scram:
                                           "does not know this user's credentials)")
             return None
         raise AuthenticationError(f"{mech}: unexpected extra server message")
+
+
+def _iteration_count(text: str) -> Optional[int]:
+    """RFC 5802 ``i=`` as Kafka reads it (ASCII digits, a positive Java int), else None:
+    never a count PBKDF2 cannot take (hashlib raises OverflowError past 2**31-1)."""
+    if not re.fullmatch(r"[0-9]{1,10}", text):
+        return None
+    count = int(text)
+    return count if 0 < count <= 0x7FFFFFFF else None
 
 
 def _scram_attrs(text: str) -> dict:

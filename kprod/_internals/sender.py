@@ -26,6 +26,7 @@ from kprod._internals.network import NetworkClient
 from kprod._internals.produce_response import ProduceResponseHandler
 from kprod._internals.protocol import types
 from kprod._internals.protocol.primitives import ZERO_UUID
+from kprod._internals.telemetry import ClientTelemetry, TelemetrySender
 from kprod._internals.transactions import (
     ABORTING, FATAL_ERROR, TransactionAbortedError, TransactionManager, TxnRequest,
 )
@@ -48,7 +49,8 @@ class Sender:
                  idempotence: Optional[IdempotenceState], metrics: ProducerMetrics,
                  clock: Callable[[], float],
                  transactions: Optional[TransactionManager] = None,
-                 network: Optional[NetworkClient] = None) -> None:
+                 network: Optional[NetworkClient] = None,
+                 telemetry: Optional[ClientTelemetry] = None) -> None:
         self.config = config
         self.metadata = metadata
         self.acc = accumulator
@@ -81,6 +83,9 @@ class Sender:
         self.fatal_error: Optional[BaseException] = None
         self.responses = ProduceResponseHandler(config, metadata, accumulator, idempotence,
                                                 metrics, transactions, self._stopping)
+        # KIP-714 metrics push: its requests go to the least-loaded broker when due.
+        self.telemetry = (TelemetrySender(telemetry, self.network)
+                          if telemetry is not None else None)
         self.thread = threading.Thread(target=self._run, name="kprod-sender", daemon=True)
 
     @property
@@ -130,8 +135,11 @@ class Sender:
         try:
             while self.running:
                 self.run_once()
+            if self.telemetry is not None:
+                self.telemetry.initiate_close(self.clock())   # one terminating push
             # close(): keep sending until everything is done, unless forced.
-            while not self.force_close and (self.acc.has_undrained() or self.in_flight_batches):
+            while not self.force_close and (self.acc.has_undrained() or self.in_flight_batches
+                                            or self._telemetry_pending()):
                 if self.fatal_error is not None:
                     break
                 self.run_once()
@@ -160,8 +168,13 @@ class Sender:
             timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
             self._maybe_bump_epoch()
         timeout_ms = min(timeout_ms, self._send_produce_data(now))
+        if self.telemetry is not None:
+            timeout_ms = min(timeout_ms, self.telemetry.maybe_send(now))
         for response in self.network.poll(timeout_ms, now):
             response.complete()
+
+    def _telemetry_pending(self) -> bool:
+        return self.telemetry is not None and not self.telemetry.done
 
     def _topics_in_use(self) -> Set[str]:
         return (self.acc.topics_with_batches()
@@ -277,7 +290,7 @@ class Sender:
     def _abort_undrained(self, error: BaseException) -> None:
         """Java abortUndrainedBatches: queued batches of an aborted transaction fail."""
         for batch in self.acc.abort_undrained(error):
-            self.metrics.record_error(batch.record_count)
+            self.metrics.record_error(batch.tp[0], batch.record_count)
 
     def _fatal(self, error: BaseException) -> None:
         log.error("Fatal producer error: %s", error)
@@ -361,22 +374,21 @@ class Sender:
         topics: Dict[str, List[types.PartitionProduceData]] = {}
         metrics = self.metrics
         touch = self.metadata.touch
-        records = size = 0
+        records = 0
         for batch in batches:
             payload = batch.payload
             assert payload is not None           # drained batches are closed
             records += batch.record_count
-            size += len(payload)
             if idem is not None:
                 idem.assign(batch, transactional=self.txn is not None)
-            if batch.attempts == 0:
-                # record-queue-time-avg / compression-rate-avg (Java records them when a
-                # batch is drained); only first attempts, a retry is the same batch.
-                metrics.record_queue_time(now - batch.created_ms)
-                builder = batch.builder
-                if builder is not None:
-                    metrics.record_compression(builder.uncompressed_size_in_bytes,
-                                               len(payload))
+            # Java's updateProduceRequestMetrics, per batch put into a request.
+            builder = batch.builder
+            metrics.record_batch(
+                batch.tp[0], batch.record_count, len(payload),
+                builder.max_record_size if builder is not None else 0, batch.attempts == 0,
+                now - batch.created_ms,
+                len(payload) / builder.uncompressed_size_in_bytes
+                if builder is not None and builder.uncompressed_size_in_bytes else None)
             batch.in_flight = True
             batch.last_attempt_ms = now
             if self.guarantee_order:
@@ -415,7 +427,7 @@ class Sender:
                                   names_by_id)
 
         now_sent = now
-        metrics.record_request(len(batches), records, size)
+        metrics.record_request(records)
         self.network.send(conn, "Produce", body, on_response, expect_response=self.acks != 0)
 
     def _expire(self, now: float) -> float:

@@ -36,8 +36,21 @@ def build_context(get: Callable[[str, Any], Any]) -> ssl.SSLContext:
                           "(kprod allows TLSv1.2 and TLSv1.3 only)")
     if not enabled:
         raise ConfigError("Setting 'ssl.enabled.protocols' is empty")
-    ctx.minimum_version = min(_VERSIONS[p] for p in enabled)
-    ctx.maximum_version = max(_VERSIONS[p] for p in enabled)
+    # ssl.protocol is the version family of Java's SSLContext: "TLSv1.2" caps the
+    # session at TLS 1.2, "TLSv1.3" and "TLS" allow what ssl.enabled.protocols allows.
+    protocol = (get("ssl.protocol", "TLSv1.3") or "").strip()
+    if protocol not in ("TLSv1.3", "TLSv1.2", "TLS"):
+        raise ConfigError(f"Setting 'ssl.protocol': unsupported {protocol!r} (kprod allows "
+                          "TLSv1.3, TLSv1.2 or TLS)")
+    highest = max(_VERSIONS[p] for p in enabled)
+    if protocol == "TLSv1.2":
+        highest = min(highest, ssl.TLSVersion.TLSv1_2)
+    lowest = min(_VERSIONS[p] for p in enabled)
+    if lowest > highest:
+        raise ConfigError(f"Settings 'ssl.protocol' ({protocol}) and 'ssl.enabled.protocols' "
+                          f"({', '.join(enabled)}) leave no TLS version to use")
+    ctx.minimum_version = lowest
+    ctx.maximum_version = highest
     algorithm = (get("ssl.endpoint.identification.algorithm", "https") or "").strip().lower()
     if algorithm not in ("", "https"):
         raise ConfigError("Setting 'ssl.endpoint.identification.algorithm' must be 'https' "

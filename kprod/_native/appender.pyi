@@ -1,4 +1,4 @@
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple
 
 from kprod._native.partition import PartitionChooser
 from kprod.record import RecordMetadata
@@ -19,6 +19,7 @@ class RecordFuture:
     def result(self, timeout: Optional[float] = None) -> RecordMetadata: ...
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]: ...
     def add_done_callback(self, fn: Callable[["RecordFuture"], Any]) -> None: ...
+    def __await__(self) -> Generator[Any, None, RecordMetadata]: ...
 
 class BatchCore:
     builder: Any
@@ -39,6 +40,7 @@ class SendPath:
     accumulator: Any
     wakeup: Callable[[], None]
     partitioner: PartitionChooser
+    default_callback: Optional[Callable[[Any, Optional[BaseException]], Any]]
     def send(self, topic: Any, value: Any = None, key: Any = None,
              partition: Optional[int] = None, timestamp: Optional[int] = None,
              headers: Any = None, callback: Optional[Callable[..., Any]] = None, *,

@@ -21,6 +21,8 @@ from kprod.errors import KafkaTimeoutError
 from kprod.record import RecordMetadata
 
 cdef object _RecordMetadata = RecordMetadata
+cdef object _await_record = None     # kprod._internals.loop_bridge.await_record (lazy:
+                                     # importing asyncio costs every sync user too)
 
 
 cdef class BatchCore:
@@ -64,6 +66,9 @@ cdef class RecordFuture:
     # The send() callback, while pending: the future itself is the entry in its batch's
     # callback list (no per-record GC-tracked tuple; run_callbacks clears it).
     cdef object _callback
+    # The first add_done_callback(fn) while pending, the same way (run_callbacks calls
+    # it with the future after the send() callback): no tuple and no lock per record.
+    cdef object _done_callback
 
     def __init__(self, batch, int32_t delta, int64_t timestamp, Py_ssize_t key_size,
                  Py_ssize_t value_size):
@@ -137,9 +142,28 @@ cdef class RecordFuture:
     def exception(self, timeout=None):
         return self._wait(timeout, False).error
 
+    def __await__(self):
+        """``await future`` (asyncio): the RecordMetadata, or raises the record's error.
+        No asyncio.Future per record: see kprod._internals.loop_bridge."""
+        global _await_record
+        if _await_record is None:
+            from kprod._internals.loop_bridge import await_record
+            _await_record = await_record
+        return _await_record(self)
+
     def add_done_callback(self, fn):
         """Call ``fn(future)`` when done (on the I/O thread, or now if already done)."""
         cdef int32_t d
+        batch = self._batch
+        if self._done_callback is None and batch._split is None and not batch._done:
+            # Atomic under the GIL (no Python code runs between the checks and the
+            # append): the batch completes either after this (and runs fn) or before.
+            callbacks = batch._callbacks
+            if callbacks is not None:
+                self._done_callback = fn
+                if self._callback is None:      # else the future is listed already
+                    PyList_Append(callbacks, self)
+                return
         while True:
             registered = self._current(&d).add_done_callback(fn, self)
             if registered is not None:      # None: split meanwhile, route again
@@ -205,7 +229,9 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
 
     ``callbacks`` holds the entries of the completed ``result``: a RecordFuture whose
     send() callback is pending (see ``try_append``), called ``(metadata, None)`` or
-    ``(None, error)``, or a ``(callback, future)`` done callback, called ``(future)``.
+    ``(None, error)``, and/or whose first done callback is (``add_done_callback``),
+    called ``(future)`` after it, or a ``(callback, future)`` done callback, called
+    ``(future)``.
     An Exception
     from a callback is handed to ``on_callback_error(callback)`` inside the except
     block (so it can log the traceback) and the loop goes on."""
@@ -223,6 +249,14 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
             future = entry
             callback = (<RecordFuture>entry)._callback
             (<RecordFuture>entry)._callback = None   # the future may outlive the batch
+            done_callback = (<RecordFuture>entry)._done_callback
+            if done_callback is not None:
+                (<RecordFuture>entry)._done_callback = None
+                if callback is not None:
+                    _run_send_callback(callback, future, result, error, topic, partition,
+                                       base, append_time, on_callback_error)
+                callback = done_callback
+                send_callback = False
         else:
             callback = (<tuple?>entry)[0]
             future = (<tuple>entry)[1]
@@ -240,6 +274,25 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
                 callback(future)
         except Exception:  # a user's callback must not stop the I/O thread
             on_callback_error(callback)
+
+
+cdef int _run_send_callback(object callback, object future, object result, object error,
+                            object topic, object partition, int64_t base,
+                            int64_t append_time, object on_callback_error) except -1:
+    """A send() callback of a future that also has a done callback (run_callbacks)."""
+    cdef RecordFuture rf
+    try:
+        if error is not None:
+            callback(None, error)
+        elif type(future) is RecordFuture and (<RecordFuture>future)._batch is result:
+            rf = <RecordFuture>future
+            callback(_make_metadata(topic, partition, base, append_time, rf, rf._delta),
+                     None)
+        else:
+            callback(future.metadata(), None)
+    except Exception:
+        on_callback_error(callback)
+    return 0
 
 
 @cython.binding(False)      # a plain builtin: CPython's fast call path
@@ -365,6 +418,10 @@ cdef class SendPath:
     cdef public object accumulator     # RecordAccumulator (its .queues dict)
     cdef public object wakeup          # Sender.wakeup
     cdef public PartitionChooser partitioner   # the accumulator's (same rule as slow)
+    # The interceptors' on_acknowledgement chain, as the callback of records sent
+    # without one (None: no interceptor acknowledges); a record with its own callback
+    # takes the slow path, which chains both.
+    cdef public object default_callback
     cdef object _snapshot              # the metadata snapshot the cache below is for
     cdef dict _topics                  # topic -> TopicState
 
@@ -420,7 +477,8 @@ cdef class SendPath:
         cdef Py_ssize_t key_size = -1, value_size = -1, n, p
         cdef int64_t ts
         if (not self.enabled or headers is not None or type(topic) is not str
-                or (callback is not None and not PyCallable_Check(callback))
+                or (callback is not None and (self.default_callback is not None
+                                              or not PyCallable_Check(callback)))
                 or (key is not None and type(key) is not bytes)
                 or (value is not None and type(value) is not bytes)):
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
@@ -445,7 +503,7 @@ cdef class SendPath:
             tstate.sticky = state
         if timestamp is None:
             ts = _now_ms()
-        elif type(timestamp) is int:
+        elif type(timestamp) is int and 0 <= timestamp <= 0x7FFFFFFFFFFFFFFF:
             ts = timestamp
         else:
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
@@ -459,7 +517,8 @@ cdef class SendPath:
             tstate.queues[p] = q
         cdef Py_ssize_t appended
         cdef bint full
-        future = _append((<PartitionQueue>q).batches, ts, key, value, None, callback,
+        future = _append((<PartitionQueue>q).batches, ts, key, value, None,
+                         callback if callback is not None else self.default_callback,
                          key_size, value_size, &appended, &full)
         if future is None:                     # needs a new batch: the slow path opens it
             return self.slow(topic, value, key, p if state is None else None, ts, headers,

@@ -17,6 +17,7 @@ cdef class RecordBatchBuilder:
     cdef Py_ssize_t _write_limit   # batch.size
     cdef double _ratio             # estimated compression ratio (Java's estimator)
     cdef int32_t _count
+    cdef Py_ssize_t _max_record    # largest record appended, bytes (record-size-max)
     cdef int64_t _base_ts
     cdef int64_t _max_ts
     cdef int64_t _producer_id

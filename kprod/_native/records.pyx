@@ -282,6 +282,7 @@ cdef class RecordBatchBuilder:
             self._write_limit = write_limit
         self._ratio = estimated_compression_ratio
         self._count = 0
+        self._max_record = 0
         self._base_ts = 0
         self._max_ts = 0
         self._producer_id = producer_id
@@ -398,6 +399,8 @@ cdef class RecordBatchBuilder:
             raise RuntimeError("headers changed while the record was written")
 
         self._pos += total
+        if total > self._max_record:
+            self._max_record = total
         if offset_delta == 0:
             self._base_ts = timestamp_ms
             self._max_ts = timestamp_ms
@@ -505,6 +508,11 @@ cdef class RecordBatchBuilder:
     @property
     def num_records(self):
         return self._count
+
+    @property
+    def max_record_size(self):
+        """Bytes of the largest record appended (Java's ProducerBatch.maxRecordSize)."""
+        return self._max_record
 
     @property
     def is_full(self):

@@ -79,7 +79,8 @@ _PRIMITIVE_DEFAULT_CHECKS: Dict[str, Callable[[Any], bool]] = {
     "null": lambda v: v is None,
     "boolean": lambda v: isinstance(v, bool),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(1 << 31) <= v < (1 << 31),
-    "long": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(1 << 63) <= v < (1 << 63),
+    "long": lambda v: (isinstance(v, int) and not isinstance(v, bool)
+                       and -(1 << 63) <= v < (1 << 63)),
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "string": lambda v: isinstance(v, str),
@@ -324,7 +325,8 @@ class AvroSerializer:
     def _as_record(self, data: Any, topic: str) -> Any:
         if self._to_dict is not None:
             return self._to_dict(data, (topic, self.is_key))
-        if isinstance(data, Mapping) or not dataclasses.is_dataclass(data) or isinstance(data, type):
+        if (isinstance(data, Mapping) or not dataclasses.is_dataclass(data)
+                or isinstance(data, type)):
             return data
         return dataclasses.asdict(data)
 

@@ -236,7 +236,8 @@ class SchemaRegistryClient:
         cached = self._id_by_schema.get(key)
         if cached is not None:
             return cached
-        reply = self._request("POST", f"/subjects/{_quote(subject)}/versions", _schema_body(text, schema_type))
+        reply = self._request("POST", f"/subjects/{_quote(subject)}/versions",
+                              _schema_body(text, schema_type))
         schema_id = int(reply["id"])
         with self._lock:
             self._id_by_schema[key] = schema_id
@@ -245,13 +246,15 @@ class SchemaRegistryClient:
 
     def lookup_schema(self, subject: str, schema: SchemaLike,
                       schema_type: str = "AVRO") -> RegisteredSchema:
-        """The registered version of ``schema`` under ``subject`` (40403 error if absent). Cached."""
+        """The registered version of ``schema`` under ``subject`` (40403 error if absent).
+        Cached."""
         text = canonical_schema_str(schema)
         key = (subject, text)
         cached = self._registered_by_schema.get(key)
         if cached is not None:
             return cached
-        reply = self._request("POST", f"/subjects/{_quote(subject)}", _schema_body(text, schema_type))
+        reply = self._request("POST", f"/subjects/{_quote(subject)}",
+                              _schema_body(text, schema_type))
         registered = self._registered(reply, subject)
         with self._lock:
             self._registered_by_schema[key] = registered

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import security as _security
@@ -101,6 +101,8 @@ class KafkaCluster:
     :param sasl_users: ``{mechanism: {user: password}}`` replacing the default users.
     :param port: the PLAINTEXT port of the first broker (default: a free one), e.g. 9092
         so that examples written for ``localhost:9092`` run as written.
+    :param classpath: extra classpath entries (jars or class directories) for the node
+        JVMs after Kafka's own, e.g. a test plugin named in ``broker_config``.
     """
 
     def __init__(self, brokers: int = 1, version: str | None = None,
@@ -110,7 +112,8 @@ class KafkaCluster:
                  startup_timeout: float = 120.0, fast_startup: bool = True,
                  listeners: tuple[str, ...] | list[str] = (),
                  sasl_users: Mapping[str, Mapping[str, str]] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None,
+                 classpath: Sequence[str | os.PathLike[str]] = ()) -> None:
         if brokers < 1:
             raise ValueError("brokers must be >= 1")
         if port is not None and not 0 < port < 65536:
@@ -128,6 +131,7 @@ class KafkaCluster:
         self.startup_timeout = startup_timeout
         self._num = brokers
         self._broker_config = dict(broker_config or {})
+        self._classpath = os.pathsep.join(str(p) for p in classpath)
         self._owns_work_dir = work_dir is None
         self._work_dir = pathlib.Path(work_dir) if work_dir is not None else None
         self._nodes: dict[int, _Node] = {}
@@ -441,7 +445,7 @@ class KafkaCluster:
         """
         first, *others = self._nodes.values()
         cmd = [java_executable(), "-Xmx256m", "-XX:TieredStopAtLevel=1",
-               *log_config_args(self.version, "tools"), "-cp", str(libs / "*"),
+               *log_config_args(self.version, "tools"), "-cp", self._java_classpath(libs),
                "kafka.tools.StorageTool", "format", "-t", cluster_id,
                "-c", str(first.dir / "server.properties")]
         if any(_security.LISTENERS[n][0].startswith("SASL") for n in self._listeners):
@@ -456,13 +460,17 @@ class KafkaCluster:
             shutil.copytree(first.dir / "data", node.dir / "data")
             _rewrite_meta_properties(node.dir / "data" / "meta.properties", node.node_id)
 
+    def _java_classpath(self, libs: pathlib.Path) -> str:
+        return str(libs / "*") + (os.pathsep + self._classpath if self._classpath else "")
+
     def _launch(self, node: _Node) -> None:
         libs = kafka_libs_dir(self.version)
         cmd = [java_executable(), f"-Xmx{self.heap}", "-Xms64m", *self.jvm_options,
                f"-Djava.io.tmpdir={node.dir / 'tmp'}",  # zstd/snappy unpack native libs here
                f"-Dkafka.logs.dir={node.dir / 'logs'}",
                *log_config_args(self.version, "broker"),
-               "-cp", str(libs / "*"), "kafka.Kafka", str(node.dir / "server.properties")]
+               "-cp", self._java_classpath(libs), "kafka.Kafka",
+               str(node.dir / "server.properties")]
         node.started_lines_seen = _count_lines(node.server_log, _STARTED_LINE)
         if node._log_handle is not None:
             node._log_handle.close()

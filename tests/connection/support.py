@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -337,3 +338,32 @@ def produce_every_codec_and_read_back(bootstrap: str, topic: str, n: int = 25) -
     assert offsets == sorted(offsets) and offsets[0] >= 0
     assert [b - a for a, b in zip(offsets, offsets[1:])] == [n] * (len(offsets) - 1)
     check_read_back(bootstrap, topic, 0, produced)
+
+
+class ListeningPeer:
+    """A listening socket on 127.0.0.1 that treats every accepted connection with
+    ``behave(conn)`` (on its own thread); ``connections`` are the accepted ones."""
+
+    def __init__(self, behave) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.behave = behave
+        self.connections = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            self.behave(conn)
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.connections:
+            conn.close()

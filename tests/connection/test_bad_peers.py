@@ -361,7 +361,7 @@ def test_api_versions_unsupported_loop_is_bounded(loop, peer):
         peer.send_frame(proto.encode_response("ApiVersions", 0, header.correlation_id,
                                               api_versions_response({18: (0, 4)}, error_code=35)))
         cid = header.correlation_id
-        loop.run_until(lambda: conn.state == CLOSED or (
+        loop.run_until(lambda cid=cid: conn.state == CLOSED or (
             conn.in_flight and conn.in_flight[0].correlation_id != cid
             and not conn.wants_write()), [conn])
         if conn.state == CLOSED:

@@ -52,10 +52,10 @@ def test_reconnect_backoff_grows_exponentially_with_jitter_and_is_capped():
         loop.attach(conn)
         waits = []
         try:
-            for attempt in range(9):
+            for _attempt in range(9):
                 assert conn.can_connect(clock.now)
                 conn.connect(clock.now)
-                loop.run_until(lambda: conn.state == CLOSED, [conn], 5)
+                loop.run_until(lambda conn=conn: conn.state == CLOSED, [conn], 5)
                 assert isinstance(conn.last_error, KafkaConnectionError)
                 assert "connection refused" in str(conn.last_error)
                 wait = conn.next_attempt_ms - clock.now
@@ -106,7 +106,7 @@ def test_setup_timeout_grows_and_message_reports_the_real_elapsed_time():
     conn._rng = random.Random(1)
     try:
         timeouts = []
-        for attempt in range(3):
+        for _attempt in range(3):
             clock.now = max(clock.now, conn.next_attempt_ms)
             conn.connect(clock.now)
             assert conn.state == CONNECTING

@@ -39,7 +39,8 @@ def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def check_accounting(pool: BufferPool, outstanding: int) -> None:
-    assert pool.available_memory == pool.unallocated_memory + pool.free_buffers * pool.pool_buffer_size
+    assert pool.available_memory == (pool.unallocated_memory
+                                     + pool.free_buffers * pool.pool_buffer_size)
     assert pool.available_memory + outstanding == pool.total_memory
 
 
@@ -250,7 +251,7 @@ def test_close_wakes_waiters_with_error():
     waiters = [Allocator(pool, s, LONG_MS, f"W{s}", order, lock) for s in (10, 50)]
     for i, w in enumerate(waiters):
         w.start()
-        wait_until(lambda: pool.queued == i + 1)
+        wait_until(lambda i=i: pool.queued == i + 1)
     pool.close()
     for w in waiters:
         w.join(10)

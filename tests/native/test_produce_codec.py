@@ -1,7 +1,7 @@
-"""Native Produce codec (kprod._native.produce_request / produce_response) against the Python protocol codec
-(kprod._internals.protocol) as the reference: byte-identical requests, field-by-field
-identical responses, robustness on malformed input, and one round trip through a
-real broker read back with confluent-kafka."""
+"""Native Produce codec (kprod._native.produce_request / produce_response) against the
+Python protocol codec (kprod._internals.protocol) as the reference: byte-identical
+requests, field-by-field identical responses, robustness on malformed input, and one
+round trip through a real broker read back with confluent-kafka."""
 from __future__ import annotations
 
 import os
@@ -22,6 +22,7 @@ from kprod._native import produce_response as decoder
 from kprod._native.bufferpool import standalone_buffer
 from kprod._native.records import RecordBatchBuilder
 from kprod.errors import ProtocolError
+from tests.producer.readback import read_all
 
 
 # The Python codec is the reference; this module writes its bodies as plain dicts, so
@@ -43,7 +44,7 @@ def encode_response(api, version, correlation_id, body):
 def decode_response(api, version, frame, **kwargs):
     correlation_id, body = proto.decode_response(api, version, frame, **kwargs)
     return correlation_id, body.to_dict()
-from tests.producer.readback import read_all
+
 
 VERSIONS = range(3, 14)
 FUZZ = settings(max_examples=int(os.environ.get("KPROD_FUZZ_EXAMPLES", "200")), deadline=None,
@@ -246,7 +247,8 @@ def test_response_agrees_with_python_decoder(version):
     got_id, got = decoder.decode_produce_frame(version, frame, expected_correlation_id=99)
     assert got_id == correlation_id == 99
     assert as_dict(got) == expected
-    assert as_dict(decoder.decode_produce_response(version, frame, header_size(version))) == expected
+    assert as_dict(decoder.decode_produce_response(version, frame,
+                                                   header_size(version))) == expected
     body = frame[header_size(version):]
     assert as_dict(decoder.decode_produce_response(version, body)) == expected
     assert as_dict(decoder.decode_produce_response(version, memoryview(bytearray(frame)),

@@ -10,7 +10,7 @@ import pytest
 from kprod import compression as codecs
 from kprod._native import records as r
 from kprod._native.bufferpool import BufferPool, standalone_buffer
-from kprod.errors import ConfigError, IllegalStateError
+from kprod.errors import ConfigError, IllegalStateError, StaleBufferError
 
 from .records_helpers import crc32c as reference_crc32c
 
@@ -71,15 +71,19 @@ def test_golden_83_byte_batch():
 
 def test_golden_batch_reads_back():
     (batch,) = r.read_batches(GOLDEN_83)
-    assert (batch.base_offset, batch.length, batch.partition_leader_epoch, batch.magic) == (0, 71, -1, 2)
+    assert (batch.base_offset, batch.length, batch.partition_leader_epoch,
+            batch.magic) == (0, 71, -1, 2)
     assert batch.crc == 0x97CFDB6D
-    assert (batch.attributes, batch.compression, batch.is_transactional, batch.is_control) == (0, 0, False, False)
+    assert (batch.attributes, batch.compression, batch.is_transactional,
+            batch.is_control) == (0, 0, False, False)
     assert (batch.last_offset_delta, batch.base_timestamp, batch.max_timestamp) == (1, TS, TS + 5)
-    assert (batch.producer_id, batch.producer_epoch, batch.base_sequence, batch.records_count) == (-1, -1, -1, 2)
+    assert (batch.producer_id, batch.producer_epoch, batch.base_sequence,
+            batch.records_count) == (-1, -1, -1, 2)
     assert batch.size_in_bytes == 83 and batch.next_offset == 2 and len(batch) == 2
     r0, r1 = batch.records
     assert (r0.offset, r0.timestamp, r0.key, r0.value, r0.headers) == (0, TS, b"k", b"v", [])
-    assert (r1.offset, r1.timestamp, r1.key, r1.value, r1.headers) == (1, TS + 5, None, b"vv", [("h", b"x")])
+    assert (r1.offset, r1.timestamp, r1.key, r1.value,
+            r1.headers) == (1, TS + 5, None, b"vv", [("h", b"x")])
 
 
 def test_header_fields_written_like_java():
@@ -109,12 +113,14 @@ def test_record_size_upper_bound_java_formula():
 
 def test_any_bytes_like_key_value_and_headers():
     b = builder()
-    b.append(TS, bytearray(b"ka"), memoryview(b"va"), ((b"bk", bytearray(b"hv")), ["lk", memoryview(b"x")]))
+    b.append(TS, bytearray(b"ka"), memoryview(b"va"),
+             ((b"bk", bytearray(b"hv")), ["lk", memoryview(b"x")]))
     b.append(TS, b"", b"", [])
     b.append(TS, None, None, iter([("gen", None)]))
     (batch,) = r.read_batches(b.close())
     recs = batch.records
-    assert (recs[0].key, recs[0].value, recs[0].headers) == (b"ka", b"va", [("bk", b"hv"), ("lk", b"x")])
+    assert (recs[0].key, recs[0].value,
+            recs[0].headers) == (b"ka", b"va", [("bk", b"hv"), ("lk", b"x")])
     assert (recs[1].key, recs[1].value, recs[1].headers) == (b"", b"", [])
     assert (recs[2].key, recs[2].value, recs[2].headers) == (None, None, [("gen", None)])
 
@@ -294,7 +300,7 @@ def test_buffer_held_until_builder_dies():
     b.append(TS, None, b"v")
     buf.release()                       # owner releases early: the builder's view keeps it
     assert pool.available_memory < 10_000
-    with pytest.raises(Exception):
+    with pytest.raises(StaleBufferError, match="was released"):
         b.close()                       # no new views of a released buffer
     del b
     assert pool.available_memory == 10_000
@@ -331,11 +337,13 @@ def test_restamp_rewrites_header_and_crc_only(codec):
     (batch,) = r.read_batches(after)            # CRC verified by the reader
     assert (batch.producer_id, batch.producer_epoch, batch.base_sequence) == (1234, 7, 99)
     assert batch.is_transactional and batch.compression == codec
-    assert (b.producer_id, b.producer_epoch, b.base_sequence, b.is_transactional) == (1234, 7, 99, True)
+    assert (b.producer_id, b.producer_epoch, b.base_sequence,
+            b.is_transactional) == (1234, 7, 99, True)
     from kafka.record.default_records import DefaultRecordBatch
     k = DefaultRecordBatch(after)
     assert k.validate_crc()
-    assert (k.producer_id, k.producer_epoch, k.base_sequence, k.is_transactional) == (1234, 7, 99, True)
+    assert (k.producer_id, k.producer_epoch, k.base_sequence,
+            k.is_transactional) == (1234, 7, 99, True)
     assert [x.value for x in k] == [b"value" * i for i in range(20)]
     b.restamp(-1, -1, -1, False)
     assert bytes(view)[21:23] == bytes([0, codec])

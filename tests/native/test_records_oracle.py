@@ -18,7 +18,8 @@ blobs = st.one_of(st.none(), st.binary(max_size=300), st.just(b""))
 header_keys = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 headers = st.lists(st.tuples(header_keys, st.one_of(st.none(), st.binary(max_size=40))), max_size=4)
 records = st.lists(
-    st.tuples(st.integers(-(2**40), 2**40), blobs, blobs, headers),   # (ts delta, key, value, headers)
+    # (ts delta, key, value, headers)
+    st.tuples(st.integers(-(2**40), 2**40), blobs, blobs, headers),
     min_size=1, max_size=40,
 )
 SETTINGS = settings(max_examples=60, deadline=None,

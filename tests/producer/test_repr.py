@@ -19,7 +19,7 @@ def test_producer_repr_shows_client_id_bootstrap_and_state(kafka):
     producer.close(10)
     assert repr(producer).endswith(" closed>")
     plain = Producer(bootstrap_servers=kafka.bootstrap_servers)
-    assert "transactional.id" not in repr(plain) and "client.id=''" in repr(plain)
+    assert "transactional.id" not in repr(plain) and "client.id='producer-" in repr(plain)
     plain.close(10)
 
 

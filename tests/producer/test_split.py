@@ -113,7 +113,7 @@ def test_split_keeps_records_and_routes_every_future(compression):
     futures[-1].add_done_callback(lambda f: late.append(f.get(0).offset))
     base = 1000
     bases = []
-    for j, p in enumerate(pieces):
+    for p in pieces:
         bases.append(base)
         assert not batch.result.done            # flush() waits for the last piece
         p.complete(base, -1)

@@ -41,7 +41,8 @@ def specs() -> Dict[str, dict]:
 def _spec_default(f: dict, nullable: bool) -> Any:
     t = f["type"]
     d = f.get("default")
-    if t.startswith("[]") or t not in _INTS | {"bool", "string", "float64", "bytes", "records", "uuid"}:
+    scalars = _INTS | {"bool", "string", "float64", "bytes", "records", "uuid"}
+    if t.startswith("[]") or t not in scalars:
         return "<composite>"
     if d is None:
         return {"string": "", "bool": False, "float64": 0.0, "bytes": b"", "records": None,

@@ -59,7 +59,8 @@ def test_mutated_valid_responses(api, version, data):
     _decode(api, version, data.draw(_mutated(api, version)))
 
 
-@pytest.mark.parametrize("api,version", [(a, v) for a, v in PAIRS if a.name in ("Produce", "Metadata")],
+@pytest.mark.parametrize("api,version",
+                         [(a, v) for a, v in PAIRS if a.name in ("Produce", "Metadata")],
                          ids=ids([(a, v) for a, v in PAIRS if a.name in ("Produce", "Metadata")]))
 def test_every_truncation_is_a_protocol_error(api, version):
     resp = {"responses": [{"name": "topic", "partition_responses": [

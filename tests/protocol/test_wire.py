@@ -57,8 +57,9 @@ def test_golden_produce_v10_response_with_tagged_node_endpoints():
 
 
 def test_golden_produce_response_current_leader_tag():
+    leader = T.LeaderIdAndEpoch(leader_id=2, leader_epoch=5)
     part = T.PartitionProduceResponse(index=0, error_code=6, base_offset=-1,
-                                      current_leader=T.LeaderIdAndEpoch(leader_id=2, leader_epoch=5))
+                                      current_leader=leader)
     raw = encode_response("Produce", 10, 1, T.ProduceResponse(responses=[
         T.TopicProduceResponse(name="t", partition_responses=[part])]))
     _, got = decode_response("Produce", 10, raw)
@@ -142,7 +143,8 @@ def test_header_versions():
     assert response_header_version(BY_NAME["Produce"].response, 8) == 0
     chunks, _ = encode_request("ApiVersions", 3, 1, "c", T.ApiVersionsRequest())
     assert _join(chunks)[4 + 8 + 3] == 0  # request header v2: tag byte after client id
-    chunks, _ = encode_request("SaslHandshake", 1, 1, "c", T.SaslHandshakeRequest(mechanism="PLAIN"))
+    chunks, _ = encode_request("SaslHandshake", 1, 1, "c",
+                               T.SaslHandshakeRequest(mechanism="PLAIN"))
     assert _join(chunks)[4 + 8 + 3:] == b"\x00\x05PLAIN"  # header v1: no tag byte
 
 
@@ -179,8 +181,9 @@ def test_produce_records_are_not_copied():
 
 def test_produce_v13_topic_ids():
     tid = uuid.uuid4()
-    chunks, _ = encode_request("Produce", 13, 1, "c", T.ProduceRequest(acks=1, timeout_ms=5, topic_data=[
-        T.TopicProduceData(topic_id=tid, partition_data=[T.PartitionProduceData(3, b"xyz")])]))
+    chunks, _ = encode_request("Produce", 13, 1, "c", T.ProduceRequest(
+        acks=1, timeout_ms=5, topic_data=[
+            T.TopicProduceData(topic_id=tid, partition_data=[T.PartitionProduceData(3, b"xyz")])]))
     _, got = decode_request(_join(chunks)[4:])
     assert got.topic_data[0].topic_id == tid
     assert got.topic_data[0].name == ""  # not on the wire in v13

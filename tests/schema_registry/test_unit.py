@@ -187,7 +187,8 @@ def test_value_not_matching_schema_names_the_field():
         ser.serialize("t", {"id": 1, "name": "a", "email": 3})
     # Through the producer's serializer plumbing: reported for the value of the topic.
     fn = resolve_serializer(ser, "value.serializer")
-    with pytest.raises(SerializationError, match=r"Can't serialize value for topic 't'.*Customer\.id"):
+    with pytest.raises(SerializationError,
+                       match=r"Can't serialize value for topic 't'.*Customer\.id"):
         serialize_or_raise(fn, "t", {"id": "x", "name": "a"}, None, "value")
 
 

@@ -141,3 +141,23 @@ def test_silent_peer_times_out_in_tls_handshake():
         server.close()
         for s, _ in accepted:
             s.close()
+
+
+def test_ssl_protocol_caps_the_tls_version():
+    def settings(protocol, enabled=None):
+        values = {"ssl.protocol": protocol, "ssl.enabled.protocols": enabled}
+        return lambda k, d=None: values.get(k) if values.get(k) is not None else d
+
+    assert build_context(settings("TLSv1.3")).maximum_version == ssl.TLSVersion.TLSv1_3
+    assert build_context(settings("TLS")).maximum_version == ssl.TLSVersion.TLSv1_3
+    assert build_context(settings("TLSv1.2")).maximum_version == ssl.TLSVersion.TLSv1_2
+    with pytest.raises(ConfigError, match="ssl.protocol.*TLSv1.1"):
+        build_context(settings("TLSv1.1"))
+    with pytest.raises(ConfigError, match="leave no TLS version"):
+        build_context(settings("TLSv1.2", ("TLSv1.3",)))
+
+
+def test_sasl_without_a_mechanism_refuses_javas_gssapi_default():
+    with pytest.raises(ConfigError, match="GSSAPI"):
+        Producer({"bootstrap.servers": "127.0.0.1:1", "security.protocol": "SASL_PLAINTEXT",
+                  "sasl.username": "u", "sasl.password": "p"})

@@ -26,7 +26,8 @@ def test_clients_jar_has_protocol_specs() -> None:
         text = zf.read("common/message/ProduceRequest.json").decode()
     assert len(specs) > 150
     # Specs carry // comments (Kafka parses them with ALLOW_COMMENTS).
-    spec = json.loads("\n".join(l for l in text.splitlines() if not l.lstrip().startswith("//")))
+    spec = json.loads("\n".join(line for line in text.splitlines()
+                                if not line.lstrip().startswith("//")))
     assert spec["apiKey"] == 0 and spec["type"] == "request"
 
 

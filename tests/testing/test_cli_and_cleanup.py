@@ -84,7 +84,8 @@ def test_jvm_dies_with_killed_python(tmp_path: Path) -> None:
     env = _isolated_cache(tmp_path)
     code = ("import time; from kprod.testing import KafkaCluster\n"
             "kc = KafkaCluster().start(); print(kc.pid(1), flush=True); time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                            text=True)
     try:
         jvm = int(proc.stdout.readline())
         assert _alive(jvm)
@@ -102,7 +103,8 @@ def test_sigterm_stops_cluster(tmp_path: Path) -> None:
     env = _isolated_cache(tmp_path)
     code = ("import time; from kprod.testing import KafkaCluster\n"
             "kc = KafkaCluster().start(); print(kc.pid(1), flush=True); time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                            text=True)
     try:
         jvm = int(proc.stdout.readline())
         proc.send_signal(signal.SIGTERM)

@@ -61,7 +61,8 @@ def test_pause_and_resume(kafka: KafkaCluster, topic: str) -> None:
     finally:
         kafka.resume_broker(1)
     assert producer.flush(30) == 0  # delivered once the broker runs again
-    assert [m.value() for m in consume(kafka.bootstrap_servers, topic, 2)] == [b"warm-up", b"while-paused"]
+    values = [m.value() for m in consume(kafka.bootstrap_servers, topic, 2)]
+    assert values == [b"warm-up", b"while-paused"]
 
 
 def test_invalid_config_fails_fast_with_output() -> None:

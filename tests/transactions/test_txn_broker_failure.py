@@ -88,7 +88,7 @@ def transactions_under_broker_kills(three_brokers, make_topic) -> Producer:
     got = read_committed(bs, [t1, t2], timeout=120)
     values = defaultdict(int)
     last = {}
-    for topic, partition, offset, key, value in got:
+    for topic, partition, _offset, _key, value in got:
         values[value] += 1
         n, i = (int(x) for x in value.split(b":"))
         prev = last.get((topic, partition))
@@ -120,7 +120,7 @@ def _transactions(p, t1, t2, committed, aborted, outcomes, progress, gates) -> N
             for topic, key, value in records:
                 p.send(topic, value, key=key)
             if want_commit:
-                for attempt in range(10):
+                for _attempt in range(10):
                     try:
                         p.commit_transaction(20)
                         break
@@ -139,7 +139,7 @@ def _transactions(p, t1, t2, committed, aborted, outcomes, progress, gates) -> N
         except (_Abort, KafkaError) as exc:
             if not isinstance(exc, _Abort):
                 outcomes[f"aborted-after-{type(exc).__name__}"] += 1
-            for attempt in range(10):
+            for _attempt in range(10):
                 try:
                     p.abort_transaction(20)
                     break
@@ -159,13 +159,18 @@ class _Abort(Exception):
 def _state(p: Producer) -> str:
     """Producer internals for a failure message (diagnosing a stuck transaction)."""
     t, idem, acc, sender = p._txn, p._idempotence, p._accumulator, p._sender
+    sequences = [(tp, s.next_sequence, s.last_acked_sequence, s.in_flight, s.unresolved, s.epoch)
+                 for tp, s in idem.partitions.items()]
+    topics = p._metadata.snapshot.topics
+    leaders = topics and {name: info.leaders for name, info in topics.items()}
+    conns = [(c.node_id, c.state, len(c.in_flight)) for c in sender.network.connections.values()]
     return (f"state={t.state} last_error={t.last_error!r} "
             f"pending={[(r.api, r.target) for r in t.pending]} "
             f"in_flight={t.in_flight and t.in_flight.api} coordinators={t.coordinators} "
             f"incomplete={acc.incomplete_snapshot()} "
             f"queued={[(tp, list(q.batches)) for tp, q in acc.queues.items() if q.batches]} "
-            f"sequences={[(tp, s.next_sequence, s.last_acked_sequence, s.in_flight, s.unresolved, s.epoch) for tp, s in idem.partitions.items()]} "
+            f"sequences={sequences} "
             f"pid={idem.producer_id}/{idem.epoch} bump={idem.bump_requested} "
-            f"leaders={p._metadata.snapshot.topics and {t: i.leaders for t, i in p._metadata.snapshot.topics.items()}} "
+            f"leaders={leaders} "
             f"sender_in_flight={sender.in_flight_batches} "
-            f"conns={[(c.node_id, c.state, len(c.in_flight)) for c in sender.network.connections.values()]}")
+            f"conns={conns}")

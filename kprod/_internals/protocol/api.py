@@ -139,7 +139,8 @@ def _decode_body(codec: Codec, d: memoryview, p: int, e: int) -> Any:
         raise ProtocolError(f"{codec.message.name} v{codec.version}: malformed input "
                             f"({type(exc).__name__}: {exc})") from None
     if p != e:
-        raise ProtocolError(f"{codec.message.name} v{codec.version}: {e - p} unexpected trailing bytes")
+        raise ProtocolError(f"{codec.message.name} v{codec.version}: "
+                            f"{e - p} unexpected trailing bytes")
     return body
 
 

@@ -1,7 +1,7 @@
 """The client's own codec entry points, used by the connections: Produce requests and
-responses go through the native codec (kprod._native.produce_request / produce_response: one per request, on the
-I/O thread, where the generated Python codec cost ~10 us each way), every other message
-through the generated classes (:mod:`.api`).
+responses go through the native codec (kprod._native.produce_request / produce_response:
+one per request, on the I/O thread, where the generated Python codec cost ~10 us each way),
+every other message through the generated classes (:mod:`.api`).
 
 The native response objects have the generated classes' attribute names
 (``responses[i].partition_responses[j].error_code``, ``current_leader.leader_id``,

@@ -377,7 +377,8 @@ class _Gen:
             if nullable:
                 L.append(f"{sp}    {self.helper('write_null_array')}(buf, {flex})")
             else:
-                L.append(f"{sp}    buf.append(1)" if flex else f"{sp}    buf += b'\\x00\\x00\\x00\\x00'")
+                L.append(f"{sp}    buf.append(1)" if flex
+                         else f"{sp}    buf += b'\\x00\\x00\\x00\\x00'")
             L.append(f"{sp}else:")
             if flex:
                 L.append(f"{sp}    buf += {self.helper('uvarint_bytes')}(len({var}) + 1)")
@@ -409,7 +410,8 @@ class _Gen:
         L = ["def {name}(d, p, e):", f"    o = new({type_name})"]
         done: set = set()
         regular = [f for f in fields if f.present(v) and not f.tagged(v)]
-        tagged = sorted((f for f in fields if f.present(v) and f.tagged(v)), key=lambda f: f.tag or 0)
+        tagged = sorted((f for f in fields if f.present(v) and f.tagged(v)),
+                        key=lambda f: f.tag or 0)
         i = 0
         while i < len(regular):
             f = regular[i]
@@ -527,7 +529,8 @@ class _Gen:
             if _is_fixed(et) and et != "uuid":
                 size = P.FIXED_SIZES[et]
                 self.helper("unpack_from")
-                L.append(f"{sp}    {var} = list(unpack_from(f'>{{{n}}}{P.FIXED_FORMATS[et]}', d, p))")
+                L.append(f"{sp}    {var} = "
+                         f"list(unpack_from(f'>{{{n}}}{P.FIXED_FORMATS[et]}', d, p))")
                 L.append(f"{sp}    p += {n} * {size}")
                 return L
             L.append(f"{sp}    {var} = []")
@@ -676,7 +679,8 @@ def generated_files() -> Dict[Path, str]:
              "    request = types.MetadataRequest(topics=[types.MetadataRequestTopic(name=\"t\")])",
              "",
              "Top-level classes are ``<Api>Request`` / ``<Api>Response``; nested structs carry",
-             "the spec's struct type name. " + header + '"""',
+             "the spec's struct type name.",
+             header + '"""',
              "from __future__ import annotations", ""]
     by_module: Dict[str, List[str]] = {}
     for module, cls in all_classes:

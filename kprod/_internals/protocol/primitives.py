@@ -94,7 +94,7 @@ def varlong_bytes(n: int) -> bytes:
 def _read_uleb(d: memoryview, p: int, e: int, where: str, max_bytes: int) -> Tuple[int, int]:
     result = 0
     shift = 0
-    for i in range(max_bytes):
+    for _ in range(max_bytes):
         if p >= e:
             raise truncated(where, 1, p, e)
         b = d[p]
@@ -253,7 +253,8 @@ def _utf8(d: memoryview, p: int, n: int, where: str) -> str:
         raise fail(where, f"invalid UTF-8 ({exc.reason})") from None
 
 
-def read_string(d: memoryview, p: int, e: int, where: str, nullable: bool) -> Tuple[Optional[str], int]:
+def read_string(d: memoryview, p: int, e: int, where: str,
+                nullable: bool) -> Tuple[Optional[str], int]:
     if p + 2 > e:
         raise truncated(where, 2, p, e)
     n = (d[p] << 8) | d[p + 1]
@@ -267,7 +268,8 @@ def read_string(d: memoryview, p: int, e: int, where: str, nullable: bool) -> Tu
     return _utf8(d, p, n, where), p + n
 
 
-def read_compact_string(d: memoryview, p: int, e: int, where: str, nullable: bool) -> Tuple[Optional[str], int]:
+def read_compact_string(d: memoryview, p: int, e: int, where: str,
+                        nullable: bool) -> Tuple[Optional[str], int]:
     n, p = read_uvarint(d, p, e, where)
     if n == 0:
         if nullable:

@@ -5,9 +5,9 @@ from typing import Dict, NamedTuple, Tuple
 
 from ..schema import Message
 from . import (add_offsets_to_txn, add_partitions_to_txn, api_versions, create_topics,
-               delete_topics, describe_configs, end_txn, find_coordinator, init_producer_id,
-               list_offsets, metadata, produce, sasl_authenticate, sasl_handshake,
-               txn_offset_commit)
+               delete_topics, describe_configs, end_txn, find_coordinator,
+               get_telemetry_subscriptions, init_producer_id, list_offsets, metadata,
+               produce, push_telemetry, sasl_authenticate, sasl_handshake, txn_offset_commit)
 
 
 class Api(NamedTuple):
@@ -38,6 +38,8 @@ APIS: Tuple[Api, ...] = (
     _api("EndTxn", end_txn, (0, 5)),
     _api("TxnOffsetCommit", txn_offset_commit, (0, 5)),
     _api("SaslAuthenticate", sasl_authenticate, (0, 2)),
+    _api("GetTelemetrySubscriptions", get_telemetry_subscriptions, (0, 0)),
+    _api("PushTelemetry", push_telemetry, (0, 0)),
     # The admin client's (kprod.admin).
     _api("ListOffsets", list_offsets, (1, 10)),
     _api("CreateTopics", create_topics, (2, 7)),
