@@ -6,15 +6,15 @@ STAMP := $(VENV)/.kprod-installed
 # A path entry (.pth) instead of setuptools' import hook, so mypy and IDEs find kprod.
 EDITABLE := --config-settings editable_mode=compat
 
-.PHONY: venv build test test-fast typecheck lint bench bench-quick bench-micro debug-build \
-	fuzz fuzz-build fuzz-build-asan clean
+.PHONY: venv build test test-fast typecheck lint wheel-test bench bench-quick bench-micro \
+	debug-build fuzz fuzz-build fuzz-build-asan clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "setuptools>=68" wheel "Cython>=3.0.10"
+	$(PY) -m pip install -q "setuptools>=77" wheel "Cython>=3.0.10"
 	$(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro,fuzz]'
 	touch $(STAMP)
 
@@ -40,6 +40,12 @@ typecheck: build
 
 lint: venv
 	$(PY) -m ruff check kprod tests $(RUFF_ARGS)
+
+# python -m build (sdist, and the wheel from it), the wheel installed into a clean venv
+# outside the repository (binary packages only: no Cython, no compiler), smoke-tested
+# there against a broker from the installed kprod.testing (.ci/wheel_smoke.sh).
+wheel-test: venv
+	PYTHON=$(abspath $(PY)) .ci/wheel_smoke.sh
 
 # End-to-end: kprod vs confluent-kafka, Java (our own runner, bench/java, compiled with
 # javac on first use), kafka-python, aiokafka and the broker's own ceiling (raw Produce

@@ -429,7 +429,8 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         run.valid = not problems
         return run
     finally:
-        cluster.admin().delete_topics([topic])   # keep the broker lean; async is fine
+        with cluster.admin() as admin:           # keep the broker lean; async is fine
+            admin.delete_topics([topic], wait=False)
 
 
 def warm_broker(cluster: Any, seconds: float = 8.0) -> None:
@@ -461,7 +462,8 @@ def warm_broker(cluster: Any, seconds: float = 8.0) -> None:
             if not i & 1023:
                 producer.poll(0)
         producer.flush(60)
-    cluster.admin().delete_topics([topic])
+    with cluster.admin() as admin:
+        admin.delete_topics([topic], wait=False)
 
 
 # -- planning ------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Every producer setting: name, type, default, allowed values, and validation.
+"""Every producer setting: name, type, default, allowed values, and validation; and the
+admin client's (:class:`AdminConfig`, the producer's connection and security settings
+plus Java's ``AdminClientConfig`` ones).
 
 Names and defaults follow the Java client's ``ProducerConfig`` (Kafka 4.x,
 including KIP-1030's linger.ms=5). Settings are given with Kafka's dotted
@@ -11,7 +13,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from kprod.errors import ConfigError
@@ -300,13 +302,7 @@ class ProducerConfig(Mapping[str, Any]):
 
     def _check_combinations(self) -> None:
         v, user = self._values, self.user_set
-        if not v["bootstrap.servers"]:
-            raise ConfigError("Setting 'bootstrap.servers' must list at least one host:port")
-        for server in v["bootstrap.servers"]:
-            host, sep, port = server.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ConfigError(
-                    f"Invalid entry {server!r} in 'bootstrap.servers': expected host:port")
+        _check_bootstrap(v["bootstrap.servers"])
         if v["acks"] == "-1":
             v["acks"] = "all"
         if v["transaction.two.phase.commit.enable"]:
@@ -384,6 +380,16 @@ class ProducerConfig(Mapping[str, Any]):
         return -1 if self._values["acks"] == "all" else int(self._values["acks"])
 
 
+def _check_bootstrap(servers: Sequence[str]) -> None:
+    if not servers:
+        raise ConfigError("Setting 'bootstrap.servers' must list at least one host:port")
+    for server in servers:
+        host, sep, port = server.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"Invalid entry {server!r} in 'bootstrap.servers': expected host:port")
+
+
 def _unknown_message(name: str) -> str:
     if name in REMOVED:
         return f"Setting '{name}' is no longer supported: {REMOVED[name]}"
@@ -401,3 +407,79 @@ def settings_table(names: Sequence[str] = ()) -> str:
         default = "(required)" if s.default is NO_DEFAULT else repr(s.default)
         rows.append(f"| `{s.name}` | `{default}` | {s.doc} |")
     return "\n".join(rows)
+
+
+# -- the admin client's settings (Java's AdminClientConfig) ---------------------------
+
+def _admin_default(name: str, default: Any) -> Setting:
+    """A producer setting the admin client shares, with the admin client's Java default."""
+    return replace(SETTINGS_BY_NAME[name], default=default)
+
+
+_SHARED_WITH_ADMIN = (
+    "bootstrap.servers", "client.id", "client.dns.lookup", "request.timeout.ms",
+    "retry.backoff.ms", "retry.backoff.max.ms", "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms", "socket.connection.setup.timeout.ms",
+    "socket.connection.setup.timeout.max.ms", "send.buffer.bytes",
+    "security.protocol", "connections.max.reauth.ms",
+) + tuple(s.name for s in SETTINGS if s.name.startswith(("ssl.", "sasl.")))
+
+ADMIN_SETTINGS: Tuple[Setting, ...] = tuple(SETTINGS_BY_NAME[n] for n in _SHARED_WITH_ADMIN) + (
+    _admin_default("receive.buffer.bytes", 65536),
+    _admin_default("connections.max.idle.ms", 300000),
+    _int("default.api.timeout.ms", 60000,
+         "Upper bound of one admin call, retries included, when the call gives no timeout.",
+         high=INT32_MAX),
+    _int("retries", INT32_MAX, "How often a failed admin request is retried (bounded by "
+         "the call's timeout).", high=INT32_MAX),
+)
+
+ADMIN_SETTINGS_BY_NAME: Dict[str, Setting] = {s.name: s for s in ADMIN_SETTINGS}
+
+
+class AdminConfig(Mapping[str, Any]):
+    """Validated, typed admin client settings (read-only mapping by dotted name), with
+    Java's ``AdminClientConfig`` names and defaults. A producer-only setting is an
+    error here, not silently ignored."""
+
+    def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
+        values: Dict[str, Any] = {}
+        for source in (config or {}), kwargs:
+            for raw_name, raw in source.items():
+                name = normalize_name(str(raw_name))
+                if name in values:
+                    raise ConfigError(f"Setting '{name}' given twice")
+                setting = ADMIN_SETTINGS_BY_NAME.get(name)
+                if setting is None:
+                    close = difflib.get_close_matches(name, ADMIN_SETTINGS_BY_NAME, n=1,
+                                                      cutoff=0.6)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    kind = " (a producer setting)" if name in SETTINGS_BY_NAME else ""
+                    raise ConfigError(f"Unknown admin client setting '{name}'{kind}{hint}")
+                values[name] = setting.coerce(raw)
+        self.user_set = frozenset(values)
+        for setting in ADMIN_SETTINGS:
+            if setting.name not in values:
+                if setting.default is NO_DEFAULT:
+                    raise ConfigError(f"Missing required setting '{setting.name}'")
+                values[setting.name] = setting.default
+        _check_bootstrap(values["bootstrap.servers"])
+        if values["retry.backoff.max.ms"] < values["retry.backoff.ms"]:
+            values["retry.backoff.max.ms"] = values["retry.backoff.ms"]
+        if values["reconnect.backoff.max.ms"] < values["reconnect.backoff.ms"]:
+            values["reconnect.backoff.max.ms"] = values["reconnect.backoff.ms"]
+        self._values = values
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[normalize_name(name)]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        shown = {k: ("<hidden>" if ADMIN_SETTINGS_BY_NAME[k].secret and v is not None else v)
+                 for k, v in self._values.items() if k in self.user_set}
+        return f"AdminConfig({shown})"

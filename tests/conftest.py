@@ -1,13 +1,15 @@
 """Shared fixtures: real local Kafka clusters from :mod:`kprod.testing`.
 
 * ``kafka``         – session-wide single broker (started on first use)
-* ``kafka_cluster`` – session-wide 3-node cluster (RF=3, min.insync.replicas=2), lazy
+* ``three_brokers`` – session-wide 3-node cluster (RF=3, min.insync.replicas=2), lazy
 * ``make_topic``    – factory: ``make_topic(partitions=1, replication_factor=1, configs=None,
                       cluster=None) -> name`` (unique name; ``cluster`` defaults to ``kafka``)
 * ``topic``         – one fresh single-partition topic on ``kafka``
 
 Tests using these get the ``kafka`` marker automatically (``cluster`` for the 3-node one),
-so ``-m "not kafka"`` runs without Java/Maven.
+so ``-m "not kafka"`` runs without Java/Maven. The kprod pytest plugin's fixtures
+(``kafka_cluster``, ``kafka_bootstrap``, ``kafka_topic``) are for users' projects: a test
+here that asks for one is a usage error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import pytest
 
 from kprod.testing import KafkaCluster
 
-_KAFKA_FIXTURES = {"kafka", "kafka_cluster", "make_topic", "topic"}
+_KAFKA_FIXTURES = {"kafka", "three_brokers", "make_topic", "topic"}
+# kprod.pytest_plugin's (loaded in every run once kprod is installed); tests/testing/
+# test_pytest_plugin.py tests them in a project of its own.
+_PLUGIN_FIXTURES = {"kafka_cluster", "kafka_bootstrap", "kafka_topic"}
 _topic_counter = itertools.count(1)
 
 
@@ -32,7 +37,7 @@ def kafka() -> Iterator[KafkaCluster]:
 
 
 @pytest.fixture(scope="session")
-def kafka_cluster() -> Iterator[KafkaCluster]:
+def three_brokers() -> Iterator[KafkaCluster]:
     """Three combined broker+controller nodes for the whole session.
 
     Tests that stop/kill/pause nodes must bring them back before returning.
@@ -65,7 +70,13 @@ def topic(make_topic: Callable[..., str]) -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
+        plugin = sorted(names & _PLUGIN_FIXTURES)
+        if plugin:   # a second broker per session, and kafka_cluster is 1 node, not 3
+            raise pytest.UsageError(
+                f"{item.nodeid} uses {plugin}, the kprod pytest plugin's fixtures (for "
+                f"users' projects); kprod's tests use kafka (1 broker), three_brokers "
+                f"(3 nodes), make_topic and topic from tests/conftest.py")
         if names & _KAFKA_FIXTURES:
             item.add_marker(pytest.mark.kafka)
-        if "kafka_cluster" in names:
+        if "three_brokers" in names:
             item.add_marker(pytest.mark.cluster)

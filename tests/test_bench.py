@@ -304,7 +304,7 @@ def _payload(tmp_path):
                             for p in os.environ.get("PATH", "").split(os.pathsep)),
                     reason="no javac")
 def test_java_runner_sends_the_same_records_keys_and_headers(kafka, make_topic, tmp_path):
-    from kprod.testing.reference import consume
+    from tests.reference import consume
     topic = make_topic(partitions=3)
     spec = _spec(bootstrap=kafka.bootstrap_servers, topic=topic, num_records=2000,
                  warmup_records=301, key_size=16, headers=3, payload_file=_payload(tmp_path),
@@ -347,7 +347,7 @@ def test_produce_response_parser_checks_bounds():
 @pytest.mark.parametrize("acks,codec", [("all", "none"), ("1", "lz4"), ("0", "zstd")])
 def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, tmp_path,
                                                              acks, codec):
-    from kprod.testing.reference import consume
+    from tests.reference import consume
     topic = make_topic(partitions=3)
     spec = _spec(bootstrap=kafka.bootstrap_servers, topic=topic, num_records=3001,
                  key_size=16, headers=1, payload_file=_payload(tmp_path), partitions=3,

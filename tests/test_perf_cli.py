@@ -52,7 +52,7 @@ def test_unthrottled_run_summary_and_broker_count(kafka, make_topic):
 
 
 def test_throttled_run_progress_lines_and_payload_file(kafka, make_topic, tmp_path):
-    from kprod.testing.reference import consume
+    from tests.reference import consume
 
     topic = make_topic()
     payloads = tmp_path / "payloads.txt"

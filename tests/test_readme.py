@@ -10,7 +10,8 @@ that replace the quoted names in the program; ``records`` are counted afterwards
 confluent-kafka's consumer (read_committed); ``registry`` provides a schema registry
 (for ``http://localhost:8081/apis/ccompat/v7``), ``secure`` a SASL_SSL listener (for
 ``broker1:9093``, ``/etc/kafka/ca.pem``, user ``app``). ``localhost:9092`` becomes the
-test broker's address.
+test broker's address. ``pytest`` marks a test module for the kprod pytest plugin, run by
+pytest in a directory of its own (the plugin starts its broker).
 """
 from __future__ import annotations
 
@@ -120,9 +121,12 @@ def test_example_runs_as_written(example: Example, request: pytest.FixtureReques
     assert "unmarked" not in example.options, (
         f"{example.document}:{example.line}: a python block needs an "
         f"<!-- example: ... --> comment above it (see tests/test_readme.py)")
-    known = {"topics", "records", "registry", "secure"}
+    known = {"topics", "records", "registry", "secure", "pytest"}
     assert set(example.options) <= known, f"unknown options {set(example.options) - known}"
     code = example.code
+    if "pytest" in example.options:
+        _run_pytest_example(example, tmp_path)
+        return
     if "secure" in example.options:
         cluster = request.getfixturevalue("secure_cluster")
         mechanism = "SCRAM-SHA-512"
@@ -156,3 +160,18 @@ def test_example_runs_as_written(example: Example, request: pytest.FixtureReques
     for topic, expected in _pairs(example.options.get("records", "")).items():
         assert topic in renamed, f"records={topic} but no topics={topic}"
         assert _count(cluster.bootstrap_servers, renamed[topic]) == expected, report
+
+
+def _run_pytest_example(example: Example, tmp_path: pathlib.Path) -> None:
+    """A test module for the kprod pytest plugin: pytest runs it in a directory of its
+    own; the plugin's kafka_cluster starts the broker, so no address is replaced."""
+    assert set(example.options) == {"pytest"}, "pytest examples take no other options"
+    assert BOOTSTRAP not in example.code, "a pytest example uses the kafka_bootstrap fixture"
+    (tmp_path / "test_example.py").write_text(example.code)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test_example.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    report = f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}\n--- program\n{example.code}"
+    assert done.returncode == 0, report
+    tests = example.code.count("\ndef test_")
+    assert tests and f"{tests} passed" in done.stdout, report

@@ -1,6 +1,7 @@
 """Test and benchmark support: a real local Apache Kafka (KRaft) started from Maven jars.
 
-Needs a JDK (17+) and Maven on PATH; confluent-kafka for topic readiness checks.
+Needs a JDK (17+) and Maven on PATH. Topics are created and checked with
+:class:`kprod.admin.AdminClient`; nothing here imports confluent-kafka.
 """
 
 from .artifacts import (

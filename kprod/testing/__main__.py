@@ -5,20 +5,18 @@ manual runs.
 Ctrl+C, SIGTERM or ``python -m kprod.testing stop`` (found via a state file in the
 cache dir). It ignores SIGHUP, so ``nohup python -m kprod.testing start &`` outlives
 the shell that started it. The cluster does not auto-create topics:
-``python -m kprod.testing create-topic NAME --partitions N`` creates one (with Kafka's
-own TopicCommand, on the running cluster unless ``--bootstrap`` says otherwise).
+``python -m kprod.testing create-topic NAME --partitions N`` creates one (with
+:class:`kprod.admin.AdminClient`, on the running cluster unless ``--bootstrap`` says
+otherwise) and returns once every partition's leader serves it.
 """
 
 from __future__ import annotations
 
 import argparse
 import pathlib
-import subprocess
 import sys
 
 from .artifacts import (
-    KafkaArtifactsError,
-    java_tool_command,
     kafka_libs_dir,
     kafka_version,
 )
@@ -63,31 +61,25 @@ def _create_topic(args: argparse.Namespace) -> int:
                   "give --bootstrap HOST:PORT", file=sys.stderr)
             return 1
         bootstrap = state["bootstrap_servers"]
-        version = state.get("version")
-    else:
-        version = None
     if args.partitions < 1 or args.replication_factor < 1:
         print("--partitions and --replication-factor must be >= 1", file=sys.stderr)
         return 1
-    command = ["--bootstrap-server", bootstrap, "--create", "--topic", args.name,
-               "--partitions", str(args.partitions),
-               "--replication-factor", str(args.replication_factor)]
+    configs = {}
     for setting in args.config:
-        command += ["--config", setting]
+        name, sep, value = setting.partition("=")
+        if not sep or not name:
+            print(f"--config takes NAME=VALUE, got {setting!r}", file=sys.stderr)
+            return 1
+        configs[name] = value
+    from kprod.admin import AdminClient
+    from kprod.errors import KafkaError
+
     try:
-        tool = java_tool_command("org.apache.kafka.tools.TopicCommand", *command,
-                                 version=version, heap="-Xmx256m")
-    except KafkaArtifactsError as exc:
-        print(f"create-topic: {exc}", file=sys.stderr)
-        return 1
-    done = subprocess.run(tool, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    if done.returncode != 0:
-        # TopicCommand says what went wrong on one stdout line ("Error while executing
-        # topic command : Topic 'x' already exists."); its log lines repeat it on stderr.
-        lines = [line for line in done.stdout.splitlines() if line.strip()]
-        reason = lines[-1] if lines else done.stderr.strip() or f"exit {done.returncode}"
-        reason = reason.replace("Error while executing topic command : ", "")
-        print(f"create-topic {args.name}: {reason}", file=sys.stderr)
+        with AdminClient({"bootstrap.servers": bootstrap}) as admin:
+            admin.create_topic(args.name, args.partitions, args.replication_factor, configs,
+                               timeout=args.timeout)
+    except KafkaError as exc:   # typed: TOPIC_ALREADY_EXISTS, INVALID_REPLICATION_FACTOR, ...
+        print(f"create-topic {args.name}: {exc}", file=sys.stderr)
         return 1
     print(f"created topic {args.name} ({args.partitions} partitions, replication factor "
           f"{args.replication_factor}) on {bootstrap}")
@@ -124,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a topic setting, e.g. --config max.message.bytes=2000000")
     create.add_argument("--bootstrap", default=None, metavar="HOST:PORT",
                         help="default: the cluster 'start' is running")
+    create.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds to wait for the topic's leaders (default 60)")
     create.set_defaults(func=_create_topic)
     fetch = sub.add_parser("fetch", help="download the jars and print their directory")
     fetch.add_argument("--version", default=None)

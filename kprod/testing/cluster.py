@@ -3,7 +3,9 @@
 Each node is a separate JVM started from the Maven-fetched jars (see
 :mod:`kprod.testing.artifacts`). Nodes run in their own process group and, on
 Linux, get ``PR_SET_PDEATHSIG`` so they die with the Python process; live
-clusters are also stopped at interpreter exit and on SIGTERM.
+clusters are also stopped at interpreter exit and on SIGTERM (handlers installed when
+the first cluster starts, not on import). Topics are created and checked with
+:class:`kprod.admin.AdminClient`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import security as _security
+
+if TYPE_CHECKING:
+    from kprod.admin import AdminClient
 
 __all__ = ["KafkaCluster", "KafkaClusterError"]
 
@@ -290,42 +295,17 @@ class KafkaCluster:
 
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1,
                      configs: Mapping[str, Any] | None = None, timeout: float = 30.0) -> str:
-        """Create a topic and wait until every live broker sees it with all leaders elected.
-
-        Readiness is checked independently of kprod, with confluent-kafka's AdminClient.
-        """
-        from confluent_kafka.admin import NewTopic  # lazy: only needed by tests
-
-        topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
-                         config={k: str(v) for k, v in (configs or {}).items()})
-        admin = self.admin()  # must outlive the future, or the request is aborted
-        admin.create_topics([topic], operation_timeout=timeout)[name].result(timeout)
-        self.wait_for_topic(name, partitions, timeout=timeout)
-        self._wait_leaders_serving(name, partitions, timeout)
+        """Create a topic (with :class:`kprod.admin.AdminClient`) and wait until every
+        live broker sees it with all leaders elected, and every leader serves it."""
+        with self._admin() as admin:
+            admin.create_topic(name, partitions, replication_factor, configs, wait=False,
+                               timeout=timeout)
+            self.wait_for_topic(name, partitions, timeout=timeout)
+            # Metadata can name a leader a moment before that broker has taken the
+            # leadership over (KRaft publishes the image first), and a raw Produce then
+            # gets NOT_LEADER_OR_FOLLOWER: ListOffsets retries until each leader answers.
+            admin.list_offsets(name, timeout=timeout)
         return name
-
-    def _wait_leaders_serving(self, name: str, partitions: int, timeout: float) -> None:
-        """Every partition's leader answers ListOffsets. Metadata can name a leader a
-        moment before that broker has taken the leadership over (KRaft publishes the
-        image first), and a raw Produce then gets NOT_LEADER_OR_FOLLOWER."""
-        from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-        probe = Consumer({"bootstrap.servers": self.bootstrap_servers,
-                          "group.id": "kprod-testing-probe", "socket.timeout.ms": 5000})
-
-        def serving() -> bool:
-            try:
-                for p in range(partitions):
-                    probe.get_watermark_offsets(TopicPartition(name, p), timeout=5,
-                                                cached=False)
-            except KafkaException:
-                return False
-            return True
-
-        try:
-            self._wait_until(serving, timeout, f"topic {name!r}: a leader does not serve")
-        finally:
-            probe.close()
 
     def wait_for_topic(self, name: str, partitions: int | None = None, *, in_sync: bool = False,
                        timeout: float = 30.0) -> None:
@@ -334,26 +314,27 @@ class KafkaCluster:
         With ``in_sync=True`` also wait until every partition's ISR equals its replica set
         (e.g. after a restarted broker caught up).
         """
-        def ready() -> bool:
-            for node in self._live_nodes():
-                meta = self._admin_for(node).list_topics(name, timeout=5)
-                t = meta.topics.get(name)
-                if t is None or t.error is not None or not t.partitions:
-                    return False
-                if partitions is not None and len(t.partitions) != partitions:
-                    return False
-                for p in t.partitions.values():
-                    if p.leader < 0 or p.error is not None:
+        with self._admin() as admin:
+            def ready() -> bool:
+                for node in self._live_nodes():
+                    topic = admin.describe_topics([name], node=node.node_id, timeout=5)[name]
+                    if not topic.partitions:
                         return False
-                    if in_sync and sorted(p.isrs) != sorted(p.replicas):
+                    if partitions is not None and len(topic.partitions) != partitions:
                         return False
-            return True
+                    for p in topic.partitions:
+                        if p.leader is None:
+                            return False
+                        if in_sync and sorted(p.isr) != sorted(p.replicas):
+                            return False
+                return True
 
-        self._wait_until(ready, timeout, f"topic {name!r} not ready on all brokers")
+            self._wait_until(ready, timeout, f"topic {name!r} not ready on all brokers")
 
-    def admin(self, **config: Any):
-        """A confluent_kafka ``AdminClient`` bootstrapped on the whole cluster."""
-        from confluent_kafka.admin import AdminClient
+    def admin(self, **config: Any) -> "AdminClient":
+        """A :class:`kprod.admin.AdminClient` bootstrapped on the whole cluster (close it,
+        or use it as a context manager); ``config`` adds admin settings."""
+        from kprod.admin import AdminClient
 
         return AdminClient({"bootstrap.servers": self.bootstrap_servers, **config})
 
@@ -391,11 +372,9 @@ class KafkaCluster:
     def _live_nodes(self) -> list[_Node]:
         return [n for n in self._nodes.values() if n.alive() and not n.paused]
 
-    def _admin_for(self, node: _Node):
-        # One client per broker so each broker's own metadata view is checked.
-        from confluent_kafka.admin import AdminClient
-
-        return AdminClient({"bootstrap.servers": node.address, "socket.timeout.ms": 5000})
+    def _admin(self) -> "AdminClient":
+        # Short request timeouts: a broker that is restarting is asked again soon.
+        return self.admin(**{"request.timeout.ms": 5000})
 
     def _write_config(self, node: _Node) -> None:
         multi = self._num > 1
@@ -523,14 +502,16 @@ class KafkaCluster:
         """Wait until the cluster metadata lists ``ids`` as (unfenced) brokers."""
         if self._num == 1:
             return  # "started" already implies the sole broker is unfenced
-        def registered() -> bool:
-            for node in self._live_nodes():
-                if not ids <= set(self._admin_for(node).list_topics(timeout=5).brokers):
-                    return False
-            return True
+        with self._admin() as admin:
+            def registered() -> bool:
+                for node in self._live_nodes():   # each broker's own view
+                    seen = admin.describe_cluster(node=node.node_id, timeout=5).brokers
+                    if not ids <= {b.node_id for b in seen}:
+                        return False
+                return True
 
-        self._wait_until(registered, max(1.0, deadline - time.monotonic()),
-                         f"brokers {sorted(ids)} not visible in cluster metadata")
+            self._wait_until(registered, max(1.0, deadline - time.monotonic()),
+                             f"brokers {sorted(ids)} not visible in cluster metadata")
 
     def _wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -695,12 +676,16 @@ def _tail(path: pathlib.Path, n: int) -> list[str]:
 _LIVE: set[KafkaCluster] = set()
 _LIVE_LOCK = threading.Lock()
 _SIGTERM_INSTALLED = False
+_ATEXIT_INSTALLED = False
 
 
 def _register(cluster: KafkaCluster) -> None:
-    global _SIGTERM_INSTALLED
+    global _SIGTERM_INSTALLED, _ATEXIT_INSTALLED
     with _LIVE_LOCK:
         _LIVE.add(cluster)
+        if not _ATEXIT_INSTALLED:    # not at import: only a process that starts a cluster
+            atexit.register(stop_all_clusters)
+            _ATEXIT_INSTALLED = True
         # Python's default SIGTERM action skips atexit; convert it into a clean stop.
         # Only when nobody else handles SIGTERM and we can (main thread).
         if (not _SIGTERM_INSTALLED and threading.current_thread() is threading.main_thread()
@@ -730,5 +715,3 @@ def _on_sigterm(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 
-
-atexit.register(stop_all_clusters)

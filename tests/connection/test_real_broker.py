@@ -110,7 +110,8 @@ def test_metadata_lists_topics_partitions_leaders_and_ids(kafka, make_topic, loo
             assert p.offline_replicas == []
     assert ids[three] != ids[one]
     # The topic ids agree with what librdkafka's admin client reports.
-    admin = kafka.admin()          # must outlive the futures
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})  # outlives the futures
     described = admin.describe_topics(TopicCollection([three, one]))
     for name, fut in described.items():
         tid = fut.result(20).topic_id

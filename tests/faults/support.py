@@ -100,8 +100,9 @@ def check_exactly_once(bootstrap: str, topic: str, futures, allow_failed: bool =
 
 
 def leader_of(cluster, topic: str, partition: int) -> int:
-    md = cluster.admin().list_topics(topic, timeout=10)
-    return md.topics[topic].partitions[partition].leader
+    with cluster.admin() as admin:       # kprod.admin
+        leader = admin.describe_topics(topic, timeout=10)[topic].partitions[partition].leader
+    return -1 if leader is None else leader
 
 
 def restore(cluster, topic: Optional[str] = None, timeout: float = 120.0) -> None:

@@ -30,61 +30,61 @@ def _producer(cluster, **extra) -> Producer:
     return Producer(cfg)
 
 
-def test_leader_sigkill_and_restart_twice(kafka_cluster, make_topic):
-    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=kafka_cluster)
-    producer = _producer(kafka_cluster)
+def test_leader_sigkill_and_restart_twice(three_brokers, make_topic):
+    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=three_brokers)
+    producer = _producer(three_brokers)
     try:
         producer.partitions_for(topic)
         work = KeyedWorkload(producer, topic, total=200_000, rate=6000).start()
         killed = []
         for i, at in enumerate((0.15, 0.5)):
             work.wait_progress(at)
-            victim = leader_of(kafka_cluster, topic, i)      # a partition in full use
-            kafka_cluster.kill_broker(victim)
+            victim = leader_of(three_brokers, topic, i)      # a partition in full use
+            three_brokers.kill_broker(victim)
             killed.append(victim)
             time.sleep(2.0)
-            kafka_cluster.start_broker(victim)
-            kafka_cluster.wait_for_topic(topic, in_sync=True, timeout=120)
+            three_brokers.start_broker(victim)
+            three_brokers.wait_for_topic(topic, in_sync=True, timeout=120)
         work.join()
         producer.flush(180)
-        stats = check_exactly_once(kafka_cluster.bootstrap_servers, topic, work.futures)
+        stats = check_exactly_once(three_brokers.bootstrap_servers, topic, work.futures)
         print(f"killed {killed}: {stats}; retries {producer.metrics()['record-retry-total']}")
         assert stats["acked"] >= 0.99 * stats["sent"], stats
     finally:
         producer.close(10)
-        restore(kafka_cluster, topic)
+        restore(three_brokers, topic)
 
 
-def test_leader_paused_longer_than_request_timeout(kafka_cluster, make_topic):
-    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=kafka_cluster)
-    producer = _producer(kafka_cluster, **{"request.timeout.ms": 3000})
+def test_leader_paused_longer_than_request_timeout(three_brokers, make_topic):
+    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=three_brokers)
+    producer = _producer(three_brokers, **{"request.timeout.ms": 3000})
     try:
         producer.partitions_for(topic)
         work = KeyedWorkload(producer, topic, total=100_000, rate=6000).start()
         work.wait_progress(0.25)
-        victim = leader_of(kafka_cluster, topic, 0)
-        kafka_cluster.pause_broker(victim)
+        victim = leader_of(three_brokers, topic, 0)
+        three_brokers.pause_broker(victim)
         try:
             time.sleep(8.0)      # > request.timeout.ms, > broker.session.timeout.ms (3 s)
         finally:
-            kafka_cluster.resume_broker(victim)
+            three_brokers.resume_broker(victim)
         work.join()
         producer.flush(180)
-        stats = check_exactly_once(kafka_cluster.bootstrap_servers, topic, work.futures)
+        stats = check_exactly_once(three_brokers.bootstrap_servers, topic, work.futures)
         print(f"paused {victim}: {stats}; retries {producer.metrics()['record-retry-total']}")
         assert producer.metrics()["record-retry-total"] > 0      # the pause really hit us
         assert stats["acked"] >= 0.99 * stats["sent"], stats
     finally:
         producer.close(10)
-        restore(kafka_cluster, topic)
+        restore(three_brokers, topic)
 
 
-def test_majority_down_sends_time_out_then_recover(kafka_cluster, make_topic):
+def test_majority_down_sends_time_out_then_recover(three_brokers, make_topic):
     """Two of three nodes down (no controller quorum, no ISR of 2): sends retry until
     delivery.timeout.ms, then fail with KafkaTimeoutError; once the nodes are back,
     new sends succeed and nothing acknowledged is lost."""
-    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=kafka_cluster)
-    producer = _producer(kafka_cluster, **{"delivery.timeout.ms": 8000,
+    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=three_brokers)
+    producer = _producer(three_brokers, **{"delivery.timeout.ms": 8000,
                                            "request.timeout.ms": 3000, "linger.ms": 5})
     futures = []
     seq = [0] * 50
@@ -103,11 +103,11 @@ def test_majority_down_sends_time_out_then_recover(kafka_cluster, make_topic):
         before = send_some(2000)
         producer.flush(60)
         assert all(f.exception(0) is None for _, _, f in before)
-        survivor = leader_of(kafka_cluster, topic, 0)
-        down = [b for b in kafka_cluster.broker_ids if b != survivor]
+        survivor = leader_of(three_brokers, topic, 0)
+        down = [b for b in three_brokers.broker_ids if b != survivor]
         try:
             for b in down:
-                kafka_cluster.kill_broker(b)
+                three_brokers.kill_broker(b)
             start = time.monotonic()
             during = send_some(2000)
             for _, _, f in during:
@@ -123,15 +123,15 @@ def test_majority_down_sends_time_out_then_recover(kafka_cluster, make_topic):
             assert elapsed < 8 + 3 + 15, elapsed       # bounded by delivery.timeout.ms
         finally:
             for b in down:
-                kafka_cluster.start_broker(b)
-        kafka_cluster.wait_for_topic(topic, in_sync=True, timeout=120)
+                three_brokers.start_broker(b)
+        three_brokers.wait_for_topic(topic, in_sync=True, timeout=120)
         after = send_some(2000)
         producer.flush(120)
         after_errors = [f.exception(0) for _, _, f in after]
         assert all(e is None for e in after_errors), \
             next(e for e in after_errors if e is not None)
-        stats = check_exactly_once(kafka_cluster.bootstrap_servers, topic, futures)
+        stats = check_exactly_once(three_brokers.bootstrap_servers, topic, futures)
         print(f"majority down {down}: {stats}")
     finally:
         producer.close(10)
-        restore(kafka_cluster, topic)
+        restore(three_brokers, topic)

@@ -39,16 +39,16 @@ def _leader(admin: AdminClient, topic: str) -> int:
     return admin.list_topics(topic, timeout=20).topics[topic].partitions[0].leader
 
 
-def test_leader_hint_reroutes_the_retry_without_metadata(kafka_cluster, make_topic, tmp_path):
-    topic = make_topic(partitions=1, replication_factor=3, cluster=kafka_cluster)
-    admin = AdminClient({"bootstrap.servers": kafka_cluster.bootstrap_servers})
-    with Producer({"bootstrap.servers": kafka_cluster.bootstrap_servers,
+def test_leader_hint_reroutes_the_retry_without_metadata(three_brokers, make_topic, tmp_path):
+    topic = make_topic(partitions=1, replication_factor=3, cluster=three_brokers)
+    admin = AdminClient({"bootstrap.servers": three_brokers.bootstrap_servers})
+    with Producer({"bootstrap.servers": three_brokers.bootstrap_servers,
                    "metadata.max.age.ms": 600_000, "acks": "all"}) as p:
         assert p.send(topic, b"before").get(30).offset == 0
         old_leader = p._metadata.leader_for((topic, 0))
         replicas = list(p._metadata.snapshot.topics[topic].partitions[0].replicas)
         new_leader = next(r for r in replicas if r != old_leader)
-        _reorder_replicas(kafka_cluster, topic,
+        _reorder_replicas(three_brokers, topic,
                           [new_leader] + [r for r in replicas if r != new_leader], tmp_path)
         deadline = time.monotonic() + 60
         while _leader(admin, topic) != new_leader:
@@ -87,5 +87,5 @@ def test_leader_hint_reroutes_the_retry_without_metadata(kafka_cluster, make_top
     # Nothing from a Metadata request was used between the hint and the retry.
     between = events[events.index(produce[1]):events.index(produce[2])]
     assert not [e for e in between if e[:2] == ("response", "Metadata")], events
-    assert [m.value for m in read_all(kafka_cluster.bootstrap_servers, topic, expected=2)] == \
+    assert [m.value for m in read_all(three_brokers.bootstrap_servers, topic, expected=2)] == \
         [b"before", b"after"]

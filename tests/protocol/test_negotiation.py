@@ -12,7 +12,9 @@ def test_api_keys_table():
         "Produce": 0, "Metadata": 3, "FindCoordinator": 10, "SaslHandshake": 17,
         "ApiVersions": 18, "InitProducerId": 22, "AddPartitionsToTxn": 24,
         "AddOffsetsToTxn": 25, "EndTxn": 26, "TxnOffsetCommit": 28, "SaslAuthenticate": 36,
-        "GetTelemetrySubscriptions": 71, "PushTelemetry": 72}
+        "GetTelemetrySubscriptions": 71, "PushTelemetry": 72,
+        # the admin client's (kprod.admin)
+        "ListOffsets": 2, "CreateTopics": 19, "DeleteTopics": 20, "DescribeConfigs": 32}
     assert set(SUPPORTED_VERSIONS) == set(API_KEYS.values())
 
 

@@ -439,3 +439,24 @@ def test_wrong_password_fails_send_promptly_then_recovers_nothing_silently(secur
         assert "SCRAM-SHA-512" in str(info.value) and "Bad-Pw-31337" not in str(info.value)
     finally:
         p.close(5)
+
+
+def test_admin_client_over_sasl_ssl(secure, request):
+    """kprod.admin uses the producer's security settings: create a topic, produce over
+    SASL_SSL, count it with ListOffsets; a wrong password is an AuthenticationError."""
+    from kprod.admin import AdminClient
+
+    cfg = _security(secure, "SASL_SSL", "SCRAM-SHA-512")
+    name = f"sec-admin-{request.node.name}"[:200]
+    with AdminClient(cfg) as admin:
+        admin.create_topic(name, 2, 1)
+        assert [p.leader for p in admin.describe_topics(name)[name].partitions] == [1, 1]
+        with Producer({**cfg, "max.block.ms": 20000}) as producer:
+            for i in range(50):
+                producer.send(name, b"v%d" % i, partition=i % 2)
+            producer.flush(30)
+        assert sum(o.offset for o in admin.list_offsets(name).values()) == 50
+    assert len(read_all(secure.bootstrap_servers, name, 50)) == 50
+    with AdminClient({**cfg, "sasl.password": "wrong"}) as admin:
+        with pytest.raises(AuthenticationError):
+            admin.list_topics(timeout=30)

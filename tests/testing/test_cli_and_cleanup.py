@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kprod.testing import kafka_libs_dir, kafka_version
-from kprod.testing.reference import consume, produce
+from tests.reference import consume, produce
 
 
 def _isolated_cache(tmp_path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kprod.testing import kafka_libs_dir, kafka_version
-from kprod.testing.reference import consume
+from tests.reference import consume
 
 from .test_cli_and_cleanup import _alive, _jvm_children, _wait_dead
 
@@ -72,7 +72,8 @@ def test_nohup_start_survives_sighup_creates_topics_and_stops(tmp_path: Path) ->
         again = subprocess.run([*CLI, "create-topic", "orders", "--partitions", "3"],
                                env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 1 and again.stderr.strip().splitlines() == [
-            "create-topic orders: Topic 'orders' already exists."]
+            "create-topic orders: TOPIC_ALREADY_EXISTS: topic 'orders': "
+            "Topic 'orders' already exists."]
         too_many = subprocess.run([*CLI, "create-topic", "wide", "--replication-factor", "3"],
                                   env=env, capture_output=True, text=True, timeout=120)
         assert too_many.returncode == 1 and "replication factor of 3" in too_many.stderr

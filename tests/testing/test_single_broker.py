@@ -9,7 +9,7 @@ import time
 import pytest
 
 from kprod.testing import KafkaCluster, KafkaClusterError, java_tool_command
-from kprod.testing.reference import consume, produce
+from tests.reference import consume, produce
 
 pytestmark = pytest.mark.kafka  # failure-path tests start their own brokers
 
@@ -32,8 +32,8 @@ def test_bootstrap_and_ids(kafka: KafkaCluster) -> None:
     assert host == "127.0.0.1" and int(port) > 0
     # The broker answers on the advertised address (its log may have rolled by now
     # in a long session, so the startup line is not checked here).
-    metadata = kafka.admin().list_topics(timeout=10)
-    assert set(metadata.brokers) == {1}
+    with kafka.admin() as admin:
+        assert [b.node_id for b in admin.describe_cluster(timeout=10).brokers] == [1]
     assert "server.log" in kafka.log_tail(1, 5)
 
 

@@ -24,17 +24,17 @@ PER_TXN = 30
 KEYS = 12
 
 
-def test_transactions_survive_coordinator_and_leader_kills(kafka_cluster, make_topic):
+def test_transactions_survive_coordinator_and_leader_kills(three_brokers, make_topic):
     """On Kafka 4.1 (transactions V2, KIP-890); test_txn_v1_kafka39 runs it on 3.9 (V1)."""
-    p = transactions_under_broker_kills(kafka_cluster, make_topic)
+    p = transactions_under_broker_kills(three_brokers, make_topic)
     assert p._txn.implicit_add, "expected the KIP-890 V2 flow on this cluster"
 
 
-def transactions_under_broker_kills(kafka_cluster, make_topic) -> Producer:
+def transactions_under_broker_kills(three_brokers, make_topic) -> Producer:
     """Runs the scenario, checks what read_committed sees; returns the closed producer."""
-    t1 = make_topic(partitions=3, replication_factor=3, cluster=kafka_cluster)
-    t2 = make_topic(partitions=3, replication_factor=3, cluster=kafka_cluster)
-    bs = kafka_cluster.bootstrap_servers
+    t1 = make_topic(partitions=3, replication_factor=3, cluster=three_brokers)
+    t2 = make_topic(partitions=3, replication_factor=3, cluster=three_brokers)
+    bs = three_brokers.bootstrap_servers
     p = Producer({"bootstrap.servers": bs, "transactional.id": f"txn-kill-{uuid.uuid4().hex}",
                   "linger.ms": 5, "request.timeout.ms": 5000, "delivery.timeout.ms": 30000,
                   "max.block.ms": 60000, "transaction.timeout.ms": 60000,
@@ -64,15 +64,15 @@ def transactions_under_broker_kills(kafka_cluster, make_topic) -> Producer:
             while progress[0] < at and worker.is_alive():
                 time.sleep(0.01)
             victim = (p._txn.coordinators.get("txn") or (None,))[0] if kind == "coordinator" \
-                else leader_of(kafka_cluster, t2, 1)
+                else leader_of(three_brokers, t2, 1)
             if victim is None:
-                victim = leader_of(kafka_cluster, t2, 1)
-            kafka_cluster.kill_broker(victim)
+                victim = leader_of(three_brokers, t2, 1)
+            three_brokers.kill_broker(victim)
             done_faults.append((progress[0], kind, victim))
             gates[at].set()
             time.sleep(3.0)                      # transactions go on while it is down
-            kafka_cluster.start_broker(victim)
-            kafka_cluster.wait_for_topic(t2, in_sync=True, timeout=120)
+            three_brokers.start_broker(victim)
+            three_brokers.wait_for_topic(t2, in_sync=True, timeout=120)
         worker.join(400)
         assert not worker.is_alive(), f"transactions stuck at {progress[0]}; {_state(p)}"
         if failure:
@@ -80,7 +80,7 @@ def transactions_under_broker_kills(kafka_cluster, make_topic) -> Producer:
         outcomes["seconds"] = round(time.monotonic() - started)
     finally:
         p.close(10)
-        restore(kafka_cluster)
+        restore(three_brokers)
     restarts = [(n, k, v, None) for n, k, v in done_faults]
     assert len(done_faults) == len(faults), done_faults
     print(f"outcomes {dict(outcomes)}; faults {[(n, k, v) for n, k, v, _ in restarts]}")

@@ -17,12 +17,24 @@ from .generated.add_partitions_to_txn import (AddPartitionsToTxnPartitionResult,
                                               AddPartitionsToTxnTransaction)
 from .generated.api_versions import (ApiVersion, ApiVersionsRequest, ApiVersionsResponse,
                                      FinalizedFeatureKey, SupportedFeatureKey)
+from .generated.create_topics import (CreatableReplicaAssignment, CreatableTopic,
+                                      CreatableTopicConfig, CreatableTopicConfigs,
+                                      CreatableTopicResult, CreateTopicsRequest,
+                                      CreateTopicsResponse)
+from .generated.delete_topics import (DeletableTopicResult, DeleteTopicState, DeleteTopicsRequest,
+                                      DeleteTopicsResponse)
+from .generated.describe_configs import (DescribeConfigsRequest, DescribeConfigsResource,
+                                         DescribeConfigsResourceResult, DescribeConfigsResponse,
+                                         DescribeConfigsResult, DescribeConfigsSynonym)
 from .generated.end_txn import (EndTxnRequest, EndTxnResponse)
 from .generated.find_coordinator import (Coordinator, FindCoordinatorRequest,
                                          FindCoordinatorResponse)
 from .generated.get_telemetry_subscriptions import (GetTelemetrySubscriptionsRequest,
                                                     GetTelemetrySubscriptionsResponse)
 from .generated.init_producer_id import (InitProducerIdRequest, InitProducerIdResponse)
+from .generated.list_offsets import (ListOffsetsPartition, ListOffsetsPartitionResponse,
+                                     ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopic,
+                                     ListOffsetsTopicResponse)
 from .generated.metadata import (MetadataRequest, MetadataRequestTopic, MetadataResponse,
                                  MetadataResponseBroker, MetadataResponsePartition,
                                  MetadataResponseTopic)
@@ -43,16 +55,22 @@ __all__ = [
     'AddPartitionsToTxnRequest', 'AddPartitionsToTxnResponse', 'AddPartitionsToTxnResult',
     'AddPartitionsToTxnTopic', 'AddPartitionsToTxnTopicResult', 'AddPartitionsToTxnTransaction',
     'ApiVersion', 'ApiVersionsRequest', 'ApiVersionsResponse', 'BatchIndexAndErrorMessage',
-    'Coordinator', 'EndTxnRequest', 'EndTxnResponse', 'FinalizedFeatureKey',
+    'Coordinator', 'CreatableReplicaAssignment', 'CreatableTopic', 'CreatableTopicConfig',
+    'CreatableTopicConfigs', 'CreatableTopicResult', 'CreateTopicsRequest',
+    'CreateTopicsResponse', 'DeletableTopicResult', 'DeleteTopicState', 'DeleteTopicsRequest',
+    'DeleteTopicsResponse', 'DescribeConfigsRequest', 'DescribeConfigsResource',
+    'DescribeConfigsResourceResult', 'DescribeConfigsResponse', 'DescribeConfigsResult',
+    'DescribeConfigsSynonym', 'EndTxnRequest', 'EndTxnResponse', 'FinalizedFeatureKey',
     'FindCoordinatorRequest', 'FindCoordinatorResponse', 'GetTelemetrySubscriptionsRequest',
     'GetTelemetrySubscriptionsResponse', 'InitProducerIdRequest', 'InitProducerIdResponse',
-    'LeaderIdAndEpoch', 'MetadataRequest', 'MetadataRequestTopic', 'MetadataResponse',
-    'MetadataResponseBroker', 'MetadataResponsePartition', 'MetadataResponseTopic',
-    'NodeEndpoint', 'PartitionProduceData', 'PartitionProduceResponse', 'ProduceRequest',
-    'ProduceResponse', 'PushTelemetryRequest', 'PushTelemetryResponse', 'RequestHeader',
-    'SaslAuthenticateRequest', 'SaslAuthenticateResponse', 'SaslHandshakeRequest',
-    'SaslHandshakeResponse', 'SupportedFeatureKey', 'TopicProduceData', 'TopicProduceResponse',
-    'TxnOffsetCommitRequest', 'TxnOffsetCommitRequestPartition', 'TxnOffsetCommitRequestTopic',
-    'TxnOffsetCommitResponse', 'TxnOffsetCommitResponsePartition',
-    'TxnOffsetCommitResponseTopic',
+    'LeaderIdAndEpoch', 'ListOffsetsPartition', 'ListOffsetsPartitionResponse',
+    'ListOffsetsRequest', 'ListOffsetsResponse', 'ListOffsetsTopic', 'ListOffsetsTopicResponse',
+    'MetadataRequest', 'MetadataRequestTopic', 'MetadataResponse', 'MetadataResponseBroker',
+    'MetadataResponsePartition', 'MetadataResponseTopic', 'NodeEndpoint',
+    'PartitionProduceData', 'PartitionProduceResponse', 'ProduceRequest', 'ProduceResponse',
+    'PushTelemetryRequest', 'PushTelemetryResponse', 'RequestHeader', 'SaslAuthenticateRequest',
+    'SaslAuthenticateResponse', 'SaslHandshakeRequest', 'SaslHandshakeResponse',
+    'SupportedFeatureKey', 'TopicProduceData', 'TopicProduceResponse', 'TxnOffsetCommitRequest',
+    'TxnOffsetCommitRequestPartition', 'TxnOffsetCommitRequestTopic', 'TxnOffsetCommitResponse',
+    'TxnOffsetCommitResponsePartition', 'TxnOffsetCommitResponseTopic',
 ]

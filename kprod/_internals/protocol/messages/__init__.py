@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Dict, NamedTuple, Tuple
 
 from ..schema import Message
-from . import (add_offsets_to_txn, add_partitions_to_txn, api_versions, end_txn,
-               find_coordinator, get_telemetry_subscriptions, init_producer_id, metadata,
+from . import (add_offsets_to_txn, add_partitions_to_txn, api_versions, create_topics,
+               delete_topics, describe_configs, end_txn, find_coordinator,
+               get_telemetry_subscriptions, init_producer_id, list_offsets, metadata,
                produce, push_telemetry, sasl_authenticate, sasl_handshake, txn_offset_commit)
 
 
@@ -39,6 +40,11 @@ APIS: Tuple[Api, ...] = (
     _api("SaslAuthenticate", sasl_authenticate, (0, 2)),
     _api("GetTelemetrySubscriptions", get_telemetry_subscriptions, (0, 0)),
     _api("PushTelemetry", push_telemetry, (0, 0)),
+    # The admin client's (kprod.admin).
+    _api("ListOffsets", list_offsets, (1, 10)),
+    _api("CreateTopics", create_topics, (2, 7)),
+    _api("DeleteTopics", delete_topics, (1, 6)),
+    _api("DescribeConfigs", describe_configs, (1, 4)),
 )
 
 BY_KEY: Dict[int, Api] = {api.key: api for api in APIS}

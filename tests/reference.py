@@ -1,6 +1,7 @@
 """Produce/consume with confluent-kafka (librdkafka), an independent reference client.
 
-Tests use these to check kprod against a client that shares no code with it.
+Tests use these to check kprod against a client that shares no code with it (they live
+in tests/, not kprod.testing: kprod itself never imports confluent-kafka).
 """
 
 from __future__ import annotations
