@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import security as _security
+from .toxiproxy import PROXIED_LISTENER, BrokerProxies
 
 __all__ = ["KafkaCluster", "KafkaClusterError"]
 
@@ -96,6 +97,11 @@ class KafkaCluster:
     :param sasl_users: ``{mechanism: {user: password}}`` replacing the default users.
     :param port: the PLAINTEXT port of the first broker (default: a free one), e.g. 9092
         so that examples written for ``localhost:9092`` run as written.
+    :param toxiproxy: also start Toxiproxy (installed with ``go install`` on first use)
+        with one proxy in front of every broker's extra ``PROXIED`` listener, which
+        advertises the proxy's address: :attr:`proxies` (a
+        :class:`~kprod.testing.toxiproxy.BrokerProxies`) injects the faults,
+        ``bootstrap_for("PROXIED")`` is what the client under test uses.
     """
 
     def __init__(self, brokers: int = 1, version: str | None = None,
@@ -105,7 +111,7 @@ class KafkaCluster:
                  startup_timeout: float = 120.0, fast_startup: bool = True,
                  listeners: tuple[str, ...] | list[str] = (),
                  sasl_users: Mapping[str, Mapping[str, str]] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, toxiproxy: bool = False) -> None:
         if brokers < 1:
             raise ValueError("brokers must be >= 1")
         if port is not None and not 0 < port < 65536:
@@ -127,6 +133,8 @@ class KafkaCluster:
         self._work_dir = pathlib.Path(work_dir) if work_dir is not None else None
         self._nodes: dict[int, _Node] = {}
         self._lock = threading.RLock()
+        self._want_toxiproxy = toxiproxy
+        self.proxies: BrokerProxies | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -167,6 +175,7 @@ class KafkaCluster:
                 self.tls = _security.generate_tls(self._work_dir / "tls")
             _register(self)
             try:
+                self._start_proxies(ports)
                 cluster_id = _random_cluster_id()
                 for node in self._nodes.values():
                     self._write_config(node)
@@ -193,6 +202,9 @@ class KafkaCluster:
             for node in nodes:
                 _reap(node, max(0.0, deadline - time.monotonic()))
             self._nodes.clear()
+            if self.proxies is not None:
+                self.proxies.stop()
+                self.proxies = None
             _unregister(self)
             if self._owns_work_dir and self._work_dir is not None:
                 shutil.rmtree(self._work_dir, ignore_errors=True)
@@ -211,6 +223,8 @@ class KafkaCluster:
         self._require_running()
         if listener == "PLAINTEXT":
             return self.bootstrap_servers
+        if listener == PROXIED_LISTENER and self.proxies is not None:
+            return self.proxies.bootstrap_servers
         if listener not in self._listeners:
             raise KeyError(f"no {listener} listener; this cluster has "
                            f"{['PLAINTEXT', *self._listeners]}")
@@ -449,9 +463,17 @@ class KafkaCluster:
         if self._listeners:
             props.update(_security.listener_properties(self._listeners, node.extra_ports,
                                                        self.tls, self.sasl_users))
+        if self.proxies is not None:
+            self.proxies.add_listener(node.node_id, props)
         props.update(self._broker_config)
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         (node.dir / "server.properties").write_text(text)
+
+    def _start_proxies(self, taken_ports: list[int]) -> None:
+        """``toxiproxy=True``: the proxies exist before the brokers' configs are written."""
+        if self._want_toxiproxy and self.proxies is None:
+            assert self._work_dir is not None
+            self.proxies = BrokerProxies(self._nodes, self._work_dir, taken_ports).start()
 
     def _format_all(self, libs: pathlib.Path, cluster_id: str) -> None:
         """Format node 1 with Kafka's StorageTool, then clone its storage for the others.
