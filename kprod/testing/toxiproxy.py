@@ -36,7 +36,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .artifacts import cache_dir
 
@@ -115,7 +116,7 @@ class Toxiproxy:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
@@ -134,16 +135,16 @@ class Toxiproxy:
             return resp.read().decode().strip()
 
     def create_proxy(self, name: str, listen: str, upstream: str,
-                     enabled: bool = True) -> "Proxy":
+                     enabled: bool = True) -> Proxy:
         self.request("POST", "/proxies", {"name": name, "listen": listen,
                                           "upstream": upstream, "enabled": enabled})
         return Proxy(self, name, listen, upstream)
 
-    def proxy(self, name: str) -> "Proxy":
+    def proxy(self, name: str) -> Proxy:
         info = self.request("GET", f"/proxies/{name}")
         return Proxy(self, name, info["listen"], info["upstream"])
 
-    def proxies(self) -> Dict[str, Dict[str, Any]]:
+    def proxies(self) -> dict[str, dict[str, Any]]:
         return self.request("GET", "/proxies")
 
     def delete_proxy(self, name: str) -> None:
@@ -175,7 +176,7 @@ class Proxy:
         self.api.request("POST", f"/proxies/{self.name}", {"enabled": False})
 
     @contextlib.contextmanager
-    def disabled(self) -> Iterator["Proxy"]:
+    def disabled(self) -> Iterator[Proxy]:
         self.disable()
         try:
             yield self
@@ -184,7 +185,7 @@ class Proxy:
 
     # toxics
     def add_toxic(self, type: str, stream: str = "downstream", toxicity: float = 1.0,
-                  name: Optional[str] = None, **attributes: Any) -> str:
+                  name: str | None = None, **attributes: Any) -> str:
         """Add a toxic; returns its name (default ``<type>_<stream>``)."""
         if stream not in ("upstream", "downstream"):
             raise ValueError(f"stream must be 'upstream' or 'downstream', got {stream!r}")
@@ -197,7 +198,7 @@ class Proxy:
     def remove_toxic(self, name: str) -> None:
         self.api.request("DELETE", f"/proxies/{self.name}/toxics/{name}")
 
-    def toxics(self) -> List[Dict[str, Any]]:
+    def toxics(self) -> list[dict[str, Any]]:
         return self.api.request("GET", f"/proxies/{self.name}/toxics")
 
     def remove_all_toxics(self) -> None:
@@ -263,10 +264,10 @@ def _die_with_parent() -> None:
         _PRCTL(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
 
 
-def free_ports(count: int, exclude: Iterable[int] = ()) -> List[int]:
+def free_ports(count: int, exclude: Iterable[int] = ()) -> list[int]:
     """``count`` distinct free 127.0.0.1 ports, none of them in ``exclude``."""
     taken = set(exclude)
-    socks: List[socket.socket] = []
+    socks: list[socket.socket] = []
     try:
         while len(socks) < count:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -284,13 +285,13 @@ def free_ports(count: int, exclude: Iterable[int] = ()) -> List[int]:
 class ToxiproxyServer:
     """One toxiproxy server on 127.0.0.1; ``with ToxiproxyServer(log) as api: ...``."""
 
-    def __init__(self, log_path: Optional[os.PathLike[str] | str] = None,
-                 port: Optional[int] = None, startup_timeout: float = 30.0) -> None:
+    def __init__(self, log_path: os.PathLike[str] | str | None = None,
+                 port: int | None = None, startup_timeout: float = 30.0) -> None:
         self.log_path = pathlib.Path(log_path) if log_path else None
         self.port = port
         self.startup_timeout = startup_timeout
-        self.proc: Optional[subprocess.Popen] = None
-        self.api: Optional[Toxiproxy] = None
+        self.proc: subprocess.Popen | None = None
+        self.api: Toxiproxy | None = None
         self._log: Any = None
 
     def __enter__(self) -> Toxiproxy:
@@ -358,10 +359,10 @@ class BrokerProxies:
         ports = free_ports(2 * len(ids) + 1, exclude=taken_ports)
         self.server_port = ports.pop()
         # node id -> (the broker's PROXIED listener port, the proxy's port)
-        self.ports: Dict[int, tuple] = {i: (ports[2 * n], ports[2 * n + 1])
+        self.ports: dict[int, tuple] = {i: (ports[2 * n], ports[2 * n + 1])
                                         for n, i in enumerate(ids)}
         self.server = ToxiproxyServer(work_dir / "toxiproxy.log", port=self.server_port)
-        self._proxies: Dict[int, Proxy] = {}
+        self._proxies: dict[int, Proxy] = {}
 
     @property
     def api(self) -> Toxiproxy:
@@ -369,7 +370,7 @@ class BrokerProxies:
             raise ToxiproxyError("toxiproxy is not running")
         return self.server.api
 
-    def start(self) -> "BrokerProxies":
+    def start(self) -> BrokerProxies:
         api = self.server.start()
         for node_id, (broker_port, proxy_port) in self.ports.items():
             self._proxies[node_id] = api.create_proxy(
@@ -380,7 +381,7 @@ class BrokerProxies:
         self.server.stop()
         self._proxies.clear()
 
-    def add_listener(self, node_id: int, props: Dict[str, Any]) -> None:
+    def add_listener(self, node_id: int, props: dict[str, Any]) -> None:
         """Add the PROXIED listener to one node's ``server.properties`` entries:
         bound on the broker's own port, advertised as the proxy's."""
         broker_port, proxy_port = self.ports[node_id]
@@ -400,7 +401,7 @@ class BrokerProxies:
             raise KeyError(f"no proxy for broker {node_id}; brokers are "
                            f"{sorted(self.ports)}") from None
 
-    def all(self) -> List[Proxy]:
+    def all(self) -> list[Proxy]:
         return list(self._proxies.values())
 
     def heal(self) -> None:
