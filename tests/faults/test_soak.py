@@ -1,0 +1,32 @@
+"""The soak (tests/faults/soak.py): a short form in the suite (marked slow; length
+``KPROD_SOAK_SHORT_SECONDS``, default 120 s, a fault every 30 s) and the 30-minute one
+(``make soak``; ``KPROD_SOAK_SECONDS``, a fault every minute). Each prints its report
+and leaves a PNG of RSS and throughput in build/soak/."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .soak import check, run_soak
+
+pytestmark = pytest.mark.slow
+
+
+def _soak(kafka_cluster, proxies, seconds: float, fault_every: float) -> None:
+    seed = os.environ.get("KPROD_SOAK_SEED")
+    report = run_soak(kafka_cluster, proxies, seconds, fault_every,
+                      seed=int(seed) if seed else None)
+    print(f"soak report: {report}")
+    check(report)
+
+
+def test_soak_short(kafka_cluster, proxies):
+    seconds = float(os.environ.get("KPROD_SOAK_SHORT_SECONDS", "120"))
+    _soak(kafka_cluster, proxies, seconds, fault_every=30.0)
+
+
+@pytest.mark.soak
+def test_soak(kafka_cluster, proxies):
+    seconds = float(os.environ.get("KPROD_SOAK_SECONDS", "1800"))
+    _soak(kafka_cluster, proxies, seconds, fault_every=60.0)
