@@ -147,7 +147,6 @@ def main(argv=None) -> int:
     producer.close(10)
     close_s = time.monotonic() - t
     counters.phase = "closed"
-    del producer, send
     # Threads end a moment after close() returns at most; fds are closed by then.
     deadline = time.monotonic() + 5
     while resources()["threads"] > baseline["threads"] and time.monotonic() < deadline:
