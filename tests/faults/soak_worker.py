@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 
+from kprod.errors import KafkaError
 from kprod.producer import Producer
 
 KEYS = 997
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
     flush_error = None
     try:
         producer.flush(180)
-    except Exception as exc:            # reported; the checker decides
+    except KafkaError as exc:           # reported; the checker decides
         flush_error = repr(exc)
     flush_s = time.monotonic() - t
     counters.phase = "close"
