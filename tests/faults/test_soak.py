@@ -1,5 +1,5 @@
 """The soak (tests/faults/soak.py): a short form in the suite (marked slow; length
-``KPROD_SOAK_SHORT_SECONDS``, default 120 s, a fault every 30 s) and the 30-minute one
+``KPROD_SOAK_SHORT_SECONDS``, default 60 s, a fault every 20 s) and the 30-minute one
 (``make soak``; ``KPROD_SOAK_SECONDS``, a fault every minute). Each prints its report
 and leaves a PNG of RSS and throughput in build/soak/."""
 from __future__ import annotations
@@ -22,8 +22,8 @@ def _soak(kafka_cluster, proxies, seconds: float, fault_every: float) -> None:
 
 
 def test_soak_short(kafka_cluster, proxies):
-    seconds = float(os.environ.get("KPROD_SOAK_SHORT_SECONDS", "120"))
-    _soak(kafka_cluster, proxies, seconds, fault_every=30.0)
+    seconds = float(os.environ.get("KPROD_SOAK_SHORT_SECONDS", "60"))
+    _soak(kafka_cluster, proxies, seconds, fault_every=20.0)
 
 
 @pytest.mark.soak
