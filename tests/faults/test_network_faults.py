@@ -12,6 +12,8 @@ confluent-kafka, reads the brokers directly), issue 16.
 (d) reset_peer mid-request with idempotence off: at-least-once (duplicates printed).
 (e) everywhere: flush(timeout) and close(timeout) return within timeout + 1 s.
 (f) responses sliced into a few bytes, connections cut after N bytes: exactly once.
+(g) answers later than request.timeout.ms (the broker wrote, the producer retries):
+    exactly once.
 
 The CI forms run by default (marked slow); the long forms (1M records, 200
 transactions) are marked soak: `make faults-long`."""
@@ -351,5 +353,32 @@ def test_sliced_and_truncated_links_exactly_once(kafka_cluster, proxies, make_to
                                    allow_failed=False, partition_order=True)
         print(f"sliced + truncated: {stats}; retries "
               f"{producer.metrics()['record-retry-total']}")
+    finally:
+        bounded(producer.close, 10.0, "close")
+
+
+# -- (g) answers later than request.timeout.ms -------------------------------------------------
+
+def test_answers_later_than_request_timeout_exactly_once(kafka_cluster, proxies, make_topic):
+    """Every answer of one leader delayed 4.5 s (> request.timeout.ms = 3 s) for 8 s: the
+    broker wrote what the producer then gives up on and retries; the idempotent retries
+    must be recognised as duplicates (KIP-98), never written twice."""
+    topic = make_topic(partitions=PARTITIONS, replication_factor=3, cluster=kafka_cluster)
+    producer = proxied_producer(kafka_cluster)
+    try:
+        producer.partitions_for(topic)
+        work = KeyedWorkload(producer, topic, total=30_000, rate=3000).start()
+        work.wait_progress(0.2)
+        victim = busiest_leader(kafka_cluster, topic)
+        proxies.proxy(victim).latency(REQUEST_TIMEOUT_MS + 1500, stream="downstream")
+        time.sleep(8.0)
+        proxies.heal()
+        work.join(300)
+        bounded(producer.flush, 120.0, "flush")
+        stats = check_exactly_once(kafka_cluster.bootstrap_servers, topic, work.futures,
+                                   allow_failed=False, partition_order=True)
+        retries = producer.metrics()["record-retry-total"]
+        print(f"answers of broker {victim} late: {stats}; retries {retries}")
+        assert retries > 0, "no request timed out"
     finally:
         bounded(producer.close, 10.0, "close")
