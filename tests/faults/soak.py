@@ -148,6 +148,9 @@ def run_soak(cluster, proxies, seconds: float, fault_every: float = 60.0,
         if not out.started.wait(measure_seconds + 300):
             raise AssertionError("soak worker never started its soak phase")
         started = out.events["soak_started"]["t"]
+        print(f"soak: max rate {out.events['max_rate']['max_rate']:.0f} records/s, "
+              f"running {seconds:.0f} s at {out.events['max_rate']['rate']:.0f}/s, "
+              f"seed {seed}", flush=True)
         # Faults on this (the main) thread: brokers restarted here die with it.
         k = 1
         while proc.poll() is None and time.monotonic() < started + seconds - 15:
@@ -159,6 +162,9 @@ def run_soak(cluster, proxies, seconds: float, fault_every: float = 60.0,
             t0 = time.monotonic()
             what = fault(cluster, proxies, topic, rng)
             faults.append((t0 - started, time.monotonic() - started, what))
+            last = out.samples[-1] if out.samples else {}
+            print(f"soak: {faults[-1][0]:.0f}-{faults[-1][1]:.0f} s {what}; acked "
+                  f"{last.get('acked')}, RSS {last.get('rss', 0) / MIB:.0f} MiB", flush=True)
             k += 1
         proc.wait(seconds + 600)
     finally:

@@ -68,6 +68,7 @@ def test_leader_partitioned_away_then_killed_three_times(kafka_cluster, proxies,
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_leader_partitioned_away_then_killed_three_times_1m(kafka_cluster, proxies,
                                                             make_topic):
     partition_and_kills(kafka_cluster, proxies, make_topic, total=1_000_000, rate=6000)
@@ -144,6 +145,7 @@ def test_transactions_coordinator_partitioned_mid_commit(kafka_cluster, proxies,
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_transactions_coordinator_partitioned_mid_commit_200(kafka_cluster, proxies,
                                                              make_topic):
     transactions_partitioned(kafka_cluster, proxies, make_topic, transactions=200)

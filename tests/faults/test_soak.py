@@ -21,12 +21,18 @@ def _soak(kafka_cluster, proxies, seconds: float, fault_every: float) -> None:
     check(report)
 
 
+SHORT_SECONDS = float(os.environ.get("KPROD_SOAK_SHORT_SECONDS", "60"))
+LONG_SECONDS = float(os.environ.get("KPROD_SOAK_SECONDS", "1800"))
+
+
+# pytest-timeout: the run, plus the max-rate phase, the read-back (~1M records/20 s
+# here) and the cluster's start.
+@pytest.mark.timeout(SHORT_SECONDS + 600)
 def test_soak_short(kafka_cluster, proxies):
-    seconds = float(os.environ.get("KPROD_SOAK_SHORT_SECONDS", "60"))
-    _soak(kafka_cluster, proxies, seconds, fault_every=20.0)
+    _soak(kafka_cluster, proxies, SHORT_SECONDS, fault_every=20.0)
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(2 * LONG_SECONDS + 900)
 def test_soak(kafka_cluster, proxies):
-    seconds = float(os.environ.get("KPROD_SOAK_SECONDS", "1800"))
-    _soak(kafka_cluster, proxies, seconds, fault_every=60.0)
+    _soak(kafka_cluster, proxies, LONG_SECONDS, fault_every=60.0)
