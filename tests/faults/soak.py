@@ -4,7 +4,8 @@ from the network-fault scenarios, the producer process's RSS, threads, fds and G
 counts sampled every second (tests/faults/soak_worker.py), then the checks:
 
 * RSS <= baseline + buffer.memory + 64 MiB throughout;
-* the RSS slope over the late half about zero (least squares, see ``slope_limit``);
+* the RSS slope over the late half about zero (least squares, see ``slope_limit``;
+  the slope of RSS less the buffer pool's buffers is reported too);
 * threads and fds back to their baseline after close();
 * nothing lost: every record in the log exactly once, per key in send order, except
   records that failed (none are expected), read back by confluent-kafka;
@@ -178,6 +179,9 @@ def run_soak(cluster, proxies, seconds: float, fault_every: float = 60.0,
     if done is None:
         raise AssertionError(f"soak worker exited {proc.returncode} without a report; "
                              f"see {stem}.stderr.log")
+    with open(f"{stem}.samples.jsonl", "w") as fh:     # for a look afterwards
+        for event in [*out.events.values(), *out.samples]:
+            fh.write(json.dumps(event) + "\n")
     report = evaluate(out, faults, seed, seconds)
     report["log"] = verify_log(cluster.bootstrap_servers, topic, done)
     report["png"] = str(plot(out, faults, report, f"{stem}.png"))
@@ -198,8 +202,12 @@ def evaluate(out: WorkerOutput, faults: list, seed: int, seconds: float) -> dict
     soak = [s for s in out.samples if s["phase"] == "soak"]
     late = [s for s in soak if s["t"] - started >= seconds / 2]
     xs = [(s["t"] - started) / 60 for s in late]
-    ys = [s["rss"] / MIB for s in late]
-    slope = _least_squares_slope(xs, ys)
+    slope = _least_squares_slope(xs, [s["rss"] / MIB for s in late])
+    # Reported beside it: RSS less what the buffer pool holds (in use + freed batch
+    # buffers kept for reuse, as Java's BufferPool does), to tell a deeper backlog
+    # from growth elsewhere.
+    slope_outside = _least_squares_slope(
+        xs, [(s["rss"] - s.get("pool_held", 0)) / MIB for s in late])
     late_minutes = (xs[-1] - xs[0]) if len(xs) > 1 else 0.0
     rss_limit = baseline["rss"] + done["buffer_memory"] + RSS_HEADROOM
     peak = max(s["rss"] for s in out.samples)
@@ -213,6 +221,8 @@ def evaluate(out: WorkerOutput, faults: list, seed: int, seconds: float) -> dict
         "baseline_rss_mib": round(baseline["rss"] / MIB, 1),
         "peak_rss_mib": round(peak / MIB, 1), "rss_limit_mib": round(rss_limit / MIB, 1),
         "late_slope_mib_per_min": round(slope, 3),
+        "late_slope_outside_pool_mib_per_min": round(slope_outside, 3),
+        "peak_pool_held_mib": round(max(s.get("pool_held", 0) for s in out.samples) / MIB, 1),
         "slope_limit_mib_per_min": round(slope_limit(late_minutes), 3),
         "threads": (baseline["threads"], done["after_close"]["threads"]),
         "fds": (baseline["fds"], done["after_close"]["fds"]),
@@ -300,6 +310,8 @@ def plot(out: WorkerOutput, faults: list, report: dict, path: str) -> pathlib.Pa
     minutes = [(s["t"] - t0) / 60 for s in samples]
     fig, (ax_rss, ax_rate) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
     ax_rss.plot(minutes, [s["rss"] / MIB for s in samples], lw=1, label="RSS")
+    ax_rss.plot(minutes, [(s["rss"] - s.get("pool_held", 0)) / MIB for s in samples], lw=1,
+                label="RSS less the buffer pool's buffers")
     ax_rss.axhline(report["rss_limit_mib"], color="red", ls="--",
                    label="baseline + buffer.memory + 64 MiB")
     ax_rss.axhline(report["baseline_rss_mib"], color="grey", ls=":", label="baseline")

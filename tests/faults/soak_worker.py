@@ -49,6 +49,7 @@ class Counters:
         self.failed = 0
         self.failed_records: list = []
         self.phase = "baseline"
+        self.pool = None            # the producer's BufferPool, once there is one
 
     def done(self, key: int, seq: int, metadata, error) -> None:
         # On the I/O thread; one integer add per record.
@@ -67,8 +68,12 @@ def emit(event: str, **fields) -> None:
 
 def sampler(counters: Counters, stop: threading.Event) -> None:
     while not stop.wait(1.0):
+        pool = counters.pool
+        # Bytes the buffer pool holds (in use + free pooled buffers, kept as Java does):
+        # RSS may legitimately stay up by that much after a backlog.
+        held = pool.total_memory - pool.unallocated_memory if pool is not None else 0
         emit("sample", phase=counters.phase, sent=counters.sent, acked=counters.acked,
-             failed=counters.failed, **resources())
+             failed=counters.failed, pool_held=held, **resources())
 
 
 def main(argv=None) -> int:
@@ -95,6 +100,7 @@ def main(argv=None) -> int:
         "linger.ms": 5, "batch.size": 16384, "buffer.memory": args.buffer_memory,
         "request.timeout.ms": 3000, "delivery.timeout.ms": 120000, "max.block.ms": 120000,
         "socket.connection.setup.timeout.ms": 2000, "reconnect.backoff.max.ms": 500})
+    counters.pool = producer._pool
     send, topic, done = producer.send, args.topic, counters.done
     seqs = [0] * KEYS
 
@@ -148,6 +154,7 @@ def main(argv=None) -> int:
     producer.close(10)
     close_s = time.monotonic() - t
     counters.phase = "closed"
+    counters.pool = None
     # Threads end a moment after close() returns at most; fds are closed by then.
     deadline = time.monotonic() + 5
     while resources()["threads"] > baseline["threads"] and time.monotonic() < deadline:
