@@ -40,9 +40,11 @@ def kafka() -> Iterator[KafkaCluster]:
 def three_brokers() -> Iterator[KafkaCluster]:
     """Three combined broker+controller nodes for the whole session.
 
-    Tests that stop/kill/pause nodes must bring them back before returning.
+    Tests that stop/kill/pause nodes must bring them back before returning. Toxiproxy
+    sits in front of every broker's PROXIED listener (tests/faults: network faults);
+    the others use the direct listeners.
     """
-    with KafkaCluster(brokers=3) as cluster:
+    with KafkaCluster(brokers=3, toxiproxy=True) as cluster:
         yield cluster
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import security as _security
+from .toxiproxy import PROXIED_LISTENER, BrokerProxies
 
 if TYPE_CHECKING:
     from kprod.admin import AdminClient
@@ -103,6 +104,11 @@ class KafkaCluster:
         so that examples written for ``localhost:9092`` run as written.
     :param classpath: extra classpath entries (jars or class directories) for the node
         JVMs after Kafka's own, e.g. a test plugin named in ``broker_config``.
+    :param toxiproxy: also start Toxiproxy (installed with ``go install`` on first use)
+        with one proxy in front of every broker's extra ``PROXIED`` listener, which
+        advertises the proxy's address: :attr:`proxies` (a
+        :class:`~kprod.testing.toxiproxy.BrokerProxies`) injects the faults,
+        ``bootstrap_for("PROXIED")`` is what the client under test uses.
     """
 
     def __init__(self, brokers: int = 1, version: str | None = None,
@@ -113,7 +119,8 @@ class KafkaCluster:
                  listeners: tuple[str, ...] | list[str] = (),
                  sasl_users: Mapping[str, Mapping[str, str]] | None = None,
                  port: int | None = None,
-                 classpath: Sequence[str | os.PathLike[str]] = ()) -> None:
+                 classpath: Sequence[str | os.PathLike[str]] = (),
+                 toxiproxy: bool = False) -> None:
         if brokers < 1:
             raise ValueError("brokers must be >= 1")
         if port is not None and not 0 < port < 65536:
@@ -136,6 +143,8 @@ class KafkaCluster:
         self._work_dir = pathlib.Path(work_dir) if work_dir is not None else None
         self._nodes: dict[int, _Node] = {}
         self._lock = threading.RLock()
+        self._want_toxiproxy = toxiproxy
+        self.proxies: BrokerProxies | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -176,6 +185,7 @@ class KafkaCluster:
                 self.tls = _security.generate_tls(self._work_dir / "tls")
             _register(self)
             try:
+                self._start_proxies(ports)
                 cluster_id = _random_cluster_id()
                 for node in self._nodes.values():
                     self._write_config(node)
@@ -202,6 +212,9 @@ class KafkaCluster:
             for node in nodes:
                 _reap(node, max(0.0, deadline - time.monotonic()))
             self._nodes.clear()
+            if self.proxies is not None:
+                self.proxies.stop()
+                self.proxies = None
             _unregister(self)
             if self._owns_work_dir and self._work_dir is not None:
                 shutil.rmtree(self._work_dir, ignore_errors=True)
@@ -220,6 +233,8 @@ class KafkaCluster:
         self._require_running()
         if listener == "PLAINTEXT":
             return self.bootstrap_servers
+        if listener == PROXIED_LISTENER and self.proxies is not None:
+            return self.proxies.bootstrap_servers
         if listener not in self._listeners:
             raise KeyError(f"no {listener} listener; this cluster has "
                            f"{['PLAINTEXT', *self._listeners]}")
@@ -432,9 +447,17 @@ class KafkaCluster:
         if self._listeners:
             props.update(_security.listener_properties(self._listeners, node.extra_ports,
                                                        self.tls, self.sasl_users))
+        if self.proxies is not None:
+            self.proxies.add_listener(node.node_id, props)
         props.update(self._broker_config)
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         (node.dir / "server.properties").write_text(text)
+
+    def _start_proxies(self, taken_ports: list[int]) -> None:
+        """``toxiproxy=True``: the proxies exist before the brokers' configs are written."""
+        if self._want_toxiproxy and self.proxies is None:
+            assert self._work_dir is not None
+            self.proxies = BrokerProxies(self._nodes, self._work_dir, taken_ports).start()
 
     def _format_all(self, libs: pathlib.Path, cluster_id: str) -> None:
         """Format node 1 with Kafka's StorageTool, then clone its storage for the others.

@@ -60,10 +60,12 @@ class KeyedWorkload:
 
 
 def check_exactly_once(bootstrap: str, topic: str, futures, allow_failed: bool = True,
-                       timeout: float = 180.0) -> Dict[str, int]:
+                       timeout: float = 180.0, partition_order: bool = False
+                       ) -> Dict[str, int]:
     """Every future is complete; every acknowledged record is in the log exactly once;
     a failed record is in the log at most once; per key the sequence numbers strictly
-    increase in log order. Returns counts for the report."""
+    increase in log order. With ``partition_order`` (one KeyedWorkload, one producer)
+    also every partition's records are in send order. Returns counts for the report."""
     incomplete = [(k, s) for k, s, f in futures if not f.done()]
     assert not incomplete, f"{len(incomplete)} futures never completed, e.g. {incomplete[:5]}"
     acked, failed = set(), {}
@@ -88,6 +90,8 @@ def check_exactly_once(bootstrap: str, topic: str, futures, allow_failed: bool =
         assert prev is None or prev[0] < s, \
             f"key {k}: seq {s} at offset {m.offset} after seq {prev[0]} at offset {prev[1]}"
         last[k] = (s, m.offset)
+    if partition_order:
+        check_partition_order(messages)
     dups = {ks: n for ks, n in seen.items() if n > 1}
     assert not dups, f"{len(dups)} records duplicated, e.g. {list(dups.items())[:5]}"
     missing = acked - set(seen)
@@ -117,3 +121,74 @@ def restore(cluster, topic: Optional[str] = None, timeout: float = 120.0) -> Non
             cluster.start_broker(node_id)
     if topic is not None:
         cluster.wait_for_topic(topic, in_sync=True, timeout=timeout)
+
+
+def send_index(value: bytes) -> int:
+    """The KeyedWorkload's send counter ``n`` of a record: ``seq * KEYS + key``."""
+    k, s = (int(x) for x in value.split(b":"))
+    return s * KEYS + k
+
+
+def check_partition_order(messages) -> None:
+    """Per partition, the send counters strictly increase in offset order."""
+    last: Dict[int, Tuple[int, int]] = {}
+    for m in messages:
+        n = send_index(m.value)
+        prev = last.get(m.partition)
+        assert prev is None or prev[0] < n, \
+            f"partition {m.partition}: record #{n} at offset {m.offset} after #{prev[0]} " \
+            f"at offset {prev[1]}"
+        last[m.partition] = (n, m.offset)
+
+
+def check_at_least_once(bootstrap: str, topic: str, futures,
+                        timeout: float = 180.0) -> Dict[str, int]:
+    """Every future is complete and every acknowledged record is in the log at least
+    once (idempotence off: a retried request may have been written before). Returns
+    counts, with ``duplicates`` = extra copies in the log."""
+    incomplete = [(k, s) for k, s, f in futures if not f.done()]
+    assert not incomplete, f"{len(incomplete)} futures never completed, e.g. {incomplete[:5]}"
+    acked = {(k, s) for k, s, f in futures if f.exception(0) is None}
+    sent = {(k, s) for k, s, _ in futures}
+    messages = read_all(bootstrap, topic, expected=len(acked), timeout=timeout)
+    seen: Dict[Tuple[int, int], int] = defaultdict(int)
+    for m in messages:
+        k, s = (int(x) for x in m.value.split(b":"))
+        assert m.key == b"k%d" % k
+        seen[(k, s)] += 1
+    missing = acked - set(seen)
+    assert not missing, f"{len(missing)} acknowledged records lost, e.g. {sorted(missing)[:5]}"
+    unknown = set(seen) - sent
+    assert not unknown, f"records in the log that were never sent: {sorted(unknown)[:5]}"
+    return {"sent": len(futures), "acked": len(acked), "log": len(messages),
+            "duplicates": sum(n - 1 for n in seen.values()),
+            "duplicated_records": sum(1 for n in seen.values() if n > 1)}
+
+
+#: flush(timeout) and close(timeout) return within timeout + this (issue 16 (e)).
+RETURN_BOUND_S = 1.0
+
+
+def bounded(call, timeout: float, what: str) -> Tuple[float, Optional[BaseException]]:
+    """Run ``call(timeout)`` (a producer's flush or close); assert it returned, or raised,
+    within ``timeout + RETURN_BOUND_S``. Returns (seconds, the exception or None)."""
+    start = time.monotonic()
+    error: Optional[BaseException] = None
+    try:
+        call(timeout)
+    except Exception as exc:       # flush raises KafkaTimeoutError on time-out
+        error = exc
+    elapsed = time.monotonic() - start
+    assert elapsed <= timeout + RETURN_BOUND_S, \
+        f"{what}({timeout}) took {elapsed:.2f} s (> timeout + {RETURN_BOUND_S} s)"
+    return elapsed, error
+
+
+def busiest_leader(cluster, topic: str) -> int:
+    """The broker leading most of ``topic``'s partitions (all equally busy: keyed)."""
+    with cluster.admin() as admin:       # kprod.admin
+        partitions = admin.describe_topics(topic, timeout=10)[topic].partitions
+    count: Dict[int, int] = defaultdict(int)
+    for p in partitions:
+        count[p.leader] += 1
+    return max(sorted(count), key=lambda b: count[b])
