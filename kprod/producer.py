@@ -33,7 +33,8 @@ from kprod._native.partition import PartitionChooser
 from kprod._native.records import record_size_upper_bound
 from kprod.config import ProducerConfig
 from kprod.errors import (
-    BufferExhaustedError, ConfigError, IllegalStateError, KafkaError, KafkaTimeoutError, ProducerClosedError,
+    BufferExhaustedError, ConfigError, IllegalStateError, KafkaError, KafkaTimeoutError,
+    ProducerClosedError,
     RecordTooLargeError,
     SerializationError,
 )
@@ -491,7 +492,8 @@ class Producer:
         return send_many(self, topic, values, keys=keys, partitions=partitions,
                          timestamps=timestamps, headers=headers, callback=callback)
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> RecordFuture:
+    def produce(self, topic: str, value: Any = None, key: Any = None,
+                **kwargs: Any) -> RecordFuture:
         """Alias of :meth:`send` for confluent-kafka users."""
         return self.send(topic, value, key, **kwargs)
 

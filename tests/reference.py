@@ -63,7 +63,8 @@ def consume(bootstrap_servers: str, topic: str, count: int, *, timeout: float = 
                 if msg.error() is None:
                     messages.append(msg)
         if len(messages) < count:
-            raise TimeoutError(f"got {len(messages)} of {count} records from {topic!r} in {timeout}s")
+            raise TimeoutError(
+                f"got {len(messages)} of {count} records from {topic!r} in {timeout}s")
         return messages
     finally:
         consumer.close()

@@ -1,5 +1,7 @@
 """Producer settings: Java names and defaults, keyword forms, validation messages."""
 import logging
+import pathlib
+import re
 
 import pytest
 
@@ -124,9 +126,6 @@ def test_every_setting_is_documented_in_the_table():
 
 
 # -- every setting does something (issue 14) ------------------------------------------------
-
-import pathlib
-import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Settings whose only effect is a refusal in config.py itself (value -> error).

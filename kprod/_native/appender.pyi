@@ -1,4 +1,4 @@
-from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Generator, Optional, Sequence, Tuple
 
 from kprod._native.partition import PartitionChooser
 from kprod.record import RecordMetadata

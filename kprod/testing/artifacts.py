@@ -192,7 +192,8 @@ def _download(version: str, root: pathlib.Path, libs: pathlib.Path) -> None:
              f"-Dartifact=org.apache.logging.log4j:log4j-slf4j-impl:{log4j_version}",
              f"-DoutputDirectory={partial}")
     if not (partial / f"kafka-clients-{version}.jar").is_file():
-        raise KafkaArtifactsError(f"Maven finished but kafka-clients-{version}.jar is missing in {partial}")
+        raise KafkaArtifactsError(
+            f"Maven finished but kafka-clients-{version}.jar is missing in {partial}")
     shutil.rmtree(libs, ignore_errors=True)  # stale, unmarked leftovers of a crashed download
     partial.rename(libs)
     (libs / _MARKER).write_text(f"kafka {version} fetched {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")

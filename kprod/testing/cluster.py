@@ -134,7 +134,8 @@ class KafkaCluster:
         self.tls: _security.TlsFiles | None = None
         self.version = kafka_version(version)
         self.heap = heap
-        self.jvm_options = tuple(jvm_options) + (("-XX:TieredStopAtLevel=1",) if fast_startup else ())
+        self.jvm_options = tuple(jvm_options) + (
+            ("-XX:TieredStopAtLevel=1",) if fast_startup else ())
         self.startup_timeout = startup_timeout
         self._num = brokers
         self._broker_config = dict(broker_config or {})
@@ -395,7 +396,8 @@ class KafkaCluster:
         multi = self._num > 1
         rf = min(self._num, 3)
         min_isr = 2 if rf >= 3 else 1
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self._nodes.values())
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}"
+                          for n in self._nodes.values())
         shutil.rmtree(node.dir / "data", ignore_errors=True)  # always a fresh cluster
         (node.dir / "data").mkdir(parents=True)
         (node.dir / "logs").mkdir(exist_ok=True)

@@ -23,7 +23,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     make faults-long)."""
     if "soak" in (config.option.markexpr or ""):
         return
-    skip = pytest.mark.skip(reason="long form: select it with -m soak (make soak, make faults-long)")
+    skip = pytest.mark.skip(
+        reason="long form: select it with -m soak (make soak, make faults-long)")
     for item in items:
         if item.get_closest_marker("soak") is not None:
             item.add_marker(skip)

@@ -188,7 +188,7 @@ def transactions_partitioned(cluster, proxies, make_topic, transactions: int) ->
                 cut.start()
                 heal.start()
             commit_started = time.monotonic()
-            for attempt in range(6):
+            for _attempt in range(6):
                 try:
                     producer.commit_transaction(30)
                     break

@@ -87,7 +87,7 @@ def test_configure_and_close_once_for_every_plugin(make_topic, bootstrap):
     configured = [e for e in Lifecycle.events if e[1] == "configure"]
     assert [e[0] for e in configured] == ["Reporter", "FirstPartitioner", "UpperSerializer",
                                           "CountingInterceptor"]
-    for _, _, configs, extra in configured:
+    for _, _, configs, _extra in configured:
         assert configs["client.id"] == "plugins-test"
         assert configs["bootstrap.servers"] == (bootstrap,)
     value_configure = next(e for e in configured if e[0] == "UpperSerializer")
