@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from kprod.errors import BulkInputError
 from kprod.producer import Producer
 
 from ..connection.support import free_port
@@ -21,7 +22,6 @@ def producer():
 @pytest.mark.parametrize("send", [
     lambda p: p.send("t", b"v", timestamp=-5),
     lambda p: p.send("t", b"v", key=b"k", timestamp=-1),
-    lambda p: p.send_many("t", [b"v"], timestamp=-5),
 ])
 def test_negative_timestamp_is_rejected_at_once(producer, send):
     t0 = time.monotonic()
@@ -29,6 +29,15 @@ def test_negative_timestamp_is_rejected_at_once(producer, send):
                                          r"be non-negative or None"):
         send(producer)
     assert time.monotonic() - t0 < 5       # not after max.block.ms (10 s)
+
+
+@pytest.mark.parametrize("timestamps", [-5, [1, -1]])
+def test_negative_bulk_timestamp_is_rejected_at_once(producer, timestamps):
+    t0 = time.monotonic()
+    values = [b"v"] * (len(timestamps) if isinstance(timestamps, list) else 1)
+    with pytest.raises(BulkInputError, match="timestamps.*negative"):
+        producer.send_many("t", values, timestamps=timestamps)
+    assert time.monotonic() - t0 < 5
 
 
 @pytest.mark.parametrize("timestamp", [1.5, "123", True])
