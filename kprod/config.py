@@ -270,12 +270,37 @@ def normalize_name(name: str) -> str:
     return name.replace("_", ".")
 
 
-class ProducerConfig(Mapping[str, Any]):
+class _Settings(Mapping[str, Any]):
+    """A read-only mapping of validated settings by dotted name; ``_TABLE`` (name ->
+    Setting) says which are secret in its repr, which shows what the user set."""
+
+    _TABLE: Dict[str, Setting] = {}
+    _values: Dict[str, Any]
+    user_set: frozenset
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[normalize_name(name)]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        shown = {k: ("<hidden>" if self._TABLE[k].secret and v is not None else v)
+                 for k, v in self._values.items() if k in self.user_set}
+        return f"{type(self).__name__}({shown})"
+
+
+class ProducerConfig(_Settings):
     """Validated, typed producer settings (read-only mapping by dotted name).
 
     ``user_set`` holds the names the user gave explicitly; Java's rules for
     idempotence and delivery.timeout.ms depend on it.
     """
+
+    _TABLE = SETTINGS_BY_NAME
 
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         given: Dict[str, Any] = {}
@@ -352,21 +377,6 @@ class ProducerConfig(Mapping[str, Any]):
         if v["max.request.size"] > v["buffer.memory"]:
             log.debug("max.request.size exceeds buffer.memory; records are bounded by both")
 
-    # Mapping protocol -------------------------------------------------------
-    def __getitem__(self, name: str) -> Any:
-        return self._values[normalize_name(name)]
-
-    def __iter__(self):
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        shown = {k: ("<hidden>" if SETTINGS_BY_NAME[k].secret and v is not None else v)
-                 for k, v in self._values.items() if k in self.user_set}
-        return f"ProducerConfig({shown})"
-
     def plugin_configs(self) -> Dict[str, Any]:
         """What a plugin's configure() gets: the settings the user gave, and client.id
         (Java passes its originals with the resolved client.id)."""
@@ -437,10 +447,12 @@ ADMIN_SETTINGS: Tuple[Setting, ...] = tuple(SETTINGS_BY_NAME[n] for n in _SHARED
 ADMIN_SETTINGS_BY_NAME: Dict[str, Setting] = {s.name: s for s in ADMIN_SETTINGS}
 
 
-class AdminConfig(Mapping[str, Any]):
+class AdminConfig(_Settings):
     """Validated, typed admin client settings (read-only mapping by dotted name), with
     Java's ``AdminClientConfig`` names and defaults. A producer-only setting is an
     error here, not silently ignored."""
+
+    _TABLE = ADMIN_SETTINGS_BY_NAME
 
     def __init__(self, config: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         values: Dict[str, Any] = {}
@@ -470,16 +482,3 @@ class AdminConfig(Mapping[str, Any]):
             values["reconnect.backoff.max.ms"] = values["reconnect.backoff.ms"]
         self._values = values
 
-    def __getitem__(self, name: str) -> Any:
-        return self._values[normalize_name(name)]
-
-    def __iter__(self):
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        shown = {k: ("<hidden>" if ADMIN_SETTINGS_BY_NAME[k].secret and v is not None else v)
-                 for k, v in self._values.items() if k in self.user_set}
-        return f"AdminConfig({shown})"

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import atexit
 import base64
-import ctypes
 import os
 import pathlib
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import security as _security
+from .processes import die_with_parent
 from .toxiproxy import PROXIED_LISTENER, BrokerProxies
 
 if TYPE_CHECKING:
@@ -503,7 +502,7 @@ class KafkaCluster:
         node.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=node._log_handle, stderr=subprocess.STDOUT,
             cwd=node.dir, start_new_session=True,  # own process group: Ctrl+C isn't forwarded
-            preexec_fn=_die_with_parent, close_fds=True)
+            preexec_fn=die_with_parent, close_fds=True)
         node.paused = False
 
     def _wait_started(self, node: _Node, deadline: float) -> None:
@@ -595,30 +594,6 @@ def _reap(node: _Node, timeout: float) -> None:
     if node._log_handle is not None:
         node._log_handle.close()
         node._log_handle = None
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-# Resolved once in the parent: the forked child should do as little as possible.
-_PRCTL = _load_prctl()
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: have the kernel SIGKILL the JVM when its parent (us) dies.
-
-    Note the kernel ties this to the *thread* that forked; start clusters from a
-    long-lived thread (normally the main thread).
-    """
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _free_ports(count: int) -> list[int]:

@@ -42,7 +42,8 @@ import urllib.error
 import urllib.request
 
 from .artifacts import _DEPENDENCY_PLUGIN, _file_lock, cache_dir, java_executable
-from .cluster import _die_with_parent, _free_ports, _port_open, _register, _tail, _unregister
+from .cluster import _free_ports, _port_open, _register, _tail, _unregister
+from .processes import die_with_parent
 from .daemon import StateFile, serve, status, stop_running
 
 __all__ = ["DEFAULT_APICURIO_VERSION", "SchemaRegistry", "SchemaRegistryStartError",
@@ -192,7 +193,7 @@ class SchemaRegistry:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=self._log_handle,
                 stderr=subprocess.STDOUT, cwd=self._work_dir, start_new_session=True,
-                preexec_fn=_die_with_parent, close_fds=True)
+                preexec_fn=die_with_parent, close_fds=True)
             _register(self)  # type: ignore[arg-type]  # stopped at exit like clusters
             try:
                 self._wait_ready(time.monotonic() + self.startup_timeout)

@@ -22,16 +22,13 @@ connections; ``toxicity`` is the chance a connection gets it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
 import pathlib
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -40,6 +37,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .artifacts import cache_dir
+from .processes import die_with_parent
 
 __all__ = [
     "PROXIED_LISTENER",
@@ -246,24 +244,6 @@ class Proxy:
 
 # -- the server process --------------------------------------------------------------------
 
-def _load_prctl() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _load_prctl()
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: SIGKILL the server when the thread that started it dies."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
-
-
 def free_ports(count: int, exclude: Iterable[int] = ()) -> list[int]:
     """``count`` distinct free 127.0.0.1 ports, none of them in ``exclude``."""
     taken = set(exclude)
@@ -310,7 +290,7 @@ class ToxiproxyServer:
         self.proc = subprocess.Popen(
             [str(binary), "-host", "127.0.0.1", "-port", str(self.port), "-seed", "1"],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent, close_fds=True)
+            start_new_session=True, preexec_fn=die_with_parent, close_fds=True)
         api = Toxiproxy(f"http://127.0.0.1:{self.port}")
         deadline = time.monotonic() + self.startup_timeout
         while True:
