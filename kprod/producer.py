@@ -21,7 +21,7 @@ from kprod._internals import plugins
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
-from kprod._internals.metrics import ProducerMetrics
+from kprod._internals.metrics import GROUP as METRICS_GROUP, ProducerMetrics
 from kprod._internals.stats import MetricConfig
 from kprod._internals.sender import Sender
 from kprod._internals.telemetry import ClientTelemetry
@@ -654,10 +654,9 @@ class Producer:
         registry by group, name and tags, and the connection counters."""
         named = [(name.group, name.name, name.tags, metric.metric_value())
                  for name, metric in list(self.metrics_registry.registry.metrics.items())]
-        named.extend(("producer-metrics", name, (), value)
+        named.extend((METRICS_GROUP, name, (), value)
                      for name, value in self._sender.settings.stats.snapshot().items())
-        return samples((group, name, tags, value) for group, name, tags, value in named
-                       if not math.isnan(value))
+        return samples(metric for metric in named if not math.isnan(metric[3]))
 
     @property
     def closed(self) -> bool:

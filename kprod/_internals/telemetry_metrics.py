@@ -12,13 +12,11 @@ pushes to the same broker.)
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Mapping, Tuple
+from typing import Iterable, List, Tuple
 
 from kprod._internals.telemetry import Sample
 
 PREFIX = "org.apache.kafka."
-GROUP = "producer-metrics"
-NODE_GROUP = "producer-node-metrics"
 
 #: (group, name, tags, value): a metric as a Java-style registry names it.
 NamedValue = Tuple[str, str, Iterable[Tuple[str, str]], float]
@@ -41,14 +39,3 @@ def samples(metrics: Iterable[NamedValue]) -> List[Sample]:
         out.append(Sample(telemetry_name(group, name), float(value), attributes,
                           name.endswith("-total")))
     return out
-
-
-def producer_samples(metrics: Mapping[str, float],
-                     per_node: Mapping[int, Mapping[str, float]]) -> List[Sample]:
-    """``Producer.metrics()`` (producer-metrics) and the per-broker Produce latencies
-    (producer-node-metrics, tagged ``node-id=node-<id>`` as Java tags them)."""
-    named: List[NamedValue] = [(GROUP, name, (), value) for name, value in metrics.items()]
-    for node_id, values in per_node.items():
-        tags = (("node-id", f"node-{node_id}"),)
-        named.extend((NODE_GROUP, name, tags, value) for name, value in values.items())
-    return samples(named)

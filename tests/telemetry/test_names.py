@@ -1,6 +1,6 @@
 """KIP-714 metric names from Java's metric names (group, name, tags)."""
 from kprod._internals.telemetry import Sample
-from kprod._internals.telemetry_metrics import producer_samples, samples, telemetry_name
+from kprod._internals.telemetry_metrics import samples, telemetry_name
 
 
 def test_names_follow_java():
@@ -20,14 +20,3 @@ def test_tags_become_attributes_without_the_client_id():
     (node,) = samples([("producer-node-metrics", "request-latency-avg",
                         (("node-id", "node-3"),), 1.5)])
     assert node.attributes == (("node_id", "node-3"),) and not node.total
-
-
-def test_producer_samples():
-    out = producer_samples({"record-send-total": 3, "record-queue-time-max": 2.0},
-                           {1: {"request-latency-avg": 4.0}})
-    assert out == [
-        Sample("org.apache.kafka.producer.record.send.total", 3.0, (), True),
-        Sample("org.apache.kafka.producer.record.queue.time.max", 2.0, (), False),
-        Sample("org.apache.kafka.producer.node.request.latency.avg", 4.0,
-               (("node_id", "node-1"),), False),
-    ]
