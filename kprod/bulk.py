@@ -34,7 +34,7 @@ import numpy as np
 from kprod._internals import columns
 from kprod._native.columns import (
     CHECK_BAD_PARTITION, CHECK_TOO_LARGE_MEMORY, CHECK_TOO_LARGE_REQUEST, BulkAppender,
-    check_records, record_bound,
+    check_records, record_bound, resolve_records,
 )
 from kprod.errors import (
     BulkInputError, ConfigError, KafkaError, KafkaTimeoutError, ProducerClosedError,
@@ -164,32 +164,27 @@ class BulkFuture:
     def _build(self) -> BulkMetadata:
         count, segment, delta = self._count, self._segment, self._delta
         nseg = len(self._results)
-        base = np.full(nseg + 1, -1, dtype=np.int64)        # last: "never queued"
+        # Per segment, and a last slot for the records never queued.
+        base = np.full(nseg + 1, -1, dtype=np.int64)
         append_time = np.full(nseg + 1, -1, dtype=np.int64)
-        failed = np.zeros(nseg + 1, dtype=bool)
+        failed = np.zeros(nseg + 1, dtype=np.uint8)
         failed[nseg] = True
         errors_of: List[Optional[BaseException]] = [None] * (nseg + 1)
         errors_of[nseg] = self._error
         split_segments = []
         for s, result in enumerate(self._results):
             if result._split is not None:
-                split_segments.append(s)
+                split_segments.append(s)      # resolved record by record below
                 continue
             base[s] = result.base_offset
             append_time[s] = result.log_append_time
             if result.error is not None:
                 failed[s] = True
                 errors_of[s] = result.error
-        seg = np.where(segment >= 0, segment, nseg)
-        record_base = base[seg]
-        offsets = np.where(record_base >= 0, record_base + delta, -1).astype(np.int64)
-        if self._timestamps.shape[0]:
-            timestamps = self._timestamps.copy()
-        else:
-            timestamps = np.full(count, self._timestamp, dtype=np.int64)
-        record_append_time = append_time[seg]
-        np.copyto(timestamps, record_append_time, where=record_append_time >= 0)
-        record_failed = failed[seg]
+        offsets = np.empty(count, dtype=np.int64)
+        timestamps = np.empty(count, dtype=np.int64)
+        failures = resolve_records(count, segment, delta, base, append_time, failed,
+                                   self._timestamps, self._timestamp, offsets, timestamps)
         errors: List[Tuple[int, BaseException]] = []
         if split_segments:
             # Records of split batches: each resolved through the piece now holding it.
@@ -198,20 +193,19 @@ class BulkFuture:
                 while result._split is not None:
                     result, d = result.route(d)
                 if result.error is not None:
-                    record_failed[i] = True
                     offsets[i] = -1
                     errors.append((int(i), result.error))
                 else:
                     offsets[i] = result.base_offset + d if result.base_offset >= 0 else -1
                     if result.log_append_time >= 0:
                         timestamps[i] = result.log_append_time
-        if record_failed.any():
-            offsets[record_failed] = -1
-            for i in np.nonzero(record_failed)[0]:
-                s = seg[i]
-                if s < nseg and self._results[s]._split is not None:
-                    continue        # listed above
-                errors.append((int(i), errors_of[s]))
+        if failures:
+            queued = segment.shape[0]
+            record_segment = np.full(count, nseg, dtype=np.int64)
+            record_segment[:queued] = np.where((segment >= 0) & (segment < nseg), segment,
+                                               nseg)
+            for i in np.nonzero(failed[record_segment])[0]:
+                errors.append((int(i), errors_of[record_segment[i]]))
             errors.sort(key=lambda item: item[0])
         return BulkMetadata(self.topic, self._partition, offsets, timestamps, errors)
 
@@ -344,9 +338,9 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
         explicit = _custom_partitions(chooser.custom, topic, keys, values, key_spans,
                                       value_spans, info.num_partitions, metadata.snapshot,
                                       count)
-    partition_of = np.empty(count, dtype=np.int32)
+    partition_of = np.empty(count, dtype=np.int32)   # the appender fills in sticky ones
     bad, kind = check_records(
-        count, key_spans.address, key_spans.length, value_spans.length,
+        count, key_spans.address, key_spans.length, key_spans.present, value_spans.length,
         explicit if explicit is not None else columns._EMPTY, explicit is not None,
         header_extra, header_extra_all, header_lists is not None,
         not chooser.ignore_keys, info.num_partitions, producer._max_request_size,
@@ -364,7 +358,8 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
 
     appender = BulkAppender(
         producer._accumulator, topic, info, chooser, count, key_spans.address,
-        key_spans.length, value_spans.address, value_spans.length, partition_of,
+        key_spans.length, key_spans.present, value_spans.address, value_spans.length,
+        partition_of,
         record_timestamps, timestamp, header_lists, header_extra, header_extra_all,
         producer._max_block_s * 1000.0, sender.wakeup, on_partition)
     error: Optional[BaseException] = None
@@ -377,12 +372,14 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
     queued = appender.appended
     if error is None and queued < count:     # cannot happen: run() raises or finishes
         error = KafkaError("send_many stopped before the end of its input")
+    if queued < count:
+        partition_of[queued:] = -1           # never queued
     results = [batch.result for batch in appender.segments]
     # The spans point into these: alive until the records are copied (they are now).
     del key_spans, value_spans
-    return BulkFuture(topic, count, results, appender.out_segment, appender.out_delta,
-                      appender.out_partition, record_timestamps, timestamp, queued, error,
-                      callback)
+    return BulkFuture(topic, count, results, appender.out_segment[:queued],
+                      appender.out_delta[:queued], partition_of, record_timestamps,
+                      timestamp, queued, error, callback)
 
 
 def _raise_check(kind: int, index: int, topic: str, num_partitions: int,
@@ -395,7 +392,7 @@ def _raise_check(kind: int, index: int, topic: str, num_partitions: int,
             f"'{topic}': it has {num_partitions} partition(s) (0..{num_partitions - 1})",
             "partitions", index)
     extra = int(header_extra[index]) if header_extra.shape[0] else header_extra_all
-    size = record_bound(int(keys.length[index]), int(values.length[index]), extra)
+    size = record_bound(keys.length_of(index), values.length_of(index), extra)
     if kind == CHECK_TOO_LARGE_REQUEST:
         limit = ("max.request.size", producer._max_request_size)
     else:

@@ -34,22 +34,33 @@ _ARROW_KINDS = ("binary", "large_binary", "string", "large_string", "fixed_size_
 
 
 class Spans:
-    """One column as spans: ``address``/``length`` numpy arrays (uintp / intp) and
-    ``keep``, the objects whose memory they point into."""
+    """One column as spans: ``address``/``length`` numpy arrays (uintp / intp; every
+    entry is written by the reader that fills them) and ``keep``, the objects whose
+    memory they point into. An absent column (no keys) has no arrays: every record's
+    item is null, without 16 bytes per record to say so."""
 
-    __slots__ = ("address", "length", "keep", "objects")
+    __slots__ = ("address", "length", "keep", "objects", "count", "present")
 
-    def __init__(self, count: int) -> None:
-        self.address = np.zeros(count, dtype=np.uintp)
-        self.length = np.full(count, -1, dtype=np.intp)
+    def __init__(self, count: int, present: bool = True) -> None:
+        self.count = count
+        self.present = present
+        size = count if present else 0
+        self.address = np.empty(size, dtype=np.uintp)
+        self.length = np.empty(size, dtype=np.intp)
         self.keep: List[Any] = []
         self.objects: Optional[tuple] = None   # the items, for a sequence column
 
     def __len__(self) -> int:
-        return len(self.length)
+        return self.count
+
+    def length_of(self, i: int) -> int:
+        """Record i's length (-1: null)."""
+        return int(self.length[i]) if self.present else -1
 
     def item(self, i: int) -> Optional[bytes]:
         """Record i's bytes (a copy; for the per-record paths only)."""
+        if not self.present:
+            return None
         if self.objects is not None:
             item = self.objects[i]
             return None if item is None else bytes(item)
@@ -206,7 +217,8 @@ def _arrow(data: Any, argument: str) -> Spans:
 
 
 def null_column(count: int) -> Spans:
-    return Spans(count)
+    """The keys of a call without keys: every one null."""
+    return Spans(count, present=False)
 
 
 def check_length(spans: Spans, count: int, argument: str) -> None:

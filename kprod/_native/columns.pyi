@@ -16,20 +16,25 @@ def spans_offsets(data: int, data_size: int, offsets: int, large: bool, offset: 
                   count: int, validity: int, address: np.ndarray, length: np.ndarray,
                   start: int) -> int: ...
 def check_records(count: int, key_address: np.ndarray, key_length: np.ndarray,
-                  value_length: np.ndarray, explicit: np.ndarray, has_explicit: bool,
+                  has_keys: bool, value_length: np.ndarray, explicit: np.ndarray,
+                  has_explicit: bool,
                   header_extra: np.ndarray, header_extra_all: int, has_headers: bool,
                   hash_keys: bool, num_partitions: int, max_request_size: int,
                   buffer_memory: int, partitions: np.ndarray) -> Tuple[int, int]: ...
 def record_bound(key_length: int, value_length: int, header_extra: int) -> int: ...
+def resolve_records(count: int, segment: np.ndarray, delta: np.ndarray,
+                    base_offset: np.ndarray, append_time: np.ndarray, failed: np.ndarray,
+                    record_timestamps: np.ndarray, timestamp: int, offsets: np.ndarray,
+                    timestamps: np.ndarray) -> int: ...
 
 class BulkAppender:
     segments: List[Any]
     out_segment: np.ndarray
     out_delta: np.ndarray
-    out_partition: np.ndarray
     appended: int
     def __init__(self, accumulator: Any, topic: str, info: Any, chooser: Any, count: int,
-                 key_address: np.ndarray, key_length: np.ndarray, value_address: np.ndarray,
+                 key_address: np.ndarray, key_length: np.ndarray, has_keys: bool,
+                 value_address: np.ndarray,
                  value_length: np.ndarray, partitions: np.ndarray, timestamps: np.ndarray,
                  timestamp: int, headers: Any, header_extra: np.ndarray,
                  header_extra_all: int, max_block_ms: float, wakeup: Callable[[], Any],

@@ -162,7 +162,8 @@ CHECK_BAD_PARTITION = CHECK_BAD_PARTITION_
 
 
 def check_records(Py_ssize_t count, const size_t[::1] key_address,
-                  const Py_ssize_t[::1] key_length, const Py_ssize_t[::1] value_length,
+                  const Py_ssize_t[::1] key_length, bint has_keys,
+                  const Py_ssize_t[::1] value_length,
                   const int64_t[::1] explicit, bint has_explicit,
                   const int64_t[::1] header_extra, int64_t header_extra_all, bint has_headers,
                   bint hash_keys, Py_ssize_t num_partitions, int64_t max_request_size,
@@ -173,20 +174,21 @@ def check_records(Py_ssize_t count, const size_t[::1] key_address,
     send() checks them: records with key + value above 1024 bytes against
     max.request.size and buffer.memory, records with headers against
     max.request.size (``header_extra``: the headers' bytes per record, or
-    ``header_extra_all`` for all). Returns (first bad index, CHECK_*) or (-1, 0)."""
+    ``header_extra_all`` for all). Without ``has_keys`` every key is null and the key
+    arrays may be empty. Returns (first bad index, CHECK_*) or (-1, 0)."""
     cdef Py_ssize_t i, kl, vl
     cdef int64_t bound, p, extra
     cdef int kind = 0
     cdef Py_ssize_t bad = -1
     cdef bint per_record_headers = header_extra.shape[0] > 0
-    if (key_length.shape[0] < count or value_length.shape[0] < count
-            or key_address.shape[0] < count or partitions.shape[0] < count
+    if ((has_keys and (key_length.shape[0] < count or key_address.shape[0] < count))
+            or value_length.shape[0] < count or partitions.shape[0] < count
             or (has_explicit and explicit.shape[0] < count)
             or (per_record_headers and header_extra.shape[0] < count)):
         raise IndexError("check_records: an input is shorter than the count")
     with nogil:
         for i in range(count):
-            kl = key_length[i]
+            kl = key_length[i] if has_keys else -1
             vl = value_length[i]
             extra = header_extra[i] if per_record_headers else header_extra_all
             if kl + vl > SIZE_CHECK_ABOVE or has_headers:
@@ -218,6 +220,49 @@ def record_bound(Py_ssize_t key_length, Py_ssize_t value_length, int64_t header_
         + header_extra
 
 
+# ------------------------------------------------------------------ outcomes
+
+def resolve_records(Py_ssize_t count, const int32_t[::1] segment,
+                    const int32_t[::1] delta, const int64_t[::1] base_offset,
+                    const int64_t[::1] append_time, const uint8_t[::1] failed,
+                    const int64_t[::1] record_timestamps, int64_t timestamp,
+                    int64_t[::1] offsets, int64_t[::1] timestamps):
+    """A finished call's per-record outcome in one pass, without the GIL (BulkFuture):
+    record i went to segment ``segment[i]`` at ``delta[i]`` (records from
+    ``len(segment)`` on were never queued: they take the last slot of the per-segment
+    arrays, "never queued"). ``offsets[i]``: the segment's base offset + delta, or -1
+    (failed, or no base offset); ``timestamps[i]``: the broker's LogAppendTime if the
+    segment has one, else the create time (``record_timestamps[i]``, or ``timestamp``
+    for all). Returns the number of failed records."""
+    cdef Py_ssize_t i, queued = segment.shape[0]
+    cdef Py_ssize_t nseg = base_offset.shape[0] - 1
+    cdef Py_ssize_t failures = 0
+    cdef int32_t s
+    cdef int64_t base
+    cdef bint per_record = record_timestamps.shape[0] > 0
+    if (nseg < 0 or append_time.shape[0] != nseg + 1 or failed.shape[0] != nseg + 1
+            or queued > count or delta.shape[0] < queued or offsets.shape[0] < count
+            or timestamps.shape[0] < count
+            or (per_record and record_timestamps.shape[0] < count)):
+        raise IndexError("resolve_records: an input is shorter than the count")
+    with nogil:
+        for i in range(count):
+            s = segment[i] if i < queued else -1
+            if s < 0 or s >= nseg:
+                s = <int32_t>nseg
+            if failed[s]:
+                failures += 1
+                offsets[i] = -1
+            else:
+                base = base_offset[s]
+                offsets[i] = base + delta[i] if base >= 0 else -1
+            if append_time[s] >= 0:
+                timestamps[i] = append_time[s]
+            else:
+                timestamps[i] = record_timestamps[i] if per_record else timestamp
+    return failures
+
+
 # ------------------------------------------------------------------ the append loop
 
 cdef enum:
@@ -237,11 +282,14 @@ cdef enum:
 cdef class BulkAppender:
     """One send_many() call's append loop. kprod.bulk sets the inputs, calls run(),
     then reads ``segments`` (the batches the records went to), and per record
-    ``out_segment``/``out_delta``/``out_partition`` (-1 for records not queued).
+    ``out_segment``/``out_delta`` (-1 for records not queued). ``partitions`` (from
+    check_records: -1 for a sticky record) is the output too: the loop writes each
+    record's partition into it as it appends the record.
 
     ``BulkAppender(accumulator, topic, info, chooser, count, key_address, key_length,
-    value_address, value_length, partitions, timestamps, timestamp, headers,
-    header_extra, header_extra_all, max_block_ms, wakeup, on_partition)``."""
+    has_keys, value_address, value_length, partitions, timestamps, timestamp, headers,
+    header_extra, header_extra_all, max_block_ms, wakeup, on_partition)``. Without
+    ``has_keys`` every key is null (the key arrays may be empty)."""
     cdef object accumulator
     cdef object topic
     cdef Py_ssize_t num_partitions
@@ -251,9 +299,10 @@ cdef class BulkAppender:
     cdef Py_ssize_t count
     cdef const size_t[::1] key_address
     cdef const Py_ssize_t[::1] key_length
+    cdef bint has_keys
     cdef const size_t[::1] value_address
     cdef const Py_ssize_t[::1] value_length
-    cdef const int32_t[::1] partitions
+    cdef int32_t[::1] partitions         # in: -1 sticky; out: the partition appended to
     cdef const int64_t[::1] timestamps
     cdef bint per_record_timestamps
     cdef int64_t timestamp
@@ -269,10 +318,8 @@ cdef class BulkAppender:
     cdef dict _segment_of               # batch -> its segment index
     cdef readonly object out_segment    # numpy int32 arrays
     cdef readonly object out_delta
-    cdef readonly object out_partition
     cdef int32_t[::1] _seg
     cdef int32_t[::1] _delta
-    cdef int32_t[::1] _part
     cdef readonly Py_ssize_t appended   # records appended (in order: [0, appended))
     # Per partition.
     cdef int8_t* _mode
@@ -289,8 +336,9 @@ cdef class BulkAppender:
 
     def __init__(self, accumulator, topic, info, PartitionChooser chooser, Py_ssize_t count,
                  const size_t[::1] key_address, const Py_ssize_t[::1] key_length,
+                 bint has_keys,
                  const size_t[::1] value_address, const Py_ssize_t[::1] value_length,
-                 const int32_t[::1] partitions, const int64_t[::1] timestamps,
+                 int32_t[::1] partitions, const int64_t[::1] timestamps,
                  int64_t timestamp, headers, const int64_t[::1] header_extra,
                  int64_t header_extra_all,
                  double max_block_ms, wakeup, on_partition):
@@ -298,7 +346,7 @@ cdef class BulkAppender:
         cdef Py_ssize_t n = info.num_partitions
         if n <= 0:
             raise ValueError("BulkAppender: the topic has no partitions")
-        if (key_address.shape[0] < count or key_length.shape[0] < count
+        if ((has_keys and (key_address.shape[0] < count or key_length.shape[0] < count))
                 or value_address.shape[0] < count or value_length.shape[0] < count
                 or partitions.shape[0] < count
                 or (timestamps.shape[0] and timestamps.shape[0] < count)
@@ -313,6 +361,7 @@ cdef class BulkAppender:
         self.count = count
         self.key_address = key_address
         self.key_length = key_length
+        self.has_keys = has_keys
         self.value_address = value_address
         self.value_length = value_length
         self.partitions = partitions
@@ -335,12 +384,11 @@ cdef class BulkAppender:
         self.on_partition = on_partition
         self.segments = []
         self._segment_of = {}
-        self.out_segment = numpy.full(count, -1, dtype=numpy.int32)
-        self.out_delta = numpy.full(count, -1, dtype=numpy.int32)
-        self.out_partition = numpy.full(count, -1, dtype=numpy.int32)
+        # Written as records are appended ([0, appended)); kprod.bulk reads no further.
+        self.out_segment = numpy.empty(count, dtype=numpy.int32)
+        self.out_delta = numpy.empty(count, dtype=numpy.int32)
         self._seg = self.out_segment
         self._delta = self.out_delta
-        self._part = self.out_partition
         self.appended = 0
         self._mode = <int8_t*>PyMem_Malloc(n * sizeof(int8_t))
         self._current_segment = <int32_t*>PyMem_Malloc(n * sizeof(int32_t))
@@ -445,7 +493,7 @@ cdef class BulkAppender:
         cdef int64_t extra = self.header_extra[i] if self.header_extra.shape[0] \
             else self.header_extra_all
         cdef Py_ssize_t q, held = 0
-        size = record_bound(self.key_length[i], self.value_length[i], extra)
+        size = record_bound(self._key_length(i), self.value_length[i], extra)
         tp = (self.topic, p)
         try:
             batch = self.accumulator.open_unqueued_batch(tp, size, 0.0)
@@ -468,6 +516,12 @@ cdef class BulkAppender:
 
     cdef inline int64_t _ts(self, Py_ssize_t i) noexcept nogil:
         return self.timestamps[i] if self.per_record_timestamps else self.timestamp
+
+    cdef inline const char* _key(self, Py_ssize_t i) noexcept nogil:
+        return <const char*>self.key_address[i] if self.has_keys else NULL
+
+    cdef inline Py_ssize_t _key_length(self, Py_ssize_t i) noexcept nogil:
+        return self.key_length[i] if self.has_keys else -1
 
     cdef int _step(self, Py_ssize_t i) except -1:
         """Append record i with the GIL held (any mode; headers too)."""
@@ -499,8 +553,7 @@ cdef class BulkAppender:
                 continue
             builder = <RecordBatchBuilder>self._builders[p]
             before = builder._estimated()
-            delta = builder.append_raw(self._ts(i), <const char*>self.key_address[i],
-                                       self.key_length[i],
+            delta = builder.append_raw(self._ts(i), self._key(i), self._key_length(i),
                                        <const char*>self.value_address[i],
                                        self.value_length[i], headers)
             if delta >= 0:
@@ -519,7 +572,7 @@ cdef class BulkAppender:
     cdef inline void _record(self, Py_ssize_t i, Py_ssize_t p, int32_t delta) noexcept nogil:
         self._seg[i] = self._current_segment[p]
         self._delta[i] = delta
-        self._part[i] = <int32_t>p
+        self.partitions[i] = <int32_t>p
 
     cdef int _after_append(self, Py_ssize_t p, Py_ssize_t appended, bint full,
                            bint sticky) except -1:
@@ -559,7 +612,7 @@ cdef class BulkAppender:
             if self._mode[p] != MODE_UNQUEUED:
                 break
             delta = (<RecordBatchBuilder>self._builder[p]).append_plain(
-                self._ts(i), <const char*>self.key_address[i], self.key_length[i],
+                self._ts(i), self._key(i), self._key_length(i),
                 <const char*>self.value_address[i], self.value_length[i], &appended,
                 &full)
             if delta < 0:

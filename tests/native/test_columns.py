@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kprod._internals import columns
-from kprod._native.columns import CHECK_BAD_PARTITION, CHECK_TOO_LARGE_REQUEST, check_records
+from kprod._native.columns import (
+    CHECK_BAD_PARTITION, CHECK_TOO_LARGE_REQUEST, check_records, resolve_records,
+)
 from kprod.errors import BulkInputError
 from kprod.partitioner import partition_for_key
 
@@ -76,12 +78,52 @@ def test_check_records_hashes_keys_like_send_and_checks_sizes():
     values = columns.read_column([b"1", b"2", b"3", b"x" * 2000], "values", "t")
     out = np.empty(4, dtype=np.int32)
     empty = np.zeros(0, dtype=np.int64)
-    assert check_records(4, keys.address, keys.length, values.length, empty, False, empty, 0,
+    assert check_records(4, keys.address, keys.length, True, values.length, empty, False, empty, 0,
                          False, True, 7, 1 << 20, 1 << 25, out) == (-1, 0)
     assert list(out) == [partition_for_key(b"a", 7), -1, partition_for_key(b"key-3", 7),
                          partition_for_key(b"", 7)]
-    assert check_records(4, keys.address, keys.length, values.length, empty, False, empty, 0,
+    assert check_records(4, keys.address, keys.length, True, values.length, empty, False, empty, 0,
                          False, True, 7, 1500, 1 << 25, out) == (3, CHECK_TOO_LARGE_REQUEST)
     explicit = np.array([0, 6, 7, 1], dtype=np.int64)
-    assert check_records(4, keys.address, keys.length, values.length, explicit, True, empty,
+    assert check_records(4, keys.address, keys.length, True, values.length, explicit, True, empty,
                          0, False, True, 7, 1 << 20, 1 << 25, out) == (2, CHECK_BAD_PARTITION)
+
+
+def test_check_records_without_keys_reads_no_key_arrays():
+    keys = columns.null_column(3)
+    assert len(keys) == 3 and keys.address.shape == (0,) and keys.item(1) is None
+    values = columns.read_column([b"1", b"2" * 1500, b"3"], "values", "t")
+    out = np.full(3, 99, dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int64)
+    assert check_records(3, keys.address, keys.length, False, values.length, empty, False,
+                         empty, 0, False, True, 7, 1 << 20, 1 << 25, out) == (-1, 0)
+    assert list(out) == [-1, -1, -1]                  # null keys: sticky
+    assert check_records(3, keys.address, keys.length, False, values.length, empty, False,
+                         empty, 0, False, True, 7, 1000, 1 << 25, out) == (
+        1, CHECK_TOO_LARGE_REQUEST)
+    with pytest.raises(IndexError):                   # keys said present, arrays empty
+        check_records(3, keys.address, keys.length, True, values.length, empty, False,
+                      empty, 0, False, True, 7, 1 << 20, 1 << 25, out)
+
+
+def test_resolve_records_offsets_timestamps_and_failures():
+    # 3 segments + the "never queued" slot; records 0-4 queued, 5-6 not.
+    segment = np.array([0, 1, 0, 2, 1], dtype=np.int32)
+    delta = np.array([0, 0, 1, 0, 1], dtype=np.int32)
+    base = np.array([100, 200, -1, -1], dtype=np.int64)       # segment 2: no offset
+    append_time = np.array([-1, 5000, -1, -1], dtype=np.int64)  # segment 1: LogAppendTime
+    failed = np.array([0, 0, 1, 1], dtype=np.uint8)            # segment 2 failed
+    offsets = np.empty(7, dtype=np.int64)
+    stamps = np.empty(7, dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int64)
+    assert resolve_records(7, segment, delta, base, append_time, failed, empty, 42,
+                           offsets, stamps) == 3
+    assert list(offsets) == [100, 200, 101, -1, 201, -1, -1]
+    assert list(stamps) == [42, 5000, 42, 42, 5000, 42, 42]
+    per_record = np.arange(7, dtype=np.int64) + 10
+    resolve_records(7, segment, delta, base, append_time, failed, per_record, 0, offsets,
+                    stamps)
+    assert list(stamps) == [10, 5000, 12, 13, 5000, 15, 16]
+    with pytest.raises(IndexError):
+        resolve_records(8, segment, delta, base, append_time, failed, empty, 0, offsets,
+                        stamps)
