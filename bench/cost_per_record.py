@@ -5,9 +5,9 @@
 Forms: sync send(), with and without callback=; kprod.aio (``await send()`` +
 add_done_callback, as the bench's asyncio runner, and ``await send()`` then
 ``await gather(futures)``); an interceptor with on_send (the Python send path) and one
-with on_acknowledgement only (the native path). Each run sends 100-byte values to a fresh 3-partition topic and flushes; the
-figures are process CPU (all threads: caller and I/O thread) and the caller thread's
-CPU, per record, the median of the repeats.
+with on_acknowledgement only (the native path). Each run sends 100-byte values to a
+fresh 3-partition topic and flushes; the figures are process CPU (all threads: caller
+and I/O thread) and the caller thread's CPU, per record, the median of the repeats.
 """
 from __future__ import annotations
 

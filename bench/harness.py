@@ -575,7 +575,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     scenarios = (list(SCENARIOS) if args.scenarios == "all"
                  else args.scenarios.split(",") if args.scenarios
                  else QUICK_SCENARIOS if args.quick else FULL_SCENARIOS)
-    for bad in [c for c in clients if c not in CLIENTS] + [s for s in scenarios if s not in SCENARIOS]:
+    unknown = [c for c in clients if c not in CLIENTS] + [s for s in scenarios
+                                                         if s not in SCENARIOS]
+    for bad in unknown:
         p.error(f"unknown client or scenario {bad!r}")
     repeats = args.repeats or (1 if args.quick else 3)
     records = args.records or (300_000 if args.quick else 1_000_000)

@@ -183,7 +183,8 @@ def bench_murmur2(quick: bool) -> Dict[str, float]:
 
 def bench_produce_codec(quick: bool) -> Dict[str, float]:
     """Per-request CPU (us, process time) of the Python protocol codec and the native
-    one (kprod._native.produce_request / produce_response): Produce v13, 6 partitions of one 16 KiB batch."""
+    one (kprod._native.produce_request / produce_response): Produce v13, 6 partitions of
+    one 16 KiB batch."""
     import timeit
     import uuid
 
@@ -199,8 +200,8 @@ def bench_produce_codec(quick: bool) -> Dict[str, float]:
         {"index": p, "base_offset": 10 ** 9 + p, "log_start_offset": 0} for p in range(6)]}]})
     runs = {
         "encode python": lambda: encode_request(0, 13, 1, "kprod", body),
-        "encode native": lambda: produce_request.encode_produce_request(13, 1, "kprod", None, -1, 30000,
-                                                                topics),
+        "encode native": lambda: produce_request.encode_produce_request(
+            13, 1, "kprod", None, -1, 30000, topics),
         "decode python": lambda: decode_response(0, 13, frame, expected_correlation_id=1),
         "decode native": lambda: produce_response.decode_produce_frame(13, frame, 1),
     }
@@ -266,7 +267,8 @@ def main(argv=None) -> int:
               f"ratio {builder_s / codec_s:.2f}x")
     rates = bench_murmur2(args.quick)
     print(f"\n## murmur2\n\n- kprod {rates['kprod']:,.0f} calls/s, kafka-python "
-          f"{rates['kafka-python']:,.0f} calls/s, ratio {rates['kprod'] / rates['kafka-python']:.0f}x")
+          f"{rates['kafka-python']:,.0f} calls/s, "
+          f"ratio {rates['kprod'] / rates['kafka-python']:.0f}x")
     us = bench_produce_codec(args.quick)
     print("\n## Produce v13 codec, 6 partitions x 16 KiB (us per request, CPU)\n\n" + "\n".join(
         f"- {what}: python {us[what + ' python']:.2f}, native {us[what + ' native']:.2f}, "

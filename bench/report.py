@@ -57,7 +57,8 @@ def summarize(runs: List[Any], clients: List[str], scenarios: List[str],
             ok = [r for r in runs if r.scenario == name and r.client == client and r.valid]
             bad = [r for r in runs if r.scenario == name and r.client == client and not r.valid]
 
-            def same_repeat(numerator: str, denominator: str) -> Optional[Dict[str, float]]:
+            def same_repeat(numerator: str, denominator: str,
+                            valid: Dict[Any, Any] = valid) -> Optional[Dict[str, float]]:
                 return _stats([valid[(numerator, r)].records_per_s /
                                valid[(denominator, r)].records_per_s
                                for (c, r) in valid if c == numerator
@@ -137,8 +138,6 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
     if first_load > 1.5:
         lines += [f"**The machine was busy before the first run (1-minute load average "
                   f"{first_load:.2f}).**", ""]
-    head = "| scenario | " + " | ".join(clients) + " |\n|---|" + "---:|" * len(clients)
-
     lines += ["### matched settings (every client)",
               "| scenario | what | acks | idempotence | linger.ms | batch.size | in flight "
               "| buffer | compression | TLS |", "|---|---|---|---|---:|---:|---:|---:|---|---|"]

@@ -118,7 +118,7 @@ def main() -> None:
         result = parse_result(stdout)
     except (JavaRunnerError, ValueError) as exc:
         sys.stderr.write(err[-3000:] + stdout[-2000:])
-        raise SystemExit(f"Java runner failed (exit {proc.returncode}): {exc}")
+        raise SystemExit(f"Java runner failed (exit {proc.returncode}): {exc}") from exc
     if proc.returncode != 0:
         sys.stderr.write(err[-3000:])
         raise SystemExit(f"Java runner exited {proc.returncode}")
