@@ -340,7 +340,7 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
                                       count)
     partition_of = np.empty(count, dtype=np.int32)   # the appender fills in sticky ones
     bad, kind = check_records(
-        count, key_spans.address, key_spans.length, key_spans.present, value_spans.length,
+        count, key_spans, value_spans,
         explicit if explicit is not None else columns._EMPTY, explicit is not None,
         header_extra, header_extra_all, header_lists is not None,
         not chooser.ignore_keys, info.num_partitions, producer._max_request_size,
@@ -357,8 +357,7 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
             sender.wakeup()
 
     appender = BulkAppender(
-        producer._accumulator, topic, info, chooser, count, key_spans.address,
-        key_spans.length, key_spans.present, value_spans.address, value_spans.length,
+        producer._accumulator, topic, info, chooser, count, key_spans, value_spans,
         partition_of,
         record_timestamps, timestamp, header_lists, header_extra, header_extra_all,
         producer._max_block_s * 1000.0, sender.wakeup, on_partition)

@@ -1,8 +1,10 @@
 """send_many()'s inputs read into what the native loop takes (kprod._native.columns).
 
-Keys and values become :class:`Spans`: each record's address and length (-1: null),
-pointing into the caller's buffers, with the objects that own those buffers kept
-alive for the call. Accepted:
+Keys and values become :class:`~kprod._native.column_reader.Column` objects: a description
+of the caller's buffers (numpy, or one Arrow chunk) that the native loop reads each
+record from in place, or for sequences and chunked Arrow arrays each record's address
+and length (-1: null); the objects that own the memory are kept alive for the call.
+Accepted:
 
 - a sequence (list, tuple, ...) of bytes, bytearray, memoryview or None;
 - a numpy array: 'S<n>' (numpy's meaning: an item ends before its trailing NULs, as
@@ -25,7 +27,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from kprod._native import columns as native
+from kprod._native import column_reader as native
+from kprod._native.column_reader import Column
 from kprod.errors import BulkInputError
 from kprod.record import normalize_headers
 
@@ -33,42 +36,13 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 _ARROW_KINDS = ("binary", "large_binary", "string", "large_string", "fixed_size_binary")
 
 
-class Spans:
-    """One column as spans: ``address``/``length`` numpy arrays (uintp / intp; every
-    entry is written by the reader that fills them) and ``keep``, the objects whose
-    memory they point into. An absent column (no keys) has no arrays: every record's
-    item is null, without 16 bytes per record to say so."""
+Spans = Column      # a column as the native loop reads it
 
-    __slots__ = ("address", "length", "keep", "objects", "count", "present")
 
-    def __init__(self, count: int, present: bool = True) -> None:
-        self.count = count
-        self.present = present
-        size = count if present else 0
-        self.address = np.empty(size, dtype=np.uintp)
-        self.length = np.empty(size, dtype=np.intp)
-        self.keep: List[Any] = []
-        self.objects: Optional[tuple] = None   # the items, for a sequence column
-
-    def __len__(self) -> int:
-        return self.count
-
-    def length_of(self, i: int) -> int:
-        """Record i's length (-1: null)."""
-        return int(self.length[i]) if self.present else -1
-
-    def item(self, i: int) -> Optional[bytes]:
-        """Record i's bytes (a copy; for the per-record paths only)."""
-        if not self.present:
-            return None
-        if self.objects is not None:
-            item = self.objects[i]
-            return None if item is None else bytes(item)
-        n = int(self.length[i])
-        if n < 0:
-            return None
-        import ctypes
-        return ctypes.string_at(int(self.address[i]), n)
+def _spans(count: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Address / length arrays for ``count`` records (every entry written by the
+    spans_* function that fills them)."""
+    return np.empty(count, dtype=np.uintp), np.empty(count, dtype=np.intp)
 
 
 def read_column(data: Any, argument: str, topic: str) -> Spans:
@@ -98,18 +72,21 @@ def read_column(data: Any, argument: str, topic: str) -> Spans:
 
 
 def _objects(items: tuple, argument: str, topic: str) -> Spans:
-    spans = Spans(len(items))
-    spans.objects = items
-    spans.keep.append(items)
-    bad = native.spans_from_objects(items, spans.address, spans.length, spans.keep)
-    if bad >= 0:
+    address, length = _spans(len(items))
+    keep: List[Any] = [items]
+    bad = native.spans_from_objects(items, address, length, keep)
+    if bad < 0:
+        spans = native.spans_column(len(items), address, length)
+        spans.objects = items
+        spans.keep.extend(keep)
+        return spans
+    else:
         item = items[bad]
         raise BulkInputError(
             f"send_many: {argument}[{bad}] for topic {topic!r} is "
             f"{type(item).__name__}, not bytes, bytearray, memoryview or None (send_many "
             f"takes bytes; with a {argument[:-1]}.serializer set it serializes each item)",
             argument, bad)
-    return spans
 
 
 def _numpy(array: np.ndarray, argument: str, topic: str) -> Spans:
@@ -130,15 +107,8 @@ def _numpy(array: np.ndarray, argument: str, topic: str) -> Spans:
             "uint8 (one row per record)", argument)
     array = np.ascontiguousarray(array)      # a non-contiguous array: one copy
     count = array.shape[0]
-    spans = Spans(count)
-    spans.keep.append(array)
-    if count and itemsize:
-        native.spans_fixed(array.ctypes.data, count, itemsize, strip, 0, 0, spans.address,
-                           spans.length, 0)
-    elif count:
-        spans.length[:] = 0
-        spans.address[:] = _empty_address()
-    return spans
+    data = array.ctypes.data if count and itemsize else _empty_address()
+    return native.fixed_column(data, count, itemsize, strip, 0, 0, array)
 
 
 _EMPTY_BYTES = b"\0"
@@ -169,56 +139,61 @@ def _arrow(data: Any, argument: str) -> Spans:
         raise BulkInputError(
             f"send_many: {argument} has Arrow type {dtype}; Arrow columns are binary, "
             "large_binary, string, large_string or fixed_size_binary", argument)
-    count = len(data)
-    spans = Spans(count)
-    spans.keep.append(data)
-    start = 0
     fixed = pa.types.is_fixed_size_binary(dtype)
     large = pa.types.is_large_binary(dtype) or pa.types.is_large_string(dtype)
+    chunks = [chunk for chunk in chunks if len(chunk)]
+    if len(chunks) == 1:                       # read in place
+        return _arrow_chunk(chunks[0], argument, fixed, large, data)
+    # Several chunks: one address and length per record, chunk after chunk.
+    count = len(data)
+    address, length = _spans(count)
+    start = 0
     for chunk in chunks:
-        n = len(chunk)
-        if n == 0:
-            continue
-        buffers = chunk.buffers()
-        validity = buffers[0].address if chunk.null_count and buffers[0] is not None else 0
-        if fixed:
-            width = dtype.byte_width
-            data_buffer = buffers[1]
-            if width == 0 or data_buffer is None:
-                spans.address[start:start + n] = _empty_address()
-                spans.length[start:start + n] = 0
-                if validity:
-                    nulls = np.asarray(chunk.is_null())
-                    spans.length[start:start + n][nulls] = -1
-            else:
-                if (chunk.offset + n) * width > data_buffer.size:
-                    raise BulkInputError(f"send_many: {argument} has a fixed_size_binary "
-                                         "data buffer shorter than its length says",
-                                         argument, start)
-                native.spans_fixed(data_buffer.address + chunk.offset * width, n, width,
-                                   False, validity, chunk.offset, spans.address,
-                                   spans.length, start)
-        else:
-            offsets, data_buffer = buffers[1], buffers[2]
-            if offsets is None or offsets.size < (chunk.offset + n + 1) * (8 if large else 4):
-                raise BulkInputError(f"send_many: {argument} has an offsets buffer shorter "
-                                     "than its length says", argument, start)
-            if data_buffer is None or data_buffer.size == 0:
-                address, size = _empty_address(), 0
-            else:
-                address, size = data_buffer.address, data_buffer.size
-            bad = native.spans_offsets(address, size, offsets.address, large, chunk.offset, n,
-                                       validity, spans.address, spans.length, start)
-            if bad >= 0:
-                raise BulkInputError(f"send_many: {argument}[{start + bad}] has Arrow offsets "
-                                     "outside its data buffer", argument, start + bad)
-        start += n
+        column = _arrow_chunk(chunk, argument, fixed, large, chunk, start)
+        native.spans_of(column, address, length, start)
+        start += len(chunk)
+    spans = native.spans_column(count, address, length)
+    spans.keep.append(data)
     return spans
+
+
+def _arrow_chunk(chunk: Any, argument: str, fixed: bool, large: bool, keep: Any,
+                 start: int = 0) -> Spans:
+    """One Arrow chunk as a Column read in place (``start``: its first record's index
+    in the whole column, for errors)."""
+    n = len(chunk)
+    buffers = chunk.buffers()
+    validity = buffers[0].address if chunk.null_count and buffers[0] is not None else 0
+    if fixed:
+        width = chunk.type.byte_width
+        data_buffer = buffers[1]
+        if width == 0 or data_buffer is None:
+            return native.fixed_column(_empty_address(), n, 0, False, validity, chunk.offset,
+                                       keep)
+        if (chunk.offset + n) * width > data_buffer.size:
+            raise BulkInputError(f"send_many: {argument} has a fixed_size_binary data "
+                                 "buffer shorter than its length says", argument, start)
+        return native.fixed_column(data_buffer.address + chunk.offset * width, n, width,
+                                   False, validity, chunk.offset, keep)
+    offsets, data_buffer = buffers[1], buffers[2]
+    if offsets is None or offsets.size < (chunk.offset + n + 1) * (8 if large else 4):
+        raise BulkInputError(f"send_many: {argument} has an offsets buffer shorter than "
+                             "its length says", argument, start)
+    if data_buffer is None or data_buffer.size == 0:
+        address, size = _empty_address(), 0
+    else:
+        address, size = data_buffer.address, data_buffer.size
+    column, bad = native.offsets_column(address, size, offsets.address, large, chunk.offset,
+                                        n, validity, keep)
+    if column is None:
+        raise BulkInputError(f"send_many: {argument}[{start + bad}] has Arrow offsets "
+                             "outside its data buffer", argument, start + bad)
+    return column
 
 
 def null_column(count: int) -> Spans:
     """The keys of a call without keys: every one null."""
-    return Spans(count, present=False)
+    return native.null_column(count)
 
 
 def check_length(spans: Spans, count: int, argument: str) -> None:

@@ -2,21 +2,14 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
+from kprod._native.column_reader import Column
+
 CHECK_OK: int
 CHECK_TOO_LARGE_REQUEST: int
 CHECK_TOO_LARGE_MEMORY: int
 CHECK_BAD_PARTITION: int
 
-def spans_from_objects(items: tuple, address: np.ndarray, length: np.ndarray,
-                       keep: list) -> int: ...
-def spans_fixed(data: int, count: int, itemsize: int, strip_nuls: bool, validity: int,
-                bit_offset: int, address: np.ndarray, length: np.ndarray,
-                start: int) -> None: ...
-def spans_offsets(data: int, data_size: int, offsets: int, large: bool, offset: int,
-                  count: int, validity: int, address: np.ndarray, length: np.ndarray,
-                  start: int) -> int: ...
-def check_records(count: int, key_address: np.ndarray, key_length: np.ndarray,
-                  has_keys: bool, value_length: np.ndarray, explicit: np.ndarray,
+def check_records(count: int, keys: Column, values: Column, explicit: np.ndarray,
                   has_explicit: bool,
                   header_extra: np.ndarray, header_extra_all: int, has_headers: bool,
                   hash_keys: bool, num_partitions: int, max_request_size: int,
@@ -33,9 +26,7 @@ class BulkAppender:
     out_delta: np.ndarray
     appended: int
     def __init__(self, accumulator: Any, topic: str, info: Any, chooser: Any, count: int,
-                 key_address: np.ndarray, key_length: np.ndarray, has_keys: bool,
-                 value_address: np.ndarray,
-                 value_length: np.ndarray, partitions: np.ndarray, timestamps: np.ndarray,
+                 keys: Column, values: Column, partitions: np.ndarray, timestamps: np.ndarray,
                  timestamp: int, headers: Any, header_extra: np.ndarray,
                  header_extra_all: int, max_block_ms: float, wakeup: Callable[[], Any],
                  on_partition: Optional[Callable[[Tuple[str, int]], Any]]) -> None: ...

@@ -1,12 +1,9 @@
 # cython: language_level=3
-"""The native half of ``send_many`` (kprod/bulk.py): columns of keys and values as
-(address, length) spans, the checks every record gets before anything is queued, and
-the append loop.
-
-Spans: a column of n records becomes two arrays, each record's address and length
-(-1: null). They point into the caller's numpy or Arrow buffers, or into bytes objects
-kprod.bulk keeps alive for the call, so no Python object is made per record. Arrow
-offsets are checked against their buffer before a span is made from them.
+"""The native half of ``send_many`` (kprod/bulk.py): the checks every record gets
+before anything is queued, and the append loop. Keys and values are column_reader
+Columns: each record is read in place from the caller's numpy or Arrow buffers (or
+from bytes objects kprod.bulk keeps alive for the call), so no Python object is made
+per record.
 
 The append loop. A partition's batch that is already queued (open, with room: earlier
 send()s appended to it) is topped up with the GIL held, exactly as send() appends: the
@@ -21,12 +18,12 @@ Partition choice is partition.pxd's (key_partition, choose_builtin, sticky_count
 sticky_appended): the same code as send().
 """
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.string cimport memset
 
+from kprod._native.column_reader cimport Column, ColumnView, column_item, column_length
 from kprod._native.murmur2 cimport murmur2_span
 from kprod._native.partition cimport (
     PartitionChooser, StickyPartitionState, choose_builtin, key_partition, sticky_appended,
@@ -45,109 +42,11 @@ cdef enum:
     SIZE_CHECK_ABOVE = 1024
 
 
-# ------------------------------------------------------------------ spans
+# ------------------------------------------------------------------ checks
 
 cdef inline Py_ssize_t _field_size(Py_ssize_t n) noexcept nogil:
     return (varint_size(<int32_t>n) + n) if n >= 0 else 1
 
-
-def spans_from_objects(tuple items, size_t[::1] address, Py_ssize_t[::1] length,
-                       list keep):
-    """Spans of a tuple of bytes / bytes-like / None. A bytes-like item that is not
-    bytes is copied once into bytes (appended to ``keep``: alive for the call, and
-    immune to the caller changing it meanwhile). Returns the index of the first item
-    that is none of these, or -1."""
-    cdef Py_ssize_t i, n = len(items)
-    cdef object item
-    for i in range(n):
-        item = items[i]
-        if item is None:
-            address[i] = 0
-            length[i] = -1
-            continue
-        if type(item) is not bytes:
-            if not isinstance(item, (bytes, bytearray, memoryview)):
-                return i
-            item = bytes(item)
-            keep.append(item)
-        address[i] = <size_t>PyBytes_AS_STRING(item)
-        length[i] = PyBytes_GET_SIZE(item)
-    return -1
-
-
-def spans_fixed(size_t data, Py_ssize_t count, Py_ssize_t itemsize, bint strip_nuls,
-                size_t validity, Py_ssize_t bit_offset, size_t[::1] address,
-                Py_ssize_t[::1] length, Py_ssize_t start):
-    """Spans of ``count`` records of ``itemsize`` bytes each at ``data`` (numpy 'S',
-    'V', structured and 2-D uint8 arrays, Arrow FixedSizeBinary) into
-    ``address[start:]``. ``strip_nuls``: numpy 'S' (an item ends before its trailing
-    NUL bytes, as numpy converts it to bytes). ``validity``: an Arrow validity bitmap
-    (0: none), read from bit ``bit_offset``."""
-    cdef Py_ssize_t i, n
-    cdef const uint8_t* item
-    cdef const uint8_t* bits = <const uint8_t*>validity
-    cdef Py_ssize_t bit
-    if start < 0 or count < 0 or start + count > address.shape[0] or \
-            start + count > length.shape[0]:
-        raise IndexError("spans_fixed: output too short")
-    with nogil:
-        for i in range(count):
-            if bits != NULL:
-                bit = bit_offset + i
-                if not (bits[bit >> 3] >> (bit & 7)) & 1:
-                    address[start + i] = 0
-                    length[start + i] = -1
-                    continue
-            item = <const uint8_t*>data + i * itemsize
-            n = itemsize
-            if strip_nuls:
-                while n > 0 and item[n - 1] == 0:
-                    n -= 1
-            address[start + i] = <size_t>item
-            length[start + i] = n
-    return None
-
-
-def spans_offsets(size_t data, Py_ssize_t data_size, size_t offsets, bint large,
-                  Py_ssize_t offset, Py_ssize_t count, size_t validity,
-                  size_t[::1] address, Py_ssize_t[::1] length, Py_ssize_t start):
-    """Spans of an Arrow Binary/String (int32 offsets) or LargeBinary/LargeString
-    (``large``: int64 offsets) array of ``count`` records starting at element
-    ``offset`` of its buffers, into ``address[start:]``. Every record's offsets are
-    checked (non-decreasing, inside the ``data_size`` bytes of the data buffer);
-    returns the index of the first bad one, or -1. Nulls per the validity bitmap."""
-    cdef Py_ssize_t i, bit
-    cdef int64_t lo, hi
-    cdef const int32_t* o32 = <const int32_t*>offsets
-    cdef const int64_t* o64 = <const int64_t*>offsets
-    cdef const uint8_t* bits = <const uint8_t*>validity
-    cdef Py_ssize_t bad = -1
-    if start < 0 or count < 0 or start + count > address.shape[0] or \
-            start + count > length.shape[0]:
-        raise IndexError("spans_offsets: output too short")
-    with nogil:
-        for i in range(count):
-            if bits != NULL:
-                bit = offset + i
-                if not (bits[bit >> 3] >> (bit & 7)) & 1:
-                    address[start + i] = 0
-                    length[start + i] = -1
-                    continue
-            if large:
-                lo = o64[offset + i]
-                hi = o64[offset + i + 1]
-            else:
-                lo = o32[offset + i]
-                hi = o32[offset + i + 1]
-            if lo < 0 or hi < lo or hi > data_size:
-                bad = i
-                break
-            address[start + i] = data + <size_t>lo
-            length[start + i] = <Py_ssize_t>(hi - lo)
-    return bad
-
-
-# ------------------------------------------------------------------ checks
 
 # check_records() outcomes (the first bad record's problem).
 cdef enum:
@@ -161,9 +60,7 @@ CHECK_TOO_LARGE_MEMORY = CHECK_TOO_LARGE_MEMORY_
 CHECK_BAD_PARTITION = CHECK_BAD_PARTITION_
 
 
-def check_records(Py_ssize_t count, const size_t[::1] key_address,
-                  const Py_ssize_t[::1] key_length, bint has_keys,
-                  const Py_ssize_t[::1] value_length,
+def check_records(Py_ssize_t count, Column keys not None, Column values not None,
                   const int64_t[::1] explicit, bint has_explicit,
                   const int64_t[::1] header_extra, int64_t header_extra_all, bint has_headers,
                   bint hash_keys, Py_ssize_t num_partitions, int64_t max_request_size,
@@ -174,22 +71,23 @@ def check_records(Py_ssize_t count, const size_t[::1] key_address,
     send() checks them: records with key + value above 1024 bytes against
     max.request.size and buffer.memory, records with headers against
     max.request.size (``header_extra``: the headers' bytes per record, or
-    ``header_extra_all`` for all). Without ``has_keys`` every key is null and the key
-    arrays may be empty. Returns (first bad index, CHECK_*) or (-1, 0)."""
+    ``header_extra_all`` for all). Returns (first bad index, CHECK_*) or (-1, 0)."""
     cdef Py_ssize_t i, kl, vl
+    cdef const char* key
+    cdef const ColumnView* key_view = &keys.view
+    cdef const ColumnView* value_view = &values.view
     cdef int64_t bound, p, extra
     cdef int kind = 0
     cdef Py_ssize_t bad = -1
     cdef bint per_record_headers = header_extra.shape[0] > 0
-    if ((has_keys and (key_length.shape[0] < count or key_address.shape[0] < count))
-            or value_length.shape[0] < count or partitions.shape[0] < count
+    if (key_view.count < count or value_view.count < count or partitions.shape[0] < count
             or (has_explicit and explicit.shape[0] < count)
             or (per_record_headers and header_extra.shape[0] < count)):
         raise IndexError("check_records: an input is shorter than the count")
     with nogil:
         for i in range(count):
-            kl = key_length[i] if has_keys else -1
-            vl = value_length[i]
+            kl = column_item(key_view, i, &key)
+            vl = column_length(value_view, i)
             extra = header_extra[i] if per_record_headers else header_extra_all
             if kl + vl > SIZE_CHECK_ABOVE or has_headers:
                 bound = RECORD_BOUND_OVERHEAD + _field_size(kl) + _field_size(vl) + 1 + extra
@@ -207,7 +105,7 @@ def check_records(Py_ssize_t count, const size_t[::1] key_address,
                 partitions[i] = <int32_t>p
             elif hash_keys and kl >= 0:
                 partitions[i] = <int32_t>key_partition(
-                    murmur2_span(<const uint8_t*>key_address[i], kl), num_partitions)
+                    murmur2_span(<const uint8_t*>key, kl), num_partitions)
             else:
                 partitions[i] = -1
     return bad, kind
@@ -286,10 +184,9 @@ cdef class BulkAppender:
     check_records: -1 for a sticky record) is the output too: the loop writes each
     record's partition into it as it appends the record.
 
-    ``BulkAppender(accumulator, topic, info, chooser, count, key_address, key_length,
-    has_keys, value_address, value_length, partitions, timestamps, timestamp, headers,
-    header_extra, header_extra_all, max_block_ms, wakeup, on_partition)``. Without
-    ``has_keys`` every key is null (the key arrays may be empty)."""
+    ``BulkAppender(accumulator, topic, info, chooser, count, keys, values, partitions,
+    timestamps, timestamp, headers, header_extra, header_extra_all, max_block_ms,
+    wakeup, on_partition)``; keys and values are column_reader Columns."""
     cdef object accumulator
     cdef object topic
     cdef Py_ssize_t num_partitions
@@ -297,11 +194,10 @@ cdef class BulkAppender:
     cdef PartitionChooser chooser
     cdef StickyPartitionState sticky
     cdef Py_ssize_t count
-    cdef const size_t[::1] key_address
-    cdef const Py_ssize_t[::1] key_length
-    cdef bint has_keys
-    cdef const size_t[::1] value_address
-    cdef const Py_ssize_t[::1] value_length
+    cdef Column keys                    # (the Columns keep their buffers alive)
+    cdef Column values
+    cdef const ColumnView* key_view
+    cdef const ColumnView* value_view
     cdef int32_t[::1] partitions         # in: -1 sticky; out: the partition appended to
     cdef const int64_t[::1] timestamps
     cdef bint per_record_timestamps
@@ -335,10 +231,7 @@ cdef class BulkAppender:
         self._builder = NULL
 
     def __init__(self, accumulator, topic, info, PartitionChooser chooser, Py_ssize_t count,
-                 const size_t[::1] key_address, const Py_ssize_t[::1] key_length,
-                 bint has_keys,
-                 const size_t[::1] value_address, const Py_ssize_t[::1] value_length,
-                 int32_t[::1] partitions, const int64_t[::1] timestamps,
+                 Column keys not None, Column values not None, int32_t[::1] partitions, const int64_t[::1] timestamps,
                  int64_t timestamp, headers, const int64_t[::1] header_extra,
                  int64_t header_extra_all,
                  double max_block_ms, wakeup, on_partition):
@@ -346,8 +239,7 @@ cdef class BulkAppender:
         cdef Py_ssize_t n = info.num_partitions
         if n <= 0:
             raise ValueError("BulkAppender: the topic has no partitions")
-        if ((has_keys and (key_address.shape[0] < count or key_length.shape[0] < count))
-                or value_address.shape[0] < count or value_length.shape[0] < count
+        if (keys.view.count < count or values.view.count < count
                 or partitions.shape[0] < count
                 or (timestamps.shape[0] and timestamps.shape[0] < count)
                 or (header_extra.shape[0] and header_extra.shape[0] < count)):
@@ -359,11 +251,10 @@ cdef class BulkAppender:
         self.chooser = chooser
         self.sticky = None
         self.count = count
-        self.key_address = key_address
-        self.key_length = key_length
-        self.has_keys = has_keys
-        self.value_address = value_address
-        self.value_length = value_length
+        self.keys = keys
+        self.values = values
+        self.key_view = &keys.view
+        self.value_view = &values.view
         self.partitions = partitions
         self.timestamps = timestamps
         self.per_record_timestamps = timestamps.shape[0] > 0
@@ -493,7 +384,8 @@ cdef class BulkAppender:
         cdef int64_t extra = self.header_extra[i] if self.header_extra.shape[0] \
             else self.header_extra_all
         cdef Py_ssize_t q, held = 0
-        size = record_bound(self._key_length(i), self.value_length[i], extra)
+        size = record_bound(column_length(self.key_view, i),
+                            column_length(self.value_view, i), extra)
         tp = (self.topic, p)
         try:
             batch = self.accumulator.open_unqueued_batch(tp, size, 0.0)
@@ -517,18 +409,14 @@ cdef class BulkAppender:
     cdef inline int64_t _ts(self, Py_ssize_t i) noexcept nogil:
         return self.timestamps[i] if self.per_record_timestamps else self.timestamp
 
-    cdef inline const char* _key(self, Py_ssize_t i) noexcept nogil:
-        return <const char*>self.key_address[i] if self.has_keys else NULL
-
-    cdef inline Py_ssize_t _key_length(self, Py_ssize_t i) noexcept nogil:
-        return self.key_length[i] if self.has_keys else -1
-
     cdef int _step(self, Py_ssize_t i) except -1:
         """Append record i with the GIL held (any mode; headers too)."""
         cdef Py_ssize_t p = self.partitions[i]
         cdef bint sticky = p < 0
         cdef int32_t delta
-        cdef Py_ssize_t before, after
+        cdef Py_ssize_t before, after, key_length, value_length
+        cdef const char* key
+        cdef const char* value
         cdef RecordBatchBuilder builder
         cdef int mode
         if sticky:
@@ -553,9 +441,10 @@ cdef class BulkAppender:
                 continue
             builder = <RecordBatchBuilder>self._builders[p]
             before = builder._estimated()
-            delta = builder.append_raw(self._ts(i), self._key(i), self._key_length(i),
-                                       <const char*>self.value_address[i],
-                                       self.value_length[i], headers)
+            key_length = column_item(self.key_view, i, &key)
+            value_length = column_item(self.value_view, i, &value)
+            delta = builder.append_raw(self._ts(i), key, key_length, value, value_length,
+                                       headers)
             if delta >= 0:
                 break
             # Full: queue ours, leave the queued one; the record goes to a new batch.
@@ -599,7 +488,9 @@ cdef class BulkAppender:
         GIL is released and written back by the caller; when sticky_count says the
         partition must switch, the record's bytes are left uncounted for
         sticky_appended (with the GIL) to count and switch."""
-        cdef Py_ssize_t p, appended = 0
+        cdef Py_ssize_t p, appended = 0, key_length, value_length
+        cdef const char* key
+        cdef const char* value
         cdef int32_t delta
         cdef bint sticky, full = False, switch
         while i < self.count:
@@ -611,10 +502,10 @@ cdef class BulkAppender:
                     break
             if self._mode[p] != MODE_UNQUEUED:
                 break
+            key_length = column_item(self.key_view, i, &key)
+            value_length = column_item(self.value_view, i, &value)
             delta = (<RecordBatchBuilder>self._builder[p]).append_plain(
-                self._ts(i), self._key(i), self._key_length(i),
-                <const char*>self.value_address[i], self.value_length[i], &appended,
-                &full)
+                self._ts(i), key, key_length, value, value_length, &appended, &full)
             if delta < 0:
                 break          # full (or an error append_raw reports): the GIL path
             self._record(i, p, delta)

@@ -2,8 +2,6 @@
 broker: spans say exactly the bytes Python itself sees in each record."""
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,9 +15,12 @@ from kprod.errors import BulkInputError
 from kprod.partitioner import partition_for_key
 
 
-def spans_bytes(spans):
-    return [None if n < 0 else ctypes.string_at(int(a), int(n))
-            for a, n in zip(spans.address, spans.length)]
+def spans_bytes(column):
+    """Each record as the native loop reads it (column_item), and its length."""
+    items = [column.item(i) for i in range(len(column))]
+    assert [column.length_of(i) for i in range(len(column))] == \
+        [-1 if x is None else len(x) for x in items]
+    return items
 
 
 @settings(max_examples=200, deadline=None)
@@ -78,32 +79,33 @@ def test_check_records_hashes_keys_like_send_and_checks_sizes():
     values = columns.read_column([b"1", b"2", b"3", b"x" * 2000], "values", "t")
     out = np.empty(4, dtype=np.int32)
     empty = np.zeros(0, dtype=np.int64)
-    assert check_records(4, keys.address, keys.length, True, values.length, empty, False, empty, 0,
+    assert check_records(4, keys, values, empty, False, empty, 0,
                          False, True, 7, 1 << 20, 1 << 25, out) == (-1, 0)
     assert list(out) == [partition_for_key(b"a", 7), -1, partition_for_key(b"key-3", 7),
                          partition_for_key(b"", 7)]
-    assert check_records(4, keys.address, keys.length, True, values.length, empty, False, empty, 0,
+    assert check_records(4, keys, values, empty, False, empty, 0,
                          False, True, 7, 1500, 1 << 25, out) == (3, CHECK_TOO_LARGE_REQUEST)
     explicit = np.array([0, 6, 7, 1], dtype=np.int64)
-    assert check_records(4, keys.address, keys.length, True, values.length, explicit, True, empty,
+    assert check_records(4, keys, values, explicit, True, empty,
                          0, False, True, 7, 1 << 20, 1 << 25, out) == (2, CHECK_BAD_PARTITION)
 
 
 def test_check_records_without_keys_reads_no_key_arrays():
     keys = columns.null_column(3)
-    assert len(keys) == 3 and keys.address.shape == (0,) and keys.item(1) is None
+    assert len(keys) == 3 and not keys.present and keys.item(1) is None
     values = columns.read_column([b"1", b"2" * 1500, b"3"], "values", "t")
     out = np.full(3, 99, dtype=np.int32)
     empty = np.zeros(0, dtype=np.int64)
-    assert check_records(3, keys.address, keys.length, False, values.length, empty, False,
-                         empty, 0, False, True, 7, 1 << 20, 1 << 25, out) == (-1, 0)
+    assert check_records(3, keys, values, empty, False, empty, 0, False, True, 7, 1 << 20,
+                         1 << 25, out) == (-1, 0)
     assert list(out) == [-1, -1, -1]                  # null keys: sticky
-    assert check_records(3, keys.address, keys.length, False, values.length, empty, False,
-                         empty, 0, False, True, 7, 1000, 1 << 25, out) == (
-        1, CHECK_TOO_LARGE_REQUEST)
-    with pytest.raises(IndexError):                   # keys said present, arrays empty
-        check_records(3, keys.address, keys.length, True, values.length, empty, False,
-                      empty, 0, False, True, 7, 1 << 20, 1 << 25, out)
+    assert check_records(3, keys, values, empty, False, empty, 0, False, True, 7, 1000,
+                         1 << 25, out) == (1, CHECK_TOO_LARGE_REQUEST)
+    with pytest.raises(IndexError):                   # a column shorter than the count
+        check_records(4, keys, values, empty, False, empty, 0, False, True, 7, 1 << 20,
+                      1 << 25, np.empty(4, dtype=np.int32))
+    with pytest.raises(IndexError):
+        keys.item(3)
 
 
 def test_resolve_records_offsets_timestamps_and_failures():
