@@ -151,6 +151,7 @@ class _BatchTracer:
         self._fields = frozenset(f.lower() for f in self._propagator.fields)
         self._lock = threading.Lock()
         self._batches: Dict[Any, _BatchTrace] = {}    # BatchResult -> its trace
+        self._last: Tuple[Any, List[Tuple[str, bytes]]] = (None, [])   # _trace_headers
 
     def traced_send(self, native: Any) -> Any:
         get_current_span = _get_current_span
@@ -173,24 +174,34 @@ class _BatchTracer:
                       partition: Optional[int], timestamp: Optional[int], headers: Any,
                       callback: Any, block: bool) -> Any:
         if isinstance(topic, ProducerRecord):
-            topic = topic._replace(headers=self._inject(topic.headers))
+            topic = topic._replace(headers=self._inject(topic.headers, context))
         else:
-            headers = self._inject(headers)
+            headers = self._inject(headers, context)
         future = native(topic, value, key, partition, timestamp, headers, callback,
                         block=block)
         self._link(future, context)
         return future
 
-    def _inject(self, headers: Any) -> Any:
-        """``headers`` plus the current context's trace headers, unless they have one;
-        headers send() would refuse are returned as they are (send() raises its error)."""
+    def _trace_headers(self, context: Any) -> List[Tuple[str, bytes]]:
+        """The propagator's headers for the current span (whose context is ``context``):
+        they depend on nothing else, so a run of records in one span injects once."""
+        last = self._last
+        if last[0] is context:
+            return last[1]
         carrier: Dict[str, str] = {}
         self._propagator.inject(carrier)
-        if not carrier:
-            return headers
         added = [(name, text.encode("ascii")) for name, text in carrier.items()]
+        self._last = (context, added)
+        return added
+
+    def _inject(self, headers: Any, context: Any) -> Any:
+        """``headers`` plus the current span's trace headers, unless they have one;
+        headers send() would refuse are returned as they are (send() raises its error)."""
+        added = self._trace_headers(context)
+        if not added:
+            return headers
         if headers is None:
-            return added
+            return list(added)
         try:
             items = list(headers.items()) if isinstance(headers, dict) else list(headers)
             names = {item[0].lower() for item in items if isinstance(item[0], str)}

@@ -51,9 +51,14 @@ def test_traceparent_of_the_current_span_is_read_back(make_topic, make_producer,
         producer.send(topic, b"their-trace", headers=[("TraceParent", theirs.encode())])
         producer.send(ProducerRecord(topic, value=b"record", headers=[("app", b"3")]))
     producer.send(topic, b"outside")
+    with tracer.start_as_current_span("second") as second:
+        producer.send(topic, b"second")
     producer.flush(GET_TIMEOUT)
     context = parent.get_span_context()
-    messages = {m.value(): m.headers() for m in reference.consume(bootstrap, topic, 6)}
+    messages = {m.value(): m.headers() for m in reference.consume(bootstrap, topic, 7)}
+    other = second.get_span_context()
+    assert _traceparent(messages[b"second"]) == (other.trace_id, other.span_id, 1)
+    assert other.trace_id != context.trace_id
     for value in (b"plain", b"with-headers", b"dict-headers", b"record"):
         assert _traceparent(messages[value]) == (context.trace_id, context.span_id, 1)
     assert messages[b"with-headers"][0] == ("app", b"1")
