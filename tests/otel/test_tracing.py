@@ -3,11 +3,14 @@ reference consumer (confluent-kafka), batch spans linked to the records' spans, 
 native send path kept when tracing is off."""
 from __future__ import annotations
 
+import asyncio
+
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 import pytest
 
 from kprod import otel
+from kprod.aio import AsyncProducer
 from kprod.errors import IllegalStateError, RecordTooLargeError
 from kprod.record import ProducerRecord
 from tests import reference
@@ -199,3 +202,23 @@ def test_not_instrumented_and_uninstrumented(make_topic, make_producer, bootstra
     producer.close(10)
     with pytest.raises(IllegalStateError, match="closed"):
         otel.instrument(producer, tracer_provider=tracer_provider)
+
+
+def test_async_producer_sends_carry_the_span(make_topic, kafka, bootstrap, tracer_provider):
+    # The first send to a topic waits for its metadata in the executor: the span's
+    # context goes there too.
+    topic = make_topic()
+
+    async def main():
+        async with AsyncProducer(bootstrap_servers=bootstrap) as producer:
+            otel.instrument(producer.producer, tracer_provider=tracer_provider)
+            with tracer_provider.get_tracer("test").start_as_current_span("task") as span:
+                first = await producer.send(topic, b"first")
+                second = await producer.send(topic, b"second")
+            await first
+            await second
+            return span.get_span_context()
+
+    context = asyncio.run(main())
+    for message in reference.consume(bootstrap, topic, 2):
+        assert _traceparent(message.headers()) == (context.trace_id, context.span_id, 1)
