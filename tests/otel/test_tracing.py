@@ -14,6 +14,7 @@ from kprod.aio import AsyncProducer
 from kprod.errors import IllegalStateError, RecordTooLargeError
 from kprod.record import ProducerRecord
 from tests import reference
+from tests.producer.test_fork import _in_child
 
 GET_TIMEOUT = 30
 
@@ -222,3 +223,29 @@ def test_async_producer_sends_carry_the_span(make_topic, kafka, bootstrap, trace
     context = asyncio.run(main())
     for message in reference.consume(bootstrap, topic, 2):
         assert _traceparent(message.headers()) == (context.trace_id, context.span_id, 1)
+
+
+def test_instrumentation_survives_a_fork_that_reinitialises(make_topic, make_producer,
+                                                            bootstrap, tracer_provider,
+                                                            spans):
+    topic = make_topic()
+    producer = make_producer(kprod_fork_reinitialize=True)
+    otel.instrument(producer, tracer_provider=tracer_provider)
+    producer.send(topic, b"parent").get(GET_TIMEOUT)
+
+    def child():
+        with tracer_provider.get_tracer("test").start_as_current_span("child") as span:
+            producer.send(topic, b"child-1").get(GET_TIMEOUT)   # re-initialises the producer
+            producer.send(topic, b"child-2").get(GET_TIMEOUT)   # on the child's send path
+        batch_spans = [(s.name, s.attributes.get("messaging.batch.message_count"))
+                       for s in spans.get_finished_spans() if s.name.startswith("send")]
+        producer.close(10)
+        return {"trace_id": span.get_span_context().trace_id, "batch_spans": batch_spans}
+
+    out = _in_child(child)
+    assert "crashed" not in out, out
+    assert out["batch_spans"] == [[f"send {topic}", 1], [f"send {topic}", 1]]
+    messages = [m for m in reference.consume(bootstrap, topic, 3) if m.value() != b"parent"]
+    assert len(messages) == 2
+    for message in messages:
+        assert _traceparent(message.headers())[0] == out["trace_id"]
