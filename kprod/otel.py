@@ -215,10 +215,10 @@ class _BatchTracer:
         result = future._batch
         key = (context.trace_id, context.span_id)
         with self._lock:
-            batch = self._batches.get(result)
-            first = batch is None
-            if first:
-                batch = self._batches[result] = _BatchTrace(time.time_ns())
+            found = self._batches.get(result)
+            first = found is None
+            batch = self._batches[result] = _BatchTrace(time.time_ns()) if found is None \
+                else found
             if key not in batch.links:
                 if len(batch.links) < MAX_LINKS:
                     batch.links[key] = context
