@@ -42,7 +42,7 @@ import math
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from opentelemetry import metrics as otel_metrics, trace
 from opentelemetry.context import Context
@@ -57,6 +57,9 @@ from kprod._internals.telemetry_metrics import telemetry_name
 from kprod.errors import IllegalStateError
 from kprod.record import ProducerRecord
 
+if TYPE_CHECKING:
+    from kprod.producer import Producer
+
 __all__ = ["instrument", "uninstrument", "Instrumentation", "MAX_LINKS"]
 
 log = logging.getLogger("kprod.otel")
@@ -68,7 +71,7 @@ _SCOPE = "kprod"
 _get_current_span = trace.get_current_span
 
 
-def instrument(producer: Any, *, tracer_provider: Optional[trace.TracerProvider] = None,
+def instrument(producer: "Producer", *, tracer_provider: Optional[trace.TracerProvider] = None,
                meter_provider: Optional[otel_metrics.MeterProvider] = None,
                tracing: bool = True, metrics: bool = True) -> "Instrumentation":
     """Trace ``producer``'s records and batches and export its metrics (see the module
@@ -87,7 +90,7 @@ def instrument(producer: Any, *, tracer_provider: Optional[trace.TracerProvider]
     return instrumentation
 
 
-def uninstrument(producer: Any) -> None:
+def uninstrument(producer: "Producer") -> None:
     """Undo :func:`instrument` (nothing if the producer is not instrumented). Batches
     already holding traced records still get their spans."""
     instrumentation = producer._instrumentation
@@ -286,13 +289,18 @@ class _BatchTracer:
 
 # -- metrics -----------------------------------------------------------------------------
 def _unit(name: str) -> str:
-    if name.endswith("-rate") or name.startswith("compression"):
-        return ""
+    """The UCUM unit of a Java-named metric (OpenTelemetry's convention)."""
+    if name.startswith("compression"):
+        return "1"                                  # compressed / uncompressed size
+    if name == "byte-rate":
+        return "By/s"
+    if name.endswith("-rate"):
+        return "1/s"
     if "latency" in name or "time" in name:
         return "ms"
     if "byte" in name or name.startswith(("batch-size", "record-size")):
         return "By"
-    return ""
+    return "1"
 
 
 class _SharedInstruments:

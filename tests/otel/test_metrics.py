@@ -40,18 +40,20 @@ def test_metrics_are_collected_with_real_values(make_topic, make_producer, meter
     topic_attrs = (("client_id", client), ("topic", topic))
     assert points[("org.apache.kafka.producer.topic.record.send.total",
                    topic_attrs)][0].value == n
-    byte_total = points[("org.apache.kafka.producer.topic.byte.total", topic_attrs)][0]
-    assert byte_total.value == producer.metrics()[f"byte-total{{topic={topic}}}"] > n * 10
+    byte_total = points[("org.apache.kafka.producer.topic.byte.total", topic_attrs)]
+    assert byte_total[0].value == producer.metrics()[f"byte-total{{topic={topic}}}"] > n * 10
+    assert byte_total[1].unit == "By"
     rate, metric = points[("org.apache.kafka.producer.record.send.rate", mine)]
     assert rate.value > 0 and not hasattr(metric.data, "is_monotonic")   # a gauge
+    assert metric.unit == "1/s"
     assert points[("org.apache.kafka.producer.buffer.total.bytes", mine)][0].value == \
         producer.config["buffer.memory"]
     assert points[("org.apache.kafka.producer.connection.creation.total", mine)][0].value >= 1
     assert points[("org.apache.kafka.producer.batch.split.total", mine)][0].value == 0
-    latency = [p.value for (name, attrs), (p, m) in points.items()
+    latency = [(p.value, m.unit) for (name, attrs), (p, m) in points.items()
                if name == "org.apache.kafka.producer.node.request.latency.max"
                and dict(attrs)["node_id"].startswith("node-")]
-    assert latency and all(value > 0 for value in latency)
+    assert latency and all(value > 0 and unit == "ms" for value, unit in latency)
     # The sends go on counting in later collections.
     producer.send(topic, b"more").get(GET_TIMEOUT)
     assert _points(metric_reader)[("org.apache.kafka.producer.record.send.total",
