@@ -20,7 +20,9 @@
   ``messaging.destination.partition.id`` and ``messaging.kafka.destination.partition``,
   ``messaging.batch.message_count``, ``messaging.kafka.offset`` = the batch's base
   offset, ``messaging.client.id``); a failed batch has status ERROR, ``error.type``
-  and the exception as an event. Batches without a traced record make no span.
+  and the exception as an event. Batches without a traced record make no span. A
+  batch split after MESSAGE_TOO_LARGE has ``kprod.batch.split=true`` instead of the
+  count and offset, and ends with the piece holding its first traced record.
 - **Metrics.** Every producer metric (``producer.metrics()``) is an observable
   instrument read from the metrics registry when the meter provider collects, named
   as Kafka's Java client names them when it pushes them as OpenTelemetry metrics
@@ -215,6 +217,9 @@ class _BatchTracer:
         return items + added
 
     def _link(self, future: Any, context: Any) -> None:
+        # The first traced record of a batch registers the done callback that makes the
+        # span. (A record whose batch completed, span made, before its send() got here
+        # gets a span of its own for that batch: its link is not lost.)
         result = future._batch
         key = (context.trace_id, context.span_id)
         with self._lock:
@@ -259,6 +264,7 @@ class _BatchTracer:
         result, delta = future._batch, future._delta
         while result._split is not None:
             result, delta = result.route(delta)
+        split = result is not future._batch
         attributes: Dict[str, Any] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "send",
@@ -268,10 +274,15 @@ class _BatchTracer:
             "messaging.kafka.destination.partition": result.partition,
             "messaging.client.id": self._client_id,
         }
-        if traced.record_count is not None:
-            attributes["messaging.batch.message_count"] = traced.record_count
-        if result.base_offset >= 0:
-            attributes["messaging.kafka.offset"] = result.base_offset
+        if split:
+            # The span ends with the piece holding the batch's first traced record; the
+            # count and base offset of the pieces differ: none is given.
+            attributes["kprod.batch.split"] = True
+        else:
+            if traced.record_count is not None:
+                attributes["messaging.batch.message_count"] = traced.record_count
+            if result.base_offset >= 0:
+                attributes["messaging.kafka.offset"] = result.base_offset
         if traced.dropped:
             attributes["kprod.batch.links_dropped"] = traced.dropped
         error = result.error

@@ -249,3 +249,30 @@ def test_instrumentation_survives_a_fork_that_reinitialises(make_topic, make_pro
     assert len(messages) == 2
     for message in messages:
         assert _traceparent(message.headers())[0] == out["trace_id"]
+
+
+def test_batch_span_of_a_split_batch(make_topic, make_producer, bootstrap, tracer_provider,
+                                     spans):
+    # The broker refuses the batch as a whole (MESSAGE_TOO_LARGE): kprod splits it.
+    topic = make_topic(configs={"max.message.bytes": 2000})
+    producer = make_producer(linger_ms=50, batch_size=16384)
+    otel.instrument(producer, tracer_provider=tracer_provider)
+    n = 40
+    with tracer_provider.get_tracer("test").start_as_current_span("parent") as parent:
+        for i in range(n):
+            producer.send(topic, b"%03d" % i + b"x" * 100)
+    producer.flush(GET_TIMEOUT)
+    assert producer._sender.batch_split_total > 0
+    batches = [s for s in spans.get_finished_spans() if s.name == f"send {topic}"]
+    split = [s for s in batches if s.attributes.get("kprod.batch.split")]
+    assert split
+    for span in split:
+        assert "messaging.kafka.offset" not in span.attributes
+        assert "messaging.batch.message_count" not in span.attributes
+        assert span.status.status_code is StatusCode.UNSET
+        assert [link.context.span_id for link in span.links] == [
+            parent.get_span_context().span_id]
+    messages = reference.consume(bootstrap, topic, n)
+    assert sorted(m.value()[:3] for m in messages) == [b"%03d" % i for i in range(n)]
+    for message in messages:
+        assert _traceparent(message.headers())[1] == parent.get_span_context().span_id
