@@ -27,6 +27,7 @@ def test_metrics_are_collected_with_real_values(make_topic, make_producer, meter
     producer = make_producer(linger_ms=5, metrics_sample_window_ms=60000)
     client = producer.config["client.id"]
     otel.instrument(producer, meter_provider=meter_provider, tracing=False)
+    assert producer.send == producer._send_path.send       # no tracing: send() untouched
     n = 50
     for i in range(n):
         producer.send(topic, b"x" * (10 + i))
@@ -80,3 +81,13 @@ def test_two_producers_share_the_instruments(make_topic, make_producer, meter_pr
     otel.uninstrument(first)
     assert not [name for (name, attrs) in _points(metric_reader)
                 if name == "org.apache.kafka.producer.record.send.total"]
+
+
+def test_metrics_false_registers_nothing(make_topic, make_producer, meter_provider,
+                                         metric_reader):
+    topic = make_topic()
+    producer = make_producer()
+    otel.instrument(producer, meter_provider=meter_provider, metrics=False)
+    producer.send(topic, b"v").get(GET_TIMEOUT)
+    assert _points(metric_reader) == {}
+    assert producer.metrics()["record-send-total"] == 1
