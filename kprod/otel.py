@@ -17,7 +17,8 @@
   record, if it never was) and ends when the batch completes; attributes follow the
   OpenTelemetry messaging conventions (``messaging.system=kafka``,
   ``messaging.operation.type=send``, ``messaging.destination.name``,
-  ``messaging.destination.partition.id`` and ``messaging.kafka.destination.partition``,
+  ``messaging.destination.partition.id`` (and its deprecated predecessor
+  ``messaging.kafka.destination.partition``, an int, for older backends),
   ``messaging.batch.message_count``, ``messaging.kafka.offset`` = the batch's base
   offset, ``messaging.client.id``); a failed batch has status ERROR, ``error.type``
   and the exception as an event. Batches without a traced record make no span. A
