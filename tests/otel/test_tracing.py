@@ -4,6 +4,8 @@ native send path kept when tracing is off."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
@@ -276,3 +278,41 @@ def test_batch_span_of_a_split_batch(make_topic, make_producer, bootstrap, trace
     assert sorted(m.value()[:3] for m in messages) == [b"%03d" % i for i in range(n)]
     for message in messages:
         assert _traceparent(message.headers())[1] == parent.get_span_context().span_id
+
+
+GLOBAL_PROVIDERS = """
+import sys
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from kprod import Producer, otel
+
+spans = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(spans))
+trace.set_tracer_provider(provider)
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+bootstrap, topic = sys.argv[1:]
+with Producer(bootstrap_servers=bootstrap) as producer:
+    otel.instrument(producer)                      # the global providers
+    with trace.get_tracer("test").start_as_current_span("parent"):
+        producer.send(topic, b"v").get(30)
+    names = [m.name for r in reader.get_metrics_data().resource_metrics
+             for s in r.scope_metrics for m in s.metrics]
+print(sorted(s.name for s in spans.get_finished_spans()))
+print("org.apache.kafka.producer.record.send.total" in names)
+"""
+
+
+def test_global_providers_are_the_default(make_topic, bootstrap, tmp_path):
+    topic = make_topic()
+    program = tmp_path / "global_providers.py"
+    program.write_text(GLOBAL_PROVIDERS)
+    done = subprocess.run([sys.executable, str(program), bootstrap, topic],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == [str(sorted(["parent", f"send {topic}"])), "True"]
