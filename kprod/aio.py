@@ -23,6 +23,7 @@ that awaits a record only stops that task from waiting for it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -100,9 +101,11 @@ class AsyncProducer:
                                       block=False)
         except (KafkaTimeoutError, BufferExhaustedError):
             # It would have to wait (metadata or memory): wait off the loop, bounded by
-            # max.block.ms, and raise what a blocking send() would raise.
+            # max.block.ms, and raise what a blocking send() would raise. In the caller's
+            # context (contextvars), as on the loop: kprod.otel reads the current span.
             return await self._bind().run_in_executor(None, functools.partial(
-                self.producer.send, topic, value, key, partition, timestamp, headers))
+                contextvars.copy_context().run, self.producer.send, topic, value, key,
+                partition, timestamp, headers))
 
     async def send_and_wait(self, topic: Any, value: Any = None, key: Any = None,
                             partition: Optional[int] = None, timestamp: Optional[int] = None,

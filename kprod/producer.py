@@ -111,6 +111,7 @@ class Producer:
         self._inherited_failed = False
         self._close_lock = threading.Lock()
         self._reinit_after_fork = cfg["kprod.fork.reinitialize"]
+        self._instrumentation: Optional[Any] = None    # kprod.otel.instrument()
         self._start(cfg)
         _live_producers.add(self)
 
@@ -163,6 +164,8 @@ class Producer:
                         and self._partitioner.custom is None and self._txn is None
                         and not self._on_send)
         self.send = fast.send  # type: ignore[method-assign]
+        if self._instrumentation is not None:
+            self._instrumentation.attach()     # kprod.otel: the traced send() wraps it
         self._sender.start()
 
     def _set_up_plugins(self, cfg: ProducerConfig) -> None:

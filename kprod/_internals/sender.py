@@ -86,6 +86,8 @@ class Sender:
         # KIP-714 metrics push: its requests go to the least-loaded broker when due.
         self.telemetry = (TelemetrySender(telemetry, self.network)
                           if telemetry is not None else None)
+        # kprod.otel's batch spans: called with the batches of each Produce request.
+        self.on_produce: Optional[Callable[[List[ProducerBatch]], None]] = None
         self.thread = threading.Thread(target=self._run, name="kprod-sender", daemon=True)
 
     @property
@@ -428,6 +430,8 @@ class Sender:
 
         now_sent = now
         metrics.record_request(records)
+        if self.on_produce is not None:
+            self.on_produce(batches)
         self.network.send(conn, "Produce", body, on_response, expect_response=self.acks != 0)
 
     def _expire(self, now: float) -> float:
