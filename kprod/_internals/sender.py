@@ -157,13 +157,7 @@ class Sender:
     def run_once(self) -> None:
         self.network.selector.will_scan()
         now = self.clock()
-        timeout_ms = 1000.0
-        if self.in_flight_batches and self.linger_ms > 0:
-            # Awake at least every linger.ms while waiting for responses, so a batch
-            # opened meanwhile needs no wakeup (wakeup_new_batch).
-            timeout_ms = float(self.linger_ms)
-        timeout_ms = min(timeout_ms, self.network.maybe_update_metadata(now,
-                                                                         self._topics_in_use))
+        timeout_ms = min(1000.0, self.network.maybe_update_metadata(now, self._topics_in_use))
         if self.txn is not None:
             timeout_ms = min(timeout_ms, self._maybe_send_txn_request(now))
         elif self.idem is not None:
@@ -172,6 +166,13 @@ class Sender:
         timeout_ms = min(timeout_ms, self._send_produce_data(now))
         if self.telemetry is not None:
             timeout_ms = min(timeout_ms, self.telemetry.maybe_send(now))
+        if self.in_flight_batches and self.linger_ms > 0:
+            # Awake at least every linger.ms while waiting for responses (those sent just
+            # now included), so a batch opened meanwhile needs no wakeup
+            # (wakeup_new_batch): the response's loop sees it in time. Checked before
+            # this poll, the request just sent would leave a 1 s poll that the next
+            # send() must wake: one whole extra loop per request at low rates.
+            timeout_ms = min(timeout_ms, float(self.linger_ms))
         for response in self.network.poll(timeout_ms, now):
             response.complete()
 

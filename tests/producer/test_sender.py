@@ -81,6 +81,22 @@ def test_a_batch_waits_for_linger_then_goes_to_its_leader():
     assert future.get(0).offset == 41
 
 
+def test_the_loop_that_sends_a_request_polls_no_longer_than_linger():
+    # So a batch opened while the request is in flight needs no wakeup: the loop of its
+    # response, or linger.ms at the latest, scans the queues in time (wakeup_new_batch).
+    h = Harness({TP0: 1}, linger_ms=5)
+    h.send(TP0)
+    h.clock.advance(5)
+    h.loop()
+    assert len(h.produce_requests()) == 1
+    assert h.network.poll_timeouts[-1] <= 5.0
+    h.network.respond(h.produce_requests()[0],
+                      produce_answer(h.produce_requests()[0], offsets={TP0: 0}))
+    h.loop()                 # the response arrives in this loop's poll
+    h.loop()
+    assert h.network.poll_timeouts[-1] == pytest.approx(1000.0)   # idle: nothing in flight
+
+
 def test_one_request_per_leader_holding_its_partitions():
     h = Harness({TP0: 1, TP1: 2, TP2: 1})
     for tp in (TP0, TP1, TP2):
