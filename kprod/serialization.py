@@ -89,6 +89,10 @@ class _BuiltIn:
     def __hash__(self) -> int:
         return hash(type(self))
 
+    def serialize(self, topic: str, data: Any,
+                  headers: Optional[list] = None) -> Optional[BytesLike]:
+        raise NotImplementedError  # every built-in defines it
+
 
 class BytesSerializer(_BuiltIn):
     """Passes bytes, bytearray and memoryview through (Java ``ByteArraySerializer``)."""
@@ -387,7 +391,10 @@ def _adapt_method(method: Callable[..., Any], owner: Any, field: str) -> Seriali
     if arity is None or arity[0] <= 3 <= arity[1]:
         return method  # already the uniform signature
     if arity[0] <= 2 <= arity[1]:
-        return lambda topic, data, headers=None: method(topic, data)
+        def without_headers(topic: str, data: Any,
+                            headers: Optional[list] = None) -> Optional[BytesLike]:
+            return method(topic, data)
+        return without_headers
     raise ConfigError(
         f"Invalid value {owner!r} for configuration {_setting(field)}: serialize() "
         f"must accept (topic, data, headers=None) or (topic, data)")
@@ -408,12 +415,20 @@ def _adapt_callable(fn: Callable[..., Any], field: str) -> SerializeFn:
     if arity is not None and arity[1] == 0 and required == 0:
         required = -1  # takes no positional arguments at all
     if required in (0, 1):
-        return lambda topic, data, headers=None: None if data is None else fn(data)
+        def data_only(topic: str, data: Any,
+                      headers: Optional[list] = None) -> Optional[BytesLike]:
+            return None if data is None else fn(data)
+        return data_only
     if required == 2:
-        return lambda topic, data, headers=None: None if data is None else fn(topic, data)
+        def topic_and_data(topic: str, data: Any,
+                           headers: Optional[list] = None) -> Optional[BytesLike]:
+            return None if data is None else fn(topic, data)
+        return topic_and_data
     if required == 3:
-        return lambda topic, data, headers=None: (
-            None if data is None else fn(topic, data, headers))
+        def with_headers(topic: str, data: Any,
+                         headers: Optional[list] = None) -> Optional[BytesLike]:
+            return None if data is None else fn(topic, data, headers)
+        return with_headers
     raise ConfigError(
         f"Invalid value {fn!r} for configuration {_setting(field)}: a serializer "
         f"callable must take (data), (topic, data) or (topic, data, headers)")
