@@ -1,4 +1,4 @@
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, final
 
 import numpy as np
 
@@ -22,12 +22,18 @@ def check_records(count: int, key_address: np.ndarray, key_length: np.ndarray,
                   buffer_memory: int, partitions: np.ndarray) -> Tuple[int, int]: ...
 def record_bound(key_length: int, value_length: int, header_extra: int) -> int: ...
 
+@final
 class BulkAppender:
-    segments: List[Any]
-    out_segment: np.ndarray
-    out_delta: np.ndarray
-    out_partition: np.ndarray
-    appended: int
+    @property
+    def segments(self) -> List[Any]: ...
+    @property
+    def out_segment(self) -> np.ndarray: ...
+    @property
+    def out_delta(self) -> np.ndarray: ...
+    @property
+    def out_partition(self) -> np.ndarray: ...
+    @property
+    def appended(self) -> int: ...
     def __init__(self, accumulator: Any, topic: str, info: Any, chooser: Any, count: int,
                  key_address: np.ndarray, key_length: np.ndarray, value_address: np.ndarray,
                  value_length: np.ndarray, partitions: np.ndarray, timestamps: np.ndarray,
