@@ -1,4 +1,4 @@
-from typing import Any, Callable, Generator, Optional, Sequence, Tuple, final
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, final
 
 from kprod._native.partition import PartitionChooser
 from kprod.record import RecordMetadata
@@ -59,5 +59,5 @@ def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
                value: Optional[bytes], headers: Any, callback: Any, key_size: int,
                value_size: int) -> Optional[Tuple[RecordFuture, int, bool]]: ...
 
-def run_callbacks(callbacks: list, result: Any, error: Optional[BaseException],
+def run_callbacks(callbacks: List[Any], result: Any, error: Optional[BaseException],
                   on_callback_error: Callable[[Any], Any]) -> None: ...

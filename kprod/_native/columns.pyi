@@ -7,8 +7,8 @@ CHECK_TOO_LARGE_REQUEST: int
 CHECK_TOO_LARGE_MEMORY: int
 CHECK_BAD_PARTITION: int
 
-def spans_from_objects(items: tuple, address: np.ndarray, length: np.ndarray,
-                       keep: list) -> int: ...
+def spans_from_objects(items: Tuple[Any, ...], address: np.ndarray, length: np.ndarray,
+                       keep: List[bytes]) -> int: ...
 def spans_fixed(data: int, count: int, itemsize: int, strip_nuls: bool, validity: int,
                 bit_offset: int, address: np.ndarray, length: np.ndarray,
                 start: int) -> None: ...

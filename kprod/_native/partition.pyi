@@ -1,19 +1,19 @@
-from typing import Any, Optional, Sequence, Tuple, final
+from typing import Any, Dict, List, Optional, Sequence, Tuple, final
 
 @final
 class StickyPartitionState:
     topic: str
     index: int
     produced_bytes: int
-    cumulative_weights: Optional[list]
-    weighted_partitions: Optional[list]
+    cumulative_weights: Optional[List[int]]    # adaptive partitioning (KIP-794), or None
+    weighted_partitions: Optional[List[int]]
     def __init__(self, topic: str) -> None: ...
 
 @final
 class PartitionChooser:
     """Every record's partition: explicit, custom partitioner, murmur2, sticky (KIP-794)."""
     @property
-    def states(self) -> dict: ...
+    def states(self) -> Dict[str, StickyPartitionState]: ...
     @property
     def sticky_batch_size(self) -> int: ...
     @property
