@@ -65,7 +65,7 @@ class Serializer(Protocol):
     """
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[List[Header]] = None) -> Optional[bytes]: ...
+                  headers: Optional[List[Header]] = None) -> Optional[BytesLike]: ...
 
 
 def _type_name(obj: Any) -> str:

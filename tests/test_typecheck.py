@@ -28,7 +28,9 @@ import asyncio
 from typing import Any, List, Optional
 
 from kprod import (
-    JsonSerializer, Producer, ProducerRecord, RecordFuture, RecordMetadata, StringSerializer,
+    BytesSerializer, DoubleSerializer, FloatSerializer, IntegerSerializer, JsonSerializer,
+    LongSerializer, Partitioner, Producer, ProducerRecord, RecordFuture, RecordMetadata,
+    RoundRobinPartitioner, Serializer, ShortSerializer, StringSerializer, UUIDSerializer,
     as_completed, murmur2, partition_for_key, wait,
 )
 from kprod.admin import AdminClient, CreatedTopic, NewTopic
@@ -83,6 +85,18 @@ def configured() -> Producer:
                     value_serializer=StringSerializer())
 
 
+class Upper:
+    def serialize(self, topic: str, data: Any, headers: Any = None) -> Optional[bytes]:
+        return None if data is None else str(data).upper().encode()
+
+
+# Every built-in (and a user's class) is a Serializer; the built-in partitioner a Partitioner.
+serializers: List[Serializer] = [
+    BytesSerializer(), StringSerializer(), IntegerSerializer(), LongSerializer(),
+    ShortSerializer(), DoubleSerializer(), FloatSerializer(), UUIDSerializer(),
+    JsonSerializer(), Upper(),
+]
+partitioner: Partitioner = RoundRobinPartitioner()
 hashed: int = murmur2(b"key") + partition_for_key(b"key", 6)
 code: int = for_code(30).code
 assert issubclass(GroupAuthorizationFailedError, KafkaError)
