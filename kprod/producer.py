@@ -90,7 +90,7 @@ class Producer:
         if cfg["security.protocol"] != "PLAINTEXT":
             # Fail fast on unusable TLS/SASL settings (missing CA file, wrong key
             # password, unsupported mechanism, no credentials) before any thread starts.
-            from kprod._internals.connection import ConnectionSettings
+            from kprod._internals.connection_settings import ConnectionSettings
             ConnectionSettings(cfg)
         # Plugins (Java's order: reporters, partitioner, serializers, interceptors); the
         # ones made here from a class get configure(); all are closed once on close().
