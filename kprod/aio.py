@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar
 
 from kprod.bulk import BulkMetadata
 from kprod.errors import BufferExhaustedError, KafkaTimeoutError
@@ -35,6 +35,8 @@ from kprod._internals.metadata import PartitionInfo
 from kprod.record import RecordMetadata
 
 __all__ = ["AsyncProducer", "gather"]
+
+_T = TypeVar("_T")
 
 
 async def gather(futures: Sequence[RecordFuture],
@@ -83,7 +85,7 @@ class AsyncProducer:
                                "one AsyncProducer per loop")
         return loop
 
-    async def _in_executor(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _in_executor(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         loop = self._bind()
         return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 

@@ -56,7 +56,7 @@ class BulkMetadata(NamedTuple):
     timestamps: np.ndarray      # int64 ms: the create time, or the broker's LogAppendTime
     errors: List[Tuple[int, BaseException]]   # (index, error) of each failed record
 
-    def __len__(self) -> int:   # type: ignore[override]
+    def __len__(self) -> int:
         return len(self.offsets)
 
 

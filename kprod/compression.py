@@ -173,7 +173,7 @@ def _snappy_decompress(data):
 
 
 def _lz4_decompress(data):
-    import lz4.frame  # type: ignore[import-untyped]
+    import lz4.frame
 
     return lz4.frame.decompress(data)
 

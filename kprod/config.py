@@ -14,7 +14,8 @@ import difflib
 import itertools
 import logging
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence,
+                    Tuple)
 
 from kprod.errors import ConfigError
 
@@ -121,11 +122,12 @@ _COERCE: Dict[str, Callable[[Setting, Any], Any]] = {
 }
 
 
-def _int(name, default, doc, low=0, high=INT64_MAX):
+def _int(name: str, default: Any, doc: str, low: Optional[int] = 0,
+         high: Optional[int] = INT64_MAX) -> Setting:
     return Setting(name, "int", default, doc, low=low, high=high)
 
 
-def _choice(name, default, doc, *choices):
+def _choice(name: str, default: Any, doc: str, *choices: str) -> Setting:
     return Setting(name, "choice", default, doc, choices=tuple(choices))
 
 
@@ -276,12 +278,12 @@ class _Settings(Mapping[str, Any]):
 
     _TABLE: Dict[str, Setting] = {}
     _values: Dict[str, Any]
-    user_set: frozenset
+    user_set: frozenset[str]
 
     def __getitem__(self, name: str) -> Any:
         return self._values[normalize_name(name)]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:

@@ -109,7 +109,7 @@ def to_kafka(data: Any, topic: str, config: Mapping[str, Any], *, value: str = "
     config = dict(config)
     if isinstance(data, dask.bag.Bag):
         tasks = [dask.delayed(_write_bag)(part, config, topic, pairs, timeout)
-                 for part in data.to_delayed()]
+                 for part in data.to_delayed()]  # type: ignore[no-untyped-call]  # dask.bag
     elif hasattr(data, "to_delayed") and hasattr(data, "columns"):
         missing = [name for name in (value, key, partition, timestamp)
                    if name is not None and name not in data.columns]
@@ -124,5 +124,5 @@ def to_kafka(data: Any, topic: str, config: Mapping[str, Any], *, value: str = "
                         f"{type(data).__name__}")
     if not compute:
         return tasks
-    counts: List[int] = list(dask.compute(*tasks))
+    counts: List[int] = list(dask.compute(*tasks))  # type: ignore[no-untyped-call]  # dask
     return sum(counts)

@@ -15,7 +15,7 @@ import threading
 import time
 import types
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from kprod._internals import plugins
 from kprod._internals.accumulator import RecordAccumulator
@@ -24,7 +24,7 @@ from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import GROUP as METRICS_GROUP, ProducerMetrics
 from kprod._internals.stats import MetricConfig
 from kprod._internals.sender import Sender
-from kprod._internals.telemetry import ClientTelemetry
+from kprod._internals.telemetry import ClientTelemetry, Sample
 from kprod._internals.telemetry_metrics import samples
 from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import SendPath
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
     from kprod.bulk import BulkFuture
 
 log = logging.getLogger("kprod.producer")
+
+#: A send() callback, called (metadata, None) or (None, exception).
+SendCallback = Callable[[Any, Optional[BaseException]], Any]
 
 _LEVEL_SETTING = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
                   "zstd": "compression.zstd.level"}
@@ -87,7 +90,7 @@ class Producer:
         if cfg["security.protocol"] != "PLAINTEXT":
             # Fail fast on unusable TLS/SASL settings (missing CA file, wrong key
             # password, unsupported mechanism, no credentials) before any thread starts.
-            from kprod._internals.connection import ConnectionSettings
+            from kprod._internals.connection_settings import ConnectionSettings
             ConnectionSettings(cfg)
         # Plugins (Java's order: reporters, partitioner, serializers, interceptors); the
         # ones made here from a class get configure(); all are closed once on close().
@@ -434,6 +437,7 @@ class Producer:
                     f"The record for topic '{topic}' is {size} bytes when serialized, larger "
                     f"than max.request.size ({self._max_request_size})")
         tp = (topic, partition)
+        future: RecordFuture
         future, appended, full = self._accumulator.append(
             tp, timestamp, key, value, headers, callback,
             self._max_block_s * 1000.0 if block else 0.0, key_size, value_size)
@@ -448,7 +452,10 @@ class Producer:
                                        info.num_partitions, info.available)
         return future
 
-    def _intercept(self, topic, value, key, partition, timestamp, headers, callback):
+    def _intercept(self, topic: Any, value: Any, key: Any, partition: Optional[int],
+                   timestamp: Optional[int], headers: Any, callback: Optional[SendCallback]
+                   ) -> Tuple[str, Any, Any, Optional[int], Optional[int], Any,
+                              Optional[SendCallback]]:
         """ProducerInterceptor.on_send may replace the record; on_acknowledgement sees
         every outcome (on the I/O thread). Interceptor errors are logged, as in Java."""
         record = ProducerRecord(topic, value=value, key=key, partition=partition,
@@ -461,13 +468,13 @@ class Producer:
         return (record.topic, record.value, record.key, record.partition, record.timestamp,
                 record.headers, self._chain(callback))
 
-    def _chain(self, callback):
+    def _chain(self, callback: Optional[SendCallback]) -> Optional[SendCallback]:
         """The record's callback: the interceptors' on_acknowledgement, then the user's."""
         acknowledge = self._acknowledge
         if acknowledge is None or callback is None:
             return acknowledge if callback is None else callback
 
-        def acknowledged(metadata, exception):
+        def acknowledged(metadata: Any, exception: Optional[BaseException]) -> None:
             acknowledge(metadata, exception)
             callback(metadata, exception)
 
@@ -652,7 +659,7 @@ class Producer:
         snapshot["batch-split-total"] = self._sender.batch_split_total
         return snapshot
 
-    def _telemetry_samples(self):
+    def _telemetry_samples(self) -> List[Sample]:
         """What a KIP-714 push carries (called on the I/O thread): every metric of the
         registry by group, name and tags, and the connection counters."""
         named = [(name.group, name.name, name.tags, metric.metric_value())
@@ -679,11 +686,11 @@ def as_send_callback(callback: Any) -> Callable[[Any, Optional[BaseException]], 
     ``on_completion``/``onCompletion(metadata, exception)``; anything else is a
     TypeError raised by send() before the record is queued."""
     if callable(callback):
-        return callback
+        return cast(SendCallback, callback)     # a user's object: checked when called
     for name in ("on_completion", "onCompletion"):
         method = getattr(callback, name, None)
         if callable(method):
-            return method
+            return cast(SendCallback, method)
     raise TypeError(f"send() callback must be callable as callback(metadata, exception) or "
                     f"have an on_completion(metadata, exception) method; got "
                     f"{type(callback).__name__} {callback!r}")

@@ -33,10 +33,12 @@ import numbers
 import operator
 import struct
 import uuid
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple, Type, Union, runtime_checkable
+from typing import (Any, Callable, Dict, List, Optional, Protocol, Tuple, Type, Union,
+                    runtime_checkable)
 
 from kprod._internals import plugins
 from kprod.errors import ConfigError, SerializationError
+from kprod.record import Header
 
 __all__ = [
     "Serializer", "SerializeFn", "BytesSerializer", "StringSerializer", "IntegerSerializer",
@@ -47,7 +49,7 @@ __all__ = [
 
 BytesLike = Union[bytes, bytearray, memoryview]
 #: The uniform signature every resolved serializer has.
-SerializeFn = Callable[[str, Any, Optional[list]], Optional[BytesLike]]
+SerializeFn = Callable[[str, Any, Optional[List[Header]]], Optional[BytesLike]]
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 
@@ -63,7 +65,7 @@ class Serializer(Protocol):
     """
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[bytes]: ...
+                  headers: Optional[List[Header]] = None) -> Optional[BytesLike]: ...
 
 
 def _type_name(obj: Any) -> str:
@@ -89,6 +91,10 @@ class _BuiltIn:
     def __hash__(self) -> int:
         return hash(type(self))
 
+    def serialize(self, topic: str, data: Any,
+                  headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
+        raise NotImplementedError  # every built-in defines it
+
 
 class BytesSerializer(_BuiltIn):
     """Passes bytes, bytearray and memoryview through (Java ``ByteArraySerializer``)."""
@@ -97,7 +103,7 @@ class BytesSerializer(_BuiltIn):
     name = "bytes"
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[BytesLike]:
+                  headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
         if data is None or isinstance(data, _BYTES_TYPES):
             return data
         raise TypeError(f"BytesSerializer needs bytes, bytearray or memoryview, "
@@ -118,13 +124,14 @@ class StringSerializer(_BuiltIn):
         return f"StringSerializer(encoding={self.encoding!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.encoding == self.encoding  # type: ignore
+        return isinstance(other, StringSerializer) and type(other) is type(self) \
+            and other.encoding == self.encoding
 
     def __hash__(self) -> int:
         return hash((type(self), self.encoding))
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[bytes]:
+                  headers: Optional[List[Header]] = None) -> Optional[bytes]:
         if data is None:
             return None
         if not isinstance(data, str):
@@ -150,7 +157,7 @@ class _IntSerializer(_BuiltIn):
     _max = 0
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[bytes]:
+                  headers: Optional[List[Header]] = None) -> Optional[bytes]:
         if data is None:
             return None
         value = _as_int(data, self._kind)
@@ -207,7 +214,7 @@ class DoubleSerializer(_BuiltIn):
     name = "double"
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[bytes]:
+                  headers: Optional[List[Header]] = None) -> Optional[bytes]:
         if data is None:
             return None
         value = _as_float(data, "Double")
@@ -227,7 +234,7 @@ class FloatSerializer(_BuiltIn):
     name = "float"
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[bytes]:
+                  headers: Optional[List[Header]] = None) -> Optional[bytes]:
         if data is None:
             return None
         value = _as_float(data, "Float")
@@ -249,7 +256,7 @@ class UUIDSerializer(_BuiltIn):
     name = "uuid"
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[bytes]:
+                  headers: Optional[List[Header]] = None) -> Optional[bytes]:
         if data is None:
             return None
         if isinstance(data, uuid.UUID):
@@ -283,13 +290,14 @@ class JsonSerializer(_BuiltIn):
             f"JsonSerializer(dumps={self._dumps!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._dumps is self._dumps  # type: ignore
+        return isinstance(other, JsonSerializer) and type(other) is type(self) \
+            and other._dumps is self._dumps
 
     def __hash__(self) -> int:
         return hash((type(self), id(self._dumps)))
 
     def serialize(self, topic: str, data: Any,
-                  headers: Optional[list] = None) -> Optional[BytesLike]:
+                  headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
         if data is None:
             return None
         out = self._dumps(data)
@@ -376,7 +384,8 @@ def _positional_arity(fn: Callable[..., Any]) -> Optional[Tuple[int, float]]:
     return required, maximum
 
 
-def _adapt_method(method: Callable[..., Any], owner: Any, field: str) -> SerializeFn:
+def _adapt_method(method: Callable[..., Optional[BytesLike]], owner: Any,
+                  field: str) -> SerializeFn:
     """Wrap a Serializer object's bound ``serialize`` to ``(topic, data, headers)``.
 
     The protocol is ``serialize(topic, data, headers=None)``; a Java-style
@@ -387,7 +396,10 @@ def _adapt_method(method: Callable[..., Any], owner: Any, field: str) -> Seriali
     if arity is None or arity[0] <= 3 <= arity[1]:
         return method  # already the uniform signature
     if arity[0] <= 2 <= arity[1]:
-        return lambda topic, data, headers=None: method(topic, data)
+        def without_headers(topic: str, data: Any,
+                            headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
+            return method(topic, data)
+        return without_headers
     raise ConfigError(
         f"Invalid value {owner!r} for configuration {_setting(field)}: serialize() "
         f"must accept (topic, data, headers=None) or (topic, data)")
@@ -408,12 +420,20 @@ def _adapt_callable(fn: Callable[..., Any], field: str) -> SerializeFn:
     if arity is not None and arity[1] == 0 and required == 0:
         required = -1  # takes no positional arguments at all
     if required in (0, 1):
-        return lambda topic, data, headers=None: None if data is None else fn(data)
+        def data_only(topic: str, data: Any,
+                      headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
+            return None if data is None else fn(data)
+        return data_only
     if required == 2:
-        return lambda topic, data, headers=None: None if data is None else fn(topic, data)
+        def topic_and_data(topic: str, data: Any,
+                           headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
+            return None if data is None else fn(topic, data)
+        return topic_and_data
     if required == 3:
-        return lambda topic, data, headers=None: (
-            None if data is None else fn(topic, data, headers))
+        def with_headers(topic: str, data: Any,
+                         headers: Optional[List[Header]] = None) -> Optional[BytesLike]:
+            return None if data is None else fn(topic, data, headers)
+        return with_headers
     raise ConfigError(
         f"Invalid value {fn!r} for configuration {_setting(field)}: a serializer "
         f"callable must take (data), (topic, data) or (topic, data, headers)")
@@ -485,7 +505,7 @@ def adapt_serializer(spec: Any, field: str) -> Optional[SerializeFn]:
 # --- calling serializers -----------------------------------------------------
 
 def serialize_or_raise(fn: Optional[SerializeFn], topic: str, data: Any,
-                       headers: Optional[list], field: str) -> Optional[BytesLike]:
+                       headers: Optional[List[Header]], field: str) -> Optional[BytesLike]:
     """Serialize ``data`` with ``fn`` (from :func:`resolve_serializer`).
 
     ``field`` is ``"key"`` or ``"value"``. Any exception ``fn`` raises becomes a

@@ -93,7 +93,7 @@ def canonical_bootstrap(servers: Iterable[str]) -> List[str]:
             infos = []
         names = []
         for info in infos:
-            address = info[4][0]
+            address = str(info[4][0])      # a str for AF_INET/AF_INET6 (typeshed: str | int)
             try:
                 name = socket.gethostbyaddr(address)[0]
             except (socket.herror, socket.gaierror, OSError):

@@ -232,6 +232,7 @@ class NetworkClient:
             self._metadata_wanted_ms = now
         if wait > 0 or self._metadata_in_flight:
             return wait if wait > 0 else 1000.0
+        assert self._metadata_wanted_ms is not None   # set above: wait <= 0 here
         if self.rebootstrap_enabled and not self._rebootstrapping and md.snapshot.brokers \
                 and now - self._metadata_wanted_ms >= self.rebootstrap_trigger_ms:
             log.info("No metadata for %.0f ms (metadata.recovery.rebootstrap.trigger.ms): "

@@ -16,7 +16,7 @@ import os
 import re
 import time
 import unicodedata
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from kprod.errors import AuthenticationError, ConfigError
 
@@ -95,12 +95,20 @@ def credentials_from(get: Callable[[str, Any], Any]) -> Credentials:
     return Credentials(mechanism, username, password)
 
 
+def _user_password(creds: Credentials) -> Tuple[str, str]:
+    """PLAIN and SCRAM need both (credentials_from checks; this is for direct callers)."""
+    if creds.username is None or creds.password is None:
+        raise ConfigError(f"sasl.mechanism={creds.mechanism} needs a user name and password")
+    return creds.username, creds.password
+
+
 class Plain:
     def __init__(self, creds: Credentials) -> None:
         self.creds = creds
 
     def initial(self) -> bytes:
-        return b"\0" + self.creds.username.encode() + b"\0" + self.creds.password.encode()
+        username, password = _user_password(self.creds)
+        return b"\0" + username.encode() + b"\0" + password.encode()
 
     def step(self, server: bytes) -> Optional[bytes]:
         return None
@@ -122,8 +130,9 @@ class Scram:
     def __init__(self, creds: Credentials, nonce: Optional[str] = None) -> None:
         self.creds = creds
         self.hash = _SCRAM_HASH[creds.mechanism]
+        username, _ = _user_password(creds)
         self.nonce = nonce or base64.b64encode(os.urandom(24)).decode().rstrip("=")
-        self.first_bare = f"n={_saslname(creds.username)},r={self.nonce}"
+        self.first_bare = f"n={_saslname(username)},r={self.nonce}"
         self.state = "first"
         self._server_signature = b""
 
@@ -135,7 +144,8 @@ class Scram:
 
     def salted_password(self, salt: bytes, iterations: int) -> bytes:
         """Hi(Normalize(password), salt, i) of RFC 5802 section 2.2: PBKDF2 with HMAC."""
-        return hashlib.pbkdf2_hmac(self.hash, saslprep(self.creds.password).encode(),
+        _, password = _user_password(self.creds)
+        return hashlib.pbkdf2_hmac(self.hash, saslprep(password).encode(),
                                    salt, iterations)
 
     def step(self, server: bytes) -> Optional[bytes]:
@@ -197,8 +207,8 @@ def _iteration_count(text: str) -> Optional[int]:
     return count if 0 < count <= 0x7FFFFFFF else None
 
 
-def _scram_attrs(text: str) -> dict:
-    out = {}
+def _scram_attrs(text: str) -> Dict[str, str]:
+    out: Dict[str, str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if sep and len(key) == 1:
@@ -213,8 +223,12 @@ class OAuthBearer:
         self.sent_error_ack = False
 
     def initial(self) -> bytes:
+        provider = self.creds.token_provider
+        if provider is None:
+            raise ConfigError("sasl.mechanism=OAUTHBEARER needs "
+                              "'sasl.oauthbearer.token.provider'")
         try:
-            result = self.creds.token_provider()
+            result = provider()
         except Exception as exc:
             raise AuthenticationError(f"OAUTHBEARER token provider failed: "
                                       f"{type(exc).__name__}") from None

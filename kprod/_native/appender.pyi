@@ -1,13 +1,16 @@
-from typing import Any, Callable, Generator, Optional, Sequence, Tuple
+from typing import Any, Callable, Generator, List, Optional, Sequence, Tuple, final
 
 from kprod._native.partition import PartitionChooser
 from kprod.record import RecordMetadata
 
+@final
 class RecordFuture:
     """The future ``Producer.send()`` returns; resolves to RecordMetadata."""
 
-    _batch: Any       # the BatchResult it completes with (kprod._internals.completion)
-    _delta: int       # its offset delta in that batch
+    @property
+    def _batch(self) -> Any: ...   # the BatchResult it completes with (_internals.completion)
+    @property
+    def _delta(self) -> int: ...   # its offset delta in that batch
     def __init__(self, batch: Any, delta: int, timestamp: int, key_size: int,
                  value_size: int) -> None: ...
     def done(self) -> bool: ...
@@ -26,6 +29,7 @@ class BatchCore:
     payload: Optional[memoryview]
     result: Any
 
+@final
 class PartitionQueue:
     tp: Tuple[str, int]
     lock: Any
@@ -33,6 +37,11 @@ class PartitionQueue:
     muted: bool
     def __init__(self, tp: Tuple[str, int]) -> None: ...
 
+@final
+class TopicState:
+    """Per-topic cache of the send fast path (no Python-visible fields)."""
+
+@final
 class SendPath:
     slow: Callable[..., RecordFuture]
     enabled: bool
@@ -50,5 +59,5 @@ def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
                value: Optional[bytes], headers: Any, callback: Any, key_size: int,
                value_size: int) -> Optional[Tuple[RecordFuture, int, bool]]: ...
 
-def run_callbacks(callbacks: list, result: Any, error: Optional[BaseException],
+def run_callbacks(callbacks: List[Any], result: Any, error: Optional[BaseException],
                   on_callback_error: Callable[[Any], Any]) -> None: ...

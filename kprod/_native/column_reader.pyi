@@ -1,10 +1,14 @@
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, final
 
 import numpy as np
 
+__all__ = ["Column", "fixed_column", "null_column", "offsets_column", "spans_column",
+           "spans_from_objects", "spans_of"]
+
+@final
 class Column:
     keep: List[Any]
-    objects: Optional[tuple]
+    objects: Optional[Tuple[Any, ...]]
     @property
     def present(self) -> bool: ...
     def __len__(self) -> int: ...
@@ -18,6 +22,6 @@ def fixed_column(data: int, count: int, itemsize: int, strip_nuls: bool, validit
 def offsets_column(data: int, data_size: int, offsets: int, large: bool, offset: int,
                    count: int, validity: int,
                    keep: Any) -> Tuple[Optional[Column], int]: ...
-def spans_from_objects(items: tuple, address: np.ndarray, length: np.ndarray,
-                       keep: list) -> int: ...
+def spans_from_objects(items: Tuple[Any, ...], address: np.ndarray, length: np.ndarray,
+                       keep: List[Any]) -> int: ...
 def spans_of(column: Column, address: np.ndarray, length: np.ndarray, start: int) -> int: ...

@@ -1,4 +1,4 @@
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, final
 
 import numpy as np
 
@@ -20,11 +20,16 @@ def resolve_records(count: int, segment: np.ndarray, delta: np.ndarray,
                     record_timestamps: np.ndarray, timestamp: int, offsets: np.ndarray,
                     timestamps: np.ndarray) -> int: ...
 
+@final
 class BulkAppender:
-    segments: List[Any]
-    out_segment: np.ndarray
-    out_delta: np.ndarray
-    appended: int
+    @property
+    def segments(self) -> List[Any]: ...
+    @property
+    def out_segment(self) -> np.ndarray: ...
+    @property
+    def out_delta(self) -> np.ndarray: ...
+    @property
+    def appended(self) -> int: ...
     def __init__(self, accumulator: Any, topic: str, info: Any, chooser: Any, count: int,
                  keys: Column, values: Column, partitions: np.ndarray, timestamps: np.ndarray,
                  timestamp: int, headers: Any, header_extra: np.ndarray,

@@ -1,19 +1,25 @@
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, final
 
+@final
 class StickyPartitionState:
     topic: str
     index: int
     produced_bytes: int
-    cumulative_weights: Optional[list]
-    weighted_partitions: Optional[list]
+    cumulative_weights: Optional[List[int]]    # adaptive partitioning (KIP-794), or None
+    weighted_partitions: Optional[List[int]]
     def __init__(self, topic: str) -> None: ...
 
+@final
 class PartitionChooser:
     """Every record's partition: explicit, custom partitioner, murmur2, sticky (KIP-794)."""
-    states: dict
-    sticky_batch_size: int
-    custom: Any
-    ignore_keys: bool
+    @property
+    def states(self) -> Dict[str, StickyPartitionState]: ...
+    @property
+    def sticky_batch_size(self) -> int: ...
+    @property
+    def custom(self) -> Any: ...
+    @property
+    def ignore_keys(self) -> bool: ...
     def __init__(self, batch_size: int, partitioner: Any = None, ignore_keys: bool = False,
                  rng: Any = None) -> None: ...
     def state(self, topic: str) -> StickyPartitionState: ...

@@ -3,6 +3,9 @@
 import uuid
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+__all__ = ["encode_produce_request", "PRODUCE_KEY", "MIN_VERSION", "MAX_VERSION",
+           "FIRST_FLEXIBLE_VERSION"]
+
 _BytesLike = Union[bytes, bytearray, memoryview]
 _Records = Union[_BytesLike, Sequence[_BytesLike], None]
 _TopicRef = Union[str, bytes, uuid.UUID]   # name (v3-v12) or topic id (v13)

@@ -1,8 +1,13 @@
 """Kafka RecordBatch v2 builder and reader (Kafka's DefaultRecordBatch /
 DefaultRecord; KIP-98 producer fields; KIP-390 compression levels)."""
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union, final
 
 from kprod._native.bufferpool import PooledBuffer
+
+__all__ = [
+    "RecordBatchBuilder", "RecordBatch", "Record", "read_batches", "record_size_upper_bound",
+    "RECORD_BATCH_OVERHEAD", "MAX_RECORD_OVERHEAD", "LOG_OVERHEAD",
+]
 
 _BytesLike = Union[bytes, bytearray, memoryview]
 _Header = Tuple[Union[str, bytes], Optional[_BytesLike]]
@@ -11,9 +16,10 @@ RECORD_BATCH_OVERHEAD: int  # 61
 MAX_RECORD_OVERHEAD: int    # 21
 LOG_OVERHEAD: int           # 12
 
+@final
 class RecordBatchBuilder:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         buffer: PooledBuffer,
         *,
         compression: int = 0,
@@ -24,7 +30,7 @@ class RecordBatchBuilder:
         base_sequence: int = -1,
         transactional: bool = False,
         estimated_compression_ratio: float = 1.0,
-    ) -> None: ...
+    ) -> RecordBatchBuilder: ...
     def append_many(self, timestamp_ms: int, values: Sequence[Optional[bytes]],
                     keys: Optional[Sequence[Optional[bytes]]] = None, start: int = 0) -> int: ...
     def append(
@@ -55,6 +61,8 @@ class RecordBatchBuilder:
     @property
     def num_records(self) -> int: ...
     @property
+    def max_record_size(self) -> int: ...
+    @property
     def is_full(self) -> bool: ...
     @property
     def is_closed(self) -> bool: ...
@@ -83,6 +91,7 @@ class RecordBatchBuilder:
     @property
     def max_timestamp(self) -> Optional[int]: ...
 
+@final
 class Record:
     @property
     def offset(self) -> int: ...
@@ -97,6 +106,7 @@ class Record:
     @property
     def attributes(self) -> int: ...
 
+@final
 class RecordBatch:
     @property
     def base_offset(self) -> int: ...

@@ -13,9 +13,11 @@ import io
 import json
 import struct
 import threading
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union, cast
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union,
+                    cast)
 
 from kprod.errors import ConfigError, SerializationError
+from kprod.record import Header
 
 from .client import SchemaRegistryClient, canonical_schema_str
 
@@ -169,7 +171,7 @@ def _check_defaults(schema: Any, namespace: str = "", named: Optional[Dict[str, 
         _check_defaults(schema.get("values"), namespace, named, path + "{}")
 
 
-def _parse(schema: Union[str, Mapping[str, Any], list]) -> Tuple[Any, Any, str]:
+def _parse(schema: Union[str, Mapping[str, Any], List[Any]]) -> Tuple[Any, Any, str]:
     """(json, parsed fastavro schema, canonical text); ConfigError if invalid."""
     if fastavro is None:
         raise ConfigError("the Avro serializer needs fastavro: pip install 'kprod[avro]'")
@@ -244,7 +246,7 @@ class AvroSerializer:
     """
 
     def __init__(self, registry: SchemaRegistryClient,
-                 schema: Union[str, Mapping[str, Any], list, None] = None, *,
+                 schema: Union[str, Mapping[str, Any], List[Any], None] = None, *,
                  is_key: bool = False,
                  subject_name_strategy: Union[str, SubjectNameStrategy] = "topic_name",
                  auto_register_schemas: bool = True, use_latest_version: bool = False,
@@ -304,7 +306,8 @@ class AvroSerializer:
         with self._lock:
             self._by_subject.clear()
 
-    def serialize(self, topic: str, data: Any, headers: Optional[list] = None) -> Optional[bytes]:
+    def serialize(self, topic: str, data: Any,
+                  headers: Optional[List[Header]] = None) -> Optional[bytes]:
         if data is None:
             return None
         resolved = self._by_subject.get(self._subject_for_topic.get(topic, ""))

@@ -260,7 +260,7 @@ class KafkaCluster:
     def pid(self, broker_id: int) -> int | None:
         """OS pid of a node's JVM, None if it isn't running."""
         node = self._node(broker_id)
-        return node.proc.pid if node.alive() else None
+        return node.proc.pid if node.proc is not None and node.alive() else None
 
     # -- fault injection ----------------------------------------------------
 
@@ -558,7 +558,7 @@ class KafkaCluster:
 # -- process helpers -----------------------------------------------------------
 
 def _signal(node: _Node, sig: int) -> None:
-    if node.alive():
+    if node.proc is not None and node.alive():
         try:
             os.kill(node.proc.pid, sig)
         except ProcessLookupError:

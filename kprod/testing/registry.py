@@ -40,6 +40,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from typing import BinaryIO
 
 from .artifacts import _DEPENDENCY_PLUGIN, _file_lock, cache_dir, java_executable
 from .cluster import _free_ports, _port_open, _register, _tail, _unregister
@@ -129,7 +130,7 @@ class SchemaRegistry:
         self._owns_work_dir = work_dir is None
         self._work_dir = pathlib.Path(work_dir) if work_dir is not None else None
         self._proc: subprocess.Popen | None = None
-        self._log_handle = None
+        self._log_handle: BinaryIO | None = None
         self.port: int | None = None
         self._lock = threading.RLock()
 

@@ -12,7 +12,7 @@ import datetime
 import ipaddress
 import pathlib
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Tuple
 
 # Listener name -> (security protocol, client certificate required)
 LISTENERS = {
@@ -142,6 +142,8 @@ def listener_properties(names, ports: Dict[str, int], tls: TlsFiles | None,
         protocol, client_auth = LISTENERS[listener]
         prefix = f"listener.name.{listener.lower()}."
         if protocol in ("SSL", "SASL_SSL"):
+            if tls is None:
+                raise ValueError(f"listener {listener} needs the TLS files (tls=)")
             props.update({
                 prefix + "ssl.keystore.type": "PKCS12",
                 prefix + "ssl.keystore.location": str(tls.broker_keystore),
@@ -153,7 +155,7 @@ def listener_properties(names, ports: Dict[str, int], tls: TlsFiles | None,
                 prefix + "ssl.endpoint.identification.algorithm": "",
             })
         if protocol.startswith("SASL"):
-            mechanisms = SASL_MECHANISMS
+            mechanisms: Tuple[str, ...] = SASL_MECHANISMS
             if listener == OAUTHBEARER_LISTENER:
                 mechanisms += ("OAUTHBEARER",)
                 props[prefix + "oauthbearer.sasl.jaas.config"] = (
