@@ -40,7 +40,7 @@ test-fast: build
 NATIVE_STUBS := $(patsubst kprod/_native/%.pyi,kprod._native.%,$(wildcard kprod/_native/*.pyi))
 
 lint: build
-	$(PY) -m ruff check kprod tests $(RUFF_ARGS)
+	$(PY) -m ruff check kprod tests bench $(RUFF_ARGS)
 	@if ls $(VENV)/lib/python*/site-packages/__editable___kprod_*_finder.py >/dev/null 2>&1; \
 	then $(PY) -m pip install -q --no-build-isolation $(EDITABLE) -e '.[test,bench,avro,fuzz]'; fi
 	$(PY) -m mypy kprod $(MYPY_ARGS)

@@ -2,9 +2,6 @@ from typing import Any, List, Optional, Tuple, final
 
 import numpy as np
 
-__all__ = ["Column", "fixed_column", "null_column", "offsets_column", "spans_column",
-           "spans_from_objects", "spans_of"]
-
 @final
 class Column:
     keep: List[Any]
