@@ -14,10 +14,9 @@ import os
 import threading
 import time
 import types
-import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
-from kprod._internals import plugins
+from kprod._internals import fork, plugins
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata, PartitionInfo
@@ -39,7 +38,6 @@ from kprod.errors import (
     SerializationError,
 )
 from kprod.future import RecordFuture
-from kprod.partitioner import RoundRobinPartitioner
 from kprod.record import ProducerRecord, RecordMetadata, normalize_headers
 from kprod.serialization import (
     adapt_serializer, check_bytes_like, serialize_or_raise, serializer_plugin,
@@ -55,23 +53,6 @@ SendCallback = Callable[[Any, Optional[BaseException]], Any]
 
 _LEVEL_SETTING = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
                   "zstd": "compression.zstd.level"}
-
-_live_producers: "weakref.WeakSet[Producer]" = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    # Only marks the producers: the child's first call on one fails what it inherited
-    # and re-initialises it (kprod.fork.reinitialize) or raises (Producer._after_fork).
-    for producer in list(_live_producers):
-        producer._forked = True
-        producer._send_path.enabled = False
-        producer._close_lock = threading.Lock()   # a parent thread may have held it
-        producer._inherited_failed = False        # this child's inheritance (once each)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
 
 def _monotonic_ms() -> float:
     return time.monotonic() * 1000.0
@@ -116,7 +97,7 @@ class Producer:
         self._reinit_after_fork = cfg["kprod.fork.reinitialize"]
         self._instrumentation: Optional[Any] = None    # kprod.otel.instrument()
         self._start(cfg)
-        _live_producers.add(self)
+        fork.track(self)
 
     def _start(self, cfg: ProducerConfig) -> None:
         """The per-process part: buffers, accumulator, metadata, producer id, I/O thread
@@ -186,7 +167,7 @@ class Producer:
             if made:
                 plugins.configure(reporter, configs, "metric.reporters")
             self._reporters.append(reporter)
-        partitioner, made = _resolve_partitioner(cfg["partitioner.class"])
+        partitioner, made = plugins.resolve_partitioner(cfg["partitioner.class"])
         owned.append(partitioner)
         if made:
             plugins.configure(partitioner, configs, "partitioner.class")
@@ -346,41 +327,7 @@ class Producer:
         self._forked = False
 
     def _fail_inherited(self) -> None:
-        """Complete every record the child inherited with an error (once). Nothing is
-        released to the parent's pool and no inherited socket is written to: a parent
-        thread may have held their locks at fork()."""
-        if self._inherited_failed:
-            return
-        self._inherited_failed = True
-        acc = self._accumulator
-        inherited = list(acc.incomplete)
-        for queue in list(acc.queues.values()):
-            inherited += [b for b in list(queue.batches) if b not in acc.incomplete]
-        network = self._sender.network
-        for conn in network.all_connections():
-            if conn.sock is not None:
-                try:
-                    conn.sock.close()       # the child's copy; the parent's stays open
-                except OSError:
-                    pass
-                conn.sock = None
-        try:
-            network.selector.close()
-        except OSError:
-            pass
-        error = KafkaError("The record was queued before fork() in the parent process; "
-                           "a child process does not send it (the parent may)")
-        for batch in inherited:
-            if batch.final_state is not None:
-                continue
-            batch.final_state = "failed"
-            result = batch.result
-            result._lock = threading.Lock()
-            result._event = None
-            try:
-                result.complete(-1, -1, error)
-            except Exception:
-                log.exception("Failing an inherited batch after fork() failed")
+        fork.fail_inherited(self)
 
     def _append(self, topic: Any, value: Any, key: Any, partition: Optional[int],
                 timestamp: Optional[int], headers: Any, callback: Any,
@@ -715,52 +662,3 @@ def _group_fields(group: Any) -> Dict[str, Any]:
     if "group_id" not in fields:
         raise ConfigError(f"group_metadata {group!r} has no group_id")
     return fields
-
-
-# Java's partitioner class names. DefaultPartitioner and UniformStickyPartitioner were
-# removed in Kafka 4.0 (KIP-794); their meaning is a setting here, never a silent guess.
-_JAVA_PARTITIONERS = {
-    "org.apache.kafka.clients.producer.RoundRobinPartitioner": RoundRobinPartitioner,
-}
-_JAVA_REMOVED_PARTITIONERS = {
-    "org.apache.kafka.clients.producer.internals.DefaultPartitioner":
-        "leave partitioner.class unset: the built-in partitioner hashes keys the same way "
-        "(murmur2) and spreads unkeyed records with uniform sticky partitioning (KIP-794)",
-    "org.apache.kafka.clients.producer.UniformStickyPartitioner":
-        "leave partitioner.class unset and set partitioner.ignore.keys=true",
-}
-
-
-def _resolve_partitioner(spec: Any) -> Tuple[Any, bool]:
-    """``partitioner.class``: None (built in), a Partitioner object or class, Java's
-    RoundRobinPartitioner name, or a "package.module.Class" name to import; returns the
-    partitioner and whether it was instantiated here."""
-    if spec is None:
-        return None, False
-    made = False
-    if isinstance(spec, str):
-        name = spec.strip()
-        if name in _JAVA_REMOVED_PARTITIONERS:
-            raise ConfigError(f"Setting 'partitioner.class': {name} was removed in Kafka 4.0; "
-                              f"{_JAVA_REMOVED_PARTITIONERS[name]}")
-        if name in _JAVA_PARTITIONERS:
-            spec = _JAVA_PARTITIONERS[name]
-        elif "." not in name:
-            from kprod import partitioner as builtin
-            spec = getattr(builtin, name, None)
-            if not isinstance(spec, type) or not hasattr(spec, "partition"):
-                raise ConfigError(f"Setting 'partitioner.class': unknown partitioner {name!r} "
-                                  "(built in: RoundRobinPartitioner; or a 'module.Class' name, "
-                                  "a class or an object)")
-        else:
-            spec = plugins.load_class(name, "partitioner.class")
-    if isinstance(spec, type):
-        if not callable(getattr(spec, "partition", None)):
-            raise ConfigError(f"Setting 'partitioner.class': {spec.__qualname__} has no "
-                              "partition(topic, key, key_bytes, value, value_bytes, cluster) "
-                              "method")
-        spec, made = plugins.instantiate(spec, "partitioner.class"), True
-    if not callable(getattr(spec, "partition", None)):
-        raise ConfigError("Setting 'partitioner.class' needs an object with a "
-                          "partition(topic, key, key_bytes, value, value_bytes, cluster) method")
-    return spec, made

@@ -11,6 +11,7 @@ import logging
 from typing import Any, Dict, List, Tuple
 
 from kprod.errors import ConfigError
+from kprod.partitioner import RoundRobinPartitioner
 
 JAVA_PACKAGE = "org.apache.kafka."
 
@@ -117,3 +118,52 @@ def resolve_list(spec: Any, setting: str) -> List[Tuple[Any, bool]]:
             obj, made = instantiate(obj, setting), True
         result.append((obj, made))
     return result
+
+
+# Java's partitioner class names. DefaultPartitioner and UniformStickyPartitioner were
+# removed in Kafka 4.0 (KIP-794); their meaning is a setting here, never a silent guess.
+_JAVA_PARTITIONERS = {
+    "org.apache.kafka.clients.producer.RoundRobinPartitioner": RoundRobinPartitioner,
+}
+_JAVA_REMOVED_PARTITIONERS = {
+    "org.apache.kafka.clients.producer.internals.DefaultPartitioner":
+        "leave partitioner.class unset: the built-in partitioner hashes keys the same way "
+        "(murmur2) and spreads unkeyed records with uniform sticky partitioning (KIP-794)",
+    "org.apache.kafka.clients.producer.UniformStickyPartitioner":
+        "leave partitioner.class unset and set partitioner.ignore.keys=true",
+}
+
+
+def resolve_partitioner(spec: Any) -> Tuple[Any, bool]:
+    """``partitioner.class``: None (built in), a Partitioner object or class, Java's
+    RoundRobinPartitioner name, or a "package.module.Class" name to import; returns the
+    partitioner and whether it was instantiated here."""
+    if spec is None:
+        return None, False
+    made = False
+    if isinstance(spec, str):
+        name = spec.strip()
+        if name in _JAVA_REMOVED_PARTITIONERS:
+            raise ConfigError(f"Setting 'partitioner.class': {name} was removed in Kafka 4.0; "
+                              f"{_JAVA_REMOVED_PARTITIONERS[name]}")
+        if name in _JAVA_PARTITIONERS:
+            spec = _JAVA_PARTITIONERS[name]
+        elif "." not in name:
+            from kprod import partitioner as builtin
+            spec = getattr(builtin, name, None)
+            if not isinstance(spec, type) or not hasattr(spec, "partition"):
+                raise ConfigError(f"Setting 'partitioner.class': unknown partitioner {name!r} "
+                                  "(built in: RoundRobinPartitioner; or a 'module.Class' name, "
+                                  "a class or an object)")
+        else:
+            spec = load_class(name, "partitioner.class")
+    if isinstance(spec, type):
+        if not callable(getattr(spec, "partition", None)):
+            raise ConfigError(f"Setting 'partitioner.class': {spec.__qualname__} has no "
+                              "partition(topic, key, key_bytes, value, value_bytes, cluster) "
+                              "method")
+        spec, made = instantiate(spec, "partitioner.class"), True
+    if not callable(getattr(spec, "partition", None)):
+        raise ConfigError("Setting 'partitioner.class' needs an object with a "
+                          "partition(topic, key, key_bytes, value, value_bytes, cluster) method")
+    return spec, made
