@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from kprod._native.bufferpool import BufferPool
 from kprod._native.murmur2 import murmur2
-from kprod._native.records import RecordBatchBuilder
+from kprod._native.batch_builder import RecordBatchBuilder
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 TS = 1_700_000_000_000

@@ -27,7 +27,7 @@ from kprod._internals.protocol.api import response_codec
 from kprod._internals.protocol.client import decode_client_response
 from kprod._internals.protocol.messages import BY_NAME
 from kprod._native.produce_response import decode_produce_frame
-from kprod._native.records import read_batches
+from kprod._native.batch_reader import read_batches
 from kprod.errors import (
     AuthenticationError,
     CorruptRecordError,

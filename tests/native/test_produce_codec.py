@@ -20,7 +20,7 @@ from kprod._internals.protocol.generated import MODULES
 from kprod._native import produce_request as encoder
 from kprod._native import produce_response as decoder
 from kprod._native.bufferpool import standalone_buffer
-from kprod._native.records import RecordBatchBuilder
+from kprod._native.batch_builder import RecordBatchBuilder
 from kprod.errors import ProtocolError
 from tests.producer.readback import read_all
 
