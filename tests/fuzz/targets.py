@@ -47,7 +47,7 @@ _ATTRIBUTES_AT = 21
 
 
 def records(data: bytes) -> None:
-    """read_batches (records.pyx) on a fetched or split payload.
+    """read_batches (batch_reader.pyx) on a fetched or split payload.
 
     Flags byte: bit 0 verify the CRC (bit 1 then recomputes the first batch's CRC so the
     mutated batch still reaches the parser), bit 2 allow a partial trailing batch."""
