@@ -1,7 +1,8 @@
 # One record's bytes in a RecordBatch v2 (Kafka's DefaultRecord): the size rules (inline
 # here, so the builder's per-record path pays no call) and the headers' encoding
 # (record_encoding.pyx). The batch around the records is batch_builder.pyx's job.
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
 from libc.string cimport memcpy
 
 from kprod._native.varint cimport varint_size, write_varint, write_varlong
@@ -62,12 +63,30 @@ cdef inline uint8_t* write_record_start(uint8_t* p, Py_ssize_t body, int64_t tim
     return write_field(p, value, value_len)
 
 
-# Headers: ``headers`` is None or a sequence of (str | bytes, bytes-like | None).
-# headers_sequence returns it as a list or tuple (None for none) and sets its count
-# and encoded size after the count (ValueError / TypeError for bad headers).
-cdef object headers_sequence(object headers, Py_ssize_t* count,
-                             Py_ssize_t* size)
+# The encoded size of ``count`` headers after the count (seq: a list or tuple of
+# (str | bytes, bytes-like | None)); ValueError / TypeError for bad headers.
+cdef Py_ssize_t headers_size(object seq, Py_ssize_t count) except -1
 # Writes the count's headers at p, every write checked against end (the sizes came
-# from headers_sequence: a mismatch means a header changed meanwhile).
+# from headers_size: a mismatch means a header changed meanwhile).
 cdef uint8_t* write_headers(object seq, Py_ssize_t count, uint8_t* p,
                             const uint8_t* end) except NULL
+
+
+cdef inline object headers_sequence(object headers, Py_ssize_t* count, Py_ssize_t* size):
+    """``headers`` (None or a sequence) as a list or tuple (None for none), with its
+    count and headers_size. Inline: most records have none."""
+    cdef object seq
+    count[0] = 0
+    size[0] = 0
+    if headers is None:
+        return None
+    if type(headers) is list or type(headers) is tuple:
+        seq = headers
+    else:
+        seq = PySequence_Fast(headers, "headers must be a sequence of (str, bytes|None)")
+    count[0] = PySequence_Fast_GET_SIZE(seq)
+    if count[0] > INT32_MAX:
+        raise ValueError("too many headers")
+    if count[0]:
+        size[0] = headers_size(seq, count[0])
+    return seq

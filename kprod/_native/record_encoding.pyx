@@ -10,7 +10,7 @@ GIL: held (headers are Python objects).
 """
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_ITEM, PySequence_Fast_GET_SIZE
+from cpython.sequence cimport PySequence_Fast_GET_ITEM
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport INT32_MAX, int32_t, uint8_t
 from libc.string cimport memcpy
@@ -43,8 +43,7 @@ cdef inline object _header_item(object h, Py_ssize_t i):
     return hk if i == 0 else hv
 
 
-cdef Py_ssize_t _headers_size(object seq, Py_ssize_t n) except -1:
-    """Encoded size of the headers after the count (seq is a list or tuple)."""
+cdef Py_ssize_t headers_size(object seq, Py_ssize_t n) except -1:
     cdef Py_ssize_t i, kl, size = 0
     cdef Py_buffer vb
     cdef object h, v
@@ -72,24 +71,6 @@ cdef Py_ssize_t _headers_size(object seq, Py_ssize_t n) except -1:
         if size > INT32_MAX:
             raise ValueError("headers too large")
     return size
-
-
-cdef object headers_sequence(object headers, Py_ssize_t* count, Py_ssize_t* size):
-    cdef object seq
-    count[0] = 0
-    size[0] = 0
-    if headers is None:
-        return None
-    if type(headers) is list or type(headers) is tuple:
-        seq = headers
-    else:
-        seq = PySequence_Fast(headers, "headers must be a sequence of (str, bytes|None)")
-    count[0] = PySequence_Fast_GET_SIZE(seq)
-    if count[0] > INT32_MAX:
-        raise ValueError("too many headers")
-    if count[0]:
-        size[0] = _headers_size(seq, count[0])
-    return seq
 
 
 cdef uint8_t* write_headers(object seq, Py_ssize_t n, uint8_t* p,
