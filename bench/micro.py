@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from kprod._native.bufferpool import BufferPool
 from kprod._native.murmur2 import murmur2
-from kprod._native.records import RecordBatchBuilder
+from kprod._native.batch_builder import RecordBatchBuilder
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 TS = 1_700_000_000_000
@@ -189,15 +189,18 @@ def bench_produce_codec(quick: bool) -> Dict[str, float]:
     import uuid
 
     from kprod._internals.protocol import decode_response, encode_request, encode_response
+    from kprod._internals.protocol import types as T
     from kprod._native import produce_request, produce_response
     topic_id = uuid.uuid4()
     batches = [memoryview(bytes(16384)) for _ in range(6)]
-    body = {"acks": -1, "timeout_ms": 30000, "topic_data": [{
-        "topic_id": topic_id,
-        "partition_data": [{"index": p, "records": b} for p, b in enumerate(batches)]}]}
+    body = T.ProduceRequest(acks=-1, timeout_ms=30000, topic_data=[T.TopicProduceData(
+        topic_id=topic_id,
+        partition_data=[T.PartitionProduceData(index=p, records=b) for p, b in enumerate(batches)])])
     topics = [(topic_id, list(enumerate(batches)))]
-    frame = encode_response(0, 13, 1, {"responses": [{"topic_id": topic_id, "partition_responses": [
-        {"index": p, "base_offset": 10 ** 9 + p, "log_start_offset": 0} for p in range(6)]}]})
+    frame = encode_response(0, 13, 1, T.ProduceResponse(responses=[T.TopicProduceResponse(
+        topic_id=topic_id, partition_responses=[
+            T.PartitionProduceResponse(index=p, base_offset=10 ** 9 + p, log_start_offset=0)
+            for p in range(6)])]))
     runs = {
         "encode python": lambda: encode_request(0, 13, 1, "kprod", body),
         "encode native": lambda: produce_request.encode_produce_request(

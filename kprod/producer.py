@@ -29,7 +29,7 @@ from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import SendPath
 from kprod._native.bufferpool import BufferPool
 from kprod._native.partition import PartitionChooser
-from kprod._native.records import record_size_upper_bound
+from kprod._native.record_encoding import record_size_upper_bound
 from kprod.config import ProducerConfig
 from kprod.errors import (
     BufferExhaustedError, ConfigError, IllegalStateError, KafkaError, KafkaTimeoutError,

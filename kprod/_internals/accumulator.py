@@ -17,7 +17,8 @@ from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
-from kprod._native.records import RecordBatchBuilder, record_size_upper_bound
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
 
 TopicPartition = Tuple[str, int]

@@ -19,7 +19,9 @@ from typing import List, Optional, Tuple
 
 from kprod._native.appender import BatchCore
 from kprod._native.bufferpool import standalone_buffer
-from kprod._native.records import RecordBatchBuilder, read_batches, record_size_upper_bound
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
+from kprod._native.record_encoding import record_size_upper_bound
 from kprod._internals.completion import BatchResult
 
 NO_SEQUENCE = -1

@@ -266,7 +266,7 @@ def _headers_bytes(headers: Optional[List[Any]]) -> int:
     """A normalized header list's bytes beyond the record's header count byte."""
     if not headers:
         return 0
-    from kprod._native.records import record_size_upper_bound
+    from kprod._native.record_encoding import record_size_upper_bound
     return record_size_upper_bound(None, None, headers) - record_size_upper_bound(None, None)
 
 

@@ -60,7 +60,7 @@ class ProduceResponseHandler:
 
     # -- a whole response ------------------------------------------------------------
     def handle(self, node_id: int, batches: List[ProducerBatch],
-               response: Optional[Any],    # kprod._native.produce_response.ProduceResponse
+               response: Optional[Any],    # kprod._native.produce_response_types.ProduceResponse
                error: Optional[BaseException], sent_ms: float, now: float,
                names_by_id: Optional[Dict[Any, str]] = None) -> None:
         """``names_by_id``: the request's topic ids (Produce v13 answers by id only)."""

@@ -15,7 +15,7 @@ from cpython.list cimport PyList_Append
 from cpython.object cimport PyCallable_Check
 from libc.stdint cimport int32_t, int64_t
 
-from kprod._native.records cimport RecordBatchBuilder
+from kprod._native.batch_builder cimport RecordBatchBuilder
 
 from kprod.errors import KafkaTimeoutError
 from kprod.record import RecordMetadata

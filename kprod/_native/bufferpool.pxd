@@ -1,4 +1,4 @@
-# Interface of the buffer pool shared with the RecordBatch builder (records.pyx).
+# Interface of the buffer pool shared with the RecordBatch builder (batch_builder.pyx).
 #
 # A PooledBuffer is a fixed-capacity block of memory handed out by a
 # BufferPool (or made standalone, outside any pool, for tests and benchmarks).

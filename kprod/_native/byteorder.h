@@ -1,6 +1,7 @@
 /* Big-endian loads and stores through memcpy (no unaligned pointer casts,
  * which are undefined behaviour on strict-alignment targets). Used by the
- * RecordBatch builder and reader (records.pyx). */
+ * RecordBatch builder and reader (batch_builder.pyx, batch_reader.pyx) and the
+ * Produce codec. */
 #ifndef KPROD_BYTEORDER_H
 #define KPROD_BYTEORDER_H
 

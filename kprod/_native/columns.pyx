@@ -29,23 +29,25 @@ from kprod._native.partition cimport (
     PartitionChooser, StickyPartitionState, choose_builtin, key_partition, sticky_appended,
     sticky_count,
 )
-from kprod._native.records cimport RecordBatchBuilder
-from kprod._native.varint cimport varint_size
+from kprod._native.batch_builder cimport RecordBatchBuilder
+from kprod._native.batch_format cimport HEADER_SIZE
+from kprod._native.record_encoding cimport MAX_RECORD_OVERHEAD_SIZE, fields_size
 
 from kprod.errors import BufferExhaustedError
 
 cdef enum:
-    # Java AbstractRecords.estimateSizeInBytesUpperBound: the batch header (61) plus a
-    # record's worst-case overhead (21), as in records.pyx's record_size_upper_bound.
-    RECORD_BOUND_OVERHEAD = 61 + 21
     # send() checks the size limits of records with key + value above this (producer.py).
     SIZE_CHECK_ABOVE = 1024
 
 
 # ------------------------------------------------------------------ checks
 
-cdef inline Py_ssize_t _field_size(Py_ssize_t n) noexcept nogil:
-    return (varint_size(<int32_t>n) + n) if n >= 0 else 1
+cdef inline Py_ssize_t _record_bound(Py_ssize_t key_length, Py_ssize_t value_length,
+                                     int64_t header_extra) noexcept nogil:
+    # Java AbstractRecords.estimateSizeInBytesUpperBound, as record_size_upper_bound
+    # (record_encoding.pyx) with the headers' bytes beyond the count byte.
+    return (HEADER_SIZE + MAX_RECORD_OVERHEAD_SIZE + fields_size(key_length, value_length, 0, 0)
+            + header_extra)
 
 
 # check_records() outcomes (the first bad record's problem).
@@ -90,7 +92,7 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
             vl = column_length(value_view, i)
             extra = header_extra[i] if per_record_headers else header_extra_all
             if kl + vl > SIZE_CHECK_ABOVE or has_headers:
-                bound = RECORD_BOUND_OVERHEAD + _field_size(kl) + _field_size(vl) + 1 + extra
+                bound = _record_bound(kl, vl, extra)
                 if bound > max_request_size:
                     bad, kind = i, CHECK_TOO_LARGE_REQUEST_
                     break
@@ -112,10 +114,9 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
 
 
 def record_bound(Py_ssize_t key_length, Py_ssize_t value_length, int64_t header_extra):
-    """The record's record_size_upper_bound (records.pyx) from its lengths (-1: null)
+    """The record's record_size_upper_bound (record_encoding.pyx) from its lengths (-1: null)
     and its headers' bytes beyond the header count byte."""
-    return RECORD_BOUND_OVERHEAD + _field_size(key_length) + _field_size(value_length) + 1 \
-        + header_extra
+    return _record_bound(key_length, value_length, header_extra)
 
 
 # ------------------------------------------------------------------ outcomes

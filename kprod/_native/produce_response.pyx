@@ -12,6 +12,8 @@ Same wire layout as the declarative schema in
   NodeEndpoints (tag 0 of the response) carry leader hints.
 - v13 (KIP-516): topics are named by their 16-byte id instead of their name.
 
+The objects it returns are produce_response_types.pyx's.
+
 A pointer + end cursor; every read is bounds-checked and malformed input raises
 :class:`kprod.errors.ProtocolError` naming the field with its indices
 (``responses[0].partition_responses[1].base_offset``). Array counts are checked
@@ -20,7 +22,6 @@ allocated.
 
 GIL: held throughout (every step creates result objects; the messages are small).
 """
-cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -32,18 +33,19 @@ from kprod._native.byteorder cimport (
     kprod_as_i16, kprod_as_i32, kprod_as_i64, kprod_load_be16, kprod_load_be32,
     kprod_load_be64, kprod_span,
 )
+from kprod._native.produce_response_types cimport (
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    ProduceResponse, TopicProduceResponse,
+)
 from kprod._native.produce_versions cimport *
 
 import uuid as _uuid
 
+from kprod._native.produce_response_types import NO_LEADER as _NO_LEADER
+from kprod._native.produce_response_types import ZERO_TOPIC_ID as _ZERO_TOPIC_ID
 from kprod.errors import ProtocolError
 
-__all__ = [
-    "decode_produce_response", "decode_produce_frame",
-    "ProduceResponse", "TopicProduceResponse", "PartitionProduceResponse",
-    "BatchIndexAndErrorMessage", "LeaderIdAndEpoch", "NodeEndpoint",
-    "MIN_VERSION", "MAX_VERSION",
-]
+__all__ = ["decode_produce_response", "decode_produce_frame", "MIN_VERSION", "MAX_VERSION"]
 
 MIN_VERSION = PRODUCE_MIN_VERSION
 MAX_VERSION = PRODUCE_MAX_VERSION
@@ -51,7 +53,8 @@ cdef enum:
     MAX_STRING = 0x7FFF
 
 cdef object _UUID = _uuid.UUID
-cdef object _ZERO_UUID = _uuid.UUID(int=0)
+cdef LeaderIdAndEpoch NO_LEADER = _NO_LEADER          # shared: the objects are read-only
+cdef object ZERO_TOPIC_ID = _ZERO_TOPIC_ID
 
 
 # Topic ids repeat in every response to a producer; building a uuid.UUID
@@ -70,164 +73,6 @@ cdef object topic_uuid(bytes raw):
             _uuid_by_bytes.clear()
         _uuid_by_bytes[raw] = found
     return found
-
-
-# ============================================================ response objects
-# Read-only, slotted (cdef) structs named as in ProduceResponse.json; equality
-# and repr (for tests and logs) go field by field through FIELDS.
-
-cdef object struct_equal(object a, object b, tuple names):
-    if type(a) is not type(b):
-        return NotImplemented
-    for name in names:
-        if getattr(a, name) != getattr(b, name):
-            return False
-    return True
-
-
-cdef str struct_repr(object o, tuple names):
-    return type(o).__name__ + "(" + ", ".join(
-        f"{name}={getattr(o, name)!r}" for name in names) + ")"
-
-
-@cython.final
-@cython.freelist(16)
-cdef class LeaderIdAndEpoch:
-    """KIP-951 CurrentLeader of a partition response; -1/-1 when not sent."""
-    cdef readonly int32_t leader_id
-    cdef readonly int32_t leader_epoch
-    FIELDS = ("leader_id", "leader_epoch")
-
-    def __init__(self, int32_t leader_id=-1, int32_t leader_epoch=-1):
-        self.leader_id = leader_id
-        self.leader_epoch = leader_epoch
-
-    def __eq__(self, other):
-        return struct_equal(self, other, self.FIELDS)
-
-    def __hash__(self):
-        return hash((self.leader_id, self.leader_epoch))
-
-    def __repr__(self):
-        return struct_repr(self, self.FIELDS)
-
-
-cdef LeaderIdAndEpoch NO_LEADER = LeaderIdAndEpoch(-1, -1)   # immutable: shared
-
-
-@cython.final
-@cython.freelist(8)
-cdef class BatchIndexAndErrorMessage:
-    """One record a broker refused (v8+, KIP-467)."""
-    cdef readonly int32_t batch_index
-    cdef readonly object batch_index_error_message   # str | None
-    FIELDS = ("batch_index", "batch_index_error_message")
-
-    def __init__(self, int32_t batch_index, batch_index_error_message=None):
-        self.batch_index = batch_index
-        self.batch_index_error_message = batch_index_error_message
-
-    def __eq__(self, other):
-        return struct_equal(self, other, self.FIELDS)
-
-    def __repr__(self):
-        return struct_repr(self, self.FIELDS)
-
-
-@cython.final
-@cython.freelist(64)
-cdef class PartitionProduceResponse:
-    cdef readonly int32_t index
-    cdef readonly int16_t error_code
-    cdef readonly int64_t base_offset
-    cdef readonly int64_t log_append_time_ms
-    cdef readonly int64_t log_start_offset
-    cdef readonly list record_errors          # [BatchIndexAndErrorMessage]
-    cdef readonly object error_message        # str | None
-    cdef readonly LeaderIdAndEpoch current_leader
-    FIELDS = ("index", "error_code", "base_offset", "log_append_time_ms", "log_start_offset",
-              "record_errors", "error_message", "current_leader")
-
-    def __init__(self, int32_t index, int16_t error_code=0, int64_t base_offset=-1,
-                 int64_t log_append_time_ms=-1, int64_t log_start_offset=-1,
-                 list record_errors=None, error_message=None,
-                 LeaderIdAndEpoch current_leader=None):
-        self.index = index
-        self.error_code = error_code
-        self.base_offset = base_offset
-        self.log_append_time_ms = log_append_time_ms
-        self.log_start_offset = log_start_offset
-        self.record_errors = [] if record_errors is None else record_errors
-        self.error_message = error_message
-        self.current_leader = NO_LEADER if current_leader is None else current_leader
-
-    def __eq__(self, other):
-        return struct_equal(self, other, self.FIELDS)
-
-    def __repr__(self):
-        return struct_repr(self, self.FIELDS)
-
-
-@cython.final
-@cython.freelist(8)
-cdef class TopicProduceResponse:
-    cdef readonly str name                    # "" in v13 (topic ids)
-    cdef readonly object topic_id             # uuid.UUID; all zero before v13
-    cdef readonly list partition_responses    # [PartitionProduceResponse]
-    FIELDS = ("name", "topic_id", "partition_responses")
-
-    def __init__(self, str name="", topic_id=None, list partition_responses=None):
-        self.name = name
-        self.topic_id = _ZERO_UUID if topic_id is None else topic_id
-        self.partition_responses = [] if partition_responses is None else partition_responses
-
-    def __eq__(self, other):
-        return struct_equal(self, other, self.FIELDS)
-
-    def __repr__(self):
-        return struct_repr(self, self.FIELDS)
-
-
-@cython.final
-cdef class NodeEndpoint:
-    """KIP-951 endpoint of a leader named in a CurrentLeader hint."""
-    cdef readonly int32_t node_id
-    cdef readonly str host
-    cdef readonly int32_t port
-    cdef readonly object rack                 # str | None
-    FIELDS = ("node_id", "host", "port", "rack")
-
-    def __init__(self, int32_t node_id, str host, int32_t port, rack=None):
-        self.node_id = node_id
-        self.host = host
-        self.port = port
-        self.rack = rack
-
-    def __eq__(self, other):
-        return struct_equal(self, other, self.FIELDS)
-
-    def __repr__(self):
-        return struct_repr(self, self.FIELDS)
-
-
-@cython.final
-cdef class ProduceResponse:
-    cdef readonly list responses              # [TopicProduceResponse]
-    cdef readonly int32_t throttle_time_ms
-    cdef readonly list node_endpoints         # [NodeEndpoint]
-    FIELDS = ("responses", "throttle_time_ms", "node_endpoints")
-
-    def __init__(self, list responses=None, int32_t throttle_time_ms=0,
-                 list node_endpoints=None):
-        self.responses = [] if responses is None else responses
-        self.throttle_time_ms = throttle_time_ms
-        self.node_endpoints = [] if node_endpoints is None else node_endpoints
-
-    def __eq__(self, other):
-        return struct_equal(self, other, self.FIELDS)
-
-    def __repr__(self):
-        return struct_repr(self, self.FIELDS)
 
 
 # ===================================================================== decoder
@@ -575,7 +420,7 @@ cdef object decode_body(Cursor* c):
             c.p += 16
         else:
             topic.name = read_string(c, flexible, False, F_NAME)
-            topic.topic_id = _ZERO_UUID
+            topic.topic_id = ZERO_TOPIC_ID
         partition_count = read_count(c, flexible, partition_min, F_PARTITION_RESPONSES)
         partitions = []
         for j in range(partition_count):

@@ -264,7 +264,7 @@ def sample_records(n: int, seed: int) -> list:
 
 def build_batch(records: list, codec: int):
     from kprod._native.bufferpool import standalone_buffer
-    from kprod._native.records import RecordBatchBuilder
+    from kprod._native.batch_builder import RecordBatchBuilder
 
     builder = RecordBatchBuilder(standalone_buffer(256 * 1024), compression=codec)
     for ts, key, value, headers in records:

@@ -85,7 +85,7 @@ def use_instrumented_native(lib_dir: Optional[Path] = None) -> bool:
     return True
 
 
-def native_module_path(name: str = "records") -> str:
+def native_module_path(name: str = "batch_reader") -> str:
     """Where ``kprod._native.<name>`` was loaded from (for the runner's report)."""
     module = sys.modules.get("kprod._native." + name)
     return getattr(module, "__file__", "?") if module else "?"

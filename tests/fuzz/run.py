@@ -74,7 +74,7 @@ def worker(target: str, fuzzer_args: Sequence[str]) -> None:
     kind = ("instrumented+asan" if asan else "instrumented") if instrumented else \
         "release-uninstrumented"
     print(f"kprod-fuzz: target={target} native={kind} "
-          f"records={native_module_path('records')}", flush=True)
+          f"batch_reader={native_module_path('batch_reader')}", flush=True)
     run_one = targets.run_one
 
     def test_one_input(data: bytes) -> None:

@@ -73,7 +73,7 @@ def _generated_seeds(pairs: List[Tuple[str, int]]) -> Iterator[bytes]:
 
 def _record_batches() -> Iterator[bytes]:
     from kprod._native.bufferpool import standalone_buffer
-    from kprod._native.records import RecordBatchBuilder
+    from kprod._native.batch_builder import RecordBatchBuilder
 
     for codec in range(5):
         for transactional in (False, True):

@@ -27,7 +27,7 @@ from kprod._internals.protocol.api import response_codec
 from kprod._internals.protocol.client import decode_client_response
 from kprod._internals.protocol.messages import BY_NAME
 from kprod._native.produce_response import decode_produce_frame
-from kprod._native.records import read_batches
+from kprod._native.batch_reader import read_batches
 from kprod.errors import (
     AuthenticationError,
     CorruptRecordError,
@@ -47,7 +47,7 @@ _ATTRIBUTES_AT = 21
 
 
 def records(data: bytes) -> None:
-    """read_batches (records.pyx) on a fetched or split payload.
+    """read_batches (batch_reader.pyx) on a fetched or split payload.
 
     Flags byte: bit 0 verify the CRC (bit 1 then recomputes the first batch's CRC so the
     mutated batch still reaches the parser), bit 2 allow a partial trailing batch."""

@@ -1,4 +1,4 @@
-"""Test-only helpers for kprod._native.records (pure Python).
+"""Test-only helpers for the native RecordBatch builder and reader (pure Python).
 
 The native varint code (kprod/_native/varint.pxd, inline C) has no Python entry
 of its own: these probes run it through the public builder and reader, and the
@@ -11,7 +11,8 @@ from __future__ import annotations
 import struct
 from typing import Sequence, Tuple
 
-from kprod._native import records as r
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
 from kprod._native.bufferpool import standalone_buffer
 
 HEADER_SIZE = 61
@@ -66,7 +67,7 @@ def record(body: bytes) -> bytes:
 def native_varlong(value: int) -> bytes:
     """How the native builder writes the varlong ``value``: the timestamp delta of a
     batch's second record (the first one's timestamp is 0)."""
-    builder = r.RecordBatchBuilder(standalone_buffer(256))
+    builder = RecordBatchBuilder(standalone_buffer(256))
     builder.append(0, None, None)
     builder.append(value, None, None)
     data = bytes(builder.close())
@@ -80,7 +81,7 @@ def native_read_varlong(encoded: bytes) -> int:
     """How the native reader decodes ``encoded`` as a varlong: a record's timestamp
     delta over a base timestamp of 0."""
     body = b"\x00" + encoded + b"\x00\x01\x01\x00"
-    (parsed,) = r.read_batches(batch(record(body), 1))
+    (parsed,) = read_batches(batch(record(body), 1))
     return parsed.records[0].timestamp
 
 
@@ -88,7 +89,7 @@ def native_read_varint(encoded: bytes) -> int:
     """How the native reader decodes ``encoded`` as a varint: a record's offset delta
     over a base offset of 0."""
     body = b"\x00\x00" + encoded + b"\x01\x01\x00"
-    (parsed,) = r.read_batches(batch(record(body), 1))
+    (parsed,) = read_batches(batch(record(body), 1))
     return parsed.records[0].offset
 
 
@@ -97,7 +98,7 @@ def native_sizes(key_lengths: Sequence[int]) -> Tuple[bytes, ...]:
     written in a batch of one record."""
     out = []
     for n in key_lengths:
-        builder = r.RecordBatchBuilder(standalone_buffer(n + 200))
+        builder = RecordBatchBuilder(standalone_buffer(n + 200))
         builder.append(0, None if n < 0 else b"k" * n, None)
         data = bytes(builder.close())
         body_start = HEADER_SIZE + len(zigzag_encode(len(data) - HEADER_SIZE - 1, 32))

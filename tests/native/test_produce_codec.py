@@ -19,8 +19,9 @@ from kprod._internals.protocol import pick_version
 from kprod._internals.protocol.generated import MODULES
 from kprod._native import produce_request as encoder
 from kprod._native import produce_response as decoder
+from kprod._native import produce_response_types as response_types
 from kprod._native.bufferpool import standalone_buffer
-from kprod._native.records import RecordBatchBuilder
+from kprod._native.batch_builder import RecordBatchBuilder
 from kprod.errors import ProtocolError
 from tests.producer.readback import read_all
 
@@ -214,7 +215,7 @@ def response_body(version):
     return body
 
 
-def as_dict(response: decoder.ProduceResponse) -> dict:
+def as_dict(response: response_types.ProduceResponse) -> dict:
     """The native object in the Python decoder's dict shape, field by field."""
     return {
         "responses": [{
@@ -259,12 +260,12 @@ def test_struct_fields_are_the_schema_fields():
     _, body = decode_response(0, 13, encode_response(0, 13, 1, response_body(13)))
     topic = body["responses"][1]
     part = topic["partition_responses"][1]
-    assert decoder.ProduceResponse.FIELDS == tuple(body)
-    assert decoder.TopicProduceResponse.FIELDS == tuple(topic)
-    assert decoder.PartitionProduceResponse.FIELDS == tuple(part)
-    assert decoder.BatchIndexAndErrorMessage.FIELDS == tuple(part["record_errors"][0])
-    assert decoder.LeaderIdAndEpoch.FIELDS == tuple(part["current_leader"])
-    assert decoder.NodeEndpoint.FIELDS == tuple(body["node_endpoints"][0])
+    assert response_types.ProduceResponse.FIELDS == tuple(body)
+    assert response_types.TopicProduceResponse.FIELDS == tuple(topic)
+    assert response_types.PartitionProduceResponse.FIELDS == tuple(part)
+    assert response_types.BatchIndexAndErrorMessage.FIELDS == tuple(part["record_errors"][0])
+    assert response_types.LeaderIdAndEpoch.FIELDS == tuple(part["current_leader"])
+    assert response_types.NodeEndpoint.FIELDS == tuple(body["node_endpoints"][0])
 
 
 def test_response_fields_by_name():
@@ -276,14 +277,14 @@ def test_response_fields_by_name():
     assert (topic.name, topic.topic_id) == ("", ID_B)     # v13: ids, not names
     p0, p1, p2 = topic.partition_responses
     assert (p0.index, p0.error_code, p0.error_message) == (0, 6, "not the leader" * 20)
-    assert p0.current_leader == decoder.LeaderIdAndEpoch(3, 17)
+    assert p0.current_leader == response_types.LeaderIdAndEpoch(3, 17)
     assert (p1.current_leader.leader_id, p1.current_leader.leader_epoch) == (-1, -1)
     assert [(e.batch_index, e.batch_index_error_message) for e in p1.record_errors] == \
         [(0, "bad key"), (5, None), (2 ** 31 - 1, "é" * 300)]
     assert p1.log_append_time_ms == 1_700_000_000_000
     assert (p2.index, p2.base_offset, p2.log_start_offset) == (2 ** 31 - 1, 2 ** 63 - 1, -2 ** 63)
-    assert r.node_endpoints == [decoder.NodeEndpoint(3, "127.0.0.1", 9092, "r1"),
-                                decoder.NodeEndpoint(4, "b" * 200, 65535, None)]
+    assert r.node_endpoints == [response_types.NodeEndpoint(3, "127.0.0.1", 9092, "r1"),
+                                response_types.NodeEndpoint(4, "b" * 200, 65535, None)]
     _, v12 = decoder.decode_produce_frame(12, encode_response(0, 12, 1, response_body(12)))
     assert (v12.responses[0].name, v12.responses[0].topic_id) == ("events", uuid.UUID(int=0))
     with pytest.raises(AttributeError):
@@ -295,7 +296,7 @@ def test_old_versions_give_defaults():
     _, r = decoder.decode_produce_frame(3, encode_response(0, 3, 1, response_body(3)))
     p = r.responses[1].partition_responses[1]
     assert (p.log_start_offset, p.record_errors, p.error_message) == (-1, [], None)
-    assert p.current_leader == decoder.LeaderIdAndEpoch(-1, -1) and r.node_endpoints == []
+    assert p.current_leader == response_types.LeaderIdAndEpoch(-1, -1) and r.node_endpoints == []
 
 
 def test_v9_skips_the_leader_hint_tags_as_unknown():
@@ -305,7 +306,7 @@ def test_v9_skips_the_leader_hint_tags_as_unknown():
     _, got = decoder.decode_produce_frame(9, frame)
     assert as_dict(got) == expected
     assert got.node_endpoints == [] and got.responses[1].partition_responses[0].current_leader \
-        == decoder.LeaderIdAndEpoch(-1, -1)
+        == response_types.LeaderIdAndEpoch(-1, -1)
 
 
 def uv(n):
@@ -333,8 +334,9 @@ def test_unknown_tags_are_skipped_and_known_tags_read_within_their_size():
     _, expected = decode_response(0, 10, frame)
     _, got = decoder.decode_produce_frame(10, frame)
     assert as_dict(got) == expected
-    assert got.responses[0].partition_responses[0].current_leader == decoder.LeaderIdAndEpoch(7, 9)
-    assert got.node_endpoints == [decoder.NodeEndpoint(8, "h", 1, None)]
+    assert (got.responses[0].partition_responses[0].current_leader
+            == response_types.LeaderIdAndEpoch(7, 9))
+    assert got.node_endpoints == [response_types.NodeEndpoint(8, "h", 1, None)]
 
 
 # --- generated responses

@@ -1,4 +1,4 @@
-"""RecordBatch v2 builder and reader (kprod._native.records): wire bytes,
+"""RecordBatch v2 builder and reader (kprod._native.batch_builder, batch_reader): wire bytes,
 sizing/fullness rules, restamp, buffer ownership, compression framing."""
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import crc32c
 import pytest
 
 from kprod import compression as codecs
-from kprod._native import records as r
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
 from kprod._native.bufferpool import BufferPool, standalone_buffer
+from kprod._native.record_encoding import (
+    MAX_RECORD_OVERHEAD, RECORD_BATCH_OVERHEAD, record_size_upper_bound,
+)
 from kprod.errors import ConfigError, IllegalStateError, StaleBufferError
 
 from .records_helpers import crc32c as reference_crc32c
@@ -27,7 +31,7 @@ GOLDEN_83 = bytes.fromhex(
 
 
 def builder(capacity=1 << 16, **kw):
-    return r.RecordBatchBuilder(standalone_buffer(capacity), **kw)
+    return RecordBatchBuilder(standalone_buffer(capacity), **kw)
 
 
 def build(records, capacity=1 << 16, **kw):
@@ -70,7 +74,7 @@ def test_golden_83_byte_batch():
 
 
 def test_golden_batch_reads_back():
-    (batch,) = r.read_batches(GOLDEN_83)
+    (batch,) = read_batches(GOLDEN_83)
     assert (batch.base_offset, batch.length, batch.partition_leader_epoch,
             batch.magic) == (0, 71, -1, 2)
     assert batch.crc == 0x97CFDB6D
@@ -92,7 +96,7 @@ def test_header_fields_written_like_java():
     b.append(TS, None, b"x")
     b.append(TS - 10, None, b"y")     # negative delta; max stays TS
     data = bytes(b.close())
-    (batch,) = r.read_batches(data)
+    (batch,) = read_batches(data)
     assert (batch.producer_id, batch.producer_epoch, batch.base_sequence) == (77, 3, 2**31 - 1)
     assert batch.is_transactional and batch.attributes == 0x10
     assert (batch.base_timestamp, batch.max_timestamp) == (TS, TS)
@@ -102,11 +106,11 @@ def test_header_fields_written_like_java():
 
 def test_record_size_upper_bound_java_formula():
     # 61 + 21 + (1+1) + (1+1) + 1
-    assert r.record_size_upper_bound(b"k", b"v") == 87
-    assert r.record_size_upper_bound(None, None) == 61 + 21 + 3
-    assert r.record_size_upper_bound(None, b"x" * 200, [("é", None), ("ab", b"cd")]) == (
+    assert record_size_upper_bound(b"k", b"v") == 87
+    assert record_size_upper_bound(None, None) == 61 + 21 + 3
+    assert record_size_upper_bound(None, b"x" * 200, [("é", None), ("ab", b"cd")]) == (
         61 + 21 + 1 + (2 + 200) + 1 + (1 + 2 + 1) + (1 + 2 + 1 + 2))
-    assert r.RECORD_BATCH_OVERHEAD == 61 and r.MAX_RECORD_OVERHEAD == 21
+    assert RECORD_BATCH_OVERHEAD == 61 and MAX_RECORD_OVERHEAD == 21
 
 
 # ---------------------------------------------------------------- inputs
@@ -117,7 +121,7 @@ def test_any_bytes_like_key_value_and_headers():
              ((b"bk", bytearray(b"hv")), ["lk", memoryview(b"x")]))
     b.append(TS, b"", b"", [])
     b.append(TS, None, None, iter([("gen", None)]))
-    (batch,) = r.read_batches(b.close())
+    (batch,) = read_batches(b.close())
     recs = batch.records
     assert (recs[0].key, recs[0].value,
             recs[0].headers) == (b"ka", b"va", [("bk", b"hv"), ("lk", b"x")])
@@ -137,7 +141,7 @@ def test_bad_types_raise_typeerror_and_leave_batch_unchanged(bad):
     with pytest.raises((TypeError, ValueError)):
         b.append(TS, args["key"], args["value"], args["headers"])
     assert b.num_records == 1
-    (batch,) = r.read_batches(b.close())
+    (batch,) = read_batches(b.close())
     assert batch.records_count == 1
 
 
@@ -153,12 +157,12 @@ def test_timestamp_must_be_int64():
 
 def test_first_record_always_admitted_even_above_write_limit():
     big = b"x" * 5000
-    cap = r.record_size_upper_bound(None, big)
+    cap = record_size_upper_bound(None, big)
     b = builder(cap, write_limit=100)
     assert b.append(TS, None, big) == 0
     assert b.is_full
     assert b.append(TS, None, b"") == -1
-    (batch,) = r.read_batches(b.close())
+    (batch,) = read_batches(b.close())
     assert batch.records[0].value == big
 
 
@@ -189,7 +193,7 @@ def test_append_returns_minus_one_at_write_limit_not_exception():
     assert b.num_records == n and n > 5
     assert b.size_in_bytes <= 1000
     assert b.is_full or not b.has_room_for(3, 50, timestamp_ms=TS + n)
-    (batch,) = r.read_batches(b.close())
+    (batch,) = read_batches(b.close())
     assert batch.records_count == n
 
 
@@ -207,16 +211,16 @@ def test_has_room_for_agrees_with_append():
 
 def test_never_writes_past_capacity_exact_buffer():
     value = b"v" * 37
-    one = r.record_size_upper_bound(None, value)
+    one = record_size_upper_bound(None, value)
     # an exactly sized buffer: header + the real record size
     rec_size = 1 + 1 + 1 + 1 + 1 + (1 + 37) + 1   # len, attrs, ts, off, key, value, hcount
     buf = standalone_buffer(61 + rec_size)
-    b = r.RecordBatchBuilder(buf)
+    b = RecordBatchBuilder(buf)
     assert b.append(TS, None, value) == 0
     assert b.size_in_bytes == buf.capacity
     assert b.append(TS, None, b"") == -1
     assert one >= buf.capacity
-    assert r.read_batches(b.close())[0].records[0].value == value
+    assert read_batches(b.close())[0].records[0].value == value
 
 
 def test_never_writes_past_capacity_sentinel():
@@ -224,7 +228,7 @@ def test_never_writes_past_capacity_sentinel():
     buf = standalone_buffer(cap)
     with memoryview(buf) as m:
         m[:] = b"\xab" * cap
-    b = r.RecordBatchBuilder(buf, write_limit=10**9)
+    b = RecordBatchBuilder(buf, write_limit=10**9)
     i = 0
     while b.append(TS + i, b"k%d" % i, b"x" * (i % 50), [("h", b"y" * (i % 7))] * (i % 3)) != -1:
         i += 1
@@ -232,7 +236,7 @@ def test_never_writes_past_capacity_sentinel():
     assert end <= cap
     with memoryview(buf) as m:
         assert bytes(m[end:]) == b"\xab" * (cap - end)
-    assert r.read_batches(b.close())[0].records_count == i
+    assert read_batches(b.close())[0].records_count == i
 
 
 def test_compression_estimate_uses_ratio():
@@ -265,7 +269,7 @@ def test_empty_batch_builds_to_nothing():
     b = builder()
     assert len(b.close()) == 0
     assert b.size_in_bytes == 0
-    assert r.read_batches(b"") == []
+    assert read_batches(b"") == []
 
 
 def test_producer_state_validation():
@@ -278,7 +282,7 @@ def test_producer_state_validation():
     with pytest.raises(ValueError, match="sequence"):
         b.restamp(5, 0, -1, False)
     b.restamp(5, 0, 0, False)
-    assert r.read_batches(b.close())[0].producer_id == 5
+    assert read_batches(b.close())[0].producer_id == 5
 
 
 def test_level_validation():
@@ -290,13 +294,13 @@ def test_level_validation():
     for codec, level in [(1, 1), (1, 9), (3, 1), (3, 17), (4, -5), (4, 22)]:
         b = builder(compression=codec, compression_level=level)
         b.append(TS, None, b"hello" * 100)
-        assert r.read_batches(b.close())[0].records[0].value == b"hello" * 100
+        assert read_batches(b.close())[0].records[0].value == b"hello" * 100
 
 
 def test_buffer_held_until_builder_dies():
     pool = BufferPool(10_000, 1000)
     buf = pool.allocate(1000, 0)
-    b = r.RecordBatchBuilder(buf)
+    b = RecordBatchBuilder(buf)
     b.append(TS, None, b"v")
     buf.release()                       # owner releases early: the builder's view keeps it
     assert pool.available_memory < 10_000
@@ -308,7 +312,7 @@ def test_buffer_held_until_builder_dies():
 
 def test_release_buffer_keeps_closed_view_alive():
     pool = BufferPool(10_000, 1000)
-    b = r.RecordBatchBuilder(pool.allocate(1000, 0))
+    b = RecordBatchBuilder(pool.allocate(1000, 0))
     b.append(TS, b"k", b"v")
     view = b.close()
     data = bytes(view)
@@ -334,7 +338,7 @@ def test_restamp_rewrites_header_and_crc_only(codec):
     after = bytes(view)
     assert after[61:] == before[61:]            # records untouched (not recompressed)
     assert after[:17] == before[:17]
-    (batch,) = r.read_batches(after)            # CRC verified by the reader
+    (batch,) = read_batches(after)            # CRC verified by the reader
     assert (batch.producer_id, batch.producer_epoch, batch.base_sequence) == (1234, 7, 99)
     assert batch.is_transactional and batch.compression == codec
     assert (b.producer_id, b.producer_epoch, b.base_sequence,
@@ -347,14 +351,14 @@ def test_restamp_rewrites_header_and_crc_only(codec):
     assert [x.value for x in k] == [b"value" * i for i in range(20)]
     b.restamp(-1, -1, -1, False)
     assert bytes(view)[21:23] == bytes([0, codec])
-    assert r.read_batches(view)[0].producer_id == -1
+    assert read_batches(view)[0].producer_id == -1
 
 
 def test_restamp_before_close_sets_state():
     b = builder()
     b.append(TS, None, b"v")
     b.restamp(3, 4, 5, False)
-    assert r.read_batches(b.close())[0].base_sequence == 5
+    assert read_batches(b.close())[0].base_sequence == 5
 
 
 # ---------------------------------------------------------------- compression
@@ -392,7 +396,7 @@ def test_raw_snappy_is_accepted_by_reader():
     struct.pack_into(">i", data, 8, len(data) - 12)
     struct.pack_into(">h", data, 21, 2)
     struct.pack_into(">I", data, 17, crc32c.crc32c(bytes(data[21:])))
-    assert r.read_batches(data)[0].records[0].value == b"v" * 50
+    assert read_batches(data)[0].records[0].value == b"v" * 50
 
 
 def test_lz4_frame_and_gzip_and_zstd_magic():
@@ -406,15 +410,15 @@ def test_lz4_frame_and_gzip_and_zstd_magic():
 def test_compressed_larger_than_buffer_goes_to_owned_bytearray(codec):
     import os
     value = os.urandom(3000)                    # incompressible: output > input
-    cap = r.record_size_upper_bound(None, value)
+    cap = record_size_upper_bound(None, value)
     buf = standalone_buffer(cap)
-    b = r.RecordBatchBuilder(buf, compression=codec)
+    b = RecordBatchBuilder(buf, compression=codec)
     b.append(TS, None, value)
     view = b.close()                            # Java always sends the configured codec
-    (batch,) = r.read_batches(view)
+    (batch,) = read_batches(view)
     assert batch.compression == codec and batch.records[0].value == value
     b.restamp(1, 2, 3, False)
-    assert r.read_batches(view)[0].base_sequence == 3
+    assert read_batches(view)[0].base_sequence == 3
     if len(view) > cap:
         assert view.obj is not buf
 

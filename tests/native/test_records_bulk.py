@@ -2,7 +2,8 @@
 from hypothesis import given, settings, strategies as st
 
 from kprod._native.bufferpool import standalone_buffer
-from kprod._native.records import RecordBatchBuilder, read_batches
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
 
 values_st = st.lists(st.one_of(st.none(), st.binary(max_size=300)), min_size=1, max_size=200)
 

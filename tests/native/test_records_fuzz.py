@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kprod._native import records as r
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
 from kprod._native.bufferpool import standalone_buffer
 from kprod.errors import CorruptRecordError
 
@@ -23,7 +24,7 @@ TIME_BOUND_S = 2.0
 
 
 def make_batch(codec, n=12, pid=-1):
-    b = r.RecordBatchBuilder(standalone_buffer(1 << 16), compression=codec)
+    b = RecordBatchBuilder(standalone_buffer(1 << 16), compression=codec)
     for i in range(n):
         b.append(1000 + 7 * i, b"key%d" % i if i % 2 else None, b"value-%d" % i * (i % 5),
                  [("h%d" % j, b"x" * j if j else None) for j in range(i % 3)])
@@ -45,7 +46,7 @@ def parse(data, **kw):
     """read_batches, allowed to fail only with CorruptRecordError, in bounded time."""
     t0 = time.perf_counter()
     try:
-        out = r.read_batches(data, **kw)
+        out = read_batches(data, **kw)
     except CorruptRecordError as e:
         assert str(e)       # says what was wrong
         out = None
@@ -111,7 +112,7 @@ def test_crc_mismatch_message():
     buf = bytearray(VALID[0])
     buf[-1] ^= 0xFF
     with pytest.raises(CorruptRecordError, match="CRC"):
-        r.read_batches(buf)
+        read_batches(buf)
 
 
 @pytest.mark.parametrize("cut", [1, 11, 12, 30, 60, 61, 62])
@@ -119,8 +120,8 @@ def test_truncated_batch_raises_or_is_dropped_when_partial_allowed(cut):
     two = VALID[0] + VALID[1]
     data = two[: len(VALID[0]) + cut]
     with pytest.raises(CorruptRecordError, match="truncated"):
-        r.read_batches(data)
-    (only,) = r.read_batches(data, allow_partial=True)
+        read_batches(data)
+    (only,) = read_batches(data, allow_partial=True)
     assert only.records_count == 12
 
 
@@ -139,12 +140,12 @@ def test_specific_corruptions_say_what_is_wrong(mutate, msg):
     if msg != "invalid record batch length":
         fix_crc(buf)
     with pytest.raises(CorruptRecordError, match=msg):
-        r.read_batches(bytes(buf))
+        read_batches(bytes(buf))
 
 
 def test_record_level_corruptions():
     # one record: key None, value b"v", no headers; then damage fields
-    b = r.RecordBatchBuilder(standalone_buffer(200))
+    b = RecordBatchBuilder(standalone_buffer(200))
     b.append(0, None, b"v")
     good = bytearray(b.close())
     rec = good[61:]
@@ -160,17 +161,17 @@ def test_record_level_corruptions():
         data = bytearray(good[:61]) + body
         struct.pack_into(">i", data, 8, len(data) - 12)
         with pytest.raises(CorruptRecordError, match=msg):
-            r.read_batches(bytes(fix_crc(data)))
+            read_batches(bytes(fix_crc(data)))
 
 
 def test_invalid_utf8_header_key():
-    b = r.RecordBatchBuilder(standalone_buffer(200))
+    b = RecordBatchBuilder(standalone_buffer(200))
     b.append(0, None, b"v", [(b"\xff\xfe", b"x")])     # bytes keys are written as given
     data = bytearray(b.close())
     with pytest.raises(CorruptRecordError, match="UTF-8"):
-        r.read_batches(bytes(data))
+        read_batches(bytes(data))
 
 
 def test_producer_fields_survive_read():
-    (batch,) = r.read_batches(make_batch(4, pid=42))
+    (batch,) = read_batches(make_batch(4, pid=42))
     assert batch.producer_id == 42 and batch.compression == 4

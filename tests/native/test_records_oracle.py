@@ -6,8 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kprod._native import records as r
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
 from kprod._native.bufferpool import standalone_buffer
+from kprod._native.record_encoding import record_size_upper_bound
 
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
@@ -29,9 +31,9 @@ SETTINGS = settings(max_examples=60, deadline=None,
 def kprod_build(recs, codec, write_limit=None, capacity=None):
     """Build with kprod; return (bytes, number of records that fit)."""
     if capacity is None:
-        capacity = max(sum(r.record_size_upper_bound(k, v, h) for _, k, v, h in recs),
+        capacity = max(sum(record_size_upper_bound(k, v, h) for _, k, v, h in recs),
                        write_limit or 0)
-    b = r.RecordBatchBuilder(standalone_buffer(capacity), compression=codec,
+    b = RecordBatchBuilder(standalone_buffer(capacity), compression=codec,
                              write_limit=write_limit)
     n = 0
     for delta, k, v, h in recs:
@@ -63,7 +65,7 @@ def test_kafka_python_reads_kprod(codec, recs):
     got = [(x.offset, x.timestamp, x.key, x.value, list(x.headers)) for x in batch]
     assert got == expected(recs, n)
     # and kprod's own reader agrees
-    (mine,) = r.read_batches(data)
+    (mine,) = read_batches(data)
     assert [(x.offset, x.timestamp, x.key, x.value, x.headers) for x in mine] == got
 
 
@@ -75,7 +77,7 @@ def test_kprod_reads_kafka_python(codec, recs):
     for i, (d, k, v, h) in enumerate(recs):
         assert kb.append(i, BASE_TS + d, k, v, h) is not None
     data = bytes(kb.build())
-    (batch,) = r.read_batches(data)
+    (batch,) = read_batches(data)
     assert batch.records_count == len(recs)
     assert batch.compression in (codec, 0)      # kafka-python falls back when not smaller
     got = [(x.offset, x.timestamp, x.key, x.value, x.headers) for x in batch]
@@ -127,8 +129,8 @@ def test_aiokafka_reads_kprod(codec):
 @given(recs=records, pid=st.integers(0, 2**63 - 1), epoch=st.integers(0, 2**15 - 1),
        seq=st.integers(0, 2**31 - 1), txn=st.booleans())
 def test_restamp_oracle(codec, recs, pid, epoch, seq, txn):
-    capacity = sum(r.record_size_upper_bound(k, v, h) for _, k, v, h in recs)
-    b = r.RecordBatchBuilder(standalone_buffer(capacity), compression=codec)
+    capacity = sum(record_size_upper_bound(k, v, h) for _, k, v, h in recs)
+    b = RecordBatchBuilder(standalone_buffer(capacity), compression=codec)
     for d, k, v, h in recs:
         b.append(BASE_TS + d, k, v, h)
     view = b.close()
@@ -151,6 +153,6 @@ def test_concatenated_batches_mixed_codecs():
         data, _ = kprod_build(recs, codec)
         parts.append(data)
         want.append([x[2] for x in recs])
-    batches = r.read_batches(b"".join(parts))
+    batches = read_batches(b"".join(parts))
     assert [b.compression for b in batches] == CODECS
     assert [[x.value for x in b] for b in batches] == want

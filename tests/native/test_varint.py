@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kprod._native import records as r
+from kprod._native.batch_builder import RecordBatchBuilder
+from kprod._native.batch_reader import read_batches
 from kprod._native.bufferpool import standalone_buffer
 from kprod.errors import CorruptRecordError
 
@@ -83,7 +84,7 @@ def test_varlong_roundtrip(v):
 
 
 def test_out_of_range_timestamp_rejected_by_argument_conversion():
-    builder = r.RecordBatchBuilder(standalone_buffer(256))
+    builder = RecordBatchBuilder(standalone_buffer(256))
     with pytest.raises(OverflowError):
         builder.append(2**63, None, None)
 
@@ -91,22 +92,22 @@ def test_out_of_range_timestamp_rejected_by_argument_conversion():
 @pytest.mark.parametrize("data", [b"", b"\x80", b"\xff\xff", b"\x80\x80\x80\x80"])
 def test_varint_truncated(data):
     with pytest.raises(CorruptRecordError, match="record 1: truncated in length"):
-        r.read_batches(second_record_garbage(data))
+        read_batches(second_record_garbage(data))
 
 
 def test_varint_overflow():
     # A 6th byte, or a 5th byte carrying bits beyond 32.
     for data in (b"\x80\x80\x80\x80\x80\x01", b"\xff\xff\xff\xff\x10", b"\xff\xff\xff\xff\xff"):
         with pytest.raises(CorruptRecordError, match="length varint is too long"):
-            r.read_batches(second_record_garbage(data))
+            read_batches(second_record_garbage(data))
 
 
 def test_varlong_truncated_and_overflow():
     # the record ends inside the timestamp delta
     for data in (b"\x80" * 5, b"\xff" * 9):
         with pytest.raises(CorruptRecordError, match="record 0: truncated in timestamp delta"):
-            r.read_batches(batch(record(b"\x00" + data), 1))
+            read_batches(batch(record(b"\x00" + data), 1))
     # an 11th byte, or a 10th byte carrying bits beyond 64
     for data in (b"\x80" * 10 + b"\x01", b"\xff" * 9 + b"\x02"):
         with pytest.raises(CorruptRecordError, match="timestamp delta varint is too long"):
-            r.read_batches(batch(record(b"\x00" + data + b"\x00\x01\x01\x00"), 1))
+            read_batches(batch(record(b"\x00" + data + b"\x00\x01\x01\x00"), 1))

@@ -14,7 +14,7 @@ from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.sender import Sender
 from kprod._native.bufferpool import BufferPool
-from kprod._native.records import read_batches
+from kprod._native.batch_reader import read_batches
 from kprod.config import ProducerConfig
 from kprod.errors import KafkaTimeoutError, NotEnoughReplicasError
 

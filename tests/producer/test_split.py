@@ -23,7 +23,7 @@ from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.protocol import types
 from kprod._internals.sender import Sender
 from kprod._native.bufferpool import BufferPool
-from kprod._native.records import read_batches
+from kprod._native.batch_reader import read_batches
 from kprod.config import ProducerConfig
 from kprod.errors import KafkaTimeoutError, RecordTooLargeError, error_for_code
 

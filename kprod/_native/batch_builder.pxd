@@ -1,5 +1,6 @@
-# C-level interface of the RecordBatch v2 builder (records.pyx), so the
-# producer's accumulator can cimport it and append without a Python call.
+# C-level interface of the RecordBatch v2 builder (batch_builder.pyx), so the
+# producer's append paths (appender.pyx, columns.pyx) cimport it and append without
+# a Python call.
 cimport cython
 from libc.stdint cimport int16_t, int32_t, int64_t
 from kprod._native.bufferpool cimport PooledBuffer
