@@ -195,7 +195,8 @@ def bench_produce_codec(quick: bool) -> Dict[str, float]:
     batches = [memoryview(bytes(16384)) for _ in range(6)]
     body = T.ProduceRequest(acks=-1, timeout_ms=30000, topic_data=[T.TopicProduceData(
         topic_id=topic_id,
-        partition_data=[T.PartitionProduceData(index=p, records=b) for p, b in enumerate(batches)])])
+        partition_data=[T.PartitionProduceData(index=p, records=b)
+                        for p, b in enumerate(batches)])])
     topics = [(topic_id, list(enumerate(batches)))]
     frame = encode_response(0, 13, 1, T.ProduceResponse(responses=[T.TopicProduceResponse(
         topic_id=topic_id, partition_responses=[

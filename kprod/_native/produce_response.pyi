@@ -4,6 +4,8 @@ from typing import Optional, Tuple, Union
 
 from kprod._native.produce_response_types import ProduceResponse
 
+__all__ = ["decode_produce_response", "decode_produce_frame", "MIN_VERSION", "MAX_VERSION"]
+
 _BytesLike = Union[bytes, bytearray, memoryview]
 
 MIN_VERSION: int             # 3

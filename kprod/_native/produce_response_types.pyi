@@ -2,6 +2,12 @@
 import uuid
 from typing import List, Optional, Tuple, final
 
+__all__ = [
+    "ProduceResponse", "TopicProduceResponse", "PartitionProduceResponse",
+    "BatchIndexAndErrorMessage", "LeaderIdAndEpoch", "NodeEndpoint",
+    "NO_LEADER", "ZERO_TOPIC_ID",
+]
+
 @final
 class LeaderIdAndEpoch:
     FIELDS: Tuple[str, ...]   # attribute names, in schema order
@@ -83,3 +89,6 @@ class ProduceResponse:
     def __init__(self, responses: Optional[List[TopicProduceResponse]] = None,
                  throttle_time_ms: int = 0,
                  node_endpoints: Optional[List[NodeEndpoint]] = None) -> None: ...
+
+NO_LEADER: LeaderIdAndEpoch     # the CurrentLeader when none was sent (shared)
+ZERO_TOPIC_ID: uuid.UUID        # the topic id of every topic before v13
