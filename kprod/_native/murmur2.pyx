@@ -6,11 +6,13 @@ Kafka's default partitioner places a keyed record on
 to other partitions than the Java client would. Arithmetic is on uint32_t and
 bytes are read one at a time as unsigned (no unaligned loads, no sign bugs).
 """
+cimport cython
 from cpython.buffer cimport PyBuffer_Release, PyObject_GetBuffer, PyBUF_SIMPLE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from libc.stdint cimport int32_t, uint8_t, uint32_t
 
 
+@cython.overflowcheck(False)   # modular uint32_t arithmetic is the algorithm (debug builds)
 cdef inline uint32_t _murmur2(const uint8_t* data, Py_ssize_t length) noexcept nogil:
     cdef uint32_t seed = 0x9747b28c
     cdef uint32_t m = 0x5bd1e995
