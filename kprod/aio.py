@@ -42,18 +42,23 @@ async def gather(futures: Sequence[RecordFuture],
     record): each RecordMetadata, or with ``return_exceptions`` the record's error in
     its place; otherwise the first error raised."""
     results: List[Any] = []
+    append = results.append
     for future in futures:
-        if not future.done():       # one await per pending batch, in practice
-            try:
-                await future
-            except Exception:
-                pass
         try:
-            results.append(future.get(0))
+            append(future.get(0))       # done: most records (their batch completed)
+            continue
+        except Exception:
+            pass         # pending; or failed, and then the await returns at once
+        try:
+            await future                # one await per pending batch, in practice
+        except Exception:
+            pass
+        try:
+            append(future.get(0))
         except Exception as error:
             if not return_exceptions:
                 raise
-            results.append(error)
+            append(error)
     return results
 
 

@@ -130,10 +130,17 @@ cdef class RecordFuture:
 
     def get(self, timeout=None):
         """Wait for the outcome; return the metadata or raise the record's error."""
-        batch = self._wait(timeout, True)
+        cdef int32_t d
+        batch = self._current(&d)
+        if not batch._done:
+            self._wait(timeout, True)
+            batch = self._current(&d)
         if batch.error is not None:
             raise batch.error
-        return self.metadata()
+        # (one route for a done record: kprod.aio.gather and get() loops call this per
+        # record)
+        return _make_metadata(batch.topic, batch.partition, batch.base_offset,
+                              batch.log_append_time, self, d)
 
     def result(self, timeout=None):
         """Alias of :meth:`get` (concurrent.futures style)."""
@@ -189,7 +196,11 @@ cdef extern from *:
     """
     /* A RecordMetadata (a tuple subclass without __dict__: a NamedTuple) built the way
        tuple.__new__(cls, items) builds it (tp_alloc, then the items), minus the
-       temporary tuple and the Python-level __new__ frame. Borrowed arguments. */
+       temporary tuple and the Python-level __new__ frame. Borrowed arguments.
+       Not GC-tracked when its items are atoms (str, int): such a tuple can be in no
+       cycle. CPython untracks exact tuples like it lazily, never tuple subclasses, so
+       a list of 100k RecordMetadata (kprod.aio.gather, get() in a loop) kept the
+       collector traversing them all, about as much CPU as the sends themselves. */
     static PyObject* kprod_tuple6_of_type(PyObject* cls, PyObject* a, PyObject* b,
                                           PyObject* c, PyObject* d, PyObject* e,
                                           PyObject* f) {
@@ -203,6 +214,10 @@ cdef extern from *:
         Py_INCREF(d); PyTuple_SET_ITEM(t, 3, d);
         Py_INCREF(e); PyTuple_SET_ITEM(t, 4, e);
         Py_INCREF(f); PyTuple_SET_ITEM(t, 5, f);
+        if (!PyObject_GC_IsTracked(a) && !PyObject_GC_IsTracked(b)
+                && !PyObject_GC_IsTracked(c) && !PyObject_GC_IsTracked(d)
+                && !PyObject_GC_IsTracked(e) && !PyObject_GC_IsTracked(f))
+            PyObject_GC_UnTrack(t);
         return t;
     }
     """
