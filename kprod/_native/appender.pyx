@@ -291,6 +291,43 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
             on_callback_error(callback)
 
 
+def collect_results(list futures, Py_ssize_t start, list results, bint return_exceptions):
+    """kprod.aio.gather's per-record loop (natively: it runs once per record). From
+    ``futures[start]`` on, append each done record's RecordMetadata to ``results``, or
+    its error with ``return_exceptions`` (else raise it); stop at the first record still
+    pending, or anything not a RecordFuture, and return its index (``len(futures)``
+    when all are collected)."""
+    cdef Py_ssize_t i, n = len(futures)
+    cdef RecordFuture rf
+    cdef int32_t d
+    # A batch's records are mostly adjacent: its outcome is read once. A done batch
+    # that was not split never changes again (complete() sets the fields first).
+    cdef object cached = None
+    cdef object topic = None, partition = None, error = None
+    cdef int64_t base = -1, append_time = -1
+    for i in range(start, n):
+        item = futures[i]
+        if type(item) is not RecordFuture:
+            return i
+        rf = <RecordFuture>item
+        if rf._batch is cached:
+            d = rf._delta
+        else:
+            batch = rf._current(&d)
+            if not batch._done:
+                return i
+            topic, partition, error = batch.topic, batch.partition, batch.error
+            base, append_time = batch.base_offset, batch.log_append_time
+            cached = batch if batch is rf._batch else None
+        if error is None:
+            results.append(_make_metadata(topic, partition, base, append_time, rf, d))
+        elif return_exceptions:
+            results.append(error)
+        else:
+            raise error
+    return n
+
+
 cdef int _run_send_callback(object callback, object future, object result, object error,
                             object topic, object partition, int64_t base,
                             int64_t append_time, object on_callback_error) except -1:
