@@ -153,10 +153,13 @@ cdef class RecordFuture:
         """``await future`` (asyncio): the RecordMetadata, or raises the record's error.
         No asyncio.Future per record: see kprod._internals.loop_bridge."""
         global _await_record
-        if _await_record is None:
-            from kprod._internals.loop_bridge import await_record
-            _await_record = await_record
-        return _await_record(self)
+        cdef int32_t d
+        if not self._current(&d)._done:     # (done: no Python frame at all)
+            if _await_record is None:
+                from kprod._internals.loop_bridge import await_record
+                _await_record = await_record
+            return (yield from _await_record(self))
+        return self.get(0)
 
     def add_done_callback(self, fn):
         """Call ``fn(future)`` when done (on the I/O thread, or now if already done)."""

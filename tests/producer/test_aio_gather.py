@@ -90,3 +90,31 @@ def test_empty_and_already_done():
     batch.result.complete(7, 1234)                # LogAppendTime: every record's timestamp
     results = asyncio.run(gather(futures))
     assert [(r.offset, r.timestamp) for r in results] == [(7 + i, 1234) for i in range(5)]
+
+
+def test_await_each_record_done_failed_or_completed_meanwhile():
+    acc = make_acc(ManualClock(), batch_size=2048)
+    futures = _queued(acc, 40)
+    results = [b.result for b in acc.queues[TP].batches]
+    results[0].complete(5)
+    results[1].complete(-1, -1, NotEnoughReplicasError("second batch"))
+    first_of = {r: next(i for i, f in enumerate(futures) if f._batch is r) for r in results}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        for r in results[2:]:
+            loop.call_later(0.01, r.complete, 1000 + first_of[r])
+        out = []
+        for future in futures:
+            try:
+                out.append((await future).offset)
+            except NotEnoughReplicasError as error:
+                out.append(error)
+        return out
+
+    out = asyncio.run(main())
+    second = first_of[results[1]]
+    third = first_of[results[2]]
+    assert out[:second] == [5 + i for i in range(second)]
+    assert all(isinstance(e, NotEnoughReplicasError) for e in out[second:third])
+    assert out[third:] == [1000 + i for i in range(third, 40)]
