@@ -40,38 +40,73 @@ def _observe(network):
     return sends, answers
 
 
-def test_a_quota_throttled_producer_pauses_and_delivers_everything(kafka, make_topic,
-                                                                   make_producer):
-    # The broker measures the rate over at least 10 s (11 one-second samples): 300 KB
-    # at once against a 15 KB/s quota gives throttles of a few seconds each.
-    client_id = f"throttled-{uuid.uuid4().hex[:8]}"
+def _quota(kafka, client_id: str) -> None:
     subprocess.run(java_tool_command(
         "kafka.admin.ConfigCommand", "--bootstrap-server", kafka.bootstrap_servers,
         "--alter", "--add-config", "producer_byte_rate=15000", "--entity-type", "clients",
         "--entity-name", client_id), check=True, capture_output=True, timeout=120)
-    topic = make_topic()
-    producer = make_producer(client_id=client_id, linger_ms=5, batch_size=16384)
-    producer.partitions_for(topic)                    # metadata first: then observe
-    sends, answers = _observe(producer._sender.network)
-    values = [b"%06d" % i + b"q" * 994 for i in range(300)]
-    futures = [producer.send(topic, value) for value in values]
-    producer.flush(120)
-    offsets = sorted(f.get(0).offset for f in futures)
-    assert offsets == list(range(300))                # every record acknowledged, once
 
-    throttled = [(began, node, ms) for began, node, api, ms in answers
-                 if api == "Produce" and ms > 0]
+
+def _check_pauses(sends, answers) -> list:
+    """Every request to a broker after an answer of it that throttled came at least the
+    throttle time later; returns the APIs of the requests that followed a throttle."""
+    throttled = [(began, node, ms) for began, node, api, ms in answers if ms > 0]
     assert throttled, "the quota never throttled the producer"
-    paused_sends = 0
+    paused = []
     for began, node, ms in throttled:
         for sent, to, api in sends:
             if to == node and sent > began:
                 assert sent >= began + ms, (
                     f"{api} sent to broker {node} {sent - began:.0f} ms after an answer "
                     f"that throttled it for {ms} ms")
-                paused_sends += 1
-    assert paused_sends > 0        # requests did follow a throttle (the check ran)
+                paused.append(api)
+    return paused
+
+
+VALUES = [b"%06d" % i + b"q" * 994 for i in range(300)]
+
+
+def test_a_quota_throttled_producer_pauses_and_delivers_everything(kafka, make_topic,
+                                                                   make_producer):
+    # The broker measures the rate over at least 10 s (11 one-second samples): 300 KB
+    # at once against a 15 KB/s quota gives throttles of a few seconds each.
+    client_id = f"throttled-{uuid.uuid4().hex[:8]}"
+    _quota(kafka, client_id)
+    topic = make_topic()
+    producer = make_producer(client_id=client_id, linger_ms=5, batch_size=16384)
+    producer.partitions_for(topic)                    # metadata first: then observe
+    sends, answers = _observe(producer._sender.network)
+    futures = [producer.send(topic, value) for value in VALUES]
+    producer.flush(120)
+    offsets = sorted(f.get(0).offset for f in futures)
+    assert offsets == list(range(300))                # every record acknowledged, once
+    assert any(api == "Produce" and ms > 0 for _, _, api, ms in answers)
+    assert "Produce" in _check_pauses(sends, answers)     # requests did follow one
     assert producer.metrics()["produce-throttle-time-max"] > 0
 
     read = reference.consume(kafka.bootstrap_servers, topic, 300, timeout=60)
-    assert sorted(m.value() for m in read) == values
+    assert sorted(m.value() for m in read) == VALUES
+
+
+def test_a_throttled_transactional_producer_commits_everything(kafka, make_topic,
+                                                               make_producer):
+    # The coordinator is the same broker: EndTxn (and AddPartitionsToTxn before
+    # KIP-890's transactions v2) waits for the Produce throttle too (the transaction
+    # manager's requests see the broker as not ready).
+    client_id = f"throttled-txn-{uuid.uuid4().hex[:8]}"
+    _quota(kafka, client_id)
+    topic = make_topic(partitions=2)
+    producer = make_producer(client_id=client_id, linger_ms=5, batch_size=16384,
+                             transactional_id=f"txn-{client_id}")
+    producer.init_transactions()
+    producer.partitions_for(topic)
+    sends, answers = _observe(producer._sender.network)
+    for half in (VALUES[:150], VALUES[150:]):
+        producer.begin_transaction()
+        futures = [producer.send(topic, value) for value in half]
+        producer.commit_transaction(120)
+        assert all(f.done() and f.exception() is None for f in futures)
+    assert "EndTxn" in _check_pauses(sends, answers)
+
+    read = reference.consume(kafka.bootstrap_servers, topic, 300, timeout=60)
+    assert sorted(m.value() for m in read) == VALUES       # read_committed
