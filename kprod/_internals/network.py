@@ -112,6 +112,8 @@ class NetworkClient:
         conn = BrokerConnection(node_id, host, port, self.settings, self.clock, self.versions)
         self.selector.watch(conn, self._on_state_change)
         conn.on_auth_failure = self._on_auth_failure
+        conn.on_setup_response = lambda api, version, body: self.throttles.on_response(
+            node_id, api, version, body, self.clock())
         return conn
 
     def _on_auth_failure(self, error: BaseException) -> None:

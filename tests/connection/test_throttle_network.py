@@ -10,7 +10,7 @@ from kprod._internals.network import NetworkClient
 from kprod._internals.protocol import types
 
 from ..fakes import ManualClock
-from .support import SUPPORTED, FakePeer, settings
+from .support import SUPPORTED, FakePeer, api_versions_response, settings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,6 +83,32 @@ def test_an_old_version_answer_does_not_pause_the_client():
     network, conn = _connected(peer, clock, metadata_versions=(4, 5))
     try:
         assert _metadata_answered(network, conn, peer, clock, throttle_ms=400) == 5
+        assert network.ready(conn, clock()) and network.least_loaded(clock()) is conn
+    finally:
+        network.close()
+        peer.close()
+
+
+def test_a_throttling_api_versions_answer_counts_too():
+    # ApiVersions v2+ (KIP-219): the connection's own setup exchange may throttle it.
+    peer, clock = FakePeer(), ManualClock(5000.0)
+    network = NetworkClient(settings(), [f"127.0.0.1:{peer.port}"],
+                            Metadata(300000, 50, 300000), clock)
+    try:
+        network.least_loaded(clock())
+        peer.accept()
+        [conn] = network.bootstrap
+        _poll_until(network, clock, lambda: not conn.wants_write())
+        header, _ = peer.read_request()
+        assert header.api_key == proto.BY_NAME["ApiVersions"].key and header.api_version >= 2
+        ranges = {proto.BY_NAME[api].key: r for api, r in SUPPORTED.items()}
+        answer = api_versions_response(ranges)
+        answer.throttle_time_ms = 250
+        peer.reply(header, answer)
+        _poll_until(network, clock, lambda: conn.ready)
+        assert not network.ready(conn, clock()) and network.least_loaded(clock()) is None
+        assert network.poll_delay_ms(conn, clock()) == pytest.approx(250)
+        clock.advance(250)
         assert network.ready(conn, clock()) and network.least_loaded(clock()) is conn
     finally:
         network.close()
