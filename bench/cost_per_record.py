@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.cost_per_record [--records 200000] [--repeats 3]
 
 Forms: sync send(), with and without callback=; kprod.aio (``await send()`` +
-add_done_callback, as the bench's asyncio runner, and ``await send()`` then
-``await gather(futures)``); an interceptor with on_send (the Python send path) and one
-with on_acknowledgement only (the native path). Each run sends 100-byte values to a
-fresh 3-partition topic and flushes; the figures are process CPU (all threads: caller
-and I/O thread) and the caller thread's CPU, per record, the median of the repeats.
+add_done_callback, as the bench's asyncio runner, ``await send()`` then
+``await gather(futures)``, and then ``await`` of each future); an interceptor with
+on_send (the Python send path) and one with on_acknowledgement only (the native path).
+Each run sends 100-byte values to a fresh 3-partition topic and flushes; the figures
+are process CPU (all threads: caller and I/O thread) and the caller thread's CPU, per
+record, the median of the repeats.
 """
 from __future__ import annotations
 
@@ -89,6 +90,9 @@ def _aio(bootstrap: str, topic: str, n: int, style: str) -> None:
                     futures.append(future)
             if style == "gather":
                 await gather(futures)
+            elif style == "await":
+                for future in futures:
+                    await future
             await producer.flush(60)
 
         await _ameasure(loop)
@@ -127,6 +131,7 @@ def main() -> None:
             b, t, n, interceptor_classes=[AcknowledgeOnly()]),
         "aio: await send() + add_done_callback": lambda b, t: _aio(b, t, n, "callback"),
         "aio: await send(), then await gather()": lambda b, t: _aio(b, t, n, "gather"),
+        "aio: await send(), then await each": lambda b, t: _aio(b, t, n, "await"),
     }
     table: Dict[str, List[Dict[str, float]]] = {name: [] for name in forms}
     with KafkaCluster(brokers=1) as cluster:

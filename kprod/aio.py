@@ -31,6 +31,7 @@ from kprod.bulk import BulkMetadata
 from kprod.errors import BufferExhaustedError, KafkaTimeoutError
 from kprod.future import RecordFuture
 from kprod.producer import Producer
+from kprod._native.appender import collect_results
 from kprod._internals.metadata import PartitionInfo
 from kprod.record import RecordMetadata
 
@@ -44,20 +45,28 @@ async def gather(futures: Sequence[RecordFuture],
     """The results of ``futures`` in order (``asyncio.gather`` without a Task per
     record): each RecordMetadata, or with ``return_exceptions`` the record's error in
     its place; otherwise the first error raised."""
+    if not isinstance(futures, list):
+        futures = list(futures)
     results: List[Any] = []
-    for future in futures:
-        if not future.done():       # one await per pending batch, in practice
-            try:
-                await future
-            except Exception:
-                pass
+    i, n = 0, len(futures)
+    while True:
+        # The done records natively; the loop stops at a pending one (in practice the
+        # first record of each batch still in flight), which is awaited here.
+        i = collect_results(futures, i, results, return_exceptions)
+        if i == n:
+            return results
+        future = futures[i]
+        try:
+            await future
+        except Exception:
+            pass
         try:
             results.append(future.get(0))
         except Exception as error:
             if not return_exceptions:
                 raise
             results.append(error)
-    return results
+        i += 1
 
 
 class AsyncProducer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from kprod._internals.connection import CLOSED, DISCONNECTED, READY
+from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
 from kprod._internals.network import CLIENT_VERSIONS, ClientResponse
 from kprod._internals.protocol import types
@@ -112,6 +113,7 @@ class FakeNetworkClient:
         self.on_auth_failure: Optional[Callable[[BaseException], None]] = None
         self.on_ready: Optional[Callable[[Any], None]] = None
         self.reconnect_backoff_ms = 50.0
+        self.throttles = Throttles()      # KIP-219, the real client's bookkeeping
         self._completed: List[ClientResponse] = []
 
     # -- the NetworkClient interface ---------------------------------------------------
@@ -144,17 +146,30 @@ class FakeNetworkClient:
             conn.last_error = None
             if self.on_ready is not None:
                 self.on_ready(conn)
-        return conn.ready
+        return conn.ready and self.throttles.delay_ms(conn.node_id, now) <= 0
+
+    def can_send(self, conn: FakeNode, now: float) -> bool:
+        return conn.can_send_more() and self.throttles.delay_ms(conn.node_id, now) <= 0
+
+    def poll_delay_ms(self, conn: FakeNode, now: float) -> float:
+        throttle = self.throttles.delay_ms(conn.node_id, now)
+        if throttle > 0:
+            return throttle
+        if conn.state in (DISCONNECTED, CLOSED):
+            return max(conn.next_attempt_ms - now, 0.0)
+        return float("inf")
 
     def least_loaded(self, now: float) -> Optional[FakeNode]:
         nodes = [self.node(n) for n in self.metadata.snapshot.brokers] or [self.node(-1)]
-        ready = [n for n in nodes if n.can_send_more()]
+        ready = [n for n in nodes if self.can_send(n, now)]
         return min(ready, key=lambda n: len(n.in_flight)) if ready else None
 
     def send(self, conn: FakeNode, api: str, body: Any, handler: Callable[..., None],
              expect_response: bool = True) -> None:
-        assert conn.can_send_more(), f"send to broker {conn.node_id} that cannot take it"
-        response = ClientResponse(handler, self._completed)
+        assert self.can_send(conn, self.clock()), \
+            f"send to broker {conn.node_id} that cannot take it (or throttles: KIP-219)"
+        response = ClientResponse(handler, self._completed, conn.node_id, api,
+                                  conn.api_versions.get(api, -1))
         request = FakeRequest(conn, api, body, response, expect_response)
         self.sent.append(request)
         if expect_response:
@@ -167,6 +182,11 @@ class FakeNetworkClient:
         self.poll_timeouts.append(timeout_ms)
         done = self._completed[:]
         self._completed.clear()
+        now = self.clock()
+        for response in done:        # as NetworkClient.poll does
+            if response.body is not None:
+                self.throttles.on_response(response.node_id, response.api,
+                                           response.version, response.body, now)
         return done
 
     def maybe_update_metadata(self, now: float, topics_in_use: Callable[[], Any]) -> float:
@@ -231,10 +251,12 @@ def produce_partitions(request: FakeRequest) -> List[tuple]:
 def produce_answer(request: FakeRequest, errors: Optional[Dict[tuple, int]] = None,
                    offsets: Optional[Dict[tuple, int]] = None,
                    leader_hints: Optional[Dict[tuple, tuple]] = None,
-                   endpoints: Iterable[int] = ()) -> types.ProduceResponse:
+                   endpoints: Iterable[int] = (),
+                   throttle_ms: int = 0) -> types.ProduceResponse:
     """The broker's answer to ``request``: success (base offset from ``offsets``, else 0)
     unless ``errors`` names an error code for the partition; ``leader_hints`` adds
-    KIP-951 CurrentLeader (leader id, epoch) and ``endpoints`` the NodeEndpoints."""
+    KIP-951 CurrentLeader (leader id, epoch) and ``endpoints`` the NodeEndpoints;
+    ``throttle_ms`` is the broker's quota throttle_time_ms (KIP-219)."""
     errors, offsets, leader_hints = errors or {}, offsets or {}, leader_hints or {}
     by_topic: Dict[str, List[types.PartitionProduceResponse]] = {}
     for topic, partition, _ in produce_partitions(request):
@@ -247,6 +269,7 @@ def produce_answer(request: FakeRequest, errors: Optional[Dict[tuple, int]] = No
             current_leader=types.LeaderIdAndEpoch(leader_id=leader_id,
                                                   leader_epoch=leader_epoch)))
     return types.ProduceResponse(
+        throttle_time_ms=throttle_ms,
         responses=[types.TopicProduceResponse(name=t, partition_responses=parts)
                    for t, parts in by_topic.items()],
         node_endpoints=[types.NodeEndpoint(node_id=n, host=f"broker{n}", port=9092)

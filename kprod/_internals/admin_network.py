@@ -155,7 +155,7 @@ class AdminNetwork:
                     raise KafkaError(f"{deadline.what}: broker {node_id} is not in the "
                                      f"cluster metadata")
                 self.network.ready(conn, now)
-            if conn is not None and conn.can_send_more():
+            if conn is not None and self.network.can_send(conn, now):   # KIP-219 too
                 return conn
             if node_id is not None and conn is not None and conn.state == CLOSED \
                     and conn.last_error is not None and not conn.can_connect(now):

@@ -117,6 +117,9 @@ class BrokerConnection(ConnectionHandshake):
         # Called with the error when TLS/SASL authentication fails: retrying the same
         # credentials cannot help, so the owner should fail waiters promptly.
         self.on_auth_failure: Optional[Callable[[BaseException], None]] = None
+        # Called (api, version, response) with a setup exchange's answer (ApiVersions
+        # carries throttle_time_ms, KIP-219); the setup's answers skip the owner's poll.
+        self.on_setup_response: Optional[Callable[[str, int, Any], None]] = None
         self._tls = False
         self._tls_want_write = False
         self._flush_on_readable = False

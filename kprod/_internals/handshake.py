@@ -45,6 +45,7 @@ class ConnectionHandshake:
         supported: Dict[str, Tuple[int, int]]
         sock: Optional[socket.socket]
         authenticated_mechanism: Optional[str]
+        on_setup_response: Optional[Callable[[str, int, Any], None]]
 
         def _name(self) -> str: ...
         def close(self, error: Optional[BaseException]) -> None: ...
@@ -131,6 +132,8 @@ class ConnectionHandshake:
             self.close(error_for_code(code, f"ApiVersions from broker {self._name()}"))
             return
         self.broker_ranges = ranges
+        if self.on_setup_response is not None:
+            self.on_setup_response("ApiVersions", sent_version, response)
         # Cluster-wide feature levels (KIP-584), e.g. transaction.version (KIP-890).
         self.finalized_features = {f.name: f.max_version_level
                                    for f in response.finalized_features or ()}

@@ -23,6 +23,7 @@ from kprod._internals.connection import (
     CLOSED, DISCONNECTED, BrokerConnection, ConnectionSettings,
 )
 from kprod._internals.connection_settings import canonical_bootstrap
+from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
 from kprod._internals.protocol import types
 from kprod._internals.selector import ConnectionSelector
@@ -44,13 +45,17 @@ CLIENT_VERSIONS["AddPartitionsToTxn"] = (0, 3)
 class ClientResponse:
     """A completed request: the response body, or the error that ended it."""
 
-    __slots__ = ("handler", "body", "error", "_completed")
+    __slots__ = ("handler", "body", "error", "_completed", "node_id", "api", "version")
 
-    def __init__(self, handler: ResponseHandler, completed: List["ClientResponse"]) -> None:
+    def __init__(self, handler: ResponseHandler, completed: List["ClientResponse"],
+                 node_id: int = -1, api: str = "", version: int = -1) -> None:
         self.handler = handler
         self.body: Optional[Any] = None
         self.error: Optional[BaseException] = None
         self._completed = completed
+        self.node_id = node_id      # where it went, and at which version (KIP-219)
+        self.api = api
+        self.version = version
 
     def arrived(self, body: Optional[Any], error: Optional[BaseException]) -> None:
         """The connection's handler: record the outcome for the next poll to return."""
@@ -94,6 +99,8 @@ class NetworkClient:
         self._rebootstrapping = False
         # The last failure of each connection since it was last ready (error causes).
         self.last_failures: Dict[int, Tuple[str, BaseException]] = {}
+        # Brokers that throttle this client (KIP-219): not ready until the time passed.
+        self.throttles = Throttles()
 
     @property
     def wake_deadline(self) -> Optional[float]:
@@ -105,6 +112,8 @@ class NetworkClient:
         conn = BrokerConnection(node_id, host, port, self.settings, self.clock, self.versions)
         self.selector.watch(conn, self._on_state_change)
         conn.on_auth_failure = self._on_auth_failure
+        conn.on_setup_response = lambda api, version, body: self.throttles.on_response(
+            node_id, api, version, body, self.clock())
         return conn
 
     def _on_auth_failure(self, error: BaseException) -> None:
@@ -160,12 +169,28 @@ class NetworkClient:
         return conn
 
     def ready(self, conn: BrokerConnection, now: float) -> bool:
-        """Java ``NetworkClient.ready``: start connecting if allowed; True once ready."""
+        """Java ``NetworkClient.ready``: start connecting if allowed; True once ready
+        and not throttled (KIP-219)."""
         if conn.ready:
-            return True
+            return self.throttles.delay_ms(conn.node_id, now) <= 0
         if conn.can_connect(now):
             conn.connect(now)
         return conn.ready
+
+    def can_send(self, conn: BrokerConnection, now: float) -> bool:
+        """Java ``canSendRequest``: ready, not throttled, room for another request."""
+        return conn.can_send_more() and self.throttles.delay_ms(conn.node_id, now) <= 0
+
+    def poll_delay_ms(self, conn: BrokerConnection, now: float) -> float:
+        """Java ``pollDelayMs``: how long a node that is not ready stays so at least:
+        its throttle, else its reconnect backoff; a connection being set up is waited
+        for by I/O (inf)."""
+        throttle = self.throttles.delay_ms(conn.node_id, now)
+        if throttle > 0:
+            return throttle
+        if conn.state in (DISCONNECTED, CLOSED):
+            return max(conn.next_attempt_ms - now, 0.0)
+        return float("inf")
 
     def least_loaded(self, now: float) -> Optional[BrokerConnection]:
         """A ready connection with the fewest in-flight requests, else start one."""
@@ -180,7 +205,7 @@ class NetworkClient:
                 conn = self.connection(node_id)
                 if conn is not None and conn not in candidates:
                     candidates.append(conn)
-        ready = [c for c in candidates if c.ready and c.can_send_more()]
+        ready = [c for c in candidates if self.can_send(c, now)]
         if ready:
             return min(ready, key=lambda c: len(c.in_flight))
         if any(c.state not in (DISCONNECTED, CLOSED) for c in candidates):
@@ -203,8 +228,8 @@ class NetworkClient:
              expect_response: bool = True) -> None:
         """Queue a request on a ready connection; a later :meth:`poll` returns its
         outcome (also when the request fails or the connection closes)."""
-        response = ClientResponse(handler, self._completed)
-        conn.send(api, body, response.arrived, expect_response)
+        response = ClientResponse(handler, self._completed, conn.node_id, api)
+        response.version = conn.send(api, body, response.arrived, expect_response).version
 
     def poll(self, timeout_ms: float, now: float) -> List[ClientResponse]:
         """Expire connection timeouts, wait up to ``timeout_ms`` for I/O, and return the
@@ -220,6 +245,12 @@ class NetworkClient:
             return []
         done = completed[:]       # the list itself stays: pending responses append to it
         completed.clear()
+        now = self.clock()
+        throttles = self.throttles
+        for response in done:
+            if response.body is not None:
+                throttles.on_response(response.node_id, response.api, response.version,
+                                      response.body, now)
         return done
 
     # -- metadata ------------------------------------------------------------------------

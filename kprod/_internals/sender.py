@@ -258,7 +258,7 @@ class Sender:
         if request is None:
             return min(txn.next_wait_ms(now), 1000.0)
         conn = self._txn_connection(request, now)
-        if conn is None or not conn.ready or not conn.can_send_more():
+        if conn is None or not self.network.can_send(conn, now):
             if conn is not None and request.target != "any" and conn.last_error is not None \
                     and conn.state in (DISCONNECTED, CLOSED):
                 # The coordinator's broker is gone (connect refused / timed out): find
@@ -266,6 +266,8 @@ class Sender:
                 txn.coordinator_unreachable(request, now)
                 return 20.0
             txn.unsend(request)
+            if conn is not None:         # a throttled broker (KIP-219): when it ends
+                return max(self.network.throttles.delay_ms(conn.node_id, now), 20.0)
             return 20.0
         try:
             body = request.build()
@@ -341,10 +343,11 @@ class Sender:
                     continue
                 if not network.ready(conn, now):
                     self.node_unready_since.setdefault(node_id, now)
-                    if conn.state in (DISCONNECTED, CLOSED):
-                        wait = max(conn.next_attempt_ms - now, 0)
-                        timeout = min(timeout, wait)
-                        timeout_not_ready = min(timeout_not_ready, wait)
+                    # reconnect backoff or throttle (KIP-219); a connection being set
+                    # up is waited for by I/O (inf)
+                    wait = network.poll_delay_ms(conn, now)
+                    timeout = min(timeout, wait)
+                    timeout_not_ready = min(timeout_not_ready, wait)
                     continue
                 self.node_unready_since.pop(node_id, None)
                 if not conn.can_send_more():
@@ -366,7 +369,7 @@ class Sender:
             timeout = min(timeout_not_ready, next_ready_ms)
             for node_id in ready:
                 conn = network.connections.get(node_id)
-                if conn is not None and conn.ready and conn.can_send_more():
+                if conn is not None and network.can_send(conn, now):
                     timeout = 0
                     break
         return min(timeout, self._expire(now))

@@ -130,10 +130,17 @@ cdef class RecordFuture:
 
     def get(self, timeout=None):
         """Wait for the outcome; return the metadata or raise the record's error."""
-        batch = self._wait(timeout, True)
+        cdef int32_t d
+        batch = self._current(&d)
+        if not batch._done:
+            self._wait(timeout, True)
+            batch = self._current(&d)
         if batch.error is not None:
             raise batch.error
-        return self.metadata()
+        # (one route for a done record: kprod.aio.gather and get() loops call this per
+        # record)
+        return _make_metadata(batch.topic, batch.partition, batch.base_offset,
+                              batch.log_append_time, self, d)
 
     def result(self, timeout=None):
         """Alias of :meth:`get` (concurrent.futures style)."""
@@ -146,10 +153,13 @@ cdef class RecordFuture:
         """``await future`` (asyncio): the RecordMetadata, or raises the record's error.
         No asyncio.Future per record: see kprod._internals.loop_bridge."""
         global _await_record
-        if _await_record is None:
-            from kprod._internals.loop_bridge import await_record
-            _await_record = await_record
-        return _await_record(self)
+        cdef int32_t d
+        if not self._current(&d)._done:     # (done: no Python frame at all)
+            if _await_record is None:
+                from kprod._internals.loop_bridge import await_record
+                _await_record = await_record
+            return (yield from _await_record(self))
+        return self.get(0)
 
     def add_done_callback(self, fn):
         """Call ``fn(future)`` when done (on the I/O thread, or now if already done)."""
@@ -189,7 +199,11 @@ cdef extern from *:
     """
     /* A RecordMetadata (a tuple subclass without __dict__: a NamedTuple) built the way
        tuple.__new__(cls, items) builds it (tp_alloc, then the items), minus the
-       temporary tuple and the Python-level __new__ frame. Borrowed arguments. */
+       temporary tuple and the Python-level __new__ frame. Borrowed arguments.
+       Not GC-tracked when its items are atoms (str, int): such a tuple can be in no
+       cycle. CPython untracks exact tuples like it lazily, never tuple subclasses, so
+       a list of 100k RecordMetadata (kprod.aio.gather, get() in a loop) kept the
+       collector traversing them all, about as much CPU as the sends themselves. */
     static PyObject* kprod_tuple6_of_type(PyObject* cls, PyObject* a, PyObject* b,
                                           PyObject* c, PyObject* d, PyObject* e,
                                           PyObject* f) {
@@ -203,6 +217,10 @@ cdef extern from *:
         Py_INCREF(d); PyTuple_SET_ITEM(t, 3, d);
         Py_INCREF(e); PyTuple_SET_ITEM(t, 4, e);
         Py_INCREF(f); PyTuple_SET_ITEM(t, 5, f);
+        if (!PyObject_GC_IsTracked(a) && !PyObject_GC_IsTracked(b)
+                && !PyObject_GC_IsTracked(c) && !PyObject_GC_IsTracked(d)
+                && !PyObject_GC_IsTracked(e) && !PyObject_GC_IsTracked(f))
+            PyObject_GC_UnTrack(t);
         return t;
     }
     """
@@ -274,6 +292,43 @@ def run_callbacks(list callbacks, result, error, on_callback_error):
                 callback(future)
         except Exception:  # a user's callback must not stop the I/O thread
             on_callback_error(callback)
+
+
+def collect_results(list futures, Py_ssize_t start, list results, bint return_exceptions):
+    """kprod.aio.gather's per-record loop (natively: it runs once per record). From
+    ``futures[start]`` on, append each done record's RecordMetadata to ``results``, or
+    its error with ``return_exceptions`` (else raise it); stop at the first record still
+    pending, or anything not a RecordFuture, and return its index (``len(futures)``
+    when all are collected)."""
+    cdef Py_ssize_t i, n = len(futures)
+    cdef RecordFuture rf
+    cdef int32_t d
+    # A batch's records are mostly adjacent: its outcome is read once. A done batch
+    # that was not split never changes again (complete() sets the fields first).
+    cdef object cached = None
+    cdef object topic = None, partition = None, error = None
+    cdef int64_t base = -1, append_time = -1
+    for i in range(start, n):
+        item = futures[i]
+        if type(item) is not RecordFuture:
+            return i
+        rf = <RecordFuture>item
+        if rf._batch is cached:
+            d = rf._delta
+        else:
+            batch = rf._current(&d)
+            if not batch._done:
+                return i
+            topic, partition, error = batch.topic, batch.partition, batch.error
+            base, append_time = batch.base_offset, batch.log_append_time
+            cached = batch if batch is rf._batch else None
+        if error is None:
+            results.append(_make_metadata(topic, partition, base, append_time, rf, d))
+        elif return_exceptions:
+            results.append(error)
+        else:
+            raise error
+    return n
 
 
 cdef int _run_send_callback(object callback, object future, object result, object error,

@@ -126,3 +126,41 @@ def test_as_completed_yields_in_completion_order(make_topic, make_producer):
     producer.flush(GET_TIMEOUT)
     assert next(iterator) is late
     assert late.get(0).offset == 1
+
+
+def test_gather_of_pending_records_returns_each_outcome_or_raises_the_first_error(
+        make_topic, bootstrap):
+    # Pending when gather starts (linger): each is awaited, then its own outcome is
+    # reported, never the "not acknowledged within 0 s" of looking too early.
+    topic = make_topic(configs={"max.message.bytes": "2000"})
+
+    async def main():
+        async with AsyncProducer(bootstrap_servers=bootstrap, linger_ms=200) as producer:
+            futures = [await producer.send(topic, b"ok%d" % i) for i in range(3)]
+            futures.insert(1, await producer.send(topic, b"x" * 5000))
+            assert not any(f.done() for f in futures)
+            with pytest.raises(RecordTooLargeError):
+                await gather(futures)
+            results = await gather(futures, return_exceptions=True)
+            assert isinstance(results[1], RecordTooLargeError)
+            assert [r.offset for i, r in enumerate(results) if i != 1] == [0, 1, 2]
+            return results
+
+    results = asyncio.run(main())
+    assert [r.topic for r in results if isinstance(r, RecordMetadata)] == [topic] * 3
+
+
+def test_record_metadata_is_not_tracked_by_the_garbage_collector(make_topic, make_producer):
+    # Its fields are str and int: it cannot be in a cycle; a list of many (gather)
+    # must not make every collection traverse them all.
+    import gc
+
+    topic = make_topic()
+    producer = make_producer()
+    seen = []
+    future = producer.send(topic, b"v", key=b"k", callback=lambda m, e: seen.append(m))
+    metadata = future.get(GET_TIMEOUT)
+    producer.flush(GET_TIMEOUT)
+    assert metadata == RecordMetadata(topic, 0, 0, metadata.timestamp, 1, 1)
+    assert not gc.is_tracked(metadata) and not gc.is_tracked(seen[0])
+    assert seen[0] == metadata
