@@ -62,5 +62,5 @@ def try_append(batches: Sequence[Any], timestamp: int, key: Optional[bytes],
 def run_callbacks(callbacks: List[Any], result: Any, error: Optional[BaseException],
                   on_callback_error: Callable[[Any], Any]) -> None: ...
 
-def collect_results(futures: list, start: int, results: list,
+def collect_results(futures: List[Any], start: int, results: List[Any],
                     return_exceptions: bool) -> int: ...
