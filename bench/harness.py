@@ -49,12 +49,6 @@ MODULES = {"kafka-python": "kafka_python", "kprod-aio": "kprod_aio"}
 # per-record Python send loops (asyncio ones too): sized to run >= SLOW_SECONDS
 SLOW = {"kafka-python", "aiokafka", "kprod-aio"}
 SLOW_SECONDS = 10.0
-# A fast client's run lasts at least this long once its rate in the scenario is known
-# (its later repeats get more records): at 1M records the broker's ceiling (5M rec/s with
-# acks=1) ran for a fifth of a second, too short for a steady state. At most
-# FAST_RECORDS_CAP times the base count, to keep `make bench` within its time.
-FAST_SECONDS = 2.0
-FAST_RECORDS_CAP = 8
 # Clients left out of most scenarios to keep `make bench` within 15 minutes (their runs
 # take >= 10 s); --all-clients runs them everywhere.
 PART_TIME = {"kafka-python", "aiokafka", "kprod-aio"}
@@ -494,15 +488,11 @@ def make_plan(clients: List[str], scenarios: List[str], repeats: int,
             if runs_in(s, c, all_clients) is None]
 
 
-def records_for(client: str, base: int, slow_rates: Dict[str, float], quick: bool,
-                fast_rate: Optional[float] = None) -> int:
-    """Records of a throughput run: ``base`` for fast clients, or enough for FAST_SECONDS
-    at ``fast_rate`` (the client's last rate in this scenario; not in quick runs); the slow
-    ones get enough for SLOW_SECONDS (quick: 3 s) at their last measured rate."""
+def records_for(client: str, base: int, slow_rates: Dict[str, float], quick: bool) -> int:
+    """Records of a throughput run: ``base`` for fast clients; the slow ones get enough for
+    SLOW_SECONDS (quick: 3 s) at their last measured rate."""
     if client not in SLOW:
-        if quick or not fast_rate:
-            return base
-        return min(base * FAST_RECORDS_CAP, max(base, int(fast_rate * FAST_SECONDS)))
+        return base
     seconds = 3.0 if quick else SLOW_SECONDS
     rate = slow_rates.get(client, 20_000.0 if quick else 40_000.0)
     return max(10_000, int(rate * seconds * 1.5))   # margin: the load of a shared box varies
@@ -617,7 +607,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     broker_config = {"listener.name.ssl.ssl.enabled.protocols": settings.TLS_PROTOCOL,
                      "listener.name.ssl.ssl.cipher.suites": settings.TLS_CIPHER} if need_tls else {}
     slow_rates: Dict[str, float] = {}
-    fast_rates: Dict[Tuple[str, str], float] = {}      # (scenario, client) -> last rate
     with tempfile.TemporaryDirectory(prefix="kprod-bench-") as tmp:
         with console.status("starting Kafka (1 broker, KRaft, full JIT)..."):
             # fast_startup=False: no -XX:TieredStopAtLevel=1, the broker runs C2-compiled
@@ -640,7 +629,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers,
                                  "group.id": "kprod-bench-verify"})
             for i, (rep, s, c) in enumerate(plan):
-                n = records_for(c, records, slow_rates, args.quick, fast_rates.get((s, c)))
+                n = records_for(c, records, slow_rates, args.quick)
                 warmup = java_warmup + 1 if c == "java" else 1
                 run = run_client(cluster, consumer, pathlib.Path(tmp), SCENARIOS[s], c, rep,
                                  n, warmup, args.timeout, env,
@@ -648,8 +637,6 @@ def main(argv: Optional[List[str]] = None) -> int:
                 runs.append(run)
                 if c in SLOW and run.valid and not SCENARIOS[s].paced:
                     slow_rates[c] = run.records_per_s
-                elif run.valid and not SCENARIOS[s].paced:
-                    fast_rates[(s, c)] = run.records_per_s
                 lat = f" p99 {run.latency_ms['p99']:.1f} ms" if run.latency_ms else ""
                 status = "ok" if run.valid else f"INVALID: {run.problem}"
                 console.print(f"[{i + 1}/{len(plan)}] rep {rep + 1} {s:10} {c:12} "

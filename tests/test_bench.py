@@ -251,15 +251,6 @@ def test_slow_clients_are_sized_to_run_ten_seconds():
                                False) >= 500_000
 
 
-def test_fast_runs_last_seconds_once_their_rate_is_known():
-    assert harness.records_for("ceiling", 1_000_000, {}, False, 3_000_000.0) == \
-        int(3_000_000 * harness.FAST_SECONDS)
-    assert harness.records_for("kprod", 1_000_000, {}, False, 100_000.0) == 1_000_000
-    assert harness.records_for("ceiling", 1_000_000, {}, False, 1e9) == \
-        1_000_000 * harness.FAST_RECORDS_CAP
-    assert harness.records_for("ceiling", 1_000_000, {}, True, 5_000_000.0) == 1_000_000
-
-
 def test_full_and_quick_scenarios_exist():
     assert set(harness.FULL_SCENARIOS) <= set(harness.SCENARIOS)
     assert set(harness.QUICK_SCENARIOS) <= set(harness.SCENARIOS)
