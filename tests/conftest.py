@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, List, Mapping
 
 import pytest
 
+from kprod.producer import Producer
 from kprod.testing import KafkaCluster
 
 _KAFKA_FIXTURES = {"kafka", "three_brokers", "make_topic", "topic"}
@@ -82,3 +83,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.kafka)
         if "three_brokers" in names:
             item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture
+def bootstrap(kafka) -> str:
+    return kafka.bootstrap_servers
+
+
+@pytest.fixture
+def make_producer(kafka) -> Iterator[Callable[..., Producer]]:
+    """``make_producer(config=None, **settings)``: a Producer on the test broker, closed
+    at teardown."""
+    made: List[Producer] = []
+
+    def _make(config: Any = None, **kwargs: Any) -> Producer:
+        cfg = {"bootstrap.servers": kafka.bootstrap_servers}
+        cfg.update(config or {})
+        p = Producer(cfg, **kwargs)
+        made.append(p)
+        return p
+
+    yield _make
+    for p in made:
+        p.close(10)

@@ -152,12 +152,7 @@ class FakeNetworkClient:
         return conn.can_send_more() and self.throttles.delay_ms(conn.node_id, now) <= 0
 
     def poll_delay_ms(self, conn: FakeNode, now: float) -> float:
-        throttle = self.throttles.delay_ms(conn.node_id, now)
-        if throttle > 0:
-            return throttle
-        if conn.state in (DISCONNECTED, CLOSED):
-            return max(conn.next_attempt_ms - now, 0.0)
-        return float("inf")
+        return self.throttles.poll_delay_ms(conn, now)
 
     def least_loaded(self, now: float) -> Optional[FakeNode]:
         nodes = [self.node(n) for n in self.metadata.snapshot.brokers] or [self.node(-1)]

@@ -65,3 +65,14 @@ class Throttles:
             del self.until_ms[node_id]
             return 0.0
         return until - now
+
+    def poll_delay_ms(self, node: Any, now: float) -> float:
+        """Java ``pollDelayMs``: how long a node (a connection: node_id, state,
+        next_attempt_ms) that is not ready stays so at least: its throttle, else its
+        reconnect backoff; a connection being set up is waited for by I/O (inf)."""
+        throttle = self.delay_ms(node.node_id, now)
+        if throttle > 0:
+            return throttle
+        if node.state in (DISCONNECTED, CLOSED):
+            return max(node.next_attempt_ms - now, 0.0)
+        return float("inf")

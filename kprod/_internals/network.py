@@ -182,15 +182,8 @@ class NetworkClient:
         return conn.can_send_more() and self.throttles.delay_ms(conn.node_id, now) <= 0
 
     def poll_delay_ms(self, conn: BrokerConnection, now: float) -> float:
-        """Java ``pollDelayMs``: how long a node that is not ready stays so at least:
-        its throttle, else its reconnect backoff; a connection being set up is waited
-        for by I/O (inf)."""
-        throttle = self.throttles.delay_ms(conn.node_id, now)
-        if throttle > 0:
-            return throttle
-        if conn.state in (DISCONNECTED, CLOSED):
-            return max(conn.next_attempt_ms - now, 0.0)
-        return float("inf")
+        """Java ``pollDelayMs`` (see Throttles.poll_delay_ms)."""
+        return self.throttles.poll_delay_ms(conn, now)
 
     def least_loaded(self, now: float) -> Optional[BrokerConnection]:
         """A ready connection with the fewest in-flight requests, else start one."""

@@ -1,8 +1,8 @@
 """Fixtures for the OpenTelemetry tests: SDK providers with in-memory exporters, and
-producers on the test broker (closed at teardown)."""
+producers come from tests/conftest.py (make_producer)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -13,8 +13,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
-
-from kprod.producer import Producer
 
 
 @pytest.fixture
@@ -39,22 +37,3 @@ def meter_provider(metric_reader: InMemoryMetricReader) -> Iterator[MeterProvide
     provider = MeterProvider(metric_readers=[metric_reader])
     yield provider
     provider.shutdown()
-
-
-@pytest.fixture
-def bootstrap(kafka) -> str:
-    return kafka.bootstrap_servers
-
-
-@pytest.fixture
-def make_producer(kafka) -> Iterator[Callable[..., Producer]]:
-    made: List[Producer] = []
-
-    def _make(**settings: Any) -> Producer:
-        producer = Producer({"bootstrap.servers": kafka.bootstrap_servers}, **settings)
-        made.append(producer)
-        return producer
-
-    yield _make
-    for producer in made:
-        producer.close(10)
