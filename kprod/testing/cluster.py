@@ -16,7 +16,6 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import security as _security
-from .processes import die_with_parent
+from .processes import count_lines, die_with_parent, error_lines, free_ports, port_open, tail
 from .toxiproxy import PROXIED_LISTENER, BrokerProxies
 
 if TYPE_CHECKING:
@@ -169,9 +168,9 @@ class KafkaCluster:
                 self._work_dir = pathlib.Path(tempfile.mkdtemp(prefix="kprod-kafka-"))
             self._work_dir.mkdir(parents=True, exist_ok=True)
             per_node = 2 + len(self._listeners)
-            ports = _free_ports(per_node * self._num)
+            ports = free_ports(per_node * self._num)
             if self._port is not None:
-                if self._port in ports[1:] or _port_open(self._port):
+                if self._port in ports[1:] or port_open(self._port):
                     raise KafkaClusterError(f"port {self._port} is in use (another Kafka "
                                             f"running?); stop it or choose another port")
                 ports[0] = self._port
@@ -360,7 +359,7 @@ class KafkaCluster:
         node = self._node(broker_id)
         parts = []
         for path in (node.server_log, node.stdout_log):
-            lines = _tail(path, n)
+            lines = tail(path, n)
             if lines:
                 parts.append(f"--- {path} (last {len(lines)} lines) ---\n" + "\n".join(lines))
         return "\n".join(parts) or f"(no logs yet for broker {broker_id})"
@@ -369,7 +368,7 @@ class KafkaCluster:
 
     def _failure_report(self, node: _Node) -> str:
         """Log tail plus the first ERROR lines: the cause is often far above the tail."""
-        errors = _error_lines(node.server_log)
+        errors = error_lines(node.server_log)
         head = ("--- first errors in server.log ---\n" + "\n".join(errors) + "\n") if errors else ""
         return head + self.log_tail(node.node_id, 40)
 
@@ -495,7 +494,7 @@ class KafkaCluster:
                *log_config_args(self.version, "broker"),
                "-cp", self._java_classpath(libs), "kafka.Kafka",
                str(node.dir / "server.properties")]
-        node.started_lines_seen = _count_lines(node.server_log, _STARTED_LINE)
+        node.started_lines_seen = count_lines(node.server_log, _STARTED_LINE)
         if node._log_handle is not None:
             node._log_handle.close()
         node._log_handle = open(node.stdout_log, "ab")
@@ -513,8 +512,8 @@ class KafkaCluster:
                 raise KafkaClusterError(
                     f"broker {node.node_id} exited with code {code} during startup\n"
                     f"{self._failure_report(node)}")
-            if (_count_lines(node.server_log, _STARTED_LINE) > node.started_lines_seen
-                    and _port_open(node.port)):
+            if (count_lines(node.server_log, _STARTED_LINE) > node.started_lines_seen
+                    and port_open(node.port)):
                 return
             if time.monotonic() > deadline:
                 raise KafkaClusterError(
@@ -596,26 +595,8 @@ def _reap(node: _Node, timeout: float) -> None:
         node._log_handle = None
 
 
-def _free_ports(count: int) -> list[int]:
-    # Hold all sockets open while picking so we never get the same port twice.
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _random_cluster_id() -> str:
@@ -638,37 +619,10 @@ def _rewrite_meta_properties(path: pathlib.Path, node_id: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _count_lines(path: pathlib.Path, needle: str) -> int:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read().count(needle.encode())
-    except FileNotFoundError:
-        return 0
 
 
-def _error_lines(path: pathlib.Path, limit: int = 10) -> list[str]:
-    """ERROR/FATAL log lines, each with the next line (usually the exception message)."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except FileNotFoundError:
-        return []
-    picked: list[str] = []
-    for i, line in enumerate(lines):
-        if "] ERROR " in line or "] FATAL " in line:
-            picked.extend(lines[i:i + 2])
-            if len(picked) >= 2 * limit:
-                break
-    return picked
 
 
-def _tail(path: pathlib.Path, n: int) -> list[str]:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 256 * 1024))  # logs can be big; the tail is enough
-            return fh.read().decode(errors="replace").splitlines()[-n:]
-    except FileNotFoundError:
-        return []
 
 
 # -- never leave JVMs behind ---------------------------------------------------

@@ -43,8 +43,8 @@ import urllib.request
 from typing import BinaryIO
 
 from .artifacts import _DEPENDENCY_PLUGIN, _file_lock, cache_dir, java_executable
-from .cluster import _free_ports, _port_open, _register, _tail, _unregister
-from .processes import die_with_parent
+from .cluster import _register, _unregister
+from .processes import die_with_parent, free_ports, port_open, tail
 from .daemon import StateFile, serve, status, stop_running
 
 __all__ = ["DEFAULT_APICURIO_VERSION", "SchemaRegistry", "SchemaRegistryStartError",
@@ -91,8 +91,9 @@ def _download(version: str, root: pathlib.Path, app: pathlib.Path) -> None:
     proc = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-30:])
-        raise SchemaRegistryStartError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{tail}")
+        last_lines = "\n".join(proc.stdout.splitlines()[-30:])
+        raise SchemaRegistryStartError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n"
+                                       f"{last_lines}")
     if _launch_args(partial) is None:
         raise SchemaRegistryStartError(f"{artifact} unpacked into {partial} but it holds no "
                                        f"quarkus-run.jar or *-runner.jar")
@@ -157,7 +158,7 @@ class SchemaRegistry:
         return self._proc is not None and self._proc.poll() is None
 
     def log_tail(self, n: int = 40) -> str:
-        return "\n".join(_tail(self.log_path, n)) if self._work_dir else ""
+        return "\n".join(tail(self.log_path, n)) if self._work_dir else ""
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> "SchemaRegistry":
@@ -178,10 +179,10 @@ class SchemaRegistry:
                 self._work_dir = pathlib.Path(tempfile.mkdtemp(prefix="kprod-registry-"))
             self._work_dir.mkdir(parents=True, exist_ok=True)
             (self._work_dir / "tmp").mkdir(exist_ok=True)
-            if self._fixed_port is not None and _port_open(self._fixed_port):
+            if self._fixed_port is not None and port_open(self._fixed_port):
                 raise SchemaRegistryStartError(f"port {self._fixed_port} is in use (another "
                                                f"registry running?)")
-            self.port = self._fixed_port or _free_ports(1)[0]
+            self.port = self._fixed_port or free_ports(1)[0]
             cmd = [java_executable(), f"-Xmx{self.heap}", "-Xms64m", "-XX:+UseSerialGC",
                    "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
                    *(("-XX:TieredStopAtLevel=1",) if self.fast_startup else ()),
