@@ -30,6 +30,7 @@ import os
 import pathlib
 import platform
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -560,6 +561,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--timeout", type=float, default=300.0, help="per run, seconds")
     p.add_argument("--kprod-src", help="benchmark the kprod package of another (built) "
                    "checkout, e.g. to compare branches")
+    p.add_argument("--broker-dir", help="the broker's work directory (its logs), e.g. on "
+                   "/dev/shm: without disk writeback the runs of a scenario vary less (the "
+                   "figures are then of a broker that never waits for its disk)")
     args = p.parse_args(argv)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     scenarios = (list(SCENARIOS) if args.scenarios == "all"
@@ -610,9 +614,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kprod-bench-") as tmp:
         with console.status("starting Kafka (1 broker, KRaft, full JIT)..."):
             # fast_startup=False: no -XX:TieredStopAtLevel=1, the broker runs C2-compiled
+            broker_dir = tempfile.mkdtemp(prefix="kprod-bench-broker-",
+                                          dir=args.broker_dir) if args.broker_dir else None
             cluster = KafkaCluster(brokers=1, fast_startup=False, heap="1g",
                                    listeners=["SSL"] if need_tls else [],
-                                   broker_config=broker_config).start()
+                                   broker_config=broker_config, work_dir=broker_dir).start()
+            meta["broker_dir"] = broker_dir or "a temporary directory (disk)"
         meta["broker_jvm"] = " ".join(cluster.jvm_options)
         consumer = registry = None
         try:
@@ -652,6 +659,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 registry.stop()
             with console.status("stopping Kafka..."):
                 cluster.stop()
+            if broker_dir:
+                shutil.rmtree(broker_dir, ignore_errors=True)
     if not runs:
         return 1
     meta["loadavg_end"] = list(os.getloadavg())
