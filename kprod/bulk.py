@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 
 from kprod._internals import columns
+from kprod._native.column_reader import Column
 from kprod._native.columns import (
     CHECK_BAD_PARTITION, CHECK_TOO_LARGE_MEMORY, CHECK_TOO_LARGE_REQUEST, BulkAppender,
     check_records, record_bound, resolve_records,
@@ -277,7 +278,7 @@ def send_many(producer: Any, topic: Any, values: Any, *, keys: Any = None,
 
 
 def _serialized(producer: Any, serializer: Any, data: Any, argument: str, topic: str,
-                count: Optional[int], headers: Any) -> columns.Spans:
+                count: Optional[int], headers: Any) -> Column:
     """A column through key.serializer / value.serializer, one item at a time (as
     send() serializes each record)."""
     if isinstance(data, (bytes, bytearray, memoryview, str)) or not hasattr(data, "__len__"):
@@ -382,7 +383,7 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
 
 
 def _raise_check(kind: int, index: int, topic: str, num_partitions: int,
-                 explicit: Optional[np.ndarray], keys: columns.Spans, values: columns.Spans,
+                 explicit: Optional[np.ndarray], keys: Column, values: Column,
                  header_extra: np.ndarray, header_extra_all: int, producer: Any) -> None:
     if kind == CHECK_BAD_PARTITION:
         assert explicit is not None
@@ -405,7 +406,7 @@ def _raise_check(kind: int, index: int, topic: str, num_partitions: int,
 
 
 def _custom_partitions(custom: Any, topic: str, keys: Any, values: Any,
-                       key_spans: columns.Spans, value_spans: columns.Spans,
+                       key_spans: Column, value_spans: Column,
                        num_partitions: int, cluster: Any, count: int) -> np.ndarray:
     """partitioner.class once per record, in order, as send() calls it."""
     key_items = key_spans.objects

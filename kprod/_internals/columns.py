@@ -36,17 +36,14 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 _ARROW_KINDS = ("binary", "large_binary", "string", "large_string", "fixed_size_binary")
 
 
-Spans = Column      # a column as the native loop reads it
-
-
 def _spans(count: int) -> Tuple[np.ndarray, np.ndarray]:
     """Address / length arrays for ``count`` records (every entry written by the
     spans_* function that fills them)."""
     return np.empty(count, dtype=np.uintp), np.empty(count, dtype=np.intp)
 
 
-def read_column(data: Any, argument: str, topic: str) -> Spans:
-    """Keys or values as spans; BulkInputError for anything else."""
+def read_column(data: Any, argument: str, topic: str) -> Column:
+    """Keys or values as a Column; BulkInputError for anything else."""
     if isinstance(data, (bytes, bytearray, memoryview, str)):
         raise BulkInputError(f"send_many: {argument} must be a column (a sequence, numpy "
                              f"or Arrow array) of records, not one {type(data).__name__}",
@@ -71,7 +68,7 @@ def read_column(data: Any, argument: str, topic: str) -> Spans:
     return _objects(items, argument, topic)
 
 
-def _objects(items: tuple, argument: str, topic: str) -> Spans:
+def _objects(items: tuple, argument: str, topic: str) -> Column:
     address, length = _spans(len(items))
     keep: List[Any] = [items]
     bad = native.spans_from_objects(items, address, length, keep)
@@ -89,7 +86,7 @@ def _objects(items: tuple, argument: str, topic: str) -> Spans:
             argument, bad)
 
 
-def _numpy(array: np.ndarray, argument: str, topic: str) -> Spans:
+def _numpy(array: np.ndarray, argument: str, topic: str) -> Column:
     kind = array.dtype.kind
     if kind == "O":
         if array.ndim != 1:
@@ -128,7 +125,7 @@ def _pyarrow(argument: str):
     return pyarrow
 
 
-def _arrow(data: Any, argument: str) -> Spans:
+def _arrow(data: Any, argument: str) -> Column:
     pa = _pyarrow(argument)
     chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
     if not isinstance(data, (pa.Array, pa.ChunkedArray)):
@@ -158,7 +155,7 @@ def _arrow(data: Any, argument: str) -> Spans:
 
 
 def _arrow_chunk(chunk: Any, argument: str, fixed: bool, large: bool, keep: Any,
-                 start: int = 0) -> Spans:
+                 start: int = 0) -> Column:
     """One Arrow chunk as a Column read in place (``start``: its first record's index
     in the whole column, for errors)."""
     n = len(chunk)
@@ -191,14 +188,14 @@ def _arrow_chunk(chunk: Any, argument: str, fixed: bool, large: bool, keep: Any,
     return column
 
 
-def null_column(count: int) -> Spans:
+def null_column(count: int) -> Column:
     """The keys of a call without keys: every one null."""
     return native.null_column(count)
 
 
-def check_length(spans: Spans, count: int, argument: str) -> None:
-    if len(spans) != count:
-        raise BulkInputError(f"send_many: {len(spans)} {argument} for {count} values",
+def check_length(column: Column, count: int, argument: str) -> None:
+    if len(column) != count:
+        raise BulkInputError(f"send_many: {len(column)} {argument} for {count} values",
                              argument)
 
 
