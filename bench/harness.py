@@ -120,8 +120,10 @@ SCENARIOS = {s.name: s for s in [
     *_both(Scenario("avro", "Customer records as Avro (Confluent wire format, schema "
                     "registry)", avro=True, not_run=_AVRO_NOT_RUN)),
     # Columnar bulk produce (issue 15): kprod's runner builds the columns before the clock
-    # and queues them with one send_many(); every other client sends the same records one
-    # by one. acks=1 as in the issue's goal (idempotence off: it needs acks=all).
+    # and queues them with one send_many(); confluent-kafka's runner queues the same
+    # records with its produce_batch() (bench/clients/confluent.py), every other client
+    # sends them one by one. acks=1 as in the issue's goal (idempotence off: it needs
+    # acks=all).
     *_both(Scenario("bulk-arrow", "100 B values from a pyarrow binary array, no keys, "
                     "acks=1 (kprod: one send_many)", acks="1", idempotence=False,
                     bulk="arrow", not_run=_BULK_NOT_RUN)),

@@ -12,6 +12,10 @@ UNMATCHED = [
     "Every client: acks, idempotence, linger.ms, batch.size, max.in.flight=5, 32 MiB of "
     "buffering, max request 1 MiB and the codec are set explicitly (table above); codec "
     "levels are each client's default.",
+    "Socket send buffer: the OS default for every client (Java and kprod get "
+    "send.buffer.bytes=-1 instead of their fixed 128 KiB default, librdkafka "
+    "socket.send.buffer.bytes=0, kafka-python send_buffer_bytes=None; aiokafka and the "
+    "ceiling never set one).",
     "librdkafka: queue.buffering.max.kbytes=32768, queue.buffering.max.messages=%d and "
     "batch.num.messages=%d, so bytes are the limit; message.max.bytes=1048576."
     % (settings.RDKAFKA_QUEUE_MESSAGES, settings.RDKAFKA_BATCH_MESSAGES),
@@ -140,12 +144,16 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
                   f"{first_load:.2f}).**", ""]
     lines += ["### matched settings (every client)",
               "| scenario | what | acks | idempotence | linger.ms | batch.size | in flight "
-              "| buffer | compression | TLS |", "|---|---|---|---|---:|---:|---:|---:|---|---|"]
+              "| buffer | send buffer | compression | TLS |",
+              "|---|---|---|---|---:|---:|---:|---:|---|---|---|"]
     for s in scenarios:
         m = settings_of(s)
+        send_buffer = m.get("send_buffer", "os")      # older result files lack it
         lines.append(f"| {s} | {SCENARIOS[s].about} | {m['acks']} | {m['idempotence']} | "
                      f"{m['linger_ms']} | {m['batch_size']:,} | {m['max_in_flight']} | "
-                     f"{m['buffer_bytes'] // 2 ** 20} MiB | {m['compression']} | "
+                     f"{m['buffer_bytes'] // 2 ** 20} MiB | "
+                     f"{'OS default' if send_buffer == 'os' else send_buffer} | "
+                     f"{m['compression']} | "
                      f"{m.get('tls', '–')} |")
     lines.append("")
 

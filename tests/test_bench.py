@@ -41,7 +41,8 @@ def _read_kprod(c):
             "linger_ms": c["linger.ms"], "batch_size": c["batch.size"],
             "max_in_flight": c["max.in.flight.requests.per.connection"],
             "buffer_bytes": c["buffer.memory"], "max_request_size": c["max.request.size"],
-            "compression": c["compression.type"]}
+            "compression": c["compression.type"],
+            "send_buffer": {-1: "os"}.get(c["send.buffer.bytes"], c["send.buffer.bytes"])}
 
 
 def _read_java(p):
@@ -50,7 +51,8 @@ def _read_java(p):
             "linger_ms": int(p["linger.ms"]), "batch_size": int(p["batch.size"]),
             "max_in_flight": int(p["max.in.flight.requests.per.connection"]),
             "buffer_bytes": int(p["buffer.memory"]), "max_request_size": int(p["max.request.size"]),
-            "compression": p["compression.type"]}
+            "compression": p["compression.type"],
+            "send_buffer": {"-1": "os"}.get(p["send.buffer.bytes"], p["send.buffer.bytes"])}
 
 
 def _read_confluent(c):
@@ -61,7 +63,9 @@ def _read_confluent(c):
             "linger_ms": c["linger.ms"], "batch_size": c["batch.size"],
             "max_in_flight": c["max.in.flight.requests.per.connection"],
             "buffer_bytes": c["queue.buffering.max.kbytes"] * 1024,
-            "max_request_size": c["message.max.bytes"], "compression": c["compression.type"]}
+            "max_request_size": c["message.max.bytes"], "compression": c["compression.type"],
+            "send_buffer": {0: "os"}.get(c["socket.send.buffer.bytes"],
+                                         c["socket.send.buffer.bytes"])}
 
 
 def _python_acks(a):
@@ -73,7 +77,8 @@ def _read_kafka_python(c):
             "linger_ms": c["linger_ms"], "batch_size": c["batch_size"],
             "max_in_flight": c["max_in_flight_requests_per_connection"], "buffer_bytes": None,
             "max_request_size": c["max_request_size"],
-            "compression": c["compression_type"] or "none"}
+            "compression": c["compression_type"] or "none",
+            "send_buffer": "os" if c["send_buffer_bytes"] is None else c["send_buffer_bytes"]}
 
 
 def _read_aiokafka(c):
@@ -81,7 +86,9 @@ def _read_aiokafka(c):
             "linger_ms": c["linger_ms"], "batch_size": c["max_batch_size"],
             "max_in_flight": None, "buffer_bytes": None,
             "max_request_size": c["max_request_size"],
-            "compression": c["compression_type"] or "none"}
+            "compression": c["compression_type"] or "none",
+            # aiokafka has no send-buffer option and never sets SO_SNDBUF: the OS default
+            "send_buffer": c.get("send_buffer", "os")}
 
 
 READERS = {

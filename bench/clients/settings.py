@@ -19,6 +19,12 @@ TLS_CIPHER = "TLS_AES_128_GCM_SHA256"
 # librdkafka counts messages too; set both far above what 32 MiB holds, so bytes limit.
 RDKAFKA_QUEUE_MESSAGES = 10_000_000
 RDKAFKA_BATCH_MESSAGES = 1_000_000       # its maximum
+# The producer socket's send buffer: the OS default (Linux autotunes it up to tcp_wmem's
+# maximum), which librdkafka, kafka-python and aiokafka use by default. Java and kprod
+# default to a fixed 128 KiB (send.buffer.bytes), so they get -1 (the OS default):
+# with 1 MB batches a 128 KiB buffer keeps every request partly written while the
+# broker reads the one before it, and requests no longer pipeline.
+OS_SEND_BUFFER = "os"
 
 UNMATCHABLE = {
     "aiokafka": "no buffer.memory (its accumulator is bounded per batch, not in bytes) "
@@ -37,7 +43,8 @@ def matched(spec: Dict[str, Any]) -> Dict[str, Any]:
     out = {"acks": str(spec["acks"]), "idempotence": bool(spec["idempotence"]),
            "linger_ms": int(spec["linger_ms"]), "batch_size": int(spec["batch_size"]),
            "max_in_flight": MAX_IN_FLIGHT, "buffer_bytes": BUFFER_BYTES,
-           "max_request_size": MAX_REQUEST_SIZE, "compression": spec["compression"]}
+           "max_request_size": MAX_REQUEST_SIZE, "compression": spec["compression"],
+           "send_buffer": OS_SEND_BUFFER}
     if spec.get("tls"):
         out["tls"] = f"{TLS_PROTOCOL} {TLS_CIPHER}"
     return out
@@ -50,7 +57,7 @@ def kprod_config(spec: Dict[str, Any]) -> Dict[str, Any]:
         "batch.size": spec["batch_size"],
         "max.in.flight.requests.per.connection": MAX_IN_FLIGHT,
         "buffer.memory": BUFFER_BYTES, "max.request.size": MAX_REQUEST_SIZE,
-        "compression.type": spec["compression"]}
+        "send.buffer.bytes": -1, "compression.type": spec["compression"]}
     if spec.get("tls"):
         config.update({"security.protocol": "SSL",
                        "ssl.truststore.location": spec["tls"]["ca"],
@@ -66,7 +73,7 @@ def java_props(spec: Dict[str, Any]) -> Dict[str, str]:
         "linger.ms": str(spec["linger_ms"]), "batch.size": str(spec["batch_size"]),
         "max.in.flight.requests.per.connection": str(MAX_IN_FLIGHT),
         "buffer.memory": str(BUFFER_BYTES), "max.request.size": str(MAX_REQUEST_SIZE),
-        "compression.type": spec["compression"]}
+        "send.buffer.bytes": "-1", "compression.type": spec["compression"]}
     if spec.get("tls"):
         props.update({"security.protocol": "SSL", "ssl.truststore.type": "PEM",
                       "ssl.truststore.location": spec["tls"]["ca"],
@@ -86,6 +93,7 @@ def confluent_config(spec: Dict[str, Any]) -> Dict[str, Any]:
         "queue.buffering.max.messages": RDKAFKA_QUEUE_MESSAGES,
         "batch.num.messages": RDKAFKA_BATCH_MESSAGES,
         "message.max.bytes": MAX_REQUEST_SIZE,
+        "socket.send.buffer.bytes": 0,           # 0: the OS default
         "compression.type": spec["compression"]}
     if spec.get("tls"):
         config.update({"security.protocol": "SSL", "ssl.ca.location": spec["tls"]["ca"]})
@@ -103,6 +111,7 @@ def kafka_python_config(spec: Dict[str, Any]) -> Dict[str, Any]:
         "batch_size": spec["batch_size"],
         "max_in_flight_requests_per_connection": MAX_IN_FLIGHT,
         "max_request_size": MAX_REQUEST_SIZE,
+        "send_buffer_bytes": None,               # None: the OS default
         "compression_type": None if spec["compression"] == "none" else spec["compression"]}
     if spec.get("tls"):
         config.update({"security_protocol": "SSL", "ssl_cafile": spec["tls"]["ca"]})
