@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -48,17 +48,65 @@ log = logging.getLogger("kprod.producer")
 __all__ = ["BulkFuture", "BulkMetadata", "send_many"]
 
 
-class BulkMetadata(NamedTuple):
-    """The outcome of one send_many() call, in input order."""
+class BulkMetadata:
+    """The outcome of one send_many() call, in input order: ``topic``, ``partitions``
+    (int32, each record's partition, -1: never queued), ``offsets`` (int64, -1 for
+    records that failed), ``timestamps`` (int64 ms: the create time, or the broker's
+    LogAppendTime) and ``errors`` ((index, error) of each failed record, empty on
+    success). Unpacks as that 5-tuple.
 
-    topic: str
-    partitions: np.ndarray      # int32, each record's partition (-1: never queued)
-    offsets: np.ndarray         # int64, -1 for records that failed
-    timestamps: np.ndarray      # int64 ms: the create time, or the broker's LogAppendTime
-    errors: List[Tuple[int, BaseException]]   # (index, error) of each failed record
+    When every record succeeded, ``offsets`` and ``timestamps`` are built on first use
+    (one native pass over the call's records, thread-safe), so a callback that reads
+    only ``errors`` costs no memory per record on the I/O thread."""
+
+    __slots__ = ("topic", "partitions", "errors", "_offsets", "_timestamps", "_resolve",
+                 "_lock")
+
+    def __init__(self, topic: str, partitions: np.ndarray,
+                 offsets: Optional[np.ndarray] = None,
+                 timestamps: Optional[np.ndarray] = None,
+                 errors: Optional[List[Tuple[int, BaseException]]] = None, *,
+                 resolve: Optional[Callable[[], Tuple[np.ndarray, np.ndarray]]] = None
+                 ) -> None:
+        if (offsets is None or timestamps is None) and resolve is None:
+            raise ValueError("BulkMetadata needs offsets and timestamps, or resolve")
+        self.topic = topic
+        self.partitions = partitions
+        self.errors: List[Tuple[int, BaseException]] = errors if errors is not None else []
+        self._offsets = offsets
+        self._timestamps = timestamps
+        self._resolve = resolve if offsets is None or timestamps is None else None
+        self._lock = threading.Lock()
+
+    def _resolved(self) -> Tuple[np.ndarray, np.ndarray]:
+        offsets, timestamps = self._offsets, self._timestamps
+        if offsets is None or timestamps is None:
+            with self._lock:
+                if self._resolve is not None:
+                    self._offsets, self._timestamps = self._resolve()
+                    self._resolve = None
+                offsets, timestamps = self._offsets, self._timestamps
+        assert offsets is not None and timestamps is not None
+        return offsets, timestamps
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self._resolved()[0]
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        return self._resolved()[1]
 
     def __len__(self) -> int:
-        return len(self.offsets)
+        return len(self.partitions)
+
+    def __iter__(self) -> Iterator[Any]:
+        offsets, timestamps = self._resolved()
+        return iter((self.topic, self.partitions, offsets, timestamps, self.errors))
+
+    def __repr__(self) -> str:
+        return (f"BulkMetadata(topic={self.topic!r}, records={len(self)}, "
+                f"errors={len(self.errors)})")
 
 
 class _Marker:
@@ -182,10 +230,20 @@ class BulkFuture:
             if result.error is not None:
                 failed[s] = True
                 errors_of[s] = result.error
-        offsets = np.empty(count, dtype=np.int64)
-        timestamps = np.empty(count, dtype=np.int64)
-        failures = resolve_records(count, segment, delta, base, append_time, failed,
-                                   self._timestamps, self._timestamp, offsets, timestamps)
+        record_timestamps, timestamp = self._timestamps, self._timestamp
+
+        def resolve() -> Tuple[np.ndarray, np.ndarray, int]:
+            offsets = np.empty(count, dtype=np.int64)
+            timestamps = np.empty(count, dtype=np.int64)
+            failures = resolve_records(count, segment, delta, base, append_time, failed,
+                                       record_timestamps, timestamp, offsets, timestamps)
+            return offsets, timestamps, failures
+
+        if not split_segments and self._queued == count and not failed[:nseg].any():
+            # Every record succeeded: the per-record arrays wait for their first reader.
+            return BulkMetadata(self.topic, self._partition, errors=[],
+                                resolve=lambda: resolve()[:2])
+        offsets, timestamps, failures = resolve()
         errors: List[Tuple[int, BaseException]] = []
         if split_segments:
             # Records of split batches: each resolved through the piece now holding it.

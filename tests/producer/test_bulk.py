@@ -549,3 +549,33 @@ def test_concurrent_calls_deliver_everything_once_in_each_callers_order(
         for name in (b"x", b"y", b"s"):
             mine = [m.value for m in messages if m.value.startswith(name + b"-")]
             assert mine == sorted(mine)       # each caller's order, per partition
+
+
+def test_metadata_arrays_are_built_once_on_first_use():
+    """A successful call's offsets/timestamps are built when first read, once, even
+    with readers racing; the metadata unpacks as (topic, partitions, offsets,
+    timestamps, errors)."""
+    calls = []
+    gate = threading.Event()
+
+    def resolve():
+        calls.append(1)
+        gate.wait(5)
+        return np.arange(3, dtype=np.int64), np.full(3, T0, dtype=np.int64)
+
+    md = BulkMetadata("t", np.zeros(3, dtype=np.int32), errors=[], resolve=resolve)
+    assert calls == [] and len(md) == 3 and md.errors == []
+    seen = []
+    readers = [threading.Thread(target=lambda: seen.append(md.offsets)) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    gate.set()
+    for reader in readers:
+        reader.join(5)
+    assert calls == [1] and len(seen) == 4
+    assert all(offsets is seen[0] for offsets in seen)
+    topic, partitions, offsets, timestamps, errors = md
+    assert topic == "t" and list(offsets) == [0, 1, 2] and list(timestamps) == [T0] * 3
+    assert errors == [] and partitions is md.partitions
+    with pytest.raises(ValueError):
+        BulkMetadata("t", np.zeros(1, dtype=np.int32), errors=[])
