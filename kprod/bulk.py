@@ -419,7 +419,7 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
         producer._accumulator, topic, info, chooser, count, key_spans, value_spans,
         partition_of,
         record_timestamps, timestamp, header_lists, header_extra, header_extra_all,
-        producer._max_block_s * 1000.0, sender.wakeup, on_partition)
+        producer._max_block_s * 1000.0, sender.wakeup_batch_full, on_partition)
     error: Optional[BaseException] = None
     try:
         appender.run()

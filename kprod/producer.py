@@ -139,7 +139,7 @@ class Producer:
         fast.slow = types.MethodType(Producer.send, self)
         fast.metadata = self._metadata
         fast.accumulator = self._accumulator
-        fast.wakeup = self._sender.wakeup
+        fast.wakeup = self._sender.wakeup_batch_full      # called when a batch is full
         fast.partitioner = self._partitioner
         # An interceptor without on_send leaves the record alone: the native path stays
         # on, with the interceptors' on_acknowledgement chain as the default callback.
@@ -389,7 +389,7 @@ class Producer:
             tp, timestamp, key, value, headers, callback,
             self._max_block_s * 1000.0 if block else 0.0, key_size, value_size)
         if full:
-            self._sender.wakeup()       # the batch is full: ready to go
+            self._sender.wakeup_batch_full()       # the batch is full: ready to go
         if self._txn is not None and self._txn.maybe_add_partition(tp):
             self._sender.wakeup()
         if sticky is not None:

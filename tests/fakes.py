@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from kprod._internals.connection import CLOSED, DISCONNECTED, READY
 from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
-from kprod._internals.network import CLIENT_VERSIONS, ClientResponse
+from kprod._internals.network import CLIENT_VERSIONS, ClientResponse, NetworkClient
 from kprod._internals.protocol import types
 from kprod.errors import KafkaConnectionError
 
@@ -153,6 +153,8 @@ class FakeNetworkClient:
 
     def poll_delay_ms(self, conn: FakeNode, now: float) -> float:
         return self.throttles.poll_delay_ms(conn, now)
+
+    saturated = NetworkClient.saturated      # the real rule, over the fake nodes
 
     def least_loaded(self, now: float) -> Optional[FakeNode]:
         nodes = [self.node(n) for n in self.metadata.snapshot.brokers] or [self.node(-1)]

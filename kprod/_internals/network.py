@@ -181,6 +181,19 @@ class NetworkClient:
         """Java ``canSendRequest``: ready, not throttled, room for another request."""
         return conn.can_send_more() and self.throttles.delay_ms(conn.node_id, now) <= 0
 
+    def saturated(self) -> bool:
+        """Every broker metadata lists has a ready connection with as many requests in
+        flight as it may have (Java's canSendMore is False on each): a response is on
+        its way on every one, and the loop turn it ends scans the queues."""
+        brokers = self.metadata.snapshot.brokers
+        if not brokers:
+            return False
+        for node_id in brokers:
+            conn = self.connections.get(node_id)
+            if conn is None or not conn.ready or not conn.in_flight or conn.can_send_more():
+                return False
+        return True
+
     def poll_delay_ms(self, conn: BrokerConnection, now: float) -> float:
         """Java ``pollDelayMs`` (see Throttles.poll_delay_ms)."""
         return self.throttles.poll_delay_ms(conn, now)

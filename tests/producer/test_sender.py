@@ -135,6 +135,71 @@ def test_in_flight_requests_are_limited_per_connection():
     assert sequences == [0, 1, 2, 3]      # in order, each batch once
 
 
+def test_a_full_batch_wakes_the_loop_unless_every_broker_is_at_its_in_flight_limit():
+    """While every broker's connection has max.in.flight requests unanswered, nothing
+    can be sent before a response, and the turn handling it scans the queues: a batch
+    that fills meanwhile does not wake the loop, and goes out after that response."""
+    h = Harness({TP0: 1, TP1: 2}, batch_size=100, max_in_flight_requests_per_connection=1)
+    h.network.max_in_flight = 1
+    h.send(TP0, b"x" * 60)
+    h.loop()
+    assert not h.sender.saturated          # broker 2 has nothing in flight
+    h.sender.wakeup_batch_full()
+    assert h.network.wakeups == 1
+    h.send(TP1, b"x" * 60)
+    h.loop()
+    assert h.sender.saturated and len(h.network.requests()) == 2
+    h.send(TP0, b"x" * 60)                 # a new batch behind the one in flight
+    h.sender.wakeup_batch_full()
+    assert h.network.wakeups == 1          # not woken: a response must come first
+    first = h.network.requests(node_id=1)[0]
+    h.network.respond(first, produce_answer(first, offsets={TP0: 0}))
+    h.loop()                               # the response's turn ...
+    assert not h.sender.saturated
+    h.loop()                               # ... and the next scan sends the queued batch
+    assert sorted(r.node.node_id for r in h.network.requests()) == [1, 2]
+    assert len(h.produce_requests(node_id=1)) == 2
+
+
+def test_a_saturated_loop_waits_for_a_response_not_for_linger():
+    """With requests in flight the poll is capped at linger.ms (a batch opened meanwhile
+    needs no wakeup), unless every broker is at its in-flight limit: then only a
+    response can let anything go, and new batches do not wake the loop either."""
+    h = Harness({TP0: 1}, linger_ms=5, batch_size=100, acks="1", enable_idempotence=False,
+                max_in_flight_requests_per_connection=2)
+    h.network.max_in_flight = 2
+    h.send(TP0, b"x" * 60)
+    h.send(TP0, b"x" * 60)                 # batch.size 100: each batch full at once
+    h.loop()                               # one batch per partition per request
+    h.loop()
+    assert len(h.network.requests()) == 2 and h.sender.saturated
+    assert h.network.poll_timeouts[-1] == pytest.approx(1000.0)   # not linger.ms
+    h.send(TP0, b"x" * 60)
+    h.sender.wakeup_new_batch(h.clock())
+    h.sender.wakeup_batch_full()
+    assert h.network.wakeups == 0
+    first = h.network.requests()[0]
+    h.network.respond(first, produce_answer(first, offsets={TP0: 0}))
+    h.loop()                               # the freed slot takes the third batch
+    assert len(h.produce_requests()) == 3 and h.sender.saturated
+    second = h.network.requests()[0]
+    h.network.respond(second, produce_answer(second, offsets={TP0: 1}))
+    h.loop()                               # one in flight, room for more: capped
+    assert not h.sender.saturated
+    assert h.network.poll_timeouts[-1] == pytest.approx(5.0)
+
+
+def test_a_full_batch_always_wakes_the_loop_with_acks_0():
+    """acks=0 requests get no response to end a turn: no wakeup is skipped."""
+    h = Harness({TP0: 1}, acks="0", enable_idempotence=False, batch_size=100,
+                max_in_flight_requests_per_connection=1)
+    h.send(TP0, b"x" * 60)
+    h.loop()
+    assert not h.sender.saturated
+    h.sender.wakeup_batch_full()
+    assert h.network.wakeups == 1
+
+
 def test_retriable_error_backs_off_then_resends_the_same_bytes():
     h = Harness({TP0: 1}, retry_backoff_ms=100)
     future = h.send(TP0)
