@@ -10,7 +10,6 @@ the first cluster starts, not on import). Topics are created and checked with
 
 from __future__ import annotations
 
-import atexit
 import base64
 import os
 import pathlib
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
+from . import live
 from . import security as _security
 from .processes import count_lines, die_with_parent, error_lines, free_ports, port_open, tail
 from .toxiproxy import PROXIED_LISTENER, BrokerProxies
@@ -182,7 +182,7 @@ class KafkaCluster:
                                              extra_ports=dict(zip(self._listeners, mine[2:])))
             if any(_security.LISTENERS[n][0] in ("SSL", "SASL_SSL") for n in self._listeners):
                 self.tls = _security.generate_tls(self._work_dir / "tls")
-            _register(self)
+            live.register(self)
             try:
                 self._start_proxies(ports)
                 cluster_id = _random_cluster_id()
@@ -214,7 +214,7 @@ class KafkaCluster:
             if self.proxies is not None:
                 self.proxies.stop()
                 self.proxies = None
-            _unregister(self)
+            live.unregister(self)
             if self._owns_work_dir and self._work_dir is not None:
                 shutil.rmtree(self._work_dir, ignore_errors=True)
                 self._work_dir = None
@@ -595,10 +595,6 @@ def _reap(node: _Node, timeout: float) -> None:
         node._log_handle = None
 
 
-
-
-
-
 def _random_cluster_id() -> str:
     # Same format as Kafka's Uuid.randomUuid().toString(): URL-safe base64, no padding,
     # never starting with '-' (it would look like a CLI flag).
@@ -619,53 +615,7 @@ def _rewrite_meta_properties(path: pathlib.Path, node_id: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-
-
-
-
-
-
-# -- never leave JVMs behind ---------------------------------------------------
-
-_LIVE: set[KafkaCluster] = set()
-_LIVE_LOCK = threading.Lock()
-_SIGTERM_INSTALLED = False
-_ATEXIT_INSTALLED = False
-
-
-def _register(cluster: KafkaCluster) -> None:
-    global _SIGTERM_INSTALLED, _ATEXIT_INSTALLED
-    with _LIVE_LOCK:
-        _LIVE.add(cluster)
-        if not _ATEXIT_INSTALLED:    # not at import: only a process that starts a cluster
-            atexit.register(stop_all_clusters)
-            _ATEXIT_INSTALLED = True
-        # Python's default SIGTERM action skips atexit; convert it into a clean stop.
-        # Only when nobody else handles SIGTERM and we can (main thread).
-        if (not _SIGTERM_INSTALLED and threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-            _SIGTERM_INSTALLED = True
-
-
-def _unregister(cluster: KafkaCluster) -> None:
-    with _LIVE_LOCK:
-        _LIVE.discard(cluster)
-
-
 def stop_all_clusters() -> None:
-    """Stop every cluster started by this process (used by atexit and signal handlers)."""
-    with _LIVE_LOCK:
-        clusters = list(_LIVE)
-    for cluster in clusters:
-        try:
-            cluster.stop(timeout=10.0)
-        except Exception:  # best effort at shutdown; PDEATHSIG is the backstop
-            pass
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    stop_all_clusters()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
+    """Stop every cluster (and schema registry) this process started (atexit and the
+    SIGTERM handler do it too)."""
+    live.stop_all()

@@ -43,7 +43,7 @@ import urllib.request
 from typing import BinaryIO
 
 from .artifacts import _DEPENDENCY_PLUGIN, _file_lock, cache_dir, java_executable
-from .cluster import _register, _unregister
+from . import live
 from .processes import die_with_parent, free_ports, port_open, tail
 from .daemon import StateFile, serve, status, stop_running
 
@@ -196,7 +196,7 @@ class SchemaRegistry:
                 cmd, stdin=subprocess.DEVNULL, stdout=self._log_handle,
                 stderr=subprocess.STDOUT, cwd=self._work_dir, start_new_session=True,
                 preexec_fn=die_with_parent, close_fds=True)
-            _register(self)  # type: ignore[arg-type]  # stopped at exit like clusters
+            live.register(self)       # stopped at exit like clusters
             try:
                 self._wait_ready(time.monotonic() + self.startup_timeout)
             except BaseException:
@@ -221,7 +221,7 @@ class SchemaRegistry:
             if self._log_handle is not None:
                 self._log_handle.close()
                 self._log_handle = None
-            _unregister(self)  # type: ignore[arg-type]
+            live.unregister(self)
             if self._owns_work_dir and self._work_dir is not None:
                 shutil.rmtree(self._work_dir, ignore_errors=True)
                 self._work_dir = None
