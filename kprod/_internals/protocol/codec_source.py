@@ -5,7 +5,7 @@ halves use (defaults, nullability, fixed widths)."""
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
 
 from . import primitives as P
 from .schema import _MISSING, Field, Message, Versions, snake
@@ -67,6 +67,14 @@ def encode_default(f: Field, version: int) -> bytes:
 
 
 # ---------------------------------------------------------------------- classes
+
+
+def _fixed_run(fields: List[Field], i: int) -> Tuple[List[Field], str]:
+    """The fixed-width fields from ``fields[i]`` on, and their one struct format."""
+    run = [fields[i]]
+    while i + len(run) < len(fields) and _is_fixed(fields[i + len(run)].type):
+        run.append(fields[i + len(run)])
+    return run, ">" + "".join(P.FIXED_FORMATS[r.type] for r in run)
 
 
 class _Module:
@@ -173,10 +181,7 @@ class _Gen:
             f = regular[i]
             self.check_field(f)
             if _is_fixed(f.type):
-                run = [f]
-                while i + len(run) < len(regular) and _is_fixed(regular[i + len(run)].type):
-                    run.append(regular[i + len(run)])
-                fmt = ">" + "".join(P.FIXED_FORMATS[r.type] for r in run)
+                run, fmt = _fixed_run(regular, i)
                 s = self.mod.struct_const(fmt)
                 args = ", ".join(f"o.{r.key}.bytes" if r.type == "uuid" else f"o.{r.key}"
                                  for r in run)
@@ -279,10 +284,7 @@ class _Gen:
             f = regular[i]
             self.check_field(f)
             if _is_fixed(f.type):
-                run = [f]
-                while i + len(run) < len(regular) and _is_fixed(regular[i + len(run)].type):
-                    run.append(regular[i + len(run)])
-                fmt = ">" + "".join(P.FIXED_FORMATS[r.type] for r in run)
+                run, fmt = _fixed_run(regular, i)
                 size = struct.calcsize(fmt)
                 sn = self.mod.struct_const(fmt)
                 done.update(r.key for r in run)
