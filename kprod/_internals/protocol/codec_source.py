@@ -69,6 +69,14 @@ def encode_default(f: Field, version: int) -> bytes:
 # ---------------------------------------------------------------------- classes
 
 
+def _by_kind(fields: Sequence[Field], version: int) -> Tuple[List[Field], List[Field]]:
+    """The fields present in ``version``: the regular ones in order, the tagged ones
+    (KIP-482) by tag."""
+    present = [f for f in fields if f.present(version)]
+    return ([f for f in present if not f.tagged(version)],
+            sorted((f for f in present if f.tagged(version)), key=lambda f: f.tag or 0))
+
+
 def _fixed_run(fields: List[Field], i: int) -> Tuple[List[Field], str]:
     """The fixed-width fields from ``fields[i]`` on, and their one struct format."""
     run = [fields[i]]
@@ -172,9 +180,7 @@ class _Gen:
     def enc_struct(self, type_name: str, fields: Sequence[Field]) -> str:
         saved = self.new_scope()
         v = self.v
-        present = [f for f in fields if f.present(v)]
-        regular = [f for f in present if not f.tagged(v)]
-        tagged = sorted((f for f in present if f.tagged(v)), key=lambda f: f.tag or 0)
+        regular, tagged = _by_kind(fields, v)
         L = ["def {name}(o, buf, chunks):"]
         i = 0
         while i < len(regular):
@@ -222,21 +228,14 @@ class _Gen:
         if _is_fixed(t):
             s = self.mod.struct_const(">" + P.FIXED_FORMATS[t])
             return [f"{sp}buf += {s}.pack({var}{'.bytes' if t == 'uuid' else ''})"]
-        if t == "string":
-            w = ("write_compact_nullable_string" if nullable else "write_compact_string") \
-                if flex else ("write_nullable_string" if nullable else "write_string")
+        if t in ("string", "bytes"):
+            # write_[compact_][nullable_]string / ..._bytes (primitives.py)
+            w = f"write_{'compact_' if flex else ''}{'nullable_' if nullable else ''}{t}"
             self.helper(w)
             if nullable:
                 return [f"{sp}{w}(buf, {var})"]
-            d = _literal(f.default_value())
+            d = _literal(f.default_value()) if t == "string" else "b''"
             return [f"{sp}{w}(buf, {var} if {var} is not None else {d})"]
-        if t == "bytes":
-            w = ("write_compact_nullable_bytes" if nullable else "write_compact_bytes") \
-                if flex else ("write_nullable_bytes" if nullable else "write_bytes")
-            self.helper(w)
-            if nullable:
-                return [f"{sp}{w}(buf, {var})"]
-            return [f"{sp}{w}(buf, {var} if {var} is not None else b'')"]
         if t == "records":
             return [f"{sp}buf = {self.helper('write_records')}(buf, chunks, {var}, {flex})"]
         if f.is_array:
@@ -276,9 +275,7 @@ class _Gen:
         v = self.v
         L = ["def {name}(d, p, e):", f"    o = new({type_name})"]
         done: set = set()
-        regular = [f for f in fields if f.present(v) and not f.tagged(v)]
-        tagged = sorted((f for f in fields if f.present(v) and f.tagged(v)),
-                        key=lambda f: f.tag or 0)
+        regular, tagged = _by_kind(fields, v)
         i = 0
         while i < len(regular):
             f = regular[i]
