@@ -24,6 +24,8 @@ from kprod.errors import ProducerClosedError, RecordTooLargeError
 TopicPartition = Tuple[str, int]
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+# send() creates a batch and queues it under the partition lock, well within this.
+_OPEN_SLACK_MS = 1000.0
 
 
 class RecordAccumulator:
@@ -60,6 +62,13 @@ class RecordAccumulator:
         self.queue_changes = 0
         self._load_stats_seen: Tuple[Any, ...] = ()
         self._random = random.Random()
+        # next_expiry_ms's cached bound (clock ms; see there) and the value of
+        # older_batches_queued it was computed at.
+        self._expiry_bound_ms = 0.0
+        self._expiry_seen = -1
+        # Bumped (any thread) whenever a batch that may be older than the queue heads
+        # goes into a queue: a retry or split piece at the front, a send_many batch.
+        self.older_batches_queued = 0
         # Called with a clock time (ms) at or before the creation of each batch that
         # append() opens (Java's RecordAppendResult.newBatchCreated): the sender's wakeup.
         self.on_new_batch: Optional[Callable[[float], None]] = None
@@ -172,6 +181,7 @@ class RecordAccumulator:
             with self._incomplete_lock:
                 self.incomplete.add(batch)
             q.batches.append(batch)
+            self.older_batches_queued += 1     # filled since its creation: may be old
         if self.on_new_batch is not None:
             self.on_new_batch(batch.created_ms)
 
@@ -350,6 +360,7 @@ class RecordAccumulator:
             for i, batch in enumerate(batches):
                 queued.insert(at + i, batch)
             self.queue_changes += 1
+            self.older_batches_queued += 1
 
     def expire(self, now: float) -> List[Tuple[ProducerBatch, bool]]:
         """Take the queued batches past delivery.timeout.ms: each queue's heads up to
@@ -369,11 +380,25 @@ class RecordAccumulator:
         return expired
 
     def next_expiry_ms(self, now: float) -> float:
-        soonest = float("inf")
+        """ms until a queue's head may expire: a lower bound, cached until it is reached
+        (the I/O thread asks every loop). It holds because a queue's batches are in
+        creation order, except those that bump :attr:`older_batches_queued` (which
+        drops the cache), and batches appended from now on were created less than
+        ``_OPEN_SLACK_MS`` ago (send() opens and queues a batch in one step)."""
+        changes = self.older_batches_queued     # read before the scan (see queue_batch)
+        if now < self._expiry_bound_ms and changes == self._expiry_seen:
+            return self._expiry_bound_ms - now
+        deadline = self.delivery_timeout_ms
+        soonest = now - _OPEN_SLACK_MS + deadline
         for q in self.queues.values():
-            if q.batches:
-                soonest = min(soonest, q.batches[0].created_ms + self.delivery_timeout_ms - now)
-        return max(soonest, 0)
+            batches = q.batches
+            if batches:
+                due = batches[0].created_ms + deadline
+                if due < soonest:
+                    soonest = due
+        self._expiry_bound_ms = soonest
+        self._expiry_seen = changes
+        return max(soonest - now, 0)
 
     def abort_all(self) -> List[ProducerBatch]:
         """Remove every queued batch (on forced close)."""

@@ -522,6 +522,13 @@ class BrokerConnection(ConnectionHandshake):
             return max(self.session_expiry_ms - now, 0)     # re-authenticate on time
         return float("inf")
 
+    def idle_deadline_ms(self) -> float:
+        """When :meth:`check_timeouts` closes this connection as idle, if nothing
+        happens meanwhile (connections.max.idle.ms)."""
+        if self.state == READY and not self.in_flight:
+            return self.last_activity_ms + self.settings.max_idle_ms
+        return float("inf")
+
     def close(self, error: Optional[BaseException]) -> None:
         """Close the socket and fail every in-flight request with ``error``."""
         was = self.state

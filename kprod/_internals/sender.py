@@ -161,8 +161,12 @@ class Sender:
         if self.txn is not None:
             timeout_ms = min(timeout_ms, self._maybe_send_txn_request(now))
         elif self.idem is not None:
-            timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
-            self._maybe_bump_epoch()
+            # The checks inline: this runs twice per request (send, then response), and
+            # each call on a cold cache costs microseconds.
+            if self.idem.producer_id < 0:
+                timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
+            if self.idem.bump_requested:
+                self._maybe_bump_epoch()
         timeout_ms = min(timeout_ms, self._send_produce_data(now))
         if self.telemetry is not None:
             timeout_ms = min(timeout_ms, self.telemetry.maybe_send(now))
