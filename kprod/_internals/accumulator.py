@@ -17,6 +17,7 @@ from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
+from kprod._native.readiness import scan_ready
 from kprod._native.batch_builder import RecordBatchBuilder
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
@@ -24,8 +25,6 @@ from kprod.errors import ProducerClosedError, RecordTooLargeError
 TopicPartition = Tuple[str, int]
 
 CODECS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
-# send() creates a batch and queues it under the partition lock, well within this.
-_OPEN_SLACK_MS = 1000.0
 
 
 class RecordAccumulator:
@@ -193,36 +192,14 @@ class RecordAccumulator:
         return exponential(self.retry_backoff_ms, attempts - 1, self.retry_backoff_max_ms,
                            self._random)
 
-    def ready(self, leader_for: Callable[[TopicPartition], Optional[int]],
-              now: float) -> Tuple[Set[int], float, Set[str]]:
-        """Nodes with sendable data, ms until the next check, topics with unknown leaders."""
-        ready_nodes: Set[int] = set()
-        unknown_leader_topics: Set[str] = set()
-        next_ready_ms = float("inf")
-        exhausted = self.pool.queued > 0
-        forced = exhausted or self.closed or self.flushes_in_progress > 0
-        for tp, q in self.queues.items():
-            batches = q.batches
-            if not batches:
-                continue
-            leader = leader_for(tp)
-            if leader is None:
-                unknown_leader_topics.add(tp[0])
-                continue
-            if leader in ready_nodes or q.muted:
-                continue
-            head = batches[0]
-            waited = now - head.last_attempt_ms
-            backing_off = head.attempts > 0 and waited < head.backoff_ms
-            time_to_wait = head.backoff_ms if backing_off else self.linger_ms
-            full = len(batches) > 1 or head.payload is not None or (
-                head.builder is not None and head.builder.is_full)
-            sendable = full or waited >= time_to_wait or forced
-            if sendable and not backing_off:
-                ready_nodes.add(leader)
-            else:
-                next_ready_ms = min(next_ready_ms, max(time_to_wait - waited, 0))
-        return ready_nodes, next_ready_ms, unknown_leader_topics
+    def ready(self, leader_for: Callable[[TopicPartition], Optional[int]], now: float,
+              by_leader: Optional[Dict[int, List[TopicPartition]]] = None
+              ) -> Tuple[Set[int], float, Set[str]]:
+        """Nodes with sendable data, ms until the next check, topics with unknown leaders
+        (the scan is native: :func:`kprod._native.readiness.scan_ready`). ``by_leader``
+        gets each ready node's partitions (what :meth:`drain` takes)."""
+        forced = self.pool.queued > 0 or self.closed or self.flushes_in_progress > 0
+        return scan_ready(self.queues, leader_for, now, self.linger_ms, forced, by_leader)
 
     def update_partition_load_stats(self, topics, unavailable_nodes: Set[int]) -> None:
         """Adaptive partitioning (KIP-794): weight each topic's sticky choice towards
@@ -282,7 +259,10 @@ class RecordAccumulator:
         for i in range(n):
             tp = partitions[(start + i) % n]
             q = self.queues.get(tp)
-            if q is None or q.muted:
+            # An empty queue is skipped without its lock (a GIL-atomic read): a batch
+            # queued just after this look is left for the next drain, as one queued
+            # just after the locked look would be.
+            if q is None or q.muted or not q.batches:
                 continue
             with q.lock:
                 if not q.batches:
@@ -383,13 +363,14 @@ class RecordAccumulator:
         """ms until a queue's head may expire: a lower bound, cached until it is reached
         (the I/O thread asks every loop). It holds because a queue's batches are in
         creation order, except those that bump :attr:`older_batches_queued` (which
-        drops the cache), and batches appended from now on were created less than
-        ``_OPEN_SLACK_MS`` ago (send() opens and queues a batch in one step)."""
+        drops the cache), and a batch queued from now on expires no sooner than
+        ``now + delivery.timeout.ms`` (send() opens and queues a batch in one step,
+        microseconds apart, well below the loop's millisecond timeouts)."""
         changes = self.older_batches_queued     # read before the scan (see queue_batch)
         if now < self._expiry_bound_ms and changes == self._expiry_seen:
             return self._expiry_bound_ms - now
         deadline = self.delivery_timeout_ms
-        soonest = now - _OPEN_SLACK_MS + deadline
+        soonest = now + deadline
         for q in self.queues.values():
             batches = q.batches
             if batches:

@@ -326,7 +326,8 @@ class Sender:
             self._update_load_stats(now)
         selector = network.selector
         selector.scanning()         # a batch opened from now on is not in this scan
-        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now)
+        by_node: Dict[int, List[TopicPartition]] = {}
+        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now, by_node)
         for topic in unknown:
             md.request_topic(topic)
             md.request_update()
@@ -334,11 +335,6 @@ class Sender:
         timeout_not_ready = float("inf")   # reconnect waits of nodes with data
         sent = False
         if ready:
-            by_node: Dict[int, List[TopicPartition]] = {}
-            for tp in self.acc.queues:
-                leader = md.leader_for(tp)
-                if leader in ready:
-                    by_node.setdefault(leader, []).append(tp)
             may_drain = self._may_drain_txn if self.txn is not None else (
                 self.idem.may_drain if self.idem is not None else _always)
             for node_id, partitions in by_node.items():

@@ -1,0 +1,7 @@
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+def scan_ready(queues: Dict[Tuple[str, int], Any],
+               leader_for: Callable[[Tuple[str, int]], Optional[int]], now: float,
+               linger_ms: float, forced: bool,
+               by_leader: Optional[Dict[int, List[Tuple[str, int]]]] = None
+               ) -> Tuple[Set[int], float, Set[str]]: ...

@@ -1,0 +1,81 @@
+# cython: language_level=3
+"""RecordAccumulator.ready's scan of every partition queue (Java's
+``RecordAccumulator.ready``), natively: the I/O thread runs it once or twice per loop,
+two loops per Produce request at paced rates, and as Python bytecode on the cold
+caches of a thread that sleeps between loops it cost more than the rest of the drain.
+
+GIL: held throughout (every step reads Python objects: queues, batches, metadata).
+"""
+cimport cython
+
+__all__ = ["scan_ready"]
+
+
+@cython.boundscheck(True)
+@cython.wraparound(False)
+def scan_ready(dict queues, leader_for, double now, double linger_ms, bint forced,
+               dict by_leader=None):
+    """``(ready_nodes, next_ready_ms, unknown_leader_topics)`` of the queues (a dict
+    ``(topic, partition) -> PartitionQueue``); ``leader_for(tp)`` is the partition's
+    leader or None.
+
+    A queue's head batch makes its leader ready when it is sendable (full, a later
+    batch queued behind it, closed, lingered ``linger_ms``, or ``forced``) and not
+    backing off (a retry within its ``backoff_ms``); otherwise it adds the time until
+    it will be to ``next_ready_ms``. Muted queues and queues of leaders already ready
+    are skipped.
+
+    ``by_leader``: filled (when something is ready) with each ready leader's
+    partitions, every queue of the dict in its order, empty or not (what the drain
+    walks round-robin)."""
+    cdef set ready_nodes = set()
+    cdef set unknown = set()
+    cdef double next_ready_ms = float("inf")
+    cdef double waited, time_to_wait, backoff
+    cdef bint backing_off, full
+    cdef list leaders = []            # leader per queue scanned (None: not looked up)
+    cdef Py_ssize_t i
+    cdef object tp, q, batches, head, leader, builder
+    for tp, q in queues.items():
+        batches = q.batches
+        if not batches:
+            leaders.append(None)
+            continue
+        leader = leader_for(tp)
+        leaders.append(leader)
+        if leader is None:
+            unknown.add(tp[0])
+            continue
+        if leader in ready_nodes or q.muted:
+            continue
+        head = batches[0]
+        waited = now - <double>head.last_attempt_ms
+        backoff = head.backoff_ms
+        backing_off = head.attempts > 0 and waited < backoff
+        time_to_wait = backoff if backing_off else linger_ms
+        full = len(batches) > 1 or head.payload is not None
+        if not full:
+            builder = head.builder
+            full = builder is not None and builder.is_full
+        if (full or waited >= time_to_wait or forced) and not backing_off:
+            ready_nodes.add(leader)
+        else:
+            waited = time_to_wait - waited
+            if waited < 0:
+                waited = 0
+            if waited < next_ready_ms:
+                next_ready_ms = waited
+    if by_leader is not None and ready_nodes:
+        i = 0
+        for tp in queues:      # unchanged: the accumulator replaces it (copy-on-write)
+            leader = leaders[i] if i < len(leaders) else None
+            i += 1
+            if leader is None:
+                leader = leader_for(tp)
+            if leader in ready_nodes:
+                partitions = by_leader.get(leader)
+                if partitions is None:
+                    by_leader[leader] = [tp]
+                else:
+                    (<list>partitions).append(tp)
+    return ready_nodes, next_ready_ms, unknown
