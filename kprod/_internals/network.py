@@ -152,7 +152,7 @@ class NetworkClient:
         if conn is None:
             if broker is None:
                 return None
-        elif broker is None or (conn.host, conn.port) == (broker.host, broker.port) \
+        elif broker is None or (conn.host == broker.host and conn.port == broker.port) \
                 or conn.in_flight:
             return conn
         else:
