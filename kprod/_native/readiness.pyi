@@ -1,5 +1,7 @@
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+__all__ = ["scan_ready"]
+
 def scan_ready(queues: Dict[Tuple[str, int], Any],
                leader_for: Callable[[Tuple[str, int]], Optional[int]], now: float,
                linger_ms: float, forced: bool,
