@@ -193,13 +193,15 @@ class RecordAccumulator:
                            self._random)
 
     def ready(self, leader_for: Callable[[TopicPartition], Optional[int]], now: float,
-              by_leader: Optional[Dict[int, List[TopicPartition]]] = None
-              ) -> Tuple[Set[int], float, Set[str]]:
+              by_leader: Optional[Dict[int, List[TopicPartition]]] = None,
+              topics: Optional[Dict[str, Any]] = None) -> Tuple[Set[int], float, Set[str]]:
         """Nodes with sendable data, ms until the next check, topics with unknown leaders
         (the scan is native: :func:`kprod._native.readiness.scan_ready`). ``by_leader``
-        gets each ready node's partitions (what :meth:`drain` takes)."""
+        gets each ready node's partitions (what :meth:`drain` takes); ``topics``, the
+        metadata snapshot's, is read in place of calling ``leader_for``."""
         forced = self.pool.queued > 0 or self.closed or self.flushes_in_progress > 0
-        return scan_ready(self.queues, leader_for, now, self.linger_ms, forced, by_leader)
+        return scan_ready(self.queues, leader_for, now, self.linger_ms, forced, by_leader,
+                          topics)
 
     def update_partition_load_stats(self, topics, unavailable_nodes: Set[int]) -> None:
         """Adaptive partitioning (KIP-794): weight each topic's sticky choice towards

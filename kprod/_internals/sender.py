@@ -327,7 +327,8 @@ class Sender:
         selector = network.selector
         selector.scanning()         # a batch opened from now on is not in this scan
         by_node: Dict[int, List[TopicPartition]] = {}
-        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now, by_node)
+        topics = md.snapshot.topics      # leader_for's lookups, done natively
+        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now, by_node, topics)
         for topic in unknown:
             md.request_topic(topic)
             md.request_update()
@@ -366,7 +367,8 @@ class Sender:
             # connection that can take another request means no wait; otherwise the
             # next linger/backoff deadline, or a response, wakes us.
             selector.scanning()
-            ready, next_ready_ms, _ = self.acc.ready(md.leader_for, now)
+            ready, next_ready_ms, _ = self.acc.ready(md.leader_for, now, None,
+                                                     md.snapshot.topics)
             timeout = min(timeout_not_ready, next_ready_ms)
             for node_id in ready:
                 conn = network.connections.get(node_id)

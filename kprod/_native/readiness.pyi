@@ -5,5 +5,6 @@ __all__ = ["scan_ready"]
 def scan_ready(queues: Dict[Tuple[str, int], Any],
                leader_for: Callable[[Tuple[str, int]], Optional[int]], now: float,
                linger_ms: float, forced: bool,
-               by_leader: Optional[Dict[int, List[Tuple[str, int]]]] = None
+               by_leader: Optional[Dict[int, List[Tuple[str, int]]]] = None,
+               topics: Optional[Dict[str, Any]] = None
                ) -> Tuple[Set[int], float, Set[str]]: ...

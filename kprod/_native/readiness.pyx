@@ -13,11 +13,25 @@ __all__ = ["scan_ready"]
 
 @cython.boundscheck(True)
 @cython.wraparound(False)
+cdef inline object leader_of(object tp, object leader_for, dict topics):
+    """``leader_for(tp)``, or with ``topics`` (the metadata snapshot's TopicInfo by
+    name) its lookup in place: Metadata.leader_for's rule, without a Python call."""
+    cdef object info, leader
+    if topics is None:
+        return leader_for(tp)
+    info = topics.get(tp[0])
+    if info is None:
+        return None
+    leader = info.leaders.get(tp[1], -1)
+    return leader if leader >= 0 else None
+
+
 def scan_ready(dict queues, leader_for, double now, double linger_ms, bint forced,
-               dict by_leader=None):
+               dict by_leader=None, dict topics=None):
     """``(ready_nodes, next_ready_ms, unknown_leader_topics)`` of the queues (a dict
     ``(topic, partition) -> PartitionQueue``); ``leader_for(tp)`` is the partition's
-    leader or None.
+    leader or None. ``topics``: the metadata snapshot's topics (name -> TopicInfo),
+    looked up instead of calling ``leader_for`` (Metadata.leader_for's rule).
 
     A queue's head batch makes its leader ready when it is sendable (full, a later
     batch queued behind it, closed, lingered ``linger_ms``, or ``forced``) and not
@@ -41,7 +55,7 @@ def scan_ready(dict queues, leader_for, double now, double linger_ms, bint force
         if not batches:
             leaders.append(None)
             continue
-        leader = leader_for(tp)
+        leader = leader_of(tp, leader_for, topics)
         leaders.append(leader)
         if leader is None:
             unknown.add(tp[0])
@@ -71,7 +85,7 @@ def scan_ready(dict queues, leader_for, double now, double linger_ms, bint force
             leader = leaders[i] if i < len(leaders) else None
             i += 1
             if leader is None:
-                leader = leader_for(tp)
+                leader = leader_of(tp, leader_for, topics)
             if leader in ready_nodes:
                 partitions = by_leader.get(leader)
                 if partitions is None:

@@ -199,6 +199,25 @@ def test_ready_groups_the_ready_nodes_partitions():
     assert by_leader == {1: [TP0, TP1, tp3]}
 
 
+def test_ready_reads_the_metadata_snapshot_as_leader_for_does():
+    """ready(topics=snapshot.topics) looks leaders up natively: the same answers as
+    Metadata.leader_for, unknown topics and leaderless (-1) partitions included."""
+    clock = Clock()
+    md = Metadata(300000, 100, 300000)
+    cluster_metadata(md, {TP0: 1, TP1: 2, TP2: -1})
+    other = ("other", 0)                   # not in the metadata
+    for linger_ms, now in ((10, 0.0), (10, 20.0), (0, 0.0)):
+        acc = make_acc(clock, linger_ms=linger_ms)
+        for tp in (TP0, TP1, TP2, other):
+            append(acc, tp)
+        expected_groups: dict = {}
+        expected = acc.ready(md.leader_for, now, expected_groups)
+        groups: dict = {}
+        assert acc.ready(md.leader_for, now, groups, md.snapshot.topics) == expected
+        assert groups == expected_groups
+        assert expected[2] == {T, "other"}     # TP2 has no leader, "other" no metadata
+
+
 # -- expiry --------------------------------------------------------------------------------
 
 def test_expire():
