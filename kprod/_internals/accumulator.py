@@ -17,7 +17,7 @@ from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
-from kprod._native.readiness import scan_ready
+from kprod._native.readiness import queue_lengths, scan_ready
 from kprod._native.batch_builder import RecordBatchBuilder
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
@@ -230,10 +230,7 @@ class RecordAccumulator:
                               if p.leader >= 0 and p.leader not in unavailable_nodes]
                 entry = cache[topic] = _LoadStats(info, state, set(unavailable_nodes),
                                                   partitions, [(topic, p) for p in partitions])
-            sizes = []
-            for tp in entry.keys:
-                q = queues.get(tp)
-                sizes.append(len(q.batches) if q is not None else 0)
+            sizes = queue_lengths(queues, entry.keys)
             if sizes == entry.queue_sizes:
                 continue
             entry.queue_sizes = sizes

@@ -8,7 +8,7 @@ GIL: held throughout (every step reads Python objects: queues, batches, metadata
 """
 cimport cython
 
-__all__ = ["scan_ready"]
+__all__ = ["scan_ready", "queue_lengths"]
 
 
 @cython.boundscheck(True)
@@ -93,3 +93,14 @@ def scan_ready(dict queues, leader_for, double now, double linger_ms, bint force
                 else:
                     (<list>partitions).append(tp)
     return ready_nodes, next_ready_ms, unknown
+
+
+def queue_lengths(dict queues, list keys):
+    """``len(queues[tp].batches)`` per ``tp`` of ``keys``, 0 without a queue: the queue
+    sizes adaptive partitioning weighs (KIP-794), every loop the queues changed."""
+    cdef list sizes = []
+    cdef object q
+    for tp in keys:
+        q = queues.get(tp)
+        sizes.append(len(q.batches) if q is not None else 0)
+    return sizes
