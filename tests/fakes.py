@@ -15,6 +15,7 @@ from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
 from kprod._internals.network import CLIENT_VERSIONS, ClientResponse, NetworkClient
 from kprod._internals.protocol import types
+from kprod._internals.protocol.client import produce_partitions as produce_body_partitions
 from kprod.errors import KafkaConnectionError
 
 
@@ -236,8 +237,8 @@ class FakeNetworkClient:
 # -- Produce requests and answers, in one place (the tests never build them by hand) ------
 
 def _copy_produce_partitions(body: Any) -> List[tuple]:
-    return [(topic.name, part.index, bytes(part.records))
-            for topic in body.topic_data for part in topic.partition_data]
+    return [(topic, partition, bytes(records))
+            for topic, partition, records in produce_body_partitions(body)]
 
 
 def produce_partitions(request: FakeRequest) -> List[tuple]:

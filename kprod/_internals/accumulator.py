@@ -17,6 +17,7 @@ from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
+from kprod._native.readiness import queue_lengths, scan_ready
 from kprod._native.batch_builder import RecordBatchBuilder
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
@@ -60,6 +61,13 @@ class RecordAccumulator:
         self.queue_changes = 0
         self._load_stats_seen: Tuple[Any, ...] = ()
         self._random = random.Random()
+        # next_expiry_ms's cached bound (clock ms; see there) and the value of
+        # older_batches_queued it was computed at.
+        self._expiry_bound_ms = 0.0
+        self._expiry_seen = -1
+        # Bumped (any thread) whenever a batch that may be older than the queue heads
+        # goes into a queue: a retry or split piece at the front, a send_many batch.
+        self.older_batches_queued = 0
         # Called with a clock time (ms) at or before the creation of each batch that
         # append() opens (Java's RecordAppendResult.newBatchCreated): the sender's wakeup.
         self.on_new_batch: Optional[Callable[[float], None]] = None
@@ -172,6 +180,7 @@ class RecordAccumulator:
             with self._incomplete_lock:
                 self.incomplete.add(batch)
             q.batches.append(batch)
+            self.older_batches_queued += 1     # filled since its creation: may be old
         if self.on_new_batch is not None:
             self.on_new_batch(batch.created_ms)
 
@@ -183,36 +192,16 @@ class RecordAccumulator:
         return exponential(self.retry_backoff_ms, attempts - 1, self.retry_backoff_max_ms,
                            self._random)
 
-    def ready(self, leader_for: Callable[[TopicPartition], Optional[int]],
-              now: float) -> Tuple[Set[int], float, Set[str]]:
-        """Nodes with sendable data, ms until the next check, topics with unknown leaders."""
-        ready_nodes: Set[int] = set()
-        unknown_leader_topics: Set[str] = set()
-        next_ready_ms = float("inf")
-        exhausted = self.pool.queued > 0
-        forced = exhausted or self.closed or self.flushes_in_progress > 0
-        for tp, q in self.queues.items():
-            batches = q.batches
-            if not batches:
-                continue
-            leader = leader_for(tp)
-            if leader is None:
-                unknown_leader_topics.add(tp[0])
-                continue
-            if leader in ready_nodes or q.muted:
-                continue
-            head = batches[0]
-            waited = now - head.last_attempt_ms
-            backing_off = head.attempts > 0 and waited < head.backoff_ms
-            time_to_wait = head.backoff_ms if backing_off else self.linger_ms
-            full = len(batches) > 1 or head.payload is not None or (
-                head.builder is not None and head.builder.is_full)
-            sendable = full or waited >= time_to_wait or forced
-            if sendable and not backing_off:
-                ready_nodes.add(leader)
-            else:
-                next_ready_ms = min(next_ready_ms, max(time_to_wait - waited, 0))
-        return ready_nodes, next_ready_ms, unknown_leader_topics
+    def ready(self, leader_for: Callable[[TopicPartition], Optional[int]], now: float,
+              by_leader: Optional[Dict[int, List[TopicPartition]]] = None,
+              topics: Optional[Dict[str, Any]] = None) -> Tuple[Set[int], float, Set[str]]:
+        """Nodes with sendable data, ms until the next check, topics with unknown leaders
+        (the scan is native: :func:`kprod._native.readiness.scan_ready`). ``by_leader``
+        gets each ready node's partitions (what :meth:`drain` takes); ``topics``, the
+        metadata snapshot's, is read in place of calling ``leader_for``."""
+        forced = self.pool.queued > 0 or self.closed or self.flushes_in_progress > 0
+        return scan_ready(self.queues, leader_for, now, self.linger_ms, forced, by_leader,
+                          topics)
 
     def update_partition_load_stats(self, topics, unavailable_nodes: Set[int]) -> None:
         """Adaptive partitioning (KIP-794): weight each topic's sticky choice towards
@@ -241,10 +230,7 @@ class RecordAccumulator:
                               if p.leader >= 0 and p.leader not in unavailable_nodes]
                 entry = cache[topic] = _LoadStats(info, state, set(unavailable_nodes),
                                                   partitions, [(topic, p) for p in partitions])
-            sizes = []
-            for tp in entry.keys:
-                q = queues.get(tp)
-                sizes.append(len(q.batches) if q is not None else 0)
+            sizes = queue_lengths(queues, entry.keys)
             if sizes == entry.queue_sizes:
                 continue
             entry.queue_sizes = sizes
@@ -272,7 +258,10 @@ class RecordAccumulator:
         for i in range(n):
             tp = partitions[(start + i) % n]
             q = self.queues.get(tp)
-            if q is None or q.muted:
+            # An empty queue is skipped without its lock (a GIL-atomic read): a batch
+            # queued just after this look is left for the next drain, as one queued
+            # just after the locked look would be.
+            if q is None or q.muted or not q.batches:
                 continue
             with q.lock:
                 if not q.batches:
@@ -350,6 +339,7 @@ class RecordAccumulator:
             for i, batch in enumerate(batches):
                 queued.insert(at + i, batch)
             self.queue_changes += 1
+            self.older_batches_queued += 1
 
     def expire(self, now: float) -> List[Tuple[ProducerBatch, bool]]:
         """Take the queued batches past delivery.timeout.ms: each queue's heads up to
@@ -369,11 +359,26 @@ class RecordAccumulator:
         return expired
 
     def next_expiry_ms(self, now: float) -> float:
-        soonest = float("inf")
+        """ms until a queue's head may expire: a lower bound, cached until it is reached
+        (the I/O thread asks every loop). It holds because a queue's batches are in
+        creation order, except those that bump :attr:`older_batches_queued` (which
+        drops the cache), and a batch queued from now on expires no sooner than
+        ``now + delivery.timeout.ms`` (send() opens and queues a batch in one step,
+        microseconds apart, well below the loop's millisecond timeouts)."""
+        changes = self.older_batches_queued     # read before the scan (see queue_batch)
+        if now < self._expiry_bound_ms and changes == self._expiry_seen:
+            return self._expiry_bound_ms - now
+        deadline = self.delivery_timeout_ms
+        soonest = now + deadline
         for q in self.queues.values():
-            if q.batches:
-                soonest = min(soonest, q.batches[0].created_ms + self.delivery_timeout_ms - now)
-        return max(soonest, 0)
+            batches = q.batches
+            if batches:
+                due = batches[0].created_ms + deadline
+                if due < soonest:
+                    soonest = due
+        self._expiry_bound_ms = soonest
+        self._expiry_seen = changes
+        return max(soonest - now, 0)
 
     def abort_all(self) -> List[ProducerBatch]:
         """Remove every queued batch (on forced close)."""

@@ -31,6 +31,7 @@ import socket
 import ssl
 import struct
 from collections import deque
+from itertools import islice
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union, cast
 
 from kprod._internals import protocol as proto
@@ -286,7 +287,7 @@ class BrokerConnection(ConnectionHandshake):
         sock = self.sock
         assert sock is not None
         while out:
-            batch = list(_take(out, IOV_MAX))
+            batch = list(out) if len(out) <= IOV_MAX else list(islice(out, IOV_MAX))
             try:
                 sent = sock.sendmsg(batch)
             except (BlockingIOError, InterruptedError):
@@ -294,9 +295,8 @@ class BrokerConnection(ConnectionHandshake):
             except OSError as exc:
                 self.close(KafkaConnectionError(f"Write to broker {self._name()} failed: {exc}"))
                 return
-            self._consume(sent)
-            if sent < sum(v.nbytes for v in batch):
-                return
+            if self._consume(sent) < len(batch):
+                return          # a short write: the socket buffer is full
 
     def _flush_tls(self) -> None:
         """TLS sockets have no sendmsg: write joined chunks, one ``send`` at a time.
@@ -334,7 +334,9 @@ class BrokerConnection(ConnectionHandshake):
                 return
             self._consume(sent)
 
-    def _consume(self, sent: int) -> None:
+    def _consume(self, sent: int) -> int:
+        """Drop ``sent`` written bytes from the output; returns how many whole chunks
+        left it."""
         out = self._out
         removed = 0
         while sent and out:
@@ -361,6 +363,7 @@ class BrokerConnection(ConnectionHandshake):
                     rest.append((request, end))
             self._out_requests = rest
         self.last_activity_ms = self.clock()
+        return removed
 
     # -- I/O events ----------------------------------------------------------------
     def on_writable(self, now: float) -> None:
@@ -522,6 +525,13 @@ class BrokerConnection(ConnectionHandshake):
             return max(self.session_expiry_ms - now, 0)     # re-authenticate on time
         return float("inf")
 
+    def idle_deadline_ms(self) -> float:
+        """When :meth:`check_timeouts` closes this connection as idle, if nothing
+        happens meanwhile (connections.max.idle.ms)."""
+        if self.state == READY and not self.in_flight:
+            return self.last_activity_ms + self.settings.max_idle_ms
+        return float("inf")
+
     def close(self, error: Optional[BaseException]) -> None:
         """Close the socket and fail every in-flight request with ``error``."""
         was = self.state
@@ -573,13 +583,6 @@ class BrokerConnection(ConnectionHandshake):
     def _notify(self) -> None:
         if self.on_state_change is not None:
             self.on_state_change(self)
-
-
-def _take(out: Deque[memoryview], n: int):
-    for i, view in enumerate(out):
-        if i >= n:
-            return
-        yield view
 
 
 def os_strerror(code: int) -> str:

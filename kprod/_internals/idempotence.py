@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from kprod._internals.batch import ProducerBatch, increment_sequence
+from kprod._internals.batch import NO_SEQUENCE, ProducerBatch, increment_sequence
 
 TopicPartition = Tuple[str, int]
 NO_PRODUCER_ID = -1
@@ -98,10 +98,9 @@ class IdempotenceState:
 
     def assign(self, batch: ProducerBatch, transactional: bool) -> None:
         """Give a freshly drained batch its sequence and stamp it."""
-        state = self.partition(batch.tp)
-        if not batch.has_sequence:
+        state = self.partitions.get(batch.tp) or self.partition(batch.tp)
+        if batch.base_sequence == NO_SEQUENCE:
             base = state.next_sequence
-            batch.close()
             batch.set_producer_state(self.producer_id, self.epoch, base, transactional)
             state.next_sequence = increment_sequence(base, batch.record_count)
             state.in_flight.append(batch)
@@ -133,13 +132,21 @@ class IdempotenceState:
 
     # -- outcomes --------------------------------------------------------------------
     def on_success(self, batch: ProducerBatch, base_offset: int) -> None:
-        state = self.partition(batch.tp)
-        self._remove_in_flight(state, batch)
+        # Once per acknowledged batch on the I/O thread: the usual case inline.
+        state = self.partitions.get(batch.tp) or self.partition(batch.tp)
+        in_flight = state.in_flight
+        if in_flight and in_flight[0] is batch:
+            del in_flight[0]           # acknowledged in sequence order
+        else:
+            self._remove_in_flight(state, batch)
         if batch.producer_id == state.producer_id and batch.producer_epoch == state.epoch:
-            state.last_acked_sequence = max(state.last_acked_sequence, batch.last_sequence)
+            last = increment_sequence(batch.base_sequence, batch.record_count - 1)
+            if last > state.last_acked_sequence:
+                state.last_acked_sequence = last
             if base_offset >= 0:
                 state.last_acked_offset = base_offset + batch.record_count - 1
-        self._maybe_resolve(state)
+        if state.unresolved:
+            self._maybe_resolve(state)
 
     def on_failed(self, batch: ProducerBatch, unknown_fate: bool) -> None:
         """A batch failed for good. If the broker may or may not have written it, or

@@ -101,6 +101,9 @@ class NetworkClient:
         self.last_failures: Dict[int, Tuple[str, BaseException]] = {}
         # Brokers that throttle this client (KIP-219): not ready until the time passed.
         self.throttles = Throttles()
+        # poll()'s connection timeouts, checked only once due (see _check_timeouts).
+        self._timeouts_due_ms = 0.0
+        self._timeouts_wake_ms = 0.0
 
     @property
     def wake_deadline(self) -> Optional[float]:
@@ -121,6 +124,7 @@ class NetworkClient:
             self.on_auth_failure(error)
 
     def _on_state_change(self, conn: BrokerConnection) -> None:
+        self._timeouts_due_ms = 0.0      # new deadlines (setup, session): check again
         if conn.last_error is not None:
             self.last_failures[conn.node_id] = (f"{conn.host}:{conn.port}", conn.last_error)
         elif conn.ready:
@@ -148,7 +152,7 @@ class NetworkClient:
         if conn is None:
             if broker is None:
                 return None
-        elif broker is None or (conn.host, conn.port) == (broker.host, broker.port) \
+        elif broker is None or (conn.host == broker.host and conn.port == broker.port) \
                 or conn.in_flight:
             return conn
         else:
@@ -235,14 +239,20 @@ class NetworkClient:
         """Queue a request on a ready connection; a later :meth:`poll` returns its
         outcome (also when the request fails or the connection closes)."""
         response = ClientResponse(handler, self._completed, conn.node_id, api)
-        response.version = conn.send(api, body, response.arrived, expect_response).version
+        request = conn.send(api, body, response.arrived, expect_response)
+        response.version = request.version
+        due = request.sent_ms + self.request_timeout_ms     # its request.timeout.ms
+        if due < self._timeouts_wake_ms:
+            self._timeouts_wake_ms = due
+        if due < self._timeouts_due_ms:
+            self._timeouts_due_ms = due
 
     def poll(self, timeout_ms: float, now: float) -> List[ClientResponse]:
         """Expire connection timeouts, wait up to ``timeout_ms`` for I/O, and return the
         requests completed since the last poll (in completion order)."""
-        for conn in self.all_connections():
-            conn.check_timeouts(now)
-            timeout_ms = min(timeout_ms, conn.next_timeout_ms(now))
+        if now >= self._timeouts_due_ms:
+            self._check_timeouts(now)
+        timeout_ms = min(timeout_ms, max(self._timeouts_wake_ms - now, 0.0))
         if self._completed:
             timeout_ms = 0.0        # something finished already (a send or a timeout failed)
         self.selector.poll(timeout_ms)
@@ -258,6 +268,25 @@ class NetworkClient:
                 throttles.on_response(response.node_id, response.api, response.version,
                                       response.body, now)
         return done
+
+    def _check_timeouts(self, now: float) -> None:
+        """Every connection's timeouts (setup, request.timeout.ms, session expiry, idle),
+        and when to look again. Those deadlines only move later as requests complete
+        and I/O happens; a new one comes with a state change or a request (both lower
+        the cached times), so between them poll() skips the walk (it runs twice per
+        request, and cold caches make every call count)."""
+        wake = due = self._timeouts_due_ms = float("inf")
+        for conn in self.all_connections():
+            conn.check_timeouts(now)
+            deadline = now + conn.next_timeout_ms(now)
+            if deadline < wake:
+                wake = deadline
+            idle = conn.idle_deadline_ms()
+            if idle < due:
+                due = idle
+        self._timeouts_wake_ms = wake
+        # (a state change during the walk reset it to 0: then look again next time)
+        self._timeouts_due_ms = min(self._timeouts_due_ms, wake, due)
 
     # -- metadata ------------------------------------------------------------------------
     def maybe_update_metadata(self, now: float,

@@ -82,8 +82,7 @@ class ProduceResponseHandler:
                 name = names_by_id.get(topic.topic_id, "")
             for p in topic.partition_responses:
                 results[(name, p.index)] = p
-        endpoints = {e.node_id: Broker(e.node_id, e.host, e.port, e.rack)
-                     for e in response.node_endpoints or ()}
+        endpoints: Optional[Dict[int, Broker]] = None     # KIP-951, built when needed
         for batch in batches:
             p = results.get(batch.tp)
             if p is None:
@@ -102,6 +101,9 @@ class ProduceResponseHandler:
             moved = False
             if isinstance(err, InvalidMetadataError):
                 leader = p.current_leader
+                if endpoints is None:
+                    endpoints = {e.node_id: Broker(e.node_id, e.host, e.port, e.rack)
+                                 for e in response.node_endpoints or ()}
                 moved = leader.leader_id >= 0 and self.metadata.update_leader(
                     batch.tp, leader.leader_id, leader.leader_epoch, endpoints)
                 if not moved:

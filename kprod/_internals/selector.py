@@ -24,6 +24,8 @@ from typing import Callable, Dict, Optional
 from kprod._internals.connection import BrokerConnection
 
 StateListener = Callable[[BrokerConnection], None]
+READ = selectors.EVENT_READ
+WRITE = selectors.EVENT_WRITE
 
 
 class ConnectionSelector:
@@ -88,7 +90,7 @@ class ConnectionSelector:
                 pass
             del self._registered[id(conn)]
         if fd != -1:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.wants_write() else 0)
+            events = READ | WRITE if conn.wants_write() else READ
             if old == fd:
                 self._selector.modify(fd, events, conn)
             else:
@@ -108,13 +110,12 @@ class ConnectionSelector:
                 self._drain_wakeups()
                 continue
             now = conn.clock()               # the producer's clock (tests may fake one)
-            if mask & selectors.EVENT_WRITE and conn.sock is not None:
+            if mask & WRITE and conn.sock is not None:
                 conn.on_writable(now)
-            if mask & selectors.EVENT_READ and conn.sock is not None:
+            if mask & READ and conn.sock is not None:
                 conn.on_readable(now)
             if conn.sock is not None:
-                wanted = selectors.EVENT_READ | (
-                    selectors.EVENT_WRITE if conn.wants_write() else 0)
+                wanted = READ | WRITE if conn.wants_write() else READ
                 if key.events != wanted and self._registered.get(id(conn)) == key.fd:
                     self._selector.modify(key.fd, wanted, conn)
 

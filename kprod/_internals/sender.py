@@ -25,6 +25,7 @@ from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.network import NetworkClient
 from kprod._internals.produce_response import ProduceResponseHandler
 from kprod._internals.protocol import types
+from kprod._internals.protocol.client import ProduceData
 from kprod._internals.protocol.primitives import ZERO_UUID
 from kprod._internals.telemetry import ClientTelemetry, TelemetrySender
 from kprod._internals.transactions import (
@@ -173,8 +174,12 @@ class Sender:
         if self.txn is not None:
             timeout_ms = min(timeout_ms, self._maybe_send_txn_request(now))
         elif self.idem is not None:
-            timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
-            self._maybe_bump_epoch()
+            # The checks inline: this runs twice per request (send, then response), and
+            # each call on a cold cache costs microseconds.
+            if self.idem.producer_id < 0:
+                timeout_ms = min(timeout_ms, self._maybe_init_producer_id(now))
+            if self.idem.bump_requested:
+                self._maybe_bump_epoch()
         timeout_ms = min(timeout_ms, self._send_produce_data(now))
         if self.telemetry is not None:
             timeout_ms = min(timeout_ms, self.telemetry.maybe_send(now))
@@ -334,7 +339,9 @@ class Sender:
             self._update_load_stats(now)
         selector = network.selector
         selector.scanning()         # a batch opened from now on is not in this scan
-        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now)
+        by_node: Dict[int, List[TopicPartition]] = {}
+        topics = md.snapshot.topics      # leader_for's lookups, done natively
+        ready, next_ready_ms, unknown = self.acc.ready(md.leader_for, now, by_node, topics)
         for topic in unknown:
             md.request_topic(topic)
             md.request_update()
@@ -342,11 +349,6 @@ class Sender:
         timeout_not_ready = float("inf")   # reconnect waits of nodes with data
         sent = False
         if ready:
-            by_node: Dict[int, List[TopicPartition]] = {}
-            for tp in self.acc.queues:
-                leader = md.leader_for(tp)
-                if leader in ready:
-                    by_node.setdefault(leader, []).append(tp)
             may_drain = self._may_drain_txn if self.txn is not None else (
                 self.idem.may_drain if self.idem is not None else _always)
             for node_id, partitions in by_node.items():
@@ -378,7 +380,8 @@ class Sender:
             # connection that can take another request means no wait; otherwise the
             # next linger/backoff deadline, or a response, wakes us.
             selector.scanning()
-            ready, next_ready_ms, _ = self.acc.ready(md.leader_for, now)
+            ready, next_ready_ms, _ = self.acc.ready(md.leader_for, now, None,
+                                                     md.snapshot.topics)
             timeout = min(timeout_not_ready, next_ready_ms)
             for node_id in ready:
                 conn = network.connections.get(node_id)
@@ -392,48 +395,52 @@ class Sender:
     def _send_produce(self, conn: BrokerConnection, batches: List[ProducerBatch],
                       now: float) -> None:
         idem = self.idem
-        topics: Dict[str, List[types.PartitionProduceData]] = {}
-        metrics = self.metrics
+        transactional = self.txn is not None
+        topics: Dict[str, List[Tuple[int, memoryview]]] = {}
+        record_batch = self.metrics.record_batch
         touch = self.metadata.touch
+        guarantee_order = self.guarantee_order
         records = 0
         for batch in batches:
             payload = batch.payload
             assert payload is not None           # drained batches are closed
             records += batch.record_count
             if idem is not None:
-                idem.assign(batch, transactional=self.txn is not None)
+                idem.assign(batch, transactional=transactional)
             # Java's updateProduceRequestMetrics, per batch put into a request.
             builder = batch.builder
-            metrics.record_batch(
-                batch.tp[0], batch.record_count, len(payload),
-                builder.max_record_size if builder is not None else 0, batch.attempts == 0,
-                now - batch.created_ms,
-                len(payload) / builder.uncompressed_size_in_bytes
-                if builder is not None and builder.uncompressed_size_in_bytes else None)
+            topic, partition = batch.tp
+            if builder is not None:
+                uncompressed = builder.uncompressed_size_in_bytes
+                record_batch(topic, batch.record_count, len(payload), builder.max_record_size,
+                             batch.attempts == 0, now - batch.created_ms,
+                             len(payload) / uncompressed if uncompressed else None)
+            else:
+                record_batch(topic, batch.record_count, len(payload), 0,
+                             batch.attempts == 0, now - batch.created_ms, None)
             batch.in_flight = True
             batch.last_attempt_ms = now
-            if self.guarantee_order:
+            if guarantee_order:
                 self.acc.mute(batch.tp)
-            if batch.tp[0] not in topics:
-                touch(batch.tp[0])           # in use: keep its metadata fresh
-            topics.setdefault(batch.tp[0], []).append(
-                types.PartitionProduceData(index=batch.tp[1], records=payload))
-        if self.txn is not None:
-            self.txn.on_produce_sent()
+            parts = topics.get(topic)
+            if parts is None:
+                touch(topic)                     # in use: keep its metadata fresh
+                parts = topics[topic] = []
+            parts.append((partition, payload))
+        if transactional:
+            self.txn.on_produce_sent()  # type: ignore[union-attr]
         # Produce v13 names topics by id (KIP-516); a topic whose id the metadata lacks
-        # (ZERO_UUID) keeps the request at v12 (protocol.client.version_cap).
+        # (ZERO_UUID) keeps the request at v12 (ProduceData.max_version).
         known = self.metadata.snapshot.topics
         topic_data = []
         names_by_id: Dict[Any, str] = {}
-        for name, partitions in topics.items():
+        for name, parts in topics.items():
             info = known.get(name)
             topic_id = info.topic_id if info is not None and info.topic_id else ZERO_UUID
             names_by_id[topic_id] = name
-            topic_data.append(types.TopicProduceData(name=name, topic_id=topic_id,
-                                                     partition_data=partitions))
-        body = types.ProduceRequest(
-            transactional_id=self.transactional_id, acks=self.acks,
-            timeout_ms=self.request_timeout_ms, topic_data=topic_data)
+            topic_data.append((name, topic_id, parts))
+        body = ProduceData(self.transactional_id, self.acks, self.request_timeout_ms,
+                           topic_data)
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
         node_id = conn.node_id
@@ -448,7 +455,7 @@ class Sender:
                                   names_by_id)
 
         now_sent = now
-        metrics.record_request(records)
+        self.metrics.record_request(records)
         if self.on_produce is not None:
             self.on_produce(batches)
         self.network.send(conn, "Produce", body, on_response, expect_response=self.acks != 0)

@@ -362,8 +362,9 @@ class TelemetrySender:
 
     def maybe_send(self, now: float) -> float:
         telemetry = self.telemetry
-        if telemetry.time_to_next_ms(now) > 0:
-            return telemetry.time_to_next_ms(now)
+        wait = telemetry.time_to_next_ms(now)
+        if wait > 0:
+            return wait
         conn = None
         if telemetry.state in (SUBSCRIPTION_NEEDED, PUSH_NEEDED, TERMINATING_PUSH_NEEDED):
             conn = self.network.least_loaded(now)

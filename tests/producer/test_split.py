@@ -21,6 +21,7 @@ from kprod._internals.idempotence import IdempotenceState
 from kprod._internals.metadata import Metadata
 from kprod._internals.metrics import ProducerMetrics
 from kprod._internals.protocol import types
+from kprod._internals.protocol.client import produce_partitions
 from kprod._internals.sender import Sender
 from kprod._native.bufferpool import BufferPool
 from kprod._native.batch_reader import read_batches
@@ -189,13 +190,16 @@ class SizeLimitedBroker:
     def respond(self, request):
         assert request.api == "Produce"
         body = request.body
+        by_topic: Dict[str, List] = {}
+        for name, index, records in produce_partitions(body):
+            by_topic.setdefault(name, []).append((index, records))
         responses = []
-        for topic in body.topic_data:
+        for name, partitions in by_topic.items():
             parts = []
-            for pd in topic.partition_data:
-                data = bytes(pd.records)
+            for index, records in partitions:
+                data = bytes(records)
                 (rb,) = read_batches(data)
-                part = types.PartitionProduceResponse(index=pd.index, error_code=0,
+                part = types.PartitionProduceResponse(index=index, error_code=0,
                                                       base_offset=-1, log_append_time_ms=-1)
                 key = (rb.producer_id, rb.producer_epoch)
                 if len(data) > self.limit:
@@ -210,7 +214,7 @@ class SizeLimitedBroker:
                     part.base_offset = len(self.log)
                     self.log += list(rb)
                 parts.append(part)
-            responses.append(types.TopicProduceResponse(name=topic.name,
+            responses.append(types.TopicProduceResponse(name=name,
                                                         partition_responses=parts))
         return types.ProduceResponse(responses=responses)
 

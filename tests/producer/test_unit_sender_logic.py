@@ -179,6 +179,45 @@ def test_reenqueue_in_sequence_order_with_idempotence():
     assert q[0] is b1 and q[1] is b2 and not q[2].has_sequence
 
 
+def test_ready_groups_the_ready_nodes_partitions():
+    """by_leader: every queue of a ready node (empty ones too: the drain walks them
+    round-robin), in queue order; nothing for nodes that are not ready."""
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=10)
+    tp3 = (T, 3)
+    for tp in (TP0, TP1, TP2, tp3):
+        acc.queue(tp)
+    append(acc, TP1)
+    append(acc, TP2)
+    by_leader: dict = {}
+    owners = leaders({TP0: 1, TP1: 1, TP2: 2, tp3: 1})
+    ready, next_ms, unknown = acc.ready(owners, 0.0, by_leader)
+    assert ready == set() and by_leader == {} and next_ms == pytest.approx(10)
+    fill_batch(acc, TP1)
+    ready, next_ms, unknown = acc.ready(owners, 5.0, by_leader)
+    assert ready == {1} and unknown == set() and next_ms == pytest.approx(5)
+    assert by_leader == {1: [TP0, TP1, tp3]}
+
+
+def test_ready_reads_the_metadata_snapshot_as_leader_for_does():
+    """ready(topics=snapshot.topics) looks leaders up natively: the same answers as
+    Metadata.leader_for, unknown topics and leaderless (-1) partitions included."""
+    clock = Clock()
+    md = Metadata(300000, 100, 300000)
+    cluster_metadata(md, {TP0: 1, TP1: 2, TP2: -1})
+    other = ("other", 0)                   # not in the metadata
+    for linger_ms, now in ((10, 0.0), (10, 20.0), (0, 0.0)):
+        acc = make_acc(clock, linger_ms=linger_ms)
+        for tp in (TP0, TP1, TP2, other):
+            append(acc, tp)
+        expected_groups: dict = {}
+        expected = acc.ready(md.leader_for, now, expected_groups)
+        groups: dict = {}
+        assert acc.ready(md.leader_for, now, groups, md.snapshot.topics) == expected
+        assert groups == expected_groups
+        assert expected[2] == {T, "other"}     # TP2 has no leader, "other" no metadata
+
+
 # -- expiry --------------------------------------------------------------------------------
 
 def test_expire():
@@ -193,6 +232,25 @@ def test_expire():
     assert expired.tp == TP0 and not fate_unknown and not acc.queues[TP0].batches
     assert acc.next_expiry_ms(1000.0) == pytest.approx(500)
     assert [(b.tp, unknown) for b, unknown in acc.expire(1500.0)] == [(TP1, False)]
+
+
+def test_expiry_bound_is_cached_but_never_late():
+    """next_expiry_ms keeps a lower bound until it is reached; a batch queued at the
+    front (a retry, older than the heads) drops it."""
+    clock = Clock()
+    acc = make_acc(clock, linger_ms=0, delivery_timeout_ms=1000)
+    assert acc.next_expiry_ms(0.0) == pytest.approx(1000)    # nothing queued yet
+    clock.now = 100.0
+    append(acc, TP0)
+    # The bound from t=0 still holds (the batch made at t=100 expires later).
+    assert acc.next_expiry_ms(400.0) == pytest.approx(600)
+    [batch] = acc.drain(1, [TP0], 1 << 20, 400.0, lambda b: True)
+    clock.now = 700.0
+    append(acc, TP1)                                          # expires at 1700
+    acc.reenqueue(batch, 800.0)                               # created at 100
+    assert acc.next_expiry_ms(800.0) == pytest.approx(300)
+    assert [b for b, _ in acc.expire(1100.0)] == [batch]
+    assert acc.next_expiry_ms(1100.0) == pytest.approx(600)
 
 
 def test_expired_retry_of_a_sent_batch_has_unknown_fate():

@@ -19,20 +19,60 @@ from .generated.produce import ProduceRequest
 from .primitives import ZERO_UUID
 
 
+class ProduceData:
+    """A Produce request as the sender hands it over: the native encoder's input as it
+    is, without a ProduceRequest, TopicProduceData and PartitionProduceData per request
+    and topic and batch (building them cost more than encoding the framing).
+
+    ``topics``: ``[(name, topic_id, [(partition, records), ...]), ...]``, the topic id
+    ZERO_UUID when the metadata has none."""
+
+    __slots__ = ("transactional_id", "acks", "timeout_ms", "topics", "max_version")
+
+    def __init__(self, transactional_id: Optional[str], acks: int, timeout_ms: int,
+                 topics: List[Tuple[str, Any, List[Tuple[int, Any]]]]) -> None:
+        self.transactional_id = transactional_id
+        self.acks = acks
+        self.timeout_ms = timeout_ms
+        self.topics = topics
+        # KIP-516: v13 names topics by id only, so an unknown id keeps it at v12.
+        self.max_version = 12 if any(topic_id == ZERO_UUID for _, topic_id, _ in topics) \
+            else None
+
+
+def produce_partitions(body: Any) -> List[Tuple[str, int, Any]]:
+    """``[(topic, partition, records), ...]`` of a Produce request body, either form."""
+    if type(body) is ProduceData:
+        return [(name, index, records) for name, _, parts in body.topics
+                for index, records in parts]
+    return [(topic.name, part.index, part.records)
+            for topic in body.topic_data for part in topic.partition_data]
+
+
 def version_cap(api: str, body: Any) -> Optional[int]:
     """The newest version that can carry ``body``, if lower than the codec's: a Produce
     with a topic whose id is unknown cannot be v13 (KIP-516 addresses topics by id);
     Java's Sender caps such a request at v12 the same way."""
-    if api == "Produce" and type(body) is ProduceRequest:
-        for topic in body.topic_data:
-            if topic.topic_id == ZERO_UUID:
-                return 12
+    if api == "Produce":
+        if type(body) is ProduceData:
+            return body.max_version
+        if type(body) is ProduceRequest:
+            for topic in body.topic_data:
+                if topic.topic_id == ZERO_UUID:
+                    return 12
     return None
 
 
 def encode_client_request(api: str, version: int, correlation_id: int,
                           client_id: Optional[str], body: Any) -> EncodedRequest:
     """A framed request (size prefix first); record batches stay the caller's views."""
+    if api == "Produce" and type(body) is ProduceData:
+        by_id = version >= 13            # KIP-516: topics by id from v13
+        chunks, size = encode_produce_request(
+            version, correlation_id, client_id, body.transactional_id, body.acks,
+            body.timeout_ms, [(topic_id if by_id else name, parts)
+                              for name, topic_id, parts in body.topics])
+        return EncodedRequest(chunks, size)
     if api == "Produce" and type(body) is ProduceRequest:
         by_id = version >= 13            # KIP-516: topics by id from v13
         topics: List[Tuple[Any, List[Tuple[int, Any]]]] = [

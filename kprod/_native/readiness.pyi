@@ -1,0 +1,13 @@
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+__all__ = ["scan_ready", "queue_lengths"]
+
+def scan_ready(queues: Dict[Tuple[str, int], Any],
+               leader_for: Callable[[Tuple[str, int]], Optional[int]], now: float,
+               linger_ms: float, forced: bool,
+               by_leader: Optional[Dict[int, List[Tuple[str, int]]]] = None,
+               topics: Optional[Dict[str, Any]] = None
+               ) -> Tuple[Set[int], float, Set[str]]: ...
+
+def queue_lengths(queues: Dict[Tuple[str, int], Any], keys: List[Tuple[str, int]]
+                  ) -> List[int]: ...

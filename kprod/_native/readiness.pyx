@@ -1,0 +1,106 @@
+# cython: language_level=3
+"""RecordAccumulator.ready's scan of every partition queue (Java's
+``RecordAccumulator.ready``), natively: the I/O thread runs it once or twice per loop,
+two loops per Produce request at paced rates, and as Python bytecode on the cold
+caches of a thread that sleeps between loops it cost more than the rest of the drain.
+
+GIL: held throughout (every step reads Python objects: queues, batches, metadata).
+"""
+cimport cython
+
+__all__ = ["scan_ready", "queue_lengths"]
+
+
+@cython.boundscheck(True)
+@cython.wraparound(False)
+cdef inline object leader_of(object tp, object leader_for, dict topics):
+    """``leader_for(tp)``, or with ``topics`` (the metadata snapshot's TopicInfo by
+    name) its lookup in place: Metadata.leader_for's rule, without a Python call."""
+    cdef object info, leader
+    if topics is None:
+        return leader_for(tp)
+    info = topics.get(tp[0])
+    if info is None:
+        return None
+    leader = info.leaders.get(tp[1], -1)
+    return leader if leader >= 0 else None
+
+
+def scan_ready(dict queues, leader_for, double now, double linger_ms, bint forced,
+               dict by_leader=None, dict topics=None):
+    """``(ready_nodes, next_ready_ms, unknown_leader_topics)`` of the queues (a dict
+    ``(topic, partition) -> PartitionQueue``); ``leader_for(tp)`` is the partition's
+    leader or None. ``topics``: the metadata snapshot's topics (name -> TopicInfo),
+    looked up instead of calling ``leader_for`` (Metadata.leader_for's rule).
+
+    A queue's head batch makes its leader ready when it is sendable (full, a later
+    batch queued behind it, closed, lingered ``linger_ms``, or ``forced``) and not
+    backing off (a retry within its ``backoff_ms``); otherwise it adds the time until
+    it will be to ``next_ready_ms``. Muted queues and queues of leaders already ready
+    are skipped.
+
+    ``by_leader``: filled (when something is ready) with each ready leader's
+    partitions, every queue of the dict in its order, empty or not (what the drain
+    walks round-robin)."""
+    cdef set ready_nodes = set()
+    cdef set unknown = set()
+    cdef double next_ready_ms = float("inf")
+    cdef double waited, time_to_wait, backoff
+    cdef bint backing_off, full
+    cdef list leaders = []            # leader per queue scanned (None: not looked up)
+    cdef Py_ssize_t i
+    cdef object tp, q, batches, head, leader, builder
+    for tp, q in queues.items():
+        batches = q.batches
+        if not batches:
+            leaders.append(None)
+            continue
+        leader = leader_of(tp, leader_for, topics)
+        leaders.append(leader)
+        if leader is None:
+            unknown.add(tp[0])
+            continue
+        if leader in ready_nodes or q.muted:
+            continue
+        head = batches[0]
+        waited = now - <double>head.last_attempt_ms
+        backoff = head.backoff_ms
+        backing_off = head.attempts > 0 and waited < backoff
+        time_to_wait = backoff if backing_off else linger_ms
+        full = len(batches) > 1 or head.payload is not None
+        if not full:
+            builder = head.builder
+            full = builder is not None and builder.is_full
+        if (full or waited >= time_to_wait or forced) and not backing_off:
+            ready_nodes.add(leader)
+        else:
+            waited = time_to_wait - waited
+            if waited < 0:
+                waited = 0
+            if waited < next_ready_ms:
+                next_ready_ms = waited
+    if by_leader is not None and ready_nodes:
+        i = 0
+        for tp in queues:      # unchanged: the accumulator replaces it (copy-on-write)
+            leader = leaders[i] if i < len(leaders) else None
+            i += 1
+            if leader is None:
+                leader = leader_of(tp, leader_for, topics)
+            if leader in ready_nodes:
+                partitions = by_leader.get(leader)
+                if partitions is None:
+                    by_leader[leader] = [tp]
+                else:
+                    (<list>partitions).append(tp)
+    return ready_nodes, next_ready_ms, unknown
+
+
+def queue_lengths(dict queues, list keys):
+    """``len(queues[tp].batches)`` per ``tp`` of ``keys``, 0 without a queue: the queue
+    sizes adaptive partitioning weighs (KIP-794), every loop the queues changed."""
+    cdef list sizes = []
+    cdef object q
+    for tp in keys:
+        q = queues.get(tp)
+        sizes.append(len(q.batches) if q is not None else 0)
+    return sizes
