@@ -418,6 +418,10 @@ class KafkaCluster:
             # Tests create topics explicitly; silent auto-creation hides bugs.
             "auto.create.topics.enable": "false",
             "num.partitions": 1,
+            # A test broker keeps every record: tests write old timestamps, and the
+            # default 7-day time retention would delete them (active segment included)
+            # at the next retention check, between a test's produce and its read-back.
+            "log.retention.ms": -1,
             "default.replication.factor": rf,
             "min.insync.replicas": min_isr,
             "unclean.leader.election.enable": "false",
