@@ -25,7 +25,9 @@ UNMATCHED = [
     "process CPU time for java, all its threads incl. GC and JIT). java sends its JVM "
     "warm-up records first, in the same JVM, off the clock.",
     "Callbacks: one per record for every client (confluent-kafka serves them in poll() "
-    "every 256 records, or every record when paced).",
+    "every 256 records, or every record when paced), except in the bulk-* scenarios: "
+    "kprod's one send_many has one callback for the call; confluent-kafka's produce_batch "
+    "still reports each record to its callback.",
     "ceiling: raw Produce v7 requests of pre-built, non-idempotent batches (no "
     "sequence checks on the broker), one batch per partition in a request, as many "
     "partitions as fit in 1 MiB, 5 in flight, one connection; a compressed batch holds "
