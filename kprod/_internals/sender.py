@@ -394,8 +394,8 @@ class Sender:
 
     def _send_produce(self, conn: BrokerConnection, batches: List[ProducerBatch],
                       now: float) -> None:
-        idem = self.idem
-        transactional = self.txn is not None
+        idem, txn = self.idem, self.txn
+        transactional = txn is not None
         topics: Dict[str, List[Tuple[int, memoryview]]] = {}
         record_batch = self.metrics.record_batch
         touch = self.metadata.touch
@@ -410,14 +410,11 @@ class Sender:
             # Java's updateProduceRequestMetrics, per batch put into a request.
             builder = batch.builder
             topic, partition = batch.tp
-            if builder is not None:
-                uncompressed = builder.uncompressed_size_in_bytes
-                record_batch(topic, batch.record_count, len(payload), builder.max_record_size,
-                             batch.attempts == 0, now - batch.created_ms,
-                             len(payload) / uncompressed if uncompressed else None)
-            else:
-                record_batch(topic, batch.record_count, len(payload), 0,
-                             batch.attempts == 0, now - batch.created_ms, None)
+            uncompressed = builder.uncompressed_size_in_bytes if builder is not None else 0
+            record_batch(topic, batch.record_count, len(payload),
+                         builder.max_record_size if builder is not None else 0,
+                         batch.attempts == 0, now - batch.created_ms,
+                         len(payload) / uncompressed if uncompressed else None)
             batch.in_flight = True
             batch.last_attempt_ms = now
             if guarantee_order:
@@ -427,8 +424,8 @@ class Sender:
                 touch(topic)                     # in use: keep its metadata fresh
                 parts = topics[topic] = []
             parts.append((partition, payload))
-        if transactional:
-            self.txn.on_produce_sent()  # type: ignore[union-attr]
+        if txn is not None:
+            txn.on_produce_sent()
         # Produce v13 names topics by id (KIP-516); a topic whose id the metadata lacks
         # (ZERO_UUID) keeps the request at v12 (ProduceData.max_version).
         known = self.metadata.snapshot.topics

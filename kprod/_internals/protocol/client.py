@@ -39,6 +39,14 @@ class ProduceData:
         self.max_version = 12 if any(topic_id == ZERO_UUID for _, topic_id, _ in topics) \
             else None
 
+    @classmethod
+    def of(cls, request: ProduceRequest) -> "ProduceData":
+        """The same request from the typed message."""
+        return cls(request.transactional_id, request.acks, request.timeout_ms,
+                   [(topic.name, topic.topic_id,
+                     [(part.index, part.records) for part in topic.partition_data])
+                    for topic in request.topic_data])
+
 
 def produce_partitions(body: Any) -> List[Tuple[str, int, Any]]:
     """``[(topic, partition, records), ...]`` of a Produce request body, either form."""
@@ -53,35 +61,24 @@ def version_cap(api: str, body: Any) -> Optional[int]:
     """The newest version that can carry ``body``, if lower than the codec's: a Produce
     with a topic whose id is unknown cannot be v13 (KIP-516 addresses topics by id);
     Java's Sender caps such a request at v12 the same way."""
-    if api == "Produce":
-        if type(body) is ProduceData:
-            return body.max_version
-        if type(body) is ProduceRequest:
-            for topic in body.topic_data:
-                if topic.topic_id == ZERO_UUID:
-                    return 12
+    if api == "Produce" and type(body) is ProduceRequest:
+        body = ProduceData.of(body)
+    if api == "Produce" and type(body) is ProduceData:
+        return body.max_version
     return None
 
 
 def encode_client_request(api: str, version: int, correlation_id: int,
                           client_id: Optional[str], body: Any) -> EncodedRequest:
     """A framed request (size prefix first); record batches stay the caller's views."""
+    if api == "Produce" and type(body) is ProduceRequest:
+        body = ProduceData.of(body)
     if api == "Produce" and type(body) is ProduceData:
         by_id = version >= 13            # KIP-516: topics by id from v13
         chunks, size = encode_produce_request(
             version, correlation_id, client_id, body.transactional_id, body.acks,
             body.timeout_ms, [(topic_id if by_id else name, parts)
                               for name, topic_id, parts in body.topics])
-        return EncodedRequest(chunks, size)
-    if api == "Produce" and type(body) is ProduceRequest:
-        by_id = version >= 13            # KIP-516: topics by id from v13
-        topics: List[Tuple[Any, List[Tuple[int, Any]]]] = [
-            (topic.topic_id if by_id else topic.name,
-             [(part.index, part.records) for part in topic.partition_data])
-            for topic in body.topic_data]
-        chunks, size = encode_produce_request(version, correlation_id, client_id,
-                                              body.transactional_id, body.acks,
-                                              body.timeout_ms, topics)
         return EncodedRequest(chunks, size)
     return encode_request(api, version, correlation_id, client_id, body)
 
