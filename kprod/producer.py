@@ -14,11 +14,12 @@ import os
 import threading
 import time
 import types
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, cast
 
 from kprod._internals import fork, plugins
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.idempotence import IdempotenceState
+from kprod._internals.interceptors import SendCallback, load_interceptors
 from kprod._internals.metadata import Metadata, PartitionInfo
 from kprod._internals.metrics import GROUP as METRICS_GROUP, ProducerMetrics
 from kprod._internals.stats import MetricConfig
@@ -38,7 +39,7 @@ from kprod.errors import (
     SerializationError,
 )
 from kprod.future import RecordFuture
-from kprod.record import ProducerRecord, RecordMetadata, normalize_headers
+from kprod.record import ProducerRecord, normalize_headers
 from kprod.serialization import (
     adapt_serializer, check_bytes_like, serialize_or_raise, serializer_plugin,
 )
@@ -47,9 +48,6 @@ if TYPE_CHECKING:
     from kprod.bulk import BulkFuture
 
 log = logging.getLogger("kprod.producer")
-
-#: A send() callback, called (metadata, None) or (None, exception).
-SendCallback = Callable[[Any, Optional[BaseException]], Any]
 
 _LEVEL_SETTING = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
                   "zstd": "compression.zstd.level"}
@@ -143,10 +141,10 @@ class Producer:
         fast.partitioner = self._partitioner
         # An interceptor without on_send leaves the record alone: the native path stays
         # on, with the interceptors' on_acknowledgement chain as the default callback.
-        fast.default_callback = self._acknowledge
+        fast.default_callback = self._interceptors.acknowledge
         fast.enabled = (self._key_serializer is None and self._value_serializer is None
                         and self._partitioner.custom is None and self._txn is None
-                        and not self._on_send)
+                        and not self._interceptors.on_send)
         self.send = fast.send  # type: ignore[method-assign]
         if self._instrumentation is not None:
             self._instrumentation.attach()     # kprod.otel: the traced send() wraps it
@@ -181,54 +179,7 @@ class Producer:
                 plugins.configure(serializer, configs, setting, is_key)
             serializers.append(adapt_serializer(serializer, setting))
         self._key_serializer, self._value_serializer = serializers
-        self._interceptors = []
-        for interceptor, made in plugins.resolve_list(cfg["interceptor.classes"],
-                                                      "interceptor.classes"):
-            owned.append(interceptor)
-            if not any(callable(getattr(interceptor, m, None))
-                       for m in ("on_send", "on_acknowledgement", "on_send_error")):
-                raise ConfigError(f"Setting 'interceptor.classes': {interceptor!r} has none of "
-                                  "on_send(record), on_acknowledgement(metadata, exception), "
-                                  "on_send_error(record, exception)")
-            if made:
-                plugins.configure(interceptor, configs, "interceptor.classes")
-            self._interceptors.append(interceptor)
-        self._on_send = [i.on_send for i in self._interceptors
-                         if callable(getattr(i, "on_send", None))]
-        acks = [(i, i.on_acknowledgement) for i in self._interceptors
-                if callable(getattr(i, "on_acknowledgement", None))]
-        self._acknowledge: Optional[Callable[[Any, Optional[BaseException]], None]] = None
-        if acks:
-            def acknowledge(metadata: Any, exception: Optional[BaseException]) -> None:
-                # Java ProducerInterceptors.onAcknowledgement: each one, errors logged.
-                for interceptor, method in acks:
-                    try:
-                        method(metadata, exception)
-                    except Exception:
-                        log.exception("Interceptor %r on_acknowledgement failed", interceptor)
-            self._acknowledge = acknowledge
-
-    def _on_send_error(self, topic: Any, value: Any, key: Any, partition: Optional[int],
-                       timestamp: Optional[int], headers: Any, exception: BaseException) -> None:
-        """An error raised inside send() (Java ProducerInterceptors.onSendError): each
-        interceptor's on_send_error(record, exception), or else its
-        on_acknowledgement(metadata with offset -1, exception) as Java calls it."""
-        record = None
-        for interceptor in self._interceptors:
-            try:
-                method = getattr(interceptor, "on_send_error", None)
-                if callable(method):
-                    if record is None:
-                        record = ProducerRecord(topic, value=value, key=key,
-                                                partition=partition, timestamp=timestamp,
-                                                headers=headers)
-                    method(record, exception)
-                elif callable(getattr(interceptor, "on_acknowledgement", None)):
-                    interceptor.on_acknowledgement(RecordMetadata(
-                        topic, -1 if partition is None else partition, -1, -1, -1, -1),
-                        exception)
-            except Exception:
-                log.exception("Interceptor %r on_send_error failed", interceptor)
+        self._interceptors = load_interceptors(cfg["interceptor.classes"], configs, owned)
 
     # -- sending -------------------------------------------------------------------------
     def send(self, topic: Any, value: Any = None, key: Any = None, partition: Optional[int] = None,
@@ -263,7 +214,8 @@ class Producer:
             return self._send(topic, value, key, partition, timestamp, headers, callback,
                               block)
         except Exception as exc:
-            self._on_send_error(topic, value, key, partition, timestamp, headers, exc)
+            self._interceptors.on_send_error(topic, value, key, partition, timestamp,
+                                             headers, exc)
             raise
 
     def _send(self, topic: Any, value: Any, key: Any, partition: Optional[int],
@@ -333,11 +285,12 @@ class Producer:
                 timestamp: Optional[int], headers: Any, callback: Any,
                 block: bool) -> RecordFuture:
         """send() once the record's form is resolved: serialize, partition, append."""
-        if self._on_send:
-            topic, value, key, partition, timestamp, headers, callback = self._intercept(
+        interceptors = self._interceptors
+        if interceptors.on_send:
+            topic, value, key, partition, timestamp, headers, callback = interceptors.intercept(
                 topic, value, key, partition, timestamp, headers, callback)
-        elif self._acknowledge is not None:
-            callback = self._chain(callback)
+        elif interceptors.acknowledge is not None:
+            callback = interceptors.chain(callback)
         original_key, original_value = key, value
         # Serialize (bytes pass through untouched when no serializer is set).
         if self._key_serializer is None:
@@ -398,34 +351,6 @@ class Producer:
             self._partitioner.appended(sticky, partition, appended, full,
                                        info.num_partitions, info.available)
         return future
-
-    def _intercept(self, topic: Any, value: Any, key: Any, partition: Optional[int],
-                   timestamp: Optional[int], headers: Any, callback: Optional[SendCallback]
-                   ) -> Tuple[str, Any, Any, Optional[int], Optional[int], Any,
-                              Optional[SendCallback]]:
-        """ProducerInterceptor.on_send may replace the record; on_acknowledgement sees
-        every outcome (on the I/O thread). Interceptor errors are logged, as in Java."""
-        record = ProducerRecord(topic, value=value, key=key, partition=partition,
-                                timestamp=timestamp, headers=headers)
-        for on_send in self._on_send:
-            try:
-                record = on_send(record) or record
-            except Exception:
-                log.exception("Interceptor %r on_send failed", on_send.__self__)
-        return (record.topic, record.value, record.key, record.partition, record.timestamp,
-                record.headers, self._chain(callback))
-
-    def _chain(self, callback: Optional[SendCallback]) -> Optional[SendCallback]:
-        """The record's callback: the interceptors' on_acknowledgement, then the user's."""
-        acknowledge = self._acknowledge
-        if acknowledge is None or callback is None:
-            return acknowledge if callback is None else callback
-
-        def acknowledged(metadata: Any, exception: Optional[BaseException]) -> None:
-            acknowledge(metadata, exception)
-            callback(metadata, exception)
-
-        return acknowledged
 
     def send_many(self, topic: str, values: Any, *, keys: Any = None, partitions: Any = None,
                   timestamps: Any = None, headers: Any = None,
@@ -522,9 +447,9 @@ class Producer:
             if self._plugins_closed:
                 return
             self._plugins_closed = True
-        plugins.close_all(self._interceptors, log)
+        plugins.close_all(self._interceptors.interceptors, log)
         self.metrics_registry.close()          # the reporters
-        done = {id(p) for p in self._interceptors + self._reporters}
+        done = {id(p) for p in self._interceptors.interceptors + self._reporters}
         plugins.close_all([p for p in self._plugins if id(p) not in done], log)
 
     def __enter__(self) -> "Producer":
