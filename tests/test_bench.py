@@ -9,13 +9,14 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
 from bench import harness, raw, report
 from bench.clients import java, settings
 from bench.clients._common import (
-    CDF_QUANTILES, CUSTOMER_SCHEMA, customers, header_pool, latency_summary, records,
+    CDF_QUANTILES, CUSTOMER_SCHEMA, Clock, customers, header_pool, latency_summary, records,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -362,6 +363,7 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
     result = _run_module("bench.clients.ceiling", spec)
     assert (result["acked"], result["errors"], result["warmup_acked"]) == (3001, 0, 1)
     assert result["elapsed_s"] > 0 and result["cpu_s"] >= 0
+    assert result["cpu_user_s"] + result["cpu_system_s"] == pytest.approx(result["cpu_s"])
     messages = consume(kafka.bootstrap_servers, topic, 3002)   # independent reader
     keys, values, headers = records(spec)
     pool = list(zip(keys, values, headers))
@@ -372,6 +374,21 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
                                for i in indices)
     got = collections.Counter((m.key(), m.value(), tuple(m.headers())) for m in messages)
     assert got == want
+
+
+# -- the CPU split -------------------------------------------------------------------------
+
+def test_clock_splits_its_cpu_into_user_and_system(capsys):
+    clock = Clock()
+    clock.start()
+    t0 = time.thread_time()
+    while time.thread_time() - t0 < 0.05:   # user time, a few scheduler ticks of it
+        pass
+    elapsed, cpu = clock.stop()
+    user, system = clock.split
+    assert user > 0 and system >= 0 and cpu == user + system and elapsed > 0
+    assert capsys.readouterr().out.splitlines() == ["KPROD-BENCH-CLOCK start",
+                                                    "KPROD-BENCH-CLOCK stop"]
 
 
 # -- end to end ----------------------------------------------------------------------------
