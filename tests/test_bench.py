@@ -1,6 +1,7 @@
 """bench/: the harness itself. Settings matched across clients, validation of counts, the
-Java runner's output, the raw ceiling writer; real short runs of the Java runner and the
-ceiling client against the broker, read back by confluent-kafka's consumer."""
+Java runner's output, the raw ceiling writer, the pacer baseline and the CPU split; real
+short runs of the Java runner and the ceiling client against the broker, read back by
+confluent-kafka's consumer, and of paced runners through the harness's run_client."""
 from __future__ import annotations
 
 import collections
@@ -244,7 +245,10 @@ def test_plan_interleaves_repeats_rotates_clients_and_leaves_out_what_cannot_run
     assert [r for r, _, _ in plan] == sorted(r for r, _, _ in plan)   # repeat by repeat
     first = [c for r, s, c in plan if s == "100B/16K" and r == 0]
     second = [c for r, s, c in plan if s == "100B/16K" and r == 1]
-    assert first == clients and second == clients[1:] + clients[:1]
+    unpaced = [c for c in clients if c != "pacer"]   # the pacer baseline: paced only
+    assert first == unpaced
+    assert second == [c for c in clients[1:] + clients[:1] if c != "pacer"]
+    assert "pacer" in {c for _, s, c in plan if s == "paced-1k"}
     assert {c for _, s, c in plan if s == "avro/1M"} == {"kprod", "confluent"}
     assert "ceiling" not in {c for _, s, c in plan if s == "paced-1k"}
     assert "java" in {c for _, s, c in plan if s == "paced-1k"}
@@ -376,7 +380,29 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
     assert got == want
 
 
-# -- the CPU split -------------------------------------------------------------------------
+# -- the pacer baseline and the CPU split --------------------------------------------------
+
+def test_the_pacer_runs_in_paced_scenarios_only_and_by_default():
+    assert "pacer" in harness.CLIENTS   # the default client list
+    for name, sc in harness.SCENARIOS.items():
+        why = harness.runs_in(name, "pacer", all_clients=True)
+        if sc.paced:
+            assert why is None, name
+        else:
+            assert why == harness.PACED_ONLY["pacer"], name
+    plan = harness.make_plan(["kprod", "pacer"], ["100B/16K", "paced-10k"], 2)
+    assert {(s, c) for _, s, c in plan} == {("100B/16K", "kprod"), ("paced-10k", "kprod"),
+                                            ("paced-10k", "pacer")}
+
+
+def test_a_baseline_that_writes_nothing_must_leave_the_broker_empty():
+    assert harness.validate(GOOD, 1000, 1, 0, on_broker=0) == []
+    stray = harness.validate(GOOD, 1000, 1, 1, on_broker=0)
+    assert stray == ["broker has 1 records, expected 0 (a baseline that writes nothing)"]
+    assert harness.validate(GOOD, 1000, 1, 1001, on_broker=0)   # a real client's count
+    assert harness.validate({**GOOD, "acked": 999}, 1000, 1, 0, on_broker=0)
+    assert harness.validate(GOOD, 1000, 1, 0)   # real clients: still records + warm-up
+
 
 def test_clock_splits_its_cpu_into_user_and_system(capsys):
     clock = Clock()
@@ -389,6 +415,45 @@ def test_clock_splits_its_cpu_into_user_and_system(capsys):
     assert user > 0 and system >= 0 and cpu == user + system and elapsed > 0
     assert capsys.readouterr().out.splitlines() == ["KPROD-BENCH-CLOCK start",
                                                     "KPROD-BENCH-CLOCK stop"]
+
+
+def test_pacer_runner_paces_and_acknowledges_without_a_client(tmp_path):
+    spec = _spec(bootstrap="127.0.0.1:1", num_records=2000, rate=10_000, latency=True,
+                 payload_file=_payload(tmp_path))   # nothing listens there: never dialled
+    result = _run_module("bench.clients.pacer", spec)
+    assert (result["sent"], result["acked"], result["errors"], result["warmup_acked"]) == (
+        2000, 2000, 0, 1)
+    assert result["elapsed_s"] >= 0.19   # 2000 records due over 0.2 s
+    assert result["cpu_user_s"] >= 0 and result["cpu_system_s"] >= 0
+    assert result["cpu_user_s"] + result["cpu_system_s"] == pytest.approx(result["cpu_s"])
+    assert result["latency_ms"]["count"] == 2000 and result["latency_ms"]["p50"] < 1.0
+    proc = subprocess.run([sys.executable, "-m", "bench.clients.pacer",
+                           json.dumps(_spec(payload_file=_payload(tmp_path)))],
+                          capture_output=True, text=True, timeout=60, env=ENV, cwd=ROOT)
+    assert proc.returncode != 0 and "paced scenarios only" in proc.stderr
+
+
+@pytest.mark.parametrize("client", ["kprod", "confluent", "kprod-aio", "kafka-python",
+                                    "aiokafka", "pacer"])
+def test_paced_runs_through_the_harness_carry_the_cpu_split(kafka, tmp_path, client):
+    """run_client as the harness runs it (its own topic, the broker's count read back):
+    the pacer is valid with 0 records on the broker, the others with every record."""
+    import dataclasses
+
+    from confluent_kafka import Consumer
+    sc = dataclasses.replace(harness.SCENARIOS["paced-10k"], seconds=0.2)   # 2000 records
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers,
+                         "group.id": "test-bench-split"})
+    try:
+        run = harness.run_client(kafka, consumer, tmp_path, sc, client, 0, 0, 1, 120.0, ENV)
+    finally:
+        consumer.close()
+    assert run.valid, run.problem
+    assert run.broker_count == (0 if client == "pacer" else 2001)
+    assert run.cpu_user_s is not None and run.cpu_system_s is not None
+    assert run.cpu_user_s + run.cpu_system_s == pytest.approx(run.cpu_s)
+    assert run.cpu_user_s_per_m + run.cpu_system_s_per_m == pytest.approx(run.cpu_s_per_m)
+    assert run.latency_ms and run.latency_ms["count"] == 2000
 
 
 # -- end to end ----------------------------------------------------------------------------
