@@ -199,9 +199,9 @@ def test_broker_cpu_is_read_at_the_clocks_marks():
 
 
 def _run(scenario, client, repeat, rate, valid=True, **kw):
-    return harness.Run(scenario, client, repeat, 1000, valid=valid, elapsed_s=1000 / rate,
-                       records_per_s=rate, mb_per_s=rate / 1e4, cpu_s=0.01, cpu_s_per_m=10.0,
-                       max_rss_mb=40.0, broker_count=1001, **kw)
+    fields = dict(valid=valid, elapsed_s=1000 / rate, records_per_s=rate, mb_per_s=rate / 1e4,
+                  cpu_s=0.01, cpu_s_per_m=10.0, max_rss_mb=40.0, broker_count=1001)
+    return harness.Run(scenario, client, repeat, 1000, **{**fields, **kw})
 
 
 def test_invalid_runs_are_left_out_and_ratios_are_within_a_repeat():
@@ -454,6 +454,65 @@ def test_paced_runs_through_the_harness_carry_the_cpu_split(kafka, tmp_path, cli
     assert run.cpu_user_s + run.cpu_system_s == pytest.approx(run.cpu_s)
     assert run.cpu_user_s_per_m + run.cpu_system_s_per_m == pytest.approx(run.cpu_s_per_m)
     assert run.latency_ms and run.latency_ms["count"] == 2000
+
+
+def _paced_report(clients, cpu):
+    """A summary and its Markdown for paced-10k from synthetic runs: ``cpu`` maps a client
+    to (total, user, system) CPU s/M per repeat, user/system None as java reports them."""
+    s = "paced-10k"
+    runs = [_run(s, c, rep, 10_000, cpu_s_per_m=total, cpu_user_s_per_m=user,
+                 cpu_system_s_per_m=system, latency_ms={"p50": 1.0, "p99": 2.0, "p999": 3.0,
+                                                        "max": 4.0})
+            for c, reps in cpu.items() for rep, (total, user, system) in enumerate(reps)]
+    summary = report.summarize(runs, clients, [s])
+    meta = {"started": "x", "cpus": 2, "repeats": 3}
+    return summary, report.markdown(summary, clients, meta, [s]).splitlines()
+
+
+def test_paced_report_shows_user_and_system_cpu_and_the_cpu_above_the_pacer():
+    clients = ["kprod", "confluent", "java", "pacer"]
+    summary, lines = _paced_report(clients, {
+        "kprod": [(20.0, 12.0, 8.0), (22.0, 13.0, 9.0), (18.0, 11.0, 7.0)],
+        "confluent": [(15.0, 9.0, 6.0), (14.0, 8.0, 6.0), (16.0, 10.0, 6.0)],
+        "java": [(30.0, None, None), (31.0, None, None), (29.0, None, None)],
+        "pacer": [(9.0, 3.0, 6.0), (10.0, 3.5, 6.5), (8.0, 2.5, 5.5)]})
+    d = summary["paced-10k"]
+    assert d["kprod"]["cpu_user_s_per_m"]["median"] == 12.0
+    assert d["pacer"]["cpu_system_s_per_m"]["median"] == 6.0
+    assert d["java"]["cpu_user_s_per_m"] is None
+    assert "| client | records/s reached | CPU s / M records | user s / M | system s / M " \
+           "| broker CPU s / M | p50 ms | p99 ms | p99.9 ms | max ms |" in lines
+    assert "| kprod | 10,000 | 20.00 (18.00–22.00) | 12.00 | 8.00 | 0.00 | 1.00 | 2.00 | " \
+           "3.00 | 4.00 |" in lines
+    assert any(line.startswith("| java | 10,000 | 30.00 (29.00–31.00) | – | – |")
+               for line in lines)
+    # medians: kprod 20 - 9 = 11, confluent 15 - 9 = 6, 11 / 6; java left out (JVM pacing)
+    line = ("CPU above the pacer alone (median pacer 9.00 s/M): kprod 11.00, confluent 6.00, "
+            "kprod ÷ confluent 1.83x")
+    table_end = lines.index("| pacer | 10,000 | 9.00 (8.00–10.00) | 3.00 | 6.00 | 0.00 | "
+                            "1.00 | 2.00 | 3.00 | 4.00 |")
+    assert lines[table_end + 1:table_end + 3] == ["", line]
+    assert sum(text.startswith("- pacer: the kprod runner's paced loop") for text in lines) == 1
+    # the same-repeat records/s ratio is still there, unchanged
+    assert d["confluent"]["kprod_ratio"]["median"] == 1.0
+
+
+def test_paced_report_without_a_valid_pacer_run_has_no_pacer_line():
+    cpu = {"kprod": [(20.0, 12.0, 8.0)], "confluent": [(15.0, 9.0, 6.0)]}
+    for clients in (["kprod", "confluent"], ["kprod", "confluent", "pacer"]):
+        _, lines = _paced_report(clients, cpu)
+        assert not any("above the pacer" in text for text in lines)
+        assert not any(text.startswith("- pacer:") for text in lines)
+
+
+def test_throughput_tables_have_no_pacer_column():
+    s = "100B/16K"
+    runs = [_run(s, "kprod", 0, 1000), _run(s, "confluent", 0, 500)]
+    clients = ["kprod", "confluent", "pacer"]
+    summary = report.summarize(runs, clients, [s], {s: {"pacer": harness.PACED_ONLY["pacer"]}})
+    text = report.markdown(summary, clients, {"started": "x", "cpus": 2, "repeats": 1}, [s])
+    assert "| scenario | kprod | confluent |" in text and "| pacer" not in text
+    assert f"- not run, pacer: {harness.PACED_ONLY['pacer']}: {s}" in text
 
 
 # -- end to end ----------------------------------------------------------------------------
