@@ -55,7 +55,9 @@ UNMATCHED = [
     "and flushed; CPU over the same window (getrusage for Python, all threads, user and "
     "system time also apart; the JVM's process CPU time for java, all its threads incl. GC "
     "and JIT, a total only: its user/system columns show –). java sends its JVM warm-up "
-    "records first, in the same JVM, off the clock.",
+    "records first, in the same JVM, off the clock. With the kernel's tick-based CPU "
+    "accounting (CONFIG_TICK_CPU_ACCOUNTING) the user/system split comes from samples at "
+    "timer ticks: the total is exact, the split an estimate.",
     "Callbacks: one per record for every client (confluent-kafka serves them in poll() "
     "every 256 records, or every record when paced), except in the bulk-* scenarios: "
     "kprod's one send_many has one callback for the call; confluent-kafka's produce_batch "
