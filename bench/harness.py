@@ -11,9 +11,12 @@ also sends ``--java-warmup`` records first), then from the first timed send unti
 flush() returns, CPU over the same window. The ``ceiling`` client pushes pre-built
 batches in raw pipelined Produce requests: what the broker takes when the client costs
 almost nothing; every rate is also reported as a fraction of it, within the same repeat.
+The ``pacer`` client (paced scenarios only) is the kprod runner's paced loop without
+any Kafka client: the CPU that pacing and latency bookkeeping cost by themselves.
 
 A run is valid only if the broker's end offsets grew by exactly the records sent
-(warm-up included), every record was acknowledged and no delivery failed. Each run also
+(warm-up included; the pacer writes nothing, so for it by exactly 0), every record was
+acknowledged and no delivery failed. Each run also
 records the broker's CPU (from /proc), the load average at its start and the CPU other
 processes used meanwhile; a run on a busy machine is flagged "loaded".
 
@@ -45,7 +48,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from bench import system
 from bench.clients import settings
 
-CLIENTS = ["kprod", "confluent", "java", "kprod-aio", "kafka-python", "aiokafka", "ceiling"]
+CLIENTS = ["kprod", "confluent", "java", "kprod-aio", "kafka-python", "aiokafka", "ceiling",
+           "pacer"]
 MODULES = {"kafka-python": "kafka_python", "kprod-aio": "kprod_aio"}
 # per-record Python send loops (asyncio ones too): sized to run >= SLOW_SECONDS
 SLOW = {"kafka-python", "aiokafka", "kprod-aio"}
@@ -53,6 +57,11 @@ SLOW_SECONDS = 10.0
 # Clients left out of most scenarios to keep `make bench` within 15 minutes (their runs
 # take >= 10 s); --all-clients runs them everywhere.
 PART_TIME = {"kafka-python", "aiokafka", "kprod-aio"}
+# Baselines that connect to no broker: their runs are valid only if the broker got 0
+# records (the topic is created and counted as for every client). The pacer: the kprod
+# runner's paced loop with a stand-in send() that acknowledges at once.
+WRITES_NOTHING = {"pacer"}
+PACED_ONLY = {"pacer": "the pacer baseline measures pacing, which only paced scenarios do"}
 LINGER_MS = 5
 KIB16, MB1 = 16384, 1_000_000
 RESULTS = pathlib.Path(__file__).parent / "results"
@@ -161,6 +170,10 @@ class Run:
     mb_per_s: float = 0.0
     cpu_s: float = 0.0            # the runner's clock window (see module docstring)
     cpu_s_per_m: float = 0.0
+    cpu_user_s: Optional[float] = None     # cpu_s split (getrusage); None: not reported
+    cpu_system_s: Optional[float] = None   # (java's runner reports its total only)
+    cpu_user_s_per_m: Optional[float] = None
+    cpu_system_s_per_m: Optional[float] = None
     proc_cpu_s: float = 0.0       # wait4: the whole client process tree, start to exit
     max_rss_mb: float = 0.0       # peak RSS of the client's own process image
     broker_count: int = -1
@@ -296,9 +309,12 @@ def settled_count(read: Any, expected: int, patience: float = 5.0) -> int:
     return count
 
 
-def validate(result: Dict[str, Any], records: int, warmup: int, broker_count: int) -> List[str]:
+def validate(result: Dict[str, Any], records: int, warmup: int, broker_count: int,
+             on_broker: Optional[int] = None) -> List[str]:
     """Why a run is invalid ([] if it is valid): the broker must hold exactly the records
-    sent (warm-up included), all acknowledged, none failed."""
+    sent (warm-up included), all acknowledged, none failed. ``on_broker``: what the broker
+    must hold instead of ``records + warmup`` (0 for WRITES_NOTHING, which acknowledge
+    without sending)."""
     problems = []
     if result.get("errors"):
         problems.append(f"{result['errors']} delivery errors, first: {result.get('first_error')}")
@@ -306,7 +322,11 @@ def validate(result: Dict[str, Any], records: int, warmup: int, broker_count: in
         problems.append(f"{result.get('acked')} of {records} acknowledged")
     if result.get("warmup_acked") != warmup:
         problems.append(f"{result.get('warmup_acked')} of {warmup} warm-up records acknowledged")
-    if broker_count != records + warmup:   # a client that drops or duplicates cannot win
+    if on_broker is not None:
+        if broker_count != on_broker:
+            problems.append(f"broker has {broker_count} records, expected {on_broker} "
+                            "(a baseline that writes nothing)")
+    elif broker_count != records + warmup:   # a client that drops or duplicates cannot win
         problems.append(f"broker has {broker_count} records, expected {records + warmup} "
                         f"({records} timed + {warmup} warm-up)")
     return problems
@@ -401,8 +421,10 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         # broker (two busy cores make it ~2), so only other processes' CPU during the
         # run flags it; the load average before the first run is reported separately.
         run.loaded = run.other_cores > LOADED_OTHER_CORES
+        on_broker = 0 if client in WRITES_NOTHING else None
         run.broker_count = settled_count(
-            lambda: end_offsets(consumer, topic, sc.partitions) - before, n + warmup)
+            lambda: end_offsets(consumer, topic, sc.partitions) - before,
+            n + warmup if on_broker is None else on_broker)
         lines = out.strip().splitlines()
         if proc.returncode != 0 or not lines:
             tail = err_text.strip().splitlines()[-3:]
@@ -410,6 +432,7 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
             return run
         res = json.loads(lines[-1])
         run.elapsed_s, run.cpu_s = res["elapsed_s"], res["cpu_s"]
+        run.cpu_user_s, run.cpu_system_s = res.get("cpu_user_s"), res.get("cpu_system_s")
         run.latency_ms = res.get("latency_ms")
         run.notes += list(res.get("notes") or [])
         run.max_rss_mb = res["max_rss_mb"]
@@ -417,7 +440,10 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         run.records_per_s = n / run.elapsed_s if run.elapsed_s else 0.0
         run.mb_per_s = run.records_per_s * record_bytes / 2 ** 20
         run.cpu_s_per_m = run.cpu_s / n * 1e6
-        problems = validate(res, n, warmup, run.broker_count)
+        if run.cpu_user_s is not None and run.cpu_system_s is not None:
+            run.cpu_user_s_per_m = run.cpu_user_s / n * 1e6
+            run.cpu_system_s_per_m = run.cpu_system_s / n * 1e6
+        problems = validate(res, n, warmup, run.broker_count, on_broker)
         if sc.avro and run.broker_count > 0:
             try:
                 bad = check_avro(cluster.bootstrap_servers, topic, sc.partitions, registry_url,
@@ -477,6 +503,8 @@ def runs_in(scenario: str, client: str, all_clients: bool) -> Optional[str]:
     why = dict(sc.not_run).get(client)
     if why:
         return why
+    if client in PACED_ONLY and not sc.paced:
+        return PACED_ONLY[client]
     if client in PART_TIME and not sc.everyone and not all_clients:
         return "left out to keep make bench within 15 min (--all-clients runs it)"
     return None

@@ -7,6 +7,37 @@ from typing import Any, Dict, List, Optional
 
 from bench.clients import settings
 
+# The paced scenarios' CPU baseline (bench/clients/pacer.py): no Kafka client, no columns
+# in the throughput tables (it runs in paced scenarios only).
+PACER = "pacer"
+# Clients whose paced loop is not the Python Pacer's (the JVM's own): left out of the
+# "CPU above the pacer alone" line, as subtracting a Python loop's cost says nothing there.
+NOT_PYTHON_PACED = {"java", "ceiling", PACER}
+PACER_NOTE = ("pacer: the kprod runner's paced loop (Pacer.wait, the perf_counter stamp and "
+              "a functools.partial callback per record, called at once as if acknowledged) "
+              "with no Kafka client, so its CPU is what pacing and latency bookkeeping cost "
+              "every paced Python runner by themselves; \"CPU above the pacer alone\" is a "
+              "Python client's median CPU s/M minus the pacer's (an estimate for runners "
+              "that sleep elsewhere: confluent-kafka in poll(), the asyncio ones in "
+              "asyncio.sleep; java paces in the JVM and is left out).")
+
+
+def above_pacer(per: Dict[str, Any], clients: List[str]) -> Optional[str]:
+    """The line under a paced table: each Python client's median CPU s/M minus the
+    pacer's median, and kprod's excess ÷ confluent's; None when the pacer has no valid
+    run (or no Python client has one)."""
+    base = per.get(PACER, {}).get("cpu_s_per_m")
+    if base is None:
+        return None
+    above = {c: per[c]["cpu_s_per_m"]["median"] - base["median"] for c in clients
+             if c not in NOT_PYTHON_PACED and per[c]["cpu_s_per_m"] and not per[c]["not_run"]}
+    if not above:
+        return None
+    parts = [f"{c} {x:.2f}" for c, x in above.items()]
+    if "kprod" in above and above.get("confluent", 0.0) > 0:
+        parts.append(f"kprod ÷ confluent {above['kprod'] / above['confluent']:.2f}x")
+    return (f"CPU above the pacer alone (median pacer {base['median']:.2f} s/M): "
+            + ", ".join(parts))
 # What the runners cannot make equal; printed with every report.
 UNMATCHED = [
     "Every client: acks, idempotence, linger.ms, batch.size, max.in.flight=5, 32 MiB of "
@@ -21,9 +52,12 @@ UNMATCHED = [
     % (settings.RDKAFKA_QUEUE_MESSAGES, settings.RDKAFKA_BATCH_MESSAGES),
     *(f"{client}: {why}." for client, why in sorted(settings.UNMATCHABLE.items())),
     "Clock: from the first timed send until flush() returns, after one warm-up record sent "
-    "and flushed; CPU over the same window (getrusage for Python, all threads; the JVM's "
-    "process CPU time for java, all its threads incl. GC and JIT). java sends its JVM "
-    "warm-up records first, in the same JVM, off the clock.",
+    "and flushed; CPU over the same window (getrusage for Python, all threads, user and "
+    "system time also apart; the JVM's process CPU time for java, all its threads incl. GC "
+    "and JIT, a total only: its user/system columns show –). java sends its JVM warm-up "
+    "records first, in the same JVM, off the clock. With the kernel's tick-based CPU "
+    "accounting (CONFIG_TICK_CPU_ACCOUNTING) the user/system split comes from samples at "
+    "timer ticks: the total is exact, the split an estimate.",
     "Callbacks: one per record for every client (confluent-kafka serves them in poll() "
     "every 256 records, or every record when paced), except in the bulk-* scenarios: "
     "kprod's one send_many has one callback for the call; confluent-kafka's produce_batch "
@@ -76,6 +110,8 @@ def summarize(runs: List[Any], clients: List[str], scenarios: List[str],
                 "records_per_s": _stats([r.records_per_s for r in ok]),
                 "mb_per_s": _stats([r.mb_per_s for r in ok]),
                 "cpu_s_per_m": _stats([r.cpu_s_per_m for r in ok]),
+                "cpu_user_s_per_m": _stats([r.cpu_user_s_per_m for r in ok]),
+                "cpu_system_s_per_m": _stats([r.cpu_system_s_per_m for r in ok]),
                 "broker_cpu_s_per_m": _stats([r.broker_cpu_s_per_m for r in ok]),
                 "max_rss_mb": _stats([r.max_rss_mb for r in ok]),
                 "elapsed_s": _stats([r.elapsed_s for r in ok]),
@@ -120,6 +156,7 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
     from bench.harness import SCENARIOS, settings_of
     tput = [s for s in scenarios if not SCENARIOS[s].paced]
     paced = [s for s in scenarios if SCENARIOS[s].paced]
+    tput_clients = [c for c in clients if c != PACER]   # it runs paced scenarios only
     total = sum(len(d["invalid_runs"]) + (d["records_per_s"] or {"n": 0})["n"]
                 for per in summary.values() for d in per.values())
     loaded = _loaded_total(summary)
@@ -161,7 +198,7 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
 
     def table(title: str, key: str, fmt: str, spread: bool = True,
               rows: Optional[List[str]] = None, cols: Optional[List[str]] = None) -> None:
-        cols = cols or clients
+        cols = cols or tput_clients
         lines.extend([f"### {title}", "| scenario | " + " | ".join(cols) + " |",
                       "|---|" + "---:|" * len(cols)])
         for s in rows if rows is not None else tput:
@@ -175,10 +212,10 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
         table("records/s", "records_per_s", "{:,.0f}")
         if "ceiling" in clients:
             table("fraction of the broker's ceiling (client ÷ ceiling, same repeat)",
-                  "ceiling_fraction", "{:.2f}", cols=[c for c in clients if c != "ceiling"])
-        if "kprod" in clients and len(clients) > 1:
+                  "ceiling_fraction", "{:.2f}", cols=[c for c in tput_clients if c != "ceiling"])
+        if "kprod" in clients and len(tput_clients) > 1:
             table("kprod ÷ peer (records/s, same repeat)", "kprod_ratio", "{:.2f}x",
-                  cols=[c for c in clients if c not in ("kprod", "ceiling")])
+                  cols=[c for c in tput_clients if c not in ("kprod", "ceiling")])
         if {"kprod-aio", "aiokafka"} <= set(clients):
             rows = [s for s in tput if summary[s]["aiokafka"].get("aio_ratio")]
             if rows:
@@ -208,18 +245,22 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
         sc = SCENARIOS[s]
         lines.extend([f"### paced: {sc.about} ({sc.rate * sc.seconds:,.0f} records; "
                       "latencies: medians of the repeats' percentiles)",
-                      "| client | records/s reached | CPU s / M records | broker CPU s / M "
-                      "| p50 ms | p99 ms | p99.9 ms | max ms |",
-                      "|---|---:|---:|---:|---:|---:|---:|---:|"])
+                      "| client | records/s reached | CPU s / M records | user s / M "
+                      "| system s / M | broker CPU s / M | p50 ms | p99 ms | p99.9 ms | max ms |",
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"])
         for c in clients:
             d = summary[s][c]
             if d["not_run"]:
                 continue
             lines.append(f"| {c} | {_fmt(d['records_per_s'], '{:,.0f}', False)} | "
                          f"{_fmt(d['cpu_s_per_m'], '{:.2f}')} | "
+                         f"{_fmt(d.get('cpu_user_s_per_m'), '{:.2f}', False)} | "
+                         f"{_fmt(d.get('cpu_system_s_per_m'), '{:.2f}', False)} | "
                          f"{_fmt(d['broker_cpu_s_per_m'], '{:.2f}', False)} | "
                          + " | ".join(_fmt(d["latency_ms"][q], "{:.2f}", False)
                                       for q in ("p50", "p99", "p999", "max")) + " |")
+        line = above_pacer(summary[s], clients)
+        lines.extend(["", line] if line else [])
         lines.append("")
     invalid = [f"- {s}/{c} {msg}" for s in summary for c in clients
                for msg in summary[s][c]["invalid_runs"]]
@@ -233,6 +274,8 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
             if summary[s][c]["not_run"]:
                 not_run.setdefault(f"{c}: {summary[s][c]['not_run']}", []).append(s)
     notes += [f"- not run, {why}: {', '.join(ss)}" for why, ss in sorted(not_run.items())]
+    if any(summary[s][PACER]["cpu_s_per_m"] for s in paced if PACER in summary[s]):
+        notes.append(f"- {PACER_NOTE}")
     if meta.get("avro_value_bytes"):
         notes.append(f"- avro: mean encoded value {meta['avro_value_bytes']:.1f} B "
                      f"(5 B header + Avro binary); schema registry {meta.get('registry')}")
@@ -300,7 +343,7 @@ def charts(summary: Dict[str, Any], clients: List[str], scenarios: List[str],
         fig, axes = plt.subplots(1, len(paced), figsize=(6 * len(paced), 4.5), squeeze=False)
         for ax, s in zip(axes[0], paced):
             for c in clients:
-                cdf = summary[s][c]["cdf"]
+                cdf = summary[s][c]["cdf"] if c != PACER else None   # ~0 ms: off the axis
                 if cdf:
                     ax.plot([p[1] for p in cdf], [p[0] for p in cdf], label=c, color=colors[c])
             ax.set_xscale("log")

@@ -1,6 +1,7 @@
 """bench/: the harness itself. Settings matched across clients, validation of counts, the
-Java runner's output, the raw ceiling writer; real short runs of the Java runner and the
-ceiling client against the broker, read back by confluent-kafka's consumer."""
+Java runner's output, the raw ceiling writer, the pacer baseline and the CPU split; real
+short runs of the Java runner and the ceiling client against the broker, read back by
+confluent-kafka's consumer, and of paced runners through the harness's run_client."""
 from __future__ import annotations
 
 import collections
@@ -9,13 +10,14 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
 from bench import harness, raw, report
 from bench.clients import java, settings
 from bench.clients._common import (
-    CDF_QUANTILES, CUSTOMER_SCHEMA, customers, header_pool, latency_summary, records,
+    CDF_QUANTILES, CUSTOMER_SCHEMA, Clock, customers, header_pool, latency_summary, records,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -197,9 +199,9 @@ def test_broker_cpu_is_read_at_the_clocks_marks():
 
 
 def _run(scenario, client, repeat, rate, valid=True, **kw):
-    return harness.Run(scenario, client, repeat, 1000, valid=valid, elapsed_s=1000 / rate,
-                       records_per_s=rate, mb_per_s=rate / 1e4, cpu_s=0.01, cpu_s_per_m=10.0,
-                       max_rss_mb=40.0, broker_count=1001, **kw)
+    fields = dict(valid=valid, elapsed_s=1000 / rate, records_per_s=rate, mb_per_s=rate / 1e4,
+                  cpu_s=0.01, cpu_s_per_m=10.0, max_rss_mb=40.0, broker_count=1001)
+    return harness.Run(scenario, client, repeat, 1000, **{**fields, **kw})
 
 
 def test_invalid_runs_are_left_out_and_ratios_are_within_a_repeat():
@@ -243,7 +245,10 @@ def test_plan_interleaves_repeats_rotates_clients_and_leaves_out_what_cannot_run
     assert [r for r, _, _ in plan] == sorted(r for r, _, _ in plan)   # repeat by repeat
     first = [c for r, s, c in plan if s == "100B/16K" and r == 0]
     second = [c for r, s, c in plan if s == "100B/16K" and r == 1]
-    assert first == clients and second == clients[1:] + clients[:1]
+    unpaced = [c for c in clients if c != "pacer"]   # the pacer baseline: paced only
+    assert first == unpaced
+    assert second == [c for c in clients[1:] + clients[:1] if c != "pacer"]
+    assert "pacer" in {c for _, s, c in plan if s == "paced-1k"}
     assert {c for _, s, c in plan if s == "avro/1M"} == {"kprod", "confluent"}
     assert "ceiling" not in {c for _, s, c in plan if s == "paced-1k"}
     assert "java" in {c for _, s, c in plan if s == "paced-1k"}
@@ -362,6 +367,7 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
     result = _run_module("bench.clients.ceiling", spec)
     assert (result["acked"], result["errors"], result["warmup_acked"]) == (3001, 0, 1)
     assert result["elapsed_s"] > 0 and result["cpu_s"] >= 0
+    assert result["cpu_user_s"] + result["cpu_system_s"] == pytest.approx(result["cpu_s"])
     messages = consume(kafka.bootstrap_servers, topic, 3002)   # independent reader
     keys, values, headers = records(spec)
     pool = list(zip(keys, values, headers))
@@ -372,6 +378,141 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
                                for i in indices)
     got = collections.Counter((m.key(), m.value(), tuple(m.headers())) for m in messages)
     assert got == want
+
+
+# -- the pacer baseline and the CPU split --------------------------------------------------
+
+def test_the_pacer_runs_in_paced_scenarios_only_and_by_default():
+    assert "pacer" in harness.CLIENTS   # the default client list
+    for name, sc in harness.SCENARIOS.items():
+        why = harness.runs_in(name, "pacer", all_clients=True)
+        if sc.paced:
+            assert why is None, name
+        else:
+            assert why == harness.PACED_ONLY["pacer"], name
+    plan = harness.make_plan(["kprod", "pacer"], ["100B/16K", "paced-10k"], 2)
+    assert {(s, c) for _, s, c in plan} == {("100B/16K", "kprod"), ("paced-10k", "kprod"),
+                                            ("paced-10k", "pacer")}
+
+
+def test_a_baseline_that_writes_nothing_must_leave_the_broker_empty():
+    assert harness.validate(GOOD, 1000, 1, 0, on_broker=0) == []
+    stray = harness.validate(GOOD, 1000, 1, 1, on_broker=0)
+    assert stray == ["broker has 1 records, expected 0 (a baseline that writes nothing)"]
+    assert harness.validate(GOOD, 1000, 1, 1001, on_broker=0)   # a real client's count
+    assert harness.validate({**GOOD, "acked": 999}, 1000, 1, 0, on_broker=0)
+    assert harness.validate(GOOD, 1000, 1, 0)   # real clients: still records + warm-up
+
+
+def test_clock_splits_its_cpu_into_user_and_system(capsys):
+    clock = Clock()
+    clock.start()
+    t0 = time.thread_time()
+    while time.thread_time() - t0 < 0.05:   # user time, a few scheduler ticks of it
+        pass
+    elapsed, cpu = clock.stop()
+    user, system = clock.split
+    assert user > 0 and system >= 0 and cpu == user + system and elapsed > 0
+    assert capsys.readouterr().out.splitlines() == ["KPROD-BENCH-CLOCK start",
+                                                    "KPROD-BENCH-CLOCK stop"]
+
+
+def test_pacer_runner_paces_and_acknowledges_without_a_client(tmp_path):
+    spec = _spec(bootstrap="127.0.0.1:1", num_records=2000, rate=10_000, latency=True,
+                 payload_file=_payload(tmp_path))   # nothing listens there: never dialled
+    result = _run_module("bench.clients.pacer", spec)
+    assert (result["sent"], result["acked"], result["errors"], result["warmup_acked"]) == (
+        2000, 2000, 0, 1)
+    assert result["elapsed_s"] >= 0.19   # 2000 records due over 0.2 s
+    assert result["cpu_user_s"] >= 0 and result["cpu_system_s"] >= 0
+    assert result["cpu_user_s"] + result["cpu_system_s"] == pytest.approx(result["cpu_s"])
+    assert result["latency_ms"]["count"] == 2000 and result["latency_ms"]["p50"] < 1.0
+    proc = subprocess.run([sys.executable, "-m", "bench.clients.pacer",
+                           json.dumps(_spec(payload_file=_payload(tmp_path)))],
+                          capture_output=True, text=True, timeout=60, env=ENV, cwd=ROOT)
+    assert proc.returncode != 0 and "paced scenarios only" in proc.stderr
+
+
+@pytest.mark.parametrize("client", ["kprod", "confluent", "kprod-aio", "kafka-python",
+                                    "aiokafka", "pacer"])
+def test_paced_runs_through_the_harness_carry_the_cpu_split(kafka, tmp_path, client):
+    """run_client as the harness runs it (its own topic, the broker's count read back):
+    the pacer is valid with 0 records on the broker, the others with every record."""
+    import dataclasses
+
+    from confluent_kafka import Consumer
+    sc = dataclasses.replace(harness.SCENARIOS["paced-10k"], seconds=0.2)   # 2000 records
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers,
+                         "group.id": "test-bench-split"})
+    try:
+        run = harness.run_client(kafka, consumer, tmp_path, sc, client, 0, 0, 1, 120.0, ENV)
+    finally:
+        consumer.close()
+    assert run.valid, run.problem
+    assert run.broker_count == (0 if client == "pacer" else 2001)
+    assert run.cpu_user_s is not None and run.cpu_system_s is not None
+    assert run.cpu_user_s + run.cpu_system_s == pytest.approx(run.cpu_s)
+    assert run.cpu_user_s_per_m + run.cpu_system_s_per_m == pytest.approx(run.cpu_s_per_m)
+    assert run.latency_ms and run.latency_ms["count"] == 2000
+
+
+def _paced_report(clients, cpu):
+    """A summary and its Markdown for paced-10k from synthetic runs: ``cpu`` maps a client
+    to (total, user, system) CPU s/M per repeat, user/system None as java reports them."""
+    s = "paced-10k"
+    runs = [_run(s, c, rep, 10_000, cpu_s_per_m=total, cpu_user_s_per_m=user,
+                 cpu_system_s_per_m=system, latency_ms={"p50": 1.0, "p99": 2.0, "p999": 3.0,
+                                                        "max": 4.0})
+            for c, reps in cpu.items() for rep, (total, user, system) in enumerate(reps)]
+    summary = report.summarize(runs, clients, [s])
+    meta = {"started": "x", "cpus": 2, "repeats": 3}
+    return summary, report.markdown(summary, clients, meta, [s]).splitlines()
+
+
+def test_paced_report_shows_user_and_system_cpu_and_the_cpu_above_the_pacer():
+    clients = ["kprod", "confluent", "java", "pacer"]
+    summary, lines = _paced_report(clients, {
+        "kprod": [(20.0, 12.0, 8.0), (22.0, 13.0, 9.0), (18.0, 11.0, 7.0)],
+        "confluent": [(15.0, 9.0, 6.0), (14.0, 8.0, 6.0), (16.0, 10.0, 6.0)],
+        "java": [(30.0, None, None), (31.0, None, None), (29.0, None, None)],
+        "pacer": [(9.0, 3.0, 6.0), (10.0, 3.5, 6.5), (8.0, 2.5, 5.5)]})
+    d = summary["paced-10k"]
+    assert d["kprod"]["cpu_user_s_per_m"]["median"] == 12.0
+    assert d["pacer"]["cpu_system_s_per_m"]["median"] == 6.0
+    assert d["java"]["cpu_user_s_per_m"] is None
+    assert "| client | records/s reached | CPU s / M records | user s / M | system s / M " \
+           "| broker CPU s / M | p50 ms | p99 ms | p99.9 ms | max ms |" in lines
+    assert "| kprod | 10,000 | 20.00 (18.00–22.00) | 12.00 | 8.00 | 0.00 | 1.00 | 2.00 | " \
+           "3.00 | 4.00 |" in lines
+    assert any(line.startswith("| java | 10,000 | 30.00 (29.00–31.00) | – | – |")
+               for line in lines)
+    # medians: kprod 20 - 9 = 11, confluent 15 - 9 = 6, 11 / 6; java left out (JVM pacing)
+    line = ("CPU above the pacer alone (median pacer 9.00 s/M): kprod 11.00, confluent 6.00, "
+            "kprod ÷ confluent 1.83x")
+    table_end = lines.index("| pacer | 10,000 | 9.00 (8.00–10.00) | 3.00 | 6.00 | 0.00 | "
+                            "1.00 | 2.00 | 3.00 | 4.00 |")
+    assert lines[table_end + 1:table_end + 3] == ["", line]
+    assert sum(text.startswith("- pacer: the kprod runner's paced loop") for text in lines) == 1
+    # the same-repeat records/s ratio is still there, unchanged
+    assert d["confluent"]["kprod_ratio"]["median"] == 1.0
+
+
+def test_paced_report_without_a_valid_pacer_run_has_no_pacer_line():
+    cpu = {"kprod": [(20.0, 12.0, 8.0)], "confluent": [(15.0, 9.0, 6.0)]}
+    for clients in (["kprod", "confluent"], ["kprod", "confluent", "pacer"]):
+        _, lines = _paced_report(clients, cpu)
+        assert not any("above the pacer" in text for text in lines)
+        assert not any(text.startswith("- pacer:") for text in lines)
+
+
+def test_throughput_tables_have_no_pacer_column():
+    s = "100B/16K"
+    runs = [_run(s, "kprod", 0, 1000), _run(s, "confluent", 0, 500)]
+    clients = ["kprod", "confluent", "pacer"]
+    summary = report.summarize(runs, clients, [s], {s: {"pacer": harness.PACED_ONLY["pacer"]}})
+    text = report.markdown(summary, clients, {"started": "x", "cpus": 2, "repeats": 1}, [s])
+    assert "| scenario | kprod | confluent |" in text and "| pacer" not in text
+    assert f"- not run, pacer: {harness.PACED_ONLY['pacer']}: {s}" in text
 
 
 # -- end to end ----------------------------------------------------------------------------

@@ -140,9 +140,10 @@ class Tally:
             self.first_error = repr(exc)
 
 
-def cpu_seconds() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)   # every thread of this process
-    return ru.ru_utime + ru.ru_stime
+def cpu_times() -> Tuple[float, float]:
+    """(user, system) CPU seconds of every thread of this process, one getrusage call."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime, ru.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -170,13 +171,18 @@ def time_serializer(call: Callable[[Any], Any], values: List[Any], passes: int =
 
 def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
          latencies: Any, notes: List[str], rss_mb: Optional[float] = None,
-         serialize_us: Optional[float] = None, warmup_acked: int = 0) -> None:
+         serialize_us: Optional[float] = None, warmup_acked: int = 0,
+         cpu_split: Optional[Tuple[float, float]] = None) -> None:
     """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None.
-    ``warmup_acked``: records acknowledged before the clock (the harness checks it)."""
+    ``warmup_acked``: records acknowledged before the clock (the harness checks it).
+    ``cpu_split``: (user, system) CPU seconds of ``cpu`` (:attr:`Clock.split`), written as
+    ``cpu_user_s`` / ``cpu_system_s`` (null without it)."""
     if isinstance(latencies, Latencies):
         latencies = latencies.summary()
+    user, system = cpu_split if cpu_split is not None else (None, None)
     out = {"sent": spec["num_records"], "acked": tally.acked, "errors": tally.errors,
            "first_error": tally.first_error, "elapsed_s": elapsed, "cpu_s": cpu,
+           "cpu_user_s": user, "cpu_system_s": system,
            "latency_ms": latencies, "notes": notes, "warmup_acked": warmup_acked,
            "max_rss_mb": peak_rss_mb() if rss_mb is None else rss_mb,
            "serialize_us": serialize_us}
@@ -196,22 +202,27 @@ def mark(line: str) -> None:
 
 class Clock:
     """The one clock of every runner: wall time and this process's CPU, read together at
-    the first timed send (:meth:`start`) and when flush() has returned (:meth:`stop`)."""
+    the first timed send (:meth:`start`) and when flush() has returned (:meth:`stop`).
+    The CPU is user + system time (getrusage); :attr:`split` keeps the two apart."""
+
+    split: Tuple[float, float] = (0.0, 0.0)   # (user, system) s of the window, after stop()
 
     def start(self) -> None:
         mark(CLOCK_START)
-        self.cpu0, self.t0 = cpu_seconds(), time.perf_counter()
+        self.cpu0, self.t0 = cpu_times(), time.perf_counter()
 
     def stop(self) -> Tuple[float, float]:
-        """(elapsed s, CPU s) since :meth:`start`."""
-        elapsed, cpu = time.perf_counter() - self.t0, cpu_seconds() - self.cpu0
+        """(elapsed s, CPU s) since :meth:`start`; the CPU's user and system parts go to
+        :attr:`split`."""
+        elapsed, (user, system) = time.perf_counter() - self.t0, cpu_times()
+        self.split = (user - self.cpu0[0], system - self.cpu0[1])
         mark(CLOCK_STOP)
-        return elapsed, cpu
+        return elapsed, self.split[0] + self.split[1]
 
 
 async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
-                            flush: Callable[[], Any]) -> Tuple[Tally, Optional[Latencies],
-                                                               float, float, int]:
+                            flush: Callable[[], Any], clock: Clock,
+                            ) -> Tuple[Tally, Optional[Latencies], float, float, int]:
     """The asyncio runners' loop (aiokafka, kprod-aio): one warm-up record sent and
     flushed before the clock, then ``(await send(topic, value, key, headers=))
     .add_done_callback(...)`` per record, paced with asyncio.sleep so the loop keeps
@@ -242,7 +253,6 @@ async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
         functools.partial(count, warm))
     await flush()
     await asyncio.sleep(0)
-    clock = Clock()
     pacer = Pacer(spec["rate"])
     clock.start()
     for i in range(n):

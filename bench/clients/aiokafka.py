@@ -8,7 +8,7 @@ import asyncio
 
 from aiokafka import AIOKafkaProducer
 
-from bench.clients._common import asyncio_send_loop, emit, load_spec
+from bench.clients._common import Clock, asyncio_send_loop, emit, load_spec
 from bench.clients.settings import aiokafka_config
 
 
@@ -20,9 +20,11 @@ async def run(spec) -> None:
                       ssl_context=create_ssl_context(cafile=spec["tls"]["ca"]))
     producer = AIOKafkaProducer(**config)
     await producer.start()
-    tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush)
+    clock = Clock()
+    tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush,
+                                                             clock)
     await producer.stop()
-    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm)
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm, cpu_split=clock.split)
 
 
 def main() -> None:

@@ -130,7 +130,8 @@ def main() -> None:
     conn.sock.close()
     notes = [f"{per_batch} records per batch ({len(batch)} B), up to {per_request} "
              f"partition(s) per request"]
-    emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked)
+    emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked,
+         cpu_split=clock.split)
 
 
 if __name__ == "__main__":

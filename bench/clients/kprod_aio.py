@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 
-from bench.clients._common import asyncio_send_loop, emit, load_spec
+from bench.clients._common import Clock, asyncio_send_loop, emit, load_spec
 from bench.clients.settings import kprod_config
 
 if os.environ.get("KPROD_BENCH_SRC"):   # harness --kprod-src: another checkout's kprod
@@ -18,9 +18,11 @@ from kprod.aio import AsyncProducer  # noqa: E402
 async def run(spec) -> None:
     producer = AsyncProducer(kprod_config(spec))
     await producer.start()
-    tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush)
+    clock = Clock()
+    tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush,
+                                                             clock)
     await producer.close()
-    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm)
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm, cpu_split=clock.split)
 
 
 def main() -> None:
