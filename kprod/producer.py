@@ -49,6 +49,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kprod.producer")
 
+# More than a record's batch adds to its key, value and headers bytes (the batch header,
+# the record's varints; record_size_upper_bound), headers' varints counted with them.
+_RECORD_BOUND_MARGIN = 128
+
 _LEVEL_SETTING = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
                   "zstd": "compression.zstd.level"}
 
@@ -83,6 +87,10 @@ class Producer:
         self._max_block_s = cfg["max.block.ms"] / 1000.0
         self._max_request_size = cfg["max.request.size"]
         self._buffer_memory = cfg["buffer.memory"]
+        # Records whose key, value and headers add up to at most this many bytes need no
+        # size check: their batch's upper bound (at most 128 bytes more) fits both limits.
+        self._unchecked_size = min(1024, min(self._max_request_size, self._buffer_memory)
+                                   - _RECORD_BOUND_MARGIN)
         self._adaptive = cfg["partitioner.adaptive.partitioning.enable"]
         self.metrics_registry = ProducerMetrics(
             MetricConfig(cfg["metrics.sample.window.ms"], cfg["metrics.num.samples"]),
@@ -142,6 +150,7 @@ class Producer:
         # An interceptor without on_send leaves the record alone: the native path stays
         # on, with the interceptors' on_acknowledgement chain as the default callback.
         fast.default_callback = self._interceptors.acknowledge
+        fast.unchecked_size = self._unchecked_size
         fast.enabled = (self._key_serializer is None and self._value_serializer is None
                         and self._partitioner.custom is None and self._txn is None
                         and not self._interceptors.on_send)
@@ -322,7 +331,8 @@ class Producer:
             timestamp = int(time.time() * 1000)
         key_size = -1 if key is None else len(key)
         value_size = -1 if value is None else len(value)
-        if key_size + value_size > 1024:
+        if headers is not None or key_size + value_size > self._unchecked_size:
+            # Java's ensureValidRecordSize: the record's batch must fit both limits.
             size = record_size_upper_bound(key, value, headers)
             if size > self._max_request_size or size > self._buffer_memory:
                 limit = ("max.request.size", self._max_request_size) \
@@ -330,12 +340,6 @@ class Producer:
                 raise RecordTooLargeError(
                     f"The record for topic '{topic}' is {size} bytes when serialized, larger "
                     f"than {limit[0]} ({limit[1]})")
-        elif headers is not None:
-            size = record_size_upper_bound(key, value, headers)
-            if size > self._max_request_size:
-                raise RecordTooLargeError(
-                    f"The record for topic '{topic}' is {size} bytes when serialized, larger "
-                    f"than max.request.size ({self._max_request_size})")
         tp = (topic, partition)
         future: RecordFuture
         future, appended, full = self._accumulator.append(

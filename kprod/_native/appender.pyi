@@ -50,6 +50,7 @@ class SendPath:
     wakeup: Callable[[], None]
     partitioner: PartitionChooser
     default_callback: Optional[Callable[[Any, Optional[BaseException]], Any]]
+    unchecked_size: int
     def send(self, topic: Any, value: Any = None, key: Any = None,
              partition: Optional[int] = None, timestamp: Optional[int] = None,
              headers: Any = None, callback: Optional[Callable[..., Any]] = None, *,

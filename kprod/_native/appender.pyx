@@ -13,6 +13,7 @@ open last batch.
 cimport cython
 from cpython.list cimport PyList_Append
 from cpython.object cimport PyCallable_Check
+from cpython.unicode cimport PyUnicode_GET_LENGTH
 from libc.stdint cimport int32_t, int64_t
 
 from kprod._native.batch_builder cimport RecordBatchBuilder
@@ -460,11 +461,36 @@ cdef class TopicState:
     cdef StickyPartitionState sticky   # None until the topic's first unkeyed record
 
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+
+
+cdef Py_ssize_t _plain_headers_size(list headers):
+    """What headers add to a record, as the native send appends them: their names'
+    and values' bytes plus 10 per header (two length varints), when every header is
+    a (str, bytes or None) tuple with an ASCII name (its UTF-8 length is its length);
+    -1 for anything else, which the slow path normalizes or refuses; 0 for []."""
+    cdef Py_ssize_t size = 0
+    for item in headers:
+        if type(item) is not tuple or len(<tuple>item) != 2:
+            return -1
+        name = (<tuple>item)[0]
+        value = (<tuple>item)[1]
+        if type(name) is not str or not PyUnicode_IS_ASCII(name):
+            return -1
+        size += PyUnicode_GET_LENGTH(name) + 10
+        if value is not None:
+            if type(value) is not bytes:
+                return -1
+            size += len(<bytes>value)
+    return size
+
+
 @cython.final
 cdef class SendPath:
     """``Producer.send`` for the common case, natively: bytes (or None) key and
-    value, no serializer, no headers, built-in partitioning, a topic whose
-    metadata is known, an open batch with room. Anything else goes to
+    value, no serializer, no headers or a list of (str, bytes or None) tuples,
+    built-in partitioning, a topic whose metadata is known, an open batch with room. Anything else goes to
     ``slow`` (the Python implementation), which handles every case and raises
     the clear errors; both paths make the same choices."""
     cdef public object slow            # Producer's Python send (bound method)
@@ -477,6 +503,10 @@ cdef class SendPath:
     # without one (None: no interceptor acknowledges); a record with its own callback
     # takes the slow path, which chains both.
     cdef public object default_callback
+    # Records (key + value + headers bytes) up to this size skip the size checks: their
+    # batch cannot exceed max.request.size or buffer.memory (set from the settings by
+    # the producer, as Producer._unchecked_size; -1: check every record).
+    cdef public Py_ssize_t unchecked_size
     cdef object _snapshot              # the metadata snapshot the cache below is for
     cdef dict _topics                  # topic -> TopicState
 
@@ -513,20 +543,29 @@ cdef class SendPath:
 
     cdef object _send(self, object topic, object value, object key, object partition,
                       object timestamp, object headers, object callback, bint block):
-        cdef Py_ssize_t key_size = -1, value_size = -1, n, p
+        cdef Py_ssize_t key_size = -1, value_size = -1, headers_size = 0, n, p
         cdef int64_t ts
-        if (not self.enabled or headers is not None or type(topic) is not str
+        if (not self.enabled or type(topic) is not str
+                or (headers is not None and type(headers) is not list)
                 or (callback is not None and (self.default_callback is not None
                                               or not PyCallable_Check(callback)))
                 or (key is not None and type(key) is not bytes)
                 or (value is not None and type(value) is not bytes)):
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
                              block=block)
+        if headers is not None:
+            headers_size = _plain_headers_size(<list>headers)
+            if headers_size < 0:             # to be normalized or refused: the slow path
+                return self.slow(topic, value, key, partition, timestamp, headers,
+                                 callback, block=block)
+            if headers_size == 0:
+                headers = None               # [] is no headers (the slow path's rule)
         if key is not None:
             key_size = len(<bytes>key)
         if value is not None:
             value_size = len(<bytes>value)
-        if key_size + value_size > 1024:      # the slow path checks the size limits
+        if key_size + value_size + headers_size > self.unchecked_size:
+            # the slow path checks max.request.size and buffer.memory
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
                              block=block)
         cdef TopicState tstate = self._topic_state(topic)
@@ -556,7 +595,7 @@ cdef class SendPath:
             tstate.queues[p] = q
         cdef Py_ssize_t appended
         cdef bint full
-        future = _append((<PartitionQueue>q).batches, ts, key, value, None,
+        future = _append((<PartitionQueue>q).batches, ts, key, value, headers,
                          callback if callback is not None else self.default_callback,
                          key_size, value_size, &appended, &full)
         if future is None:                     # needs a new batch: the slow path opens it
