@@ -59,7 +59,7 @@ wheel-test: venv
 # javac on first use), kafka-python, aiokafka and the broker's own ceiling (raw Produce
 # requests) on a local full-JIT broker the harness starts itself; matched settings, one
 # clock, >= 1M records per run, 3 interleaved repeats. Writes bench/results/<stamp>.json
-# and three PNG charts (<= 15 min on a quiet 2-core machine). BENCH_ARGS="--scenarios
+# and three PNG charts (about 15 min on a quiet 2-core machine). BENCH_ARGS="--scenarios
 # all" runs every scenario at both batch sizes; "--scenarios tls/1M,avro/1M" just those.
 bench: build
 	$(PY) -m bench.harness $(BENCH_ARGS)

@@ -2,8 +2,10 @@
 
     .venv/bin/python -m bench.cost_per_record [--records 200000] [--repeats 3]
 
-Forms: sync send(), with and without callback=; kprod.aio (``await send()`` +
-add_done_callback, as the bench's asyncio runner, ``await send()`` then
+Forms: sync send(), with and without callback=, with three headers as a list of
+tuples (the native path) and as a dict (the Python path, which normalizes it);
+kprod.aio (``await send()`` + add_done_callback, as the bench's asyncio runner,
+``await send()`` then
 ``await gather(futures)``, and then ``await`` of each future); an interceptor with
 on_send (the Python send path) and one with on_acknowledgement only (the native path).
 Each run sends 100-byte values to a fresh 3-partition topic and flushes; the figures
@@ -23,6 +25,8 @@ from kprod.aio import AsyncProducer, gather
 from kprod.testing import KafkaCluster
 
 VALUE = b"x" * 100
+# The benchmark's headers scenario's three (bench.clients._common.header_pool).
+HEADERS = [("trace-id", b"0000000000104729"), ("source", b"kprod-bench"), ("schema", b"v1")]
 
 
 class OnSend:
@@ -38,18 +42,21 @@ class AcknowledgeOnly:
         pass
 
 
-def _sync(bootstrap: str, topic: str, n: int, **settings) -> None:
+def _sync(bootstrap: str, topic: str, n: int, headers=None, **settings) -> None:
     producer = Producer(bootstrap_servers=bootstrap, **settings)
     try:
         producer.send(topic, VALUE).get(30)          # metadata known before the clock
-        _measure(lambda: _sync_loop(producer, topic, n))
+        _measure(lambda: _sync_loop(producer, topic, n, headers))
     finally:
         producer.close(30)
 
 
-def _sync_loop(producer: Producer, topic: str, n: int) -> None:
+def _sync_loop(producer: Producer, topic: str, n: int, headers=None) -> None:
     send = producer.send
-    if CALLBACK[0]:
+    if headers is not None:
+        for _ in range(n):
+            send(topic, VALUE, headers=headers)
+    elif CALLBACK[0]:
         for _ in range(n):
             send(topic, VALUE, callback=_acked)
     else:
@@ -125,6 +132,9 @@ def main() -> None:
     forms = {
         "sync send()": lambda b, t: _sync(b, t, n),
         "sync send(callback=)": lambda b, t: _sync_callback(b, t, n),
+        "sync send(headers=[3 tuples])": lambda b, t: _sync(b, t, n, headers=HEADERS),
+        "sync send(headers={3 as a dict}), Python path": lambda b, t: _sync(
+            b, t, n, headers=dict(HEADERS)),
         "sync send(), interceptor with on_send": lambda b, t: _sync(
             b, t, n, interceptor_classes=[OnSend()]),
         "sync send(), interceptor without on_send": lambda b, t: _sync(
