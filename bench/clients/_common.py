@@ -19,6 +19,7 @@ keys are 16-byte decimal strings, headers come from :func:`header_pool`; Java's 
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 import resource
@@ -140,6 +141,60 @@ class Tally:
             self.first_error = repr(exc)
 
 
+class DeliveryCallbacks:
+    """The delivery callbacks of the runners whose client calls ``callback(metadata,
+    exception)`` (kprod, and the pacer baseline that mirrors it): ``on_ack`` counts
+    into ``tally``, ``timed(i)`` also stamps record i's acknowledgement time, and
+    ``warm(t)`` counts the warm-up record into its own Tally."""
+
+    def __init__(self, tally: Tally, lat: Optional[Latencies]) -> None:
+        self.lat = lat
+        self.on_ack = functools.partial(_count, tally)
+
+    @staticmethod
+    def warm(tally: Tally) -> Callable[[Any, Any], None]:
+        return functools.partial(_count, tally)
+
+    def timed(self, i: int) -> Callable[[Any, Any], None]:
+        return functools.partial(self._on_ack_timed, i)
+
+    def _on_ack_timed(self, i: int, metadata: Any, exc: Any) -> None:
+        assert self.lat is not None
+        self.lat.acked[i] = time.perf_counter()
+        self.on_ack(metadata, exc)
+
+
+def _count(tally: Tally, metadata: Any, exc: Any) -> None:
+    if exc is None:
+        tally.acked += 1
+    else:
+        tally.error(exc)
+
+
+def callback_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
+                       keys: List[Optional[bytes]], values: List[Any], headers: List[Any],
+                       lat: Optional[Latencies], callbacks: DeliveryCallbacks) -> None:
+    """The timed loop of the callback runners: ``send(topic, value, key, headers=,
+    callback=)`` per record, cycling the pools; paced (Pacer.wait, and the send time
+    stamped) when the scenario has a rate or keeps latencies."""
+    n, pool, topic = spec["num_records"], len(values), spec["topic"]
+    if lat is None and not spec["rate"]:
+        on_ack = callbacks.on_ack
+        for i in range(n):
+            j = i % pool
+            send(topic, values[j], keys[j], headers=headers[j], callback=on_ack)
+        return
+    pacer = Pacer(spec["rate"])
+    for i in range(n):
+        pacer.wait(i)
+        j = i % pool
+        if lat is not None:
+            lat.sent[i] = time.perf_counter()
+            send(topic, values[j], keys[j], headers=headers[j], callback=callbacks.timed(i))
+        else:
+            send(topic, values[j], keys[j], headers=headers[j], callback=callbacks.on_ack)
+
+
 def cpu_times() -> Tuple[float, float]:
     """(user, system) CPU seconds of every thread of this process, one getrusage call."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -229,7 +284,6 @@ async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],
     running, then ``await flush()``. Returns (tally, latencies, elapsed s, CPU s,
     warm-up records acknowledged)."""
     import asyncio
-    import functools
     keys, values, headers = records(spec)
     n, pool, topic = spec["num_records"], len(values), spec["topic"]
     tally = Tally()

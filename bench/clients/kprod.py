@@ -6,14 +6,13 @@ Settings: bench.clients.settings.kprod_config. With Avro values the producer's
 """
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import time
 
 from bench.clients._common import (
-    CUSTOMER_SCHEMA, Clock, Latencies, Pacer, Tally, avro_values, emit, load_spec, records,
-    time_serializer,
+    CUSTOMER_SCHEMA, Clock, DeliveryCallbacks, Latencies, Tally, avro_values,
+    callback_send_loop, emit, load_spec, records, time_serializer,
 )
 from bench.clients.settings import kprod_config
 
@@ -35,26 +34,14 @@ def main() -> None:
         values = avro_values(spec)
         keys = [None] * len(values)
         headers = [None] * len(values)
-    n, pool = spec["num_records"], len(values)
+    n = spec["num_records"]
     producer = Producer(config)
     tally, warm = Tally(), Tally()
     lat = Latencies(n) if spec["latency"] else None
-
-    def count(t, metadata, exc):
-        if exc is None:
-            t.acked += 1
-        else:
-            t.error(exc)
-
-    on_ack = functools.partial(count, tally)
-
-    def on_ack_timed(i, metadata, exc):
-        lat.acked[i] = time.perf_counter()
-        on_ack(metadata, exc)
-
+    callbacks = DeliveryCallbacks(tally, lat)
     send, topic = producer.send, spec["topic"]
     # warm-up: one record sent and flushed (metadata, connection, producer id)
-    send(topic, values[0], keys[0], headers=headers[0], callback=functools.partial(count, warm))
+    send(topic, values[0], keys[0], headers=headers[0], callback=callbacks.warm(warm))
     producer.flush()
     serialize_us = None
     if serializer is not None:   # the schema id is resolved by the warm-up record
@@ -64,22 +51,8 @@ def main() -> None:
         run_bulk(spec, producer, keys, values, tally, warm, serialize_us)
         return
     clock = Clock()
-    pacer = Pacer(spec["rate"])
     clock.start()
-    if lat is None and not spec["rate"]:
-        for i in range(n):
-            j = i % pool
-            send(topic, values[j], keys[j], headers=headers[j], callback=on_ack)
-    else:
-        for i in range(n):
-            pacer.wait(i)
-            j = i % pool
-            if lat is not None:
-                lat.sent[i] = time.perf_counter()
-                send(topic, values[j], keys[j], headers=headers[j],
-                     callback=functools.partial(on_ack_timed, i))
-            else:
-                send(topic, values[j], keys[j], headers=headers[j], callback=on_ack)
+    callback_send_loop(spec, send, keys, values, headers, lat, callbacks)
     producer.flush()
     elapsed, cpu = clock.stop()
     producer.close()

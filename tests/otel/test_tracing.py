@@ -16,6 +16,7 @@ from kprod.aio import AsyncProducer
 from kprod.errors import IllegalStateError, RecordTooLargeError
 from kprod.record import ProducerRecord
 from tests import reference
+from tests.native_path import count_slow_calls
 from tests.producer.test_fork import _in_child
 
 GET_TIMEOUT = 30
@@ -28,19 +29,6 @@ def _traceparent(headers):
     version, trace_id, span_id, flags = found[0].decode().split("-")
     assert version == "00"
     return int(trace_id, 16), int(span_id, 16), int(flags, 16) & 1
-
-
-def _count_slow_calls(producer):
-    """Wrap the producer's Python send (what the native path falls back to)."""
-    calls = []
-    slow = producer._send_path.slow
-
-    def counting_slow(*args, **kwargs):
-        calls.append(args[:1])
-        return slow(*args, **kwargs)
-
-    producer._send_path.slow = counting_slow
-    return calls
 
 
 def test_traceparent_of_the_current_span_is_read_back(make_topic, make_producer, bootstrap,
@@ -159,7 +147,7 @@ def test_native_path_kept_when_tracing_is_off_or_on(make_topic, make_producer, b
     topic = make_topic()
     producer = make_producer(linger_ms=60000)
     otel.instrument(producer, tracer_provider=tracer_provider)
-    slow_calls = _count_slow_calls(producer)
+    slow_calls = count_slow_calls(producer)
     n = 200
     for i in range(n // 2):                  # no current span
         producer.send(topic, b"a%d" % i)

@@ -9,6 +9,7 @@ import pytest
 from kprod.errors import SerializationError
 from kprod.producer import Producer
 
+from ..native_path import count_slow_calls
 from .readback import read_all
 
 GET_TIMEOUT = 30
@@ -148,14 +149,7 @@ def test_interceptor_without_on_send_keeps_the_native_path(make_topic, make_prod
     topic = make_topic()
     acks = AcknowledgeOnly()
     producer = make_producer(interceptor_classes=[acks], linger_ms=1000)
-    slow_calls = []
-    slow = producer._send_path.slow
-
-    def counting_slow(*args, **kwargs):
-        slow_calls.append(args[:1])
-        return slow(*args, **kwargs)
-
-    producer._send_path.slow = counting_slow
+    slow_calls = count_slow_calls(producer)
     n = 200
     mine = []
     futures = [producer.send(topic, b"v%d" % i) for i in range(n - 1)]

@@ -16,28 +16,17 @@ import pytest
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import RecordTooLargeError
 
+from ..native_path import count_slow_calls
 from .readback import read_all
 
 GET_TIMEOUT = 30
-
-
-def _count_slow_calls(producer):
-    calls = []
-    slow = producer._send_path.slow
-
-    def counting_slow(*args, **kwargs):
-        calls.append(args[:1])
-        return slow(*args, **kwargs)
-
-    producer._send_path.slow = counting_slow
-    return calls
 
 
 def test_plain_header_lists_append_natively_and_read_back(make_topic, make_producer,
                                                           bootstrap):
     topic = make_topic()
     producer = make_producer(linger_ms=1000)
-    slow_calls = _count_slow_calls(producer)
+    slow_calls = count_slow_calls(producer)
     native = [
         [("trace-id", b"0123456789abcdef"), ("source", b"svc")],
         [("empty", b""), ("null", None)],
