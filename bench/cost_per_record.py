@@ -3,10 +3,10 @@
     .venv/bin/python -m bench.cost_per_record [--records 200000] [--repeats 3]
 
 Forms: sync send(), with and without callback=, with three headers as a list of
-tuples (the native path) and as a dict (the Python path, which normalizes it);
-kprod.aio (``await send()`` + add_done_callback, as the bench's asyncio runner,
-``await send()`` then
-``await gather(futures)``, and then ``await`` of each future); an interceptor with
+tuples or a dict (the native path) and with str values (the Python path, which
+encodes them); kprod.aio (``await send()`` + add_done_callback, as the bench's asyncio
+runner, ``await send()`` then ``await gather(futures)``, and then ``await`` of each
+future); an interceptor with
 on_send (the Python send path) and one with on_acknowledgement only (the native path).
 Each run sends 100-byte values to a fresh 3-partition topic and flushes; the figures
 are process CPU (all threads: caller and I/O thread) and the caller thread's CPU, per
@@ -133,8 +133,10 @@ def main() -> None:
         "sync send()": lambda b, t: _sync(b, t, n),
         "sync send(callback=)": lambda b, t: _sync_callback(b, t, n),
         "sync send(headers=[3 tuples])": lambda b, t: _sync(b, t, n, headers=HEADERS),
-        "sync send(headers={3 as a dict}), Python path": lambda b, t: _sync(
+        "sync send(headers={3 as a dict})": lambda b, t: _sync(
             b, t, n, headers=dict(HEADERS)),
+        "sync send(headers=[3 tuples, str values]), Python path": lambda b, t: _sync(
+            b, t, n, headers=[(name, value.decode()) for name, value in HEADERS]),
         "sync send(), interceptor with on_send": lambda b, t: _sync(
             b, t, n, interceptor_classes=[OnSend()]),
         "sync send(), interceptor without on_send": lambda b, t: _sync(

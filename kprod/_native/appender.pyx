@@ -489,8 +489,8 @@ cdef Py_ssize_t _plain_headers_size(list headers):
 @cython.final
 cdef class SendPath:
     """``Producer.send`` for the common case, natively: bytes (or None) key and
-    value, no serializer, no headers or a list of (str, bytes or None) tuples,
-    built-in partitioning, a topic whose metadata is known, an open batch with room. Anything else goes to
+    value, no serializer, no headers or a list of (str, bytes or None) tuples (or a
+    dict of them), built-in partitioning, a topic whose metadata is known, an open batch with room. Anything else goes to
     ``slow`` (the Python implementation), which handles every case and raises
     the clear errors; both paths make the same choices."""
     cdef public object slow            # Producer's Python send (bound method)
@@ -546,7 +546,8 @@ cdef class SendPath:
         cdef Py_ssize_t key_size = -1, value_size = -1, headers_size = 0, n, p
         cdef int64_t ts
         if (not self.enabled or type(topic) is not str
-                or (headers is not None and type(headers) is not list)
+                or (headers is not None and type(headers) is not list
+                    and type(headers) is not dict)
                 or (callback is not None and (self.default_callback is not None
                                               or not PyCallable_Check(callback)))
                 or (key is not None and type(key) is not bytes)
@@ -554,6 +555,8 @@ cdef class SendPath:
             return self.slow(topic, value, key, partition, timestamp, headers, callback,
                              block=block)
         if headers is not None:
+            if type(headers) is dict:        # the slow path's reading: items in order
+                headers = [(name, item) for name, item in (<dict>headers).items()]
             headers_size = _plain_headers_size(<list>headers)
             if headers_size < 0:             # to be normalized or refused: the slow path
                 return self.slow(topic, value, key, partition, timestamp, headers,

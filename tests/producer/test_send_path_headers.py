@@ -1,7 +1,7 @@
 """send() with headers on the native path, and the size checks it may skip.
 
-A list of (str, bytes or None) tuples with ASCII names appends natively; any other
-header form goes through the Python send, which normalizes it. Both must put the same
+A list of (str, bytes or None) tuples with ASCII names, or a dict of them, appends
+natively; any other header form goes through the Python send, which normalizes it. Both must put the same
 headers on the broker (read back by confluent-kafka). A record is only exempt from the
 max.request.size / buffer.memory check when its batch cannot exceed either limit, on
 both paths: with a small max.request.size every record is checked (Java's
@@ -32,13 +32,15 @@ def test_plain_header_lists_append_natively_and_read_back(make_topic, make_produ
         [("empty", b""), ("null", None)],
         [],                                  # no headers
         [("a", b"1"), ("a", b"2")],          # repeated names keep their order
+        {"first": b"1", "second": None},     # a dict: its items, in order
+        {},
     ]
     for i, headers in enumerate(native):
         producer.send(topic, b"v%d" % i, headers=headers)
     # Opening the batch took the Python path once; the rest appended natively.
     assert len(slow_calls) == 1
     normalized = [
-        ({"name": b"caf\xc3\xa9"}, [("name", b"caf\xc3\xa9")]),   # a dict
+        ({"name": "caf\u00e9"}, [("name", b"caf\xc3\xa9")]),       # a dict, str value
         ([("str-value", "text")], [("str-value", b"text")]),      # a str value
         ([("n\u00e4me", b"x")], [("n\u00e4me", b"x")]),            # a non-ASCII name
         ([["as-list", b"x"]], [("as-list", b"x")]),                # a list, not a tuple
@@ -50,7 +52,8 @@ def test_plain_header_lists_append_natively_and_read_back(make_topic, make_produ
     producer.flush(GET_TIMEOUT)
     msgs = read_all(bootstrap, topic, len(native) + len(normalized))
     got = [(m.value, m.headers or []) for m in msgs]
-    want = ([(b"v%d" % i, h) for i, h in enumerate(native)]
+    want = ([(b"v%d" % i, list(h.items()) if isinstance(h, dict) else h)
+             for i, h in enumerate(native)]
             + [(b"s%d" % i, h) for i, (_, h) in enumerate(normalized)])
     assert got == want
 
