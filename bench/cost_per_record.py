@@ -6,8 +6,8 @@ Forms: sync send(), with and without callback=, with three headers as a list of
 tuples or a dict (the native path) and with str values (the Python path, which
 encodes them); kprod.aio (``await send()`` + add_done_callback, as the bench's asyncio
 runner, ``await send()`` then ``await gather(futures)``, and then ``await`` of each
-future); an interceptor with
-on_send (the Python send path) and one with on_acknowledgement only (the native path).
+future); an interceptor with on_send (the Python send path) and one with
+on_acknowledgement only (the native path).
 Each run sends 100-byte values to a fresh 3-partition topic and flushes; the figures
 are process CPU (all threads: caller and I/O thread) and the caller thread's CPU, per
 record, the median of the repeats.
