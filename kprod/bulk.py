@@ -403,7 +403,7 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
         explicit if explicit is not None else columns._EMPTY, explicit is not None,
         header_extra, header_extra_all, header_lists is not None,
         not chooser.ignore_keys, info.num_partitions, producer._max_request_size,
-        producer._buffer_memory, partition_of)
+        producer._buffer_memory, producer._unchecked_size, partition_of)
     if bad >= 0:
         _raise_check(kind, bad, topic, info.num_partitions, explicit, key_spans, value_spans,
                      header_extra, header_extra_all, producer)

@@ -35,11 +35,6 @@ from kprod._native.record_encoding cimport MAX_RECORD_OVERHEAD_SIZE, fields_size
 
 from kprod.errors import BufferExhaustedError
 
-cdef enum:
-    # send() checks the size limits of records with key + value above this (producer.py).
-    SIZE_CHECK_ABOVE = 1024
-
-
 # ------------------------------------------------------------------ checks
 
 cdef inline Py_ssize_t _record_bound(Py_ssize_t key_length, Py_ssize_t value_length,
@@ -66,13 +61,14 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
                   const int64_t[::1] explicit, bint has_explicit,
                   const int64_t[::1] header_extra, int64_t header_extra_all, bint has_headers,
                   bint hash_keys, Py_ssize_t num_partitions, int64_t max_request_size,
-                  int64_t buffer_memory, int32_t[::1] partitions):
+                  int64_t buffer_memory, Py_ssize_t unchecked_size,
+                  int32_t[::1] partitions):
     """Every record's checks and fixed partition, before anything is queued (without
     the GIL). ``partitions[i]``: the explicit partition, else the key's
     (``hash_keys``: a key and no partitioner.ignore.keys), else -1 (sticky). Sizes as
-    send() checks them: records with key + value above 1024 bytes against
-    max.request.size and buffer.memory, records with headers against
-    max.request.size (``header_extra``: the headers' bytes per record, or
+    send() checks them: records with headers, or with key + value above
+    ``unchecked_size`` (Producer._unchecked_size), against max.request.size and
+    buffer.memory (``header_extra``: the headers' bytes per record, or
     ``header_extra_all`` for all). Returns (first bad index, CHECK_*) or (-1, 0)."""
     cdef Py_ssize_t i, kl, vl
     cdef const char* key
@@ -91,12 +87,12 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
             kl = column_item(key_view, i, &key)
             vl = column_length(value_view, i)
             extra = header_extra[i] if per_record_headers else header_extra_all
-            if kl + vl > SIZE_CHECK_ABOVE or has_headers:
+            if kl + vl > unchecked_size or has_headers:
                 bound = _record_bound(kl, vl, extra)
                 if bound > max_request_size:
                     bad, kind = i, CHECK_TOO_LARGE_REQUEST_
                     break
-                if kl + vl > SIZE_CHECK_ABOVE and bound > buffer_memory:
+                if bound > buffer_memory:
                     bad, kind = i, CHECK_TOO_LARGE_MEMORY_
                     break
             if has_explicit:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from kprod._internals import columns
 from kprod._native.columns import (
-    CHECK_BAD_PARTITION, CHECK_TOO_LARGE_REQUEST, check_records, resolve_records,
+    CHECK_BAD_PARTITION, CHECK_TOO_LARGE_MEMORY, CHECK_TOO_LARGE_REQUEST, check_records,
+    resolve_records,
 )
 from kprod.errors import BulkInputError
 from kprod.partitioner import partition_for_key
@@ -80,14 +81,31 @@ def test_check_records_hashes_keys_like_send_and_checks_sizes():
     out = np.empty(4, dtype=np.int32)
     empty = np.zeros(0, dtype=np.int64)
     assert check_records(4, keys, values, empty, False, empty, 0,
-                         False, True, 7, 1 << 20, 1 << 25, out) == (-1, 0)
+                         False, True, 7, 1 << 20, 1 << 25, 1024, out) == (-1, 0)
     assert list(out) == [partition_for_key(b"a", 7), -1, partition_for_key(b"key-3", 7),
                          partition_for_key(b"", 7)]
     assert check_records(4, keys, values, empty, False, empty, 0,
-                         False, True, 7, 1500, 1 << 25, out) == (3, CHECK_TOO_LARGE_REQUEST)
+                         False, True, 7, 1500, 1 << 25, 1024, out) == (3, CHECK_TOO_LARGE_REQUEST)
     explicit = np.array([0, 6, 7, 1], dtype=np.int64)
     assert check_records(4, keys, values, explicit, True, empty,
-                         0, False, True, 7, 1 << 20, 1 << 25, out) == (2, CHECK_BAD_PARTITION)
+                         0, False, True, 7, 1 << 20, 1 << 25, 1024, out) == (2, CHECK_BAD_PARTITION)
+
+
+def test_check_records_checks_small_records_below_a_small_limit():
+    """send()'s rule: a record is exempt from the size checks only below unchecked_size
+    (the producer's min(limits) - 128, at most 1024); with headers always checked, and
+    against buffer.memory too."""
+    keys = columns.null_column(2)
+    values = columns.read_column([b"1", b"v" * 600], "values", "t")
+    out = np.empty(2, dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int64)
+    assert check_records(2, keys, values, empty, False, empty, 0, False, True, 3, 600,
+                         1 << 25, 600 - 128, out) == (1, CHECK_TOO_LARGE_REQUEST)
+    assert check_records(2, keys, values, empty, False, empty, 0, False, True, 3, 1 << 20,
+                         1 << 25, 1024, out) == (-1, 0)
+    # with headers: checked against buffer.memory as well, however small the record
+    assert check_records(2, keys, values, empty, False, empty, 20, True, True, 3, 1 << 20,
+                         500, 1024, out) == (1, CHECK_TOO_LARGE_MEMORY)
 
 
 def test_check_records_without_keys_reads_no_key_arrays():
@@ -97,13 +115,13 @@ def test_check_records_without_keys_reads_no_key_arrays():
     out = np.full(3, 99, dtype=np.int32)
     empty = np.zeros(0, dtype=np.int64)
     assert check_records(3, keys, values, empty, False, empty, 0, False, True, 7, 1 << 20,
-                         1 << 25, out) == (-1, 0)
+                         1 << 25, 1024, out) == (-1, 0)
     assert list(out) == [-1, -1, -1]                  # null keys: sticky
     assert check_records(3, keys, values, empty, False, empty, 0, False, True, 7, 1000,
-                         1 << 25, out) == (1, CHECK_TOO_LARGE_REQUEST)
+                         1 << 25, 1024, out) == (1, CHECK_TOO_LARGE_REQUEST)
     with pytest.raises(IndexError):                   # a column shorter than the count
         check_records(4, keys, values, empty, False, empty, 0, False, True, 7, 1 << 20,
-                      1 << 25, np.empty(4, dtype=np.int32))
+                      1 << 25, 1024, np.empty(4, dtype=np.int32))
     with pytest.raises(IndexError):
         keys.item(3)
 

@@ -92,3 +92,17 @@ def test_unchecked_records_fit_the_bound_margin():
         total = ((-1 if key is None else len(key)) + (-1 if value is None else len(value))
                  + sum(len(n) + 10 + (len(v) if v is not None else 0) for n, v in headers))
         assert record_size_upper_bound(key, value, headers or None) <= total + 128
+
+
+def test_send_many_checks_sizes_as_send_does(make_topic, make_producer):
+    """send_many has send()'s semantics: below a small max.request.size the same
+    records are refused, before anything of the call is queued."""
+    topic = make_topic()
+    producer = make_producer({"max.request.size": 600})
+    with pytest.raises(RecordTooLargeError, match="max.request.size"):
+        producer.send(topic, b"v" * 600)
+    with pytest.raises(RecordTooLargeError, match="max.request.size") as info:
+        producer.send_many(topic, [b"ok", b"v" * 600, b"ok"])
+    assert "600" in str(info.value)
+    metadata = producer.send_many(topic, [b"ok", b"v" * 400]).get(GET_TIMEOUT)
+    assert list(metadata.offsets) == [0, 1] and not metadata.errors
