@@ -1,11 +1,11 @@
 """send() with headers on the native path, and the size checks it may skip.
 
 A list of (str, bytes or None) tuples with ASCII names, or a dict of them, appends
-natively; any other header form goes through the Python send, which normalizes it. Both must put the same
-headers on the broker (read back by confluent-kafka). A record is only exempt from the
-max.request.size / buffer.memory check when its batch cannot exceed either limit, on
-both paths: with a small max.request.size every record is checked (Java's
-ensureValidRecordSize checks each one).
+natively; any other header form goes through the Python send, which normalizes it.
+Both must put the same headers on the broker (read back by confluent-kafka). A record
+is only exempt from the max.request.size / buffer.memory check when its batch cannot
+exceed either limit, on both paths: with a small max.request.size every record is
+checked (Java's ensureValidRecordSize checks each one).
 """
 from __future__ import annotations
 
