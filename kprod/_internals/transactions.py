@@ -20,98 +20,19 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from kprod._internals.protocol import types
 from kprod._internals.protocol.structs import Struct
-from kprod.errors import (
-    ClusterAuthorizationError, ConcurrentTransactionsError, CoordinatorLoadInProgressError,
-    CoordinatorNotAvailableError, IllegalStateError, InvalidPidMappingError,
-    InvalidProducerEpochError, KafkaError, KafkaTimeoutError, NotCoordinatorError,
-    OperationNotAttemptedError, ProducerFencedError, TransactionAbortRequiredError,
-    TransactionalIdAuthorizationError, TransactionCoordinatorFencedError,
-    UnsupportedVersionError, error_for_code,
+from kprod._internals.transaction_states import (  # noqa: F401 (the states: public here)
+    _VALID_FROM, ABORTABLE_ERROR, ABORTING, COMMITTING, COORDINATOR_CODES, FATAL_CODES,
+    FATAL_ERROR, FENCED_CODES, GROUP_KEY, IN_TRANSACTION, INITIALIZING, P_ADD, P_END,
+    P_FIND, P_INIT, READY, RETRY_CODES, TRANSACTION_KEY, UNINITIALIZED, TxnRequest,
+    TxnResult,
 )
+from kprod.errors import (
+    IllegalStateError, InvalidProducerEpochError, KafkaError, OperationNotAttemptedError,
+    ProducerFencedError, TransactionAbortRequiredError, error_for_code,
+)
+from kprod.errors import TransactionAbortedError  # noqa: F401 (importable here, as before)
 
 TopicPartition = Tuple[str, int]
-
-UNINITIALIZED = "UNINITIALIZED"
-INITIALIZING = "INITIALIZING"
-READY = "READY"
-IN_TRANSACTION = "IN_TRANSACTION"
-COMMITTING = "COMMITTING_TRANSACTION"
-ABORTING = "ABORTING_TRANSACTION"
-ABORTABLE_ERROR = "ABORTABLE_ERROR"
-FATAL_ERROR = "FATAL_ERROR"
-
-_VALID_FROM = {  # Java TransactionManager.State.isTransitionValid
-    UNINITIALIZED: {READY, ABORTABLE_ERROR},
-    INITIALIZING: {UNINITIALIZED, ABORTABLE_ERROR},
-    READY: {INITIALIZING, COMMITTING, ABORTING},
-    IN_TRANSACTION: {READY},
-    COMMITTING: {IN_TRANSACTION},
-    ABORTING: {IN_TRANSACTION, ABORTABLE_ERROR},
-    ABORTABLE_ERROR: {IN_TRANSACTION, COMMITTING, ABORTABLE_ERROR, INITIALIZING},
-}
-
-# Fatal for the producer (Java: ProducerFenced, InvalidProducerEpoch for txn,
-# TransactionalIdAuthorization, ClusterAuthorization, UnsupportedVersion, ...).
-FATAL_CODES = {cls.code for cls in (
-    ClusterAuthorizationError, UnsupportedVersionError, InvalidProducerEpochError,
-    InvalidPidMappingError, TransactionalIdAuthorizationError, ProducerFencedError,
-    TransactionCoordinatorFencedError)}
-COORDINATOR_CODES = {CoordinatorNotAvailableError.code, NotCoordinatorError.code}
-RETRY_CODES = {CoordinatorLoadInProgressError.code, ConcurrentTransactionsError.code}
-# FENCED_CODES: Java maps INVALID_PRODUCER_EPOCH from the coordinator to
-# ProducerFencedException too.
-FENCED_CODES = {InvalidProducerEpochError.code, ProducerFencedError.code}
-
-TRANSACTION_KEY, GROUP_KEY = 1, 0  # FindCoordinator key types
-
-
-from kprod.errors import TransactionAbortedError  # noqa: E402,F401 (moved to kprod.errors)
-
-
-class TxnResult:
-    """What a user call waits for: done, or failed with an error."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self._event = threading.Event()
-        self.error: Optional[BaseException] = None
-
-    def done(self, error: Optional[BaseException] = None) -> None:
-        if not self._event.is_set():
-            self.error = error
-            self._event.set()
-
-    @property
-    def is_done(self) -> bool:
-        return self._event.is_set()
-
-    def wait(self, timeout: Optional[float]) -> None:
-        if not self._event.wait(timeout):
-            raise KafkaTimeoutError(f"Timeout expired after {timeout} s while awaiting {self.what}")
-        if self.error is not None:
-            raise self.error
-
-
-class TxnRequest:
-    """One pending request; ``target`` is "txn" (the transaction coordinator) or
-    ("group", group_id)."""
-
-    __slots__ = ("priority", "api", "target", "build", "handle", "result", "not_before")
-
-    def __init__(self, priority: int, api: str, target: Any, build: Callable[[], Struct],
-                 handle: Callable[[Any], Optional[str]], result: Optional[TxnResult]) -> None:
-        self.priority = priority
-        self.api = api
-        self.target = target
-        self.build = build
-        self.handle = handle
-        self.result = result
-        self.not_before = 0.0
-
-
-# Java's request priority: FIND_COORDINATOR < INIT_PRODUCER_ID < ADD_PARTITIONS_OR_OFFSETS
-# < END_TXN.
-P_FIND, P_INIT, P_ADD, P_END = 0, 1, 2, 3
 
 
 class TransactionManager:
