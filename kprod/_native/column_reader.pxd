@@ -23,6 +23,8 @@ cdef struct ColumnView:
     Py_ssize_t bit_offset
     const size_t* address         # COLUMN_SPANS
     const Py_ssize_t* length
+    Py_ssize_t max_length         # no record is longer (-1: every one null), so a
+                                  # call whose records are all small skips their checks
 
 
 @cython.final

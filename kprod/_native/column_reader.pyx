@@ -68,6 +68,7 @@ def null_column(Py_ssize_t count):
     """The keys of a call without keys: every one null."""
     cdef Column c = Column()
     c.view.count = count
+    c.view.max_length = -1
     return c
 
 
@@ -81,6 +82,12 @@ def spans_column(Py_ssize_t count, size_t[::1] address, Py_ssize_t[::1] length):
     c.view.count = count
     c._address = address.base if address.base is not None else address
     c._length = length.base if length.base is not None else length
+    cdef Py_ssize_t i, longest = -1
+    with nogil:
+        for i in range(count):
+            if length[i] > longest:
+                longest = length[i]
+    c.view.max_length = longest
     if count:
         c.view.address = &address[0]
         c.view.length = &length[0]
@@ -101,6 +108,7 @@ def fixed_column(size_t data, Py_ssize_t count, Py_ssize_t itemsize, bint strip_
     c.view.count = count
     c.view.data = <const uint8_t*>data
     c.view.itemsize = itemsize
+    c.view.max_length = itemsize
     c.view.strip_nuls = strip_nuls
     c.view.validity = <const uint8_t*>validity
     c.view.bit_offset = bit_offset
@@ -118,13 +126,17 @@ def offsets_column(size_t data, Py_ssize_t data_size, size_t offsets, bint large
     (column, -1), or (None, index of the first bad record)."""
     if count < 0 or offset < 0 or data_size < 0 or not data or (count and not offsets):
         raise ValueError("offsets_column: bad buffer description")
-    cdef Py_ssize_t bad = first_bad_offsets(data_size, offsets, large, offset, count,
-                                            validity)
+    cdef Py_ssize_t longest = -1
+    cdef Py_ssize_t bad
+    with nogil:
+        bad = first_bad_offsets(data_size, offsets, large, offset, count, validity,
+                                &longest)
     if bad >= 0:
         return None, bad
     cdef Column c = Column()
     c.view.kind = COLUMN_OFFSETS64 if large else COLUMN_OFFSETS32
     c.view.count = count
+    c.view.max_length = longest
     c.view.data = <const uint8_t*>data
     if large:
         c.view.offsets64 = (<const int64_t*>offsets) + offset
@@ -138,10 +150,12 @@ def offsets_column(size_t data, Py_ssize_t data_size, size_t offsets, bint large
 
 
 cdef Py_ssize_t first_bad_offsets(Py_ssize_t data_size, size_t offsets, bint large,
-                                  Py_ssize_t offset, Py_ssize_t count,
-                                  size_t validity) noexcept nogil:
+                                  Py_ssize_t offset, Py_ssize_t count, size_t validity,
+                                  Py_ssize_t* longest) noexcept nogil:
+    # The first non-null record with bad offsets, or -1; ``longest``: the longest
+    # non-null record seen (-1 for none).
     cdef Py_ssize_t i, bit
-    cdef int64_t lo, hi
+    cdef int64_t lo, hi, most = -1
     cdef const int32_t* o32 = <const int32_t*>offsets
     cdef const int64_t* o64 = <const int64_t*>offsets
     cdef const uint8_t* bits = <const uint8_t*>validity
@@ -158,6 +172,9 @@ cdef Py_ssize_t first_bad_offsets(Py_ssize_t data_size, size_t offsets, bint lar
             hi = o32[offset + i + 1]
         if lo < 0 or hi < lo or hi > data_size:
             return i
+        if hi - lo > most:
+            most = hi - lo
+    longest[0] = <Py_ssize_t>most
     return -1
 
 

@@ -70,42 +70,51 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
     ``unchecked_size`` (Producer._unchecked_size), against max.request.size and
     buffer.memory (``header_extra``: the headers' bytes per record, or
     ``header_extra_all`` for all). Returns (first bad index, CHECK_*) or (-1, 0)."""
-    cdef Py_ssize_t i, kl, vl
+    cdef Py_ssize_t i, kl, vl = 0
     cdef const char* key
     cdef const ColumnView* key_view = &keys.view
     cdef const ColumnView* value_view = &values.view
-    cdef int64_t bound, p, extra
+    cdef int64_t bound, p, extra = 0
     cdef int kind = 0
     cdef Py_ssize_t bad = -1
     cdef bint per_record_headers = header_extra.shape[0] > 0
+    # Without headers, records whose key + value cannot pass unchecked_size (the columns'
+    # longest items say) need no size check; then the loop reads only what it must.
+    cdef bint check_sizes = has_headers or (
+        key_view.max_length + value_view.max_length > unchecked_size)
     if (key_view.count < count or value_view.count < count or partitions.shape[0] < count
             or (has_explicit and explicit.shape[0] < count)
             or (per_record_headers and header_extra.shape[0] < count)):
         raise IndexError("check_records: an input is shorter than the count")
     with nogil:
-        for i in range(count):
-            kl = column_item(key_view, i, &key)
-            vl = column_length(value_view, i)
-            extra = header_extra[i] if per_record_headers else header_extra_all
-            if kl + vl > unchecked_size or has_headers:
-                bound = _record_bound(kl, vl, extra)
-                if bound > max_request_size:
-                    bad, kind = i, CHECK_TOO_LARGE_REQUEST_
-                    break
-                if bound > buffer_memory:
-                    bad, kind = i, CHECK_TOO_LARGE_MEMORY_
-                    break
-            if has_explicit:
-                p = explicit[i]
-                if p < 0 or p >= num_partitions:
-                    bad, kind = i, CHECK_BAD_PARTITION_
-                    break
-                partitions[i] = <int32_t>p
-            elif hash_keys and kl >= 0:
-                partitions[i] = <int32_t>key_partition(
-                    murmur2_span(<const uint8_t*>key, kl), num_partitions)
-            else:
+        if not (check_sizes or has_explicit or hash_keys):
+            for i in range(count):
                 partitions[i] = -1
+        else:
+            for i in range(count):
+                kl = column_item(key_view, i, &key)
+                if check_sizes:
+                    vl = column_length(value_view, i)
+                    extra = header_extra[i] if per_record_headers else header_extra_all
+                if check_sizes and (kl + vl > unchecked_size or has_headers):
+                    bound = _record_bound(kl, vl, extra)
+                    if bound > max_request_size:
+                        bad, kind = i, CHECK_TOO_LARGE_REQUEST_
+                        break
+                    if bound > buffer_memory:
+                        bad, kind = i, CHECK_TOO_LARGE_MEMORY_
+                        break
+                if has_explicit:
+                    p = explicit[i]
+                    if p < 0 or p >= num_partitions:
+                        bad, kind = i, CHECK_BAD_PARTITION_
+                        break
+                    partitions[i] = <int32_t>p
+                elif hash_keys and kl >= 0:
+                    partitions[i] = <int32_t>key_partition(
+                        murmur2_span(<const uint8_t*>key, kl), num_partitions)
+                else:
+                    partitions[i] = -1
     return bad, kind
 
 

@@ -147,3 +147,38 @@ def test_resolve_records_offsets_timestamps_and_failures():
     with pytest.raises(IndexError):
         resolve_records(8, segment, delta, base, append_time, failed, empty, 0, offsets,
                         stamps)
+
+
+@pytest.mark.parametrize("kind", ["sequence", "numpy S", "numpy 2-D", "arrow binary",
+                                  "arrow large", "arrow chunked"])
+@pytest.mark.parametrize("where", [0, 5, 9])
+def test_check_records_finds_the_one_long_record_in_every_column_kind(kind, where):
+    """Without headers the per-record size check is skipped when the column's longest
+    item cannot pass unchecked_size; the longest item must therefore be known exactly
+    for every kind, wherever it sits (else a too-large record would get through)."""
+    pa = pytest.importorskip("pyarrow")
+    items = [b"v" * 10] * 10
+    items[where] = b"L" * 700
+    if kind == "sequence":
+        source = items
+    elif kind == "numpy S":
+        source = np.array(items, dtype="S700")   # trailing NULs are not the item's
+    elif kind == "numpy 2-D":
+        source = np.zeros((10, 700), dtype=np.uint8)   # every record 700 B
+    elif kind == "arrow binary":
+        source = pa.array(items, pa.binary())
+    elif kind == "arrow large":
+        source = pa.array(items, pa.large_binary())
+    else:
+        source = pa.chunked_array([pa.array(items[:4]), pa.array(items[4:])])
+    values = columns.read_column(source, "values", "t")
+    keys = columns.null_column(10)
+    out = np.full(10, 99, dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int64)
+    bad = 0 if kind == "numpy 2-D" else where
+    assert check_records(10, keys, values, empty, False, empty, 0, False, True, 3, 600,
+                         1 << 25, 600 - 128, out) == (bad, CHECK_TOO_LARGE_REQUEST)
+    # below the limits: no error, and every record sticky
+    assert check_records(10, keys, values, empty, False, empty, 0, False, True, 3, 1 << 20,
+                         1 << 25, 1024, out) == (-1, 0)
+    assert list(out) == [-1] * 10
