@@ -33,6 +33,7 @@ cdef class Column:
         self.view.bit_offset = 0
         self.view.address = NULL
         self.view.length = NULL
+        self.view.max_length = -1
         self.keep = []
         self.objects = None
 
@@ -68,7 +69,6 @@ def null_column(Py_ssize_t count):
     """The keys of a call without keys: every one null."""
     cdef Column c = Column()
     c.view.count = count
-    c.view.max_length = -1
     return c
 
 

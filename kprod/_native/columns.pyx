@@ -70,11 +70,11 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
     ``unchecked_size`` (Producer._unchecked_size), against max.request.size and
     buffer.memory (``header_extra``: the headers' bytes per record, or
     ``header_extra_all`` for all). Returns (first bad index, CHECK_*) or (-1, 0)."""
-    cdef Py_ssize_t i, kl, vl = 0
+    cdef Py_ssize_t i, kl, vl
     cdef const char* key
     cdef const ColumnView* key_view = &keys.view
     cdef const ColumnView* value_view = &values.view
-    cdef int64_t bound, p, extra = 0
+    cdef int64_t bound, p, extra
     cdef int kind = 0
     cdef Py_ssize_t bad = -1
     cdef bint per_record_headers = header_extra.shape[0] > 0
@@ -95,15 +95,15 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
                 kl = column_item(key_view, i, &key)
                 if check_sizes:
                     vl = column_length(value_view, i)
-                    extra = header_extra[i] if per_record_headers else header_extra_all
-                if check_sizes and (kl + vl > unchecked_size or has_headers):
-                    bound = _record_bound(kl, vl, extra)
-                    if bound > max_request_size:
-                        bad, kind = i, CHECK_TOO_LARGE_REQUEST_
-                        break
-                    if bound > buffer_memory:
-                        bad, kind = i, CHECK_TOO_LARGE_MEMORY_
-                        break
+                    if kl + vl > unchecked_size or has_headers:
+                        extra = header_extra[i] if per_record_headers else header_extra_all
+                        bound = _record_bound(kl, vl, extra)
+                        if bound > max_request_size:
+                            bad, kind = i, CHECK_TOO_LARGE_REQUEST_
+                            break
+                        if bound > buffer_memory:
+                            bad, kind = i, CHECK_TOO_LARGE_MEMORY_
+                            break
                 if has_explicit:
                     p = explicit[i]
                     if p < 0 or p >= num_partitions:
