@@ -380,6 +380,41 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
     assert got == want
 
 
+# -- bench.broker_cost: the ceiling re-sending kprod's stored batches ---------------------
+
+def test_largest_stored_batch_reads_whole_batches_and_stops_at_a_torn_tail(tmp_path):
+    from bench.broker_cost import largest_stored_batch
+    small = raw.encode_batch([raw.encode_record(i, None, b"s") for i in range(2)])
+    large = raw.encode_batch([raw.encode_record(i, None, b"l" * 10) for i in range(5)])
+    torn = raw.encode_batch([raw.encode_record(i, None, b"t") for i in range(9)])[:-3]
+    segment = tmp_path / "data" / "topic-a-0" / "00000000000000000000.log"
+    segment.parent.mkdir(parents=True)
+    segment.write_bytes(small + large + torn)
+    assert largest_stored_batch(tmp_path, "topic-a") == (large, 5)   # not the torn 9
+    with pytest.raises(SystemExit, match="no record batch of topic topic-b"):
+        largest_stored_batch(tmp_path, "topic-b")
+
+
+def test_the_ceiling_resends_a_batch_kprod_stored_and_the_broker_keeps_kprods_records(
+        kafka, make_topic, tmp_path):
+    from bench.broker_cost import largest_stored_batch, run_ceiling
+    from kprod import Producer
+    from tests.reference import consume
+    source, target = make_topic(partitions=1), make_topic(partitions=3)
+    values = [b"kprod-%04d" % i for i in range(300)]
+    with Producer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=50) as producer:
+        assert not producer.send_many(source, values).get(30).errors
+    stored = largest_stored_batch(kafka.work_dir, source)
+    assert stored[1] == 300                       # one batch: linger.ms held them all
+    spec = _spec(bootstrap=kafka.bootstrap_servers, topic=target, num_records=900,
+                 payload_file=_payload(tmp_path), partitions=3, acks="1", idempotence=False)
+    elapsed, requests = run_ceiling(spec, stored)
+    assert elapsed > 0 and requests == 1          # three copies, one per partition, fit in one
+    got = collections.Counter(m.value() for m in consume(kafka.bootstrap_servers, target, 901))
+    warm_up = records(spec)[1][0]                 # run_ceiling's own warm-up record
+    assert got == collections.Counter(values * 3 + [warm_up])
+
+
 # -- the pacer baseline and the CPU split --------------------------------------------------
 
 def test_the_pacer_runs_in_paced_scenarios_only_and_by_default():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from bench import raw
 from bench.clients._common import Clock, Tally, emit, load_spec, records
@@ -59,21 +59,21 @@ class Connection:
         return self._read(size)
 
 
-def main() -> None:
-    spec = load_spec()
-    if spec.get("avro"):
-        raise SystemExit("the ceiling client sends bytes only")
-    keys, values, headers = records(spec)
-    pool = list(zip(keys, values, headers))
-    n, topic = spec["num_records"], spec["topic"]
-    acks = {"0": 0, "1": 1}.get(str(spec["acks"]), -1)
-    partitions = spec["partitions"]
-    batch, per_batch = raw.ceiling_batch(pool, spec["batch_size"], spec["compression"])
+def batches_per_request(spec: Dict[str, Any], batch: bytes) -> int:
+    """As a client drains a leader: one batch per partition in a request, as many
+    partitions as fit in max.request.size (1 MiB)."""
+    return max(1, min(spec["partitions"], MAX_REQUEST_SIZE // (len(batch) + 64)))
+
+
+def plan_requests(spec: Dict[str, Any], pool: List[Any], batch: bytes, per_batch: int,
+                  acks: int) -> Tuple[List[bytearray], List[int]]:
+    """The timed requests and the records each carries: ``spec["num_records"]`` records as
+    copies of ``batch`` (``per_batch`` records each), the remainder in one smaller batch."""
+    n, topic, partitions = spec["num_records"], spec["topic"], spec["partitions"]
     full, rest = divmod(n, per_batch)
-    # As a client drains a leader: one batch per partition in a request, as many
-    # partitions as fit in max.request.size (1 MiB). Requests with the same first
-    # partition and batch count are the same bytes: built once, re-sent.
-    per_request = max(1, min(partitions, MAX_REQUEST_SIZE // (len(batch) + 64)))
+    # Requests with the same first partition and batch count are the same bytes: built
+    # once, re-sent.
+    per_request = batches_per_request(spec, batch)
     plan: Dict[tuple, bytearray] = {}
     requests: List[bytearray] = []
     counts: List[int] = []
@@ -93,43 +93,68 @@ def main() -> None:
         requests.append(raw.produce_request(0, "ceiling", acks, TIMEOUT_MS, topic,
                                             [(full % partitions, small)]))
         counts.append(rest)
-    conn = Connection(spec)
-    tally, warm = Tally(), Tally()
+    return requests, counts
 
-    def check(body: bytes, expected: int, t: Tally, count: int) -> None:
-        correlation, results = raw.parse_produce_response(body)
-        if correlation != expected:
-            raise SystemExit(f"response {correlation} out of order (expected {expected})")
-        errors = [r for r in results if r[2] != 0]
-        if errors or not results:
-            t.error(f"Produce error {errors or 'no partitions'}")
-        else:
-            t.acked += count
 
-    # warm-up: one single-record request, answered (connection, metadata-free: topic known)
+def _check(body: bytes, expected: int, t: Tally, count: int) -> None:
+    correlation, results = raw.parse_produce_response(body)
+    if correlation != expected:
+        raise SystemExit(f"response {correlation} out of order (expected {expected})")
+    errors = [r for r in results if r[2] != 0]
+    if errors or not results:
+        t.error(f"Produce error {errors or 'no partitions'}")
+    else:
+        t.acked += count
+
+
+def warm_up(conn: Connection, spec: Dict[str, Any], pool: List[Any], acks: int,
+            warm: Tally) -> None:
+    """One single-record request, answered (the connection; no metadata: the topic is
+    known). Its correlation id is 1; the timed requests start at 2."""
     one = raw.encode_batch([raw.encode_record(0, *pool[0])], spec["compression"])
-    conn.send(raw.produce_request(1, "ceiling", -1 if acks == 0 else acks, TIMEOUT_MS, topic,
-                                  [(0, one)]))
-    check(conn.response(), 1, warm, 1)
-    clock = Clock()
-    clock.start()
+    conn.send(raw.produce_request(1, "ceiling", -1 if acks == 0 else acks, TIMEOUT_MS,
+                                  spec["topic"], [(0, one)]))
+    _check(conn.response(), 1, warm, 1)
+
+
+def send_pipelined(conn: Connection, requests: List[bytearray], counts: List[int],
+                   acks: int, tally: Tally) -> None:
+    """Send ``requests`` with up to max.in.flight unanswered, then wait for the last
+    answer; ``tally`` counts the acknowledged records (acks=0: all of them)."""
     next_answer = 0
     for i, request in enumerate(requests):
         if acks != 0 and i - next_answer >= MAX_IN_FLIGHT:
-            check(conn.response(), 2 + next_answer, tally, counts[next_answer])
+            _check(conn.response(), 2 + next_answer, tally, counts[next_answer])
             next_answer += 1
         raw.set_correlation(request, 2 + i)
         conn.send(request)
     if acks == 0:
-        tally.acked = n   # nothing comes back: the harness's broker count is the check
-    else:
-        while next_answer < len(requests):
-            check(conn.response(), 2 + next_answer, tally, counts[next_answer])
-            next_answer += 1
+        tally.acked = sum(counts)   # nothing comes back: the harness's broker count checks
+        return
+    while next_answer < len(requests):
+        _check(conn.response(), 2 + next_answer, tally, counts[next_answer])
+        next_answer += 1
+
+
+def main() -> None:
+    spec = load_spec()
+    if spec.get("avro"):
+        raise SystemExit("the ceiling client sends bytes only")
+    keys, values, headers = records(spec)
+    pool = list(zip(keys, values, headers))
+    acks = {"0": 0, "1": 1}.get(str(spec["acks"]), -1)
+    batch, per_batch = raw.ceiling_batch(pool, spec["batch_size"], spec["compression"])
+    requests, counts = plan_requests(spec, pool, batch, per_batch, acks)
+    conn = Connection(spec)
+    tally, warm = Tally(), Tally()
+    warm_up(conn, spec, pool, acks, warm)
+    clock = Clock()
+    clock.start()
+    send_pipelined(conn, requests, counts, acks, tally)
     elapsed, cpu = clock.stop()
     conn.sock.close()
-    notes = [f"{per_batch} records per batch ({len(batch)} B), up to {per_request} "
-             f"partition(s) per request"]
+    notes = [f"{per_batch} records per batch ({len(batch)} B), up to "
+             f"{batches_per_request(spec, batch)} partition(s) per request"]
     emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked,
          cpu_split=clock.split)
 
