@@ -1,7 +1,7 @@
 """Does the broker pay more per record for kprod's bulk requests than for the ceiling's?
 
     .venv/bin/python -m bench.broker_cost [--scenario bulk-arrow/1M] [--records 2000000]
-        [--repeats 5] [--broker-dir /dev/shm]
+        [--repeats 5] [--broker-dir /dev/shm] [--pin]
 
 One full-JIT broker, warmed as the harness warms it; then per repeat, in an order that
 rotates with the repeat, each on a fresh topic of the scenario:
@@ -19,11 +19,15 @@ Per run: records/s, the broker's CPU (cores, and seconds per million records:
 how the request bytes reached it). Medians of the repeats, and same-repeat ratios to the
 ceiling. If the ceiling sending kprod's batch runs as fast as the ceiling, kprod's record
 encoding costs the broker nothing; a gap that remains comes from how kprod delivers them.
+``--pin`` puts the broker on one CPU and this process on the others, so that neither
+takes CPU time from the other.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
+import shutil
 import statistics
 import struct
 import tempfile
@@ -44,6 +48,7 @@ MODES = ("kprod", "ceiling", "ceiling, kprod's batch")
 # RecordBatch v2 (KIP-98): base offset (8) and batch length (4) lead; records count at 57.
 _BATCH_HEAD = struct.Struct(">qi")
 _RECORDS_AT = 57
+_CLIENT_HEAD = struct.Struct(">qii")         # base offset, batch length, leader epoch
 
 
 def read_syscalls(pid: Optional[int]) -> Optional[int]:
@@ -57,7 +62,8 @@ def read_syscalls(pid: Optional[int]) -> Optional[int]:
 
 
 def largest_stored_batch(work_dir: pathlib.Path, topic: str) -> Tuple[bytes, int]:
-    """(bytes, record count) of the largest batch in ``topic``'s log segments."""
+    """(bytes, record count) of the largest batch in ``topic``'s log segments, with the
+    base offset and leader epoch the broker wrote into it reset."""
     best: Tuple[bytes, int] = (b"", 0)
     for segment in work_dir.glob(f"**/{topic}-*/*.log"):
         data = segment.read_bytes()
@@ -71,9 +77,25 @@ def largest_stored_batch(work_dir: pathlib.Path, topic: str) -> Tuple[bytes, int
             if count > best[1]:
                 best = (data[pos:end], count)
             pos = end
+    if best[1]:
+        # As a client sends it: base offset 0 (the broker rejects any other) and no
+        # leader epoch. Both lie before the CRC's range, which stays valid.
+        batch = bytearray(best[0])
+        _CLIENT_HEAD.pack_into(batch, 0, 0, len(batch) - _BATCH_HEAD.size, -1)
+        best = (bytes(batch), best[1])
     if not best[1]:
         raise SystemExit(f"no record batch of topic {topic} found under {work_dir}")
     return best
+
+
+def pin_process(pid: Optional[int], cpus: List[int]) -> None:
+    """Every thread of process ``pid`` (the broker JVM) onto ``cpus``; threads it starts
+    later inherit the mask of the thread that starts them."""
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except ProcessLookupError:
+            pass                                # the thread ended meanwhile
 
 
 def run_kprod(spec: Dict[str, Any]) -> Tuple[float, int]:
@@ -148,7 +170,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--broker-dir", default=None,
                         help="the broker's work directory's parent, e.g. /dev/shm")
+    parser.add_argument("--pin", action="store_true",
+                        help="the broker's threads on the first CPU, this process's (kprod "
+                        "and the ceiling client) on the others: no CPU shared between them")
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin:
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs at least 2 CPUs")
+        os.sched_setaffinity(0, cpus[1:])       # threads started later inherit it
     sc = SCENARIOS[args.scenario]
     if sc.compression != "none":
         raise SystemExit("stored batches are re-sent as they are: uncompressed scenarios only")
@@ -156,31 +186,58 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kprod-broker-cost-") as tmp:
         work = pathlib.Path(tempfile.mkdtemp(prefix="kprod-broker-cost-broker-",
                                              dir=args.broker_dir or tmp))
-        with KafkaCluster(brokers=1, fast_startup=False, heap="1g", work_dir=work) as cluster:
-            warm_broker(cluster)
-            count = 0
-
-            def spec_for() -> Dict[str, Any]:
-                nonlocal count
-                count += 1
-                topic = cluster.create_topic(f"broker-cost-{count}", sc.partitions, 1)
-                return make_spec(cluster, pathlib.Path(tmp), sc, topic, args.records, 1, None)
-
-            spec = spec_for()                        # warm-up round, not reported
-            run_kprod(spec)
-            kprod_batch = largest_stored_batch(work, spec["topic"])
-            run_ceiling(spec_for(), None)
-            run_ceiling(spec_for(), kprod_batch)
-            print(f"{args.scenario}: {args.records:,} records per run; the ceiling's batch "
-                  f"and kprod's hold {kprod_batch[1]:,} records ({len(kprod_batch[0]):,} B)")
-            for repeat in range(args.repeats):
-                order = MODES[repeat % len(MODES):] + MODES[:repeat % len(MODES)]
-                for mode in order:
-                    row = measure(cluster, mode, spec_for(), kprod_batch)
-                    rows[mode].append(row)
-                    print(f"  rep {repeat + 1} {mode:24s} " + "  ".join(
-                        f"{k} {v:,.2f}" for k, v in row.items()), flush=True)
+        try:
+            with KafkaCluster(brokers=1, fast_startup=False, heap="1g",
+                              work_dir=work) as cluster:
+                if args.pin:
+                    pin_process(cluster.pid(cluster.broker_ids[0]), cpus[:1])
+                warm_broker(cluster)
+                run_all(cluster, pathlib.Path(tmp), work, sc, args, rows,
+                        cpus if args.pin else None)
+        finally:
+            # on tmpfs a run's logs hold memory (2M records: ~220 MB) until deleted
+            shutil.rmtree(work, ignore_errors=True)
     report(rows)
+
+
+def run_all(cluster: KafkaCluster, tmp: pathlib.Path, work: pathlib.Path, sc: Any,
+            args: argparse.Namespace, rows: Dict[str, List[Dict[str, float]]],
+            pinned: Optional[List[int]]) -> None:
+    """A warm-up round of every mode (which also stores kprod's batch), then the repeats;
+    each run on a topic of its own, deleted after it."""
+    count = 0
+
+    def fresh_spec() -> Dict[str, Any]:
+        nonlocal count
+        count += 1
+        topic = cluster.create_topic(f"broker-cost-{count}", sc.partitions, 1)
+        return make_spec(cluster, tmp, sc, topic, args.records, 1, None)
+
+    def delete(spec: Dict[str, Any]) -> None:
+        with cluster.admin() as admin:
+            admin.delete_topics([spec["topic"]], wait=False)
+
+    spec = fresh_spec()
+    run_kprod(spec)
+    kprod_batch = largest_stored_batch(work, spec["topic"])
+    delete(spec)
+    for batch in (None, kprod_batch):
+        spec = fresh_spec()
+        run_ceiling(spec, batch)
+        delete(spec)
+    print(f"{args.scenario}: {args.records:,} records per run; kprod's stored batch holds "
+          f"{kprod_batch[1]:,} records ({len(kprod_batch[0]):,} B)"
+          + (f"; the broker on CPU {pinned[0]}, kprod and the ceiling on {pinned[1:]}"
+             if pinned else ""))
+    for repeat in range(args.repeats):
+        order = MODES[repeat % len(MODES):] + MODES[:repeat % len(MODES)]
+        for mode in order:
+            spec = fresh_spec()
+            row = measure(cluster, mode, spec, kprod_batch)
+            delete(spec)
+            rows[mode].append(row)
+            print(f"  rep {repeat + 1} {mode:24s} " + "  ".join(
+                f"{k} {v:,.2f}" for k, v in row.items()), flush=True)
 
 
 def report(rows: Dict[str, List[Dict[str, float]]]) -> None:

@@ -389,8 +389,13 @@ def test_largest_stored_batch_reads_whole_batches_and_stops_at_a_torn_tail(tmp_p
     torn = raw.encode_batch([raw.encode_record(i, None, b"t") for i in range(9)])[:-3]
     segment = tmp_path / "data" / "topic-a-0" / "00000000000000000000.log"
     segment.parent.mkdir(parents=True)
-    segment.write_bytes(small + large + torn)
-    assert largest_stored_batch(tmp_path, "topic-a") == (large, 5)   # not the torn 9
+    import struct
+    stored = bytearray(large)
+    struct.pack_into(">q", stored, 0, 2)          # as the broker stores it: offset 2 ...
+    struct.pack_into(">i", stored, 12, 7)         # ... and the leader's epoch
+    segment.write_bytes(small + bytes(stored) + torn)
+    # the whole batch (not the torn 9), as a client sends it: base offset 0, epoch -1
+    assert largest_stored_batch(tmp_path, "topic-a") == (large, 5)
     with pytest.raises(SystemExit, match="no record batch of topic topic-b"):
         largest_stored_batch(tmp_path, "topic-b")
 
@@ -403,6 +408,7 @@ def test_the_ceiling_resends_a_batch_kprod_stored_and_the_broker_keeps_kprods_re
     source, target = make_topic(partitions=1), make_topic(partitions=3)
     values = [b"kprod-%04d" % i for i in range(300)]
     with Producer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=50) as producer:
+        producer.send(source, b"first").get(30)   # the batch below is stored at offset 1
         assert not producer.send_many(source, values).get(30).errors
     stored = largest_stored_batch(kafka.work_dir, source)
     assert stored[1] == 300                       # one batch: linger.ms held them all
