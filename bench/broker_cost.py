@@ -77,15 +77,13 @@ def largest_stored_batch(work_dir: pathlib.Path, topic: str) -> Tuple[bytes, int
             if count > best[1]:
                 best = (data[pos:end], count)
             pos = end
-    if best[1]:
-        # As a client sends it: base offset 0 (the broker rejects any other) and no
-        # leader epoch. Both lie before the CRC's range, which stays valid.
-        batch = bytearray(best[0])
-        _CLIENT_HEAD.pack_into(batch, 0, 0, len(batch) - _BATCH_HEAD.size, -1)
-        best = (bytes(batch), best[1])
     if not best[1]:
         raise SystemExit(f"no record batch of topic {topic} found under {work_dir}")
-    return best
+    # As a client sends it: base offset 0 (the broker rejects any other) and no leader
+    # epoch. Both lie before the CRC's range, which stays valid.
+    batch = bytearray(best[0])
+    _CLIENT_HEAD.pack_into(batch, 0, 0, len(batch) - _BATCH_HEAD.size, -1)
+    return bytes(batch), best[1]
 
 
 def pin_process(pid: Optional[int], cpus: List[int]) -> None:
@@ -123,9 +121,7 @@ def run_kprod(spec: Dict[str, Any]) -> Tuple[float, int]:
 def run_ceiling(spec: Dict[str, Any], batch: Optional[Tuple[bytes, int]]) -> Tuple[float, int]:
     """(seconds, requests) of the ceiling client's timed requests, carrying ``batch``
     (bytes, record count) or, if None, the ceiling's own."""
-    keys, values, headers = records(spec)
-    pool = list(zip(keys, values, headers))
-    acks = {"0": 0, "1": 1}.get(str(spec["acks"]), -1)
+    pool, acks = ceiling.record_pool(spec)
     data, per_batch = batch or raw.ceiling_batch(pool, spec["batch_size"],
                                                  spec["compression"])
     requests, counts = ceiling.plan_requests(spec, pool, data, per_batch, acks)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, Union
 
 from bench import raw
 from bench.clients._common import Clock, Tally, emit, load_spec, records
@@ -41,7 +41,7 @@ class Connection:
         self.sock = sock
         self.buf = bytearray()
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: Union[bytes, bytearray]) -> None:
         self.sock.sendall(data)
 
     def _read(self, n: int) -> bytes:
@@ -57,6 +57,13 @@ class Connection:
     def response(self) -> bytes:
         (size,) = struct.unpack(">i", self._read(4))
         return self._read(size)
+
+
+def record_pool(spec: Dict[str, Any]) -> Tuple[List[Any], int]:
+    """The run's (key, value, headers) records, and its acks as a Produce request
+    carries them (all: -1)."""
+    keys, values, headers = records(spec)
+    return list(zip(keys, values, headers)), {"0": 0, "1": 1}.get(str(spec["acks"]), -1)
 
 
 def batches_per_request(spec: Dict[str, Any], batch: bytes) -> int:
@@ -140,9 +147,7 @@ def main() -> None:
     spec = load_spec()
     if spec.get("avro"):
         raise SystemExit("the ceiling client sends bytes only")
-    keys, values, headers = records(spec)
-    pool = list(zip(keys, values, headers))
-    acks = {"0": 0, "1": 1}.get(str(spec["acks"]), -1)
+    pool, acks = record_pool(spec)
     batch, per_batch = raw.ceiling_batch(pool, spec["batch_size"], spec["compression"])
     requests, counts = plan_requests(spec, pool, batch, per_batch, acks)
     conn = Connection(spec)
