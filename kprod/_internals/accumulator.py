@@ -17,7 +17,7 @@ from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
-from kprod._native.readiness import queue_lengths, scan_ready
+from kprod._native.readiness import drain_heads, queue_lengths, scan_ready
 from kprod._native.batch_builder import RecordBatchBuilder
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
@@ -249,40 +249,10 @@ class RecordAccumulator:
               now: float, may_drain: Callable[[ProducerBatch], bool]) -> List[ProducerBatch]:
         """Take at most ``max_size`` bytes of head batches from the node's partitions,
         round-robin from where the last drain stopped (starvation avoidance)."""
-        if not partitions:
-            return []
-        taken: List[ProducerBatch] = []
-        size = 0
-        start = self._drain_index.get(node_id, 0) % len(partitions)
-        n = len(partitions)
-        for i in range(n):
-            tp = partitions[(start + i) % n]
-            q = self.queues.get(tp)
-            # An empty queue is skipped without its lock (a GIL-atomic read): a batch
-            # queued just after this look is left for the next drain, as one queued
-            # just after the locked look would be.
-            if q is None or q.muted or not q.batches:
-                continue
-            with q.lock:
-                if not q.batches:
-                    continue
-                head = q.batches[0]
-                if head.attempts > 0 and now - head.last_attempt_ms < head.backoff_ms:
-                    continue
-                estimate = head.estimated_size()
-                if taken and size + estimate > max_size:
-                    self._drain_index[node_id] = (start + i) % n
-                    break
-                if not may_drain(head):
-                    continue
-                q.batches.popleft()
-                self.queue_changes += 1
-            # close() compresses and CRCs: outside the deque lock (Java does the same).
-            head.close()
-            size += len(head.payload)
-            taken.append(head)
-        else:
-            self._drain_index[node_id] = (start + 1) % n
+        taken, self._drain_index[node_id] = drain_heads(
+            partitions, self.queues, self._drain_index.get(node_id, 0), max_size, now,
+            may_drain)
+        self.queue_changes += len(taken)
         return taken
 
     def reenqueue(self, batch: ProducerBatch, now: float) -> None:

@@ -98,6 +98,7 @@ class BrokerConnection(ConnectionHandshake):
         self.broker_ranges: Dict[int, Tuple[int, int]] = {}
         self._correlation_id = 0
         self._out: Deque[memoryview] = deque()   # pending output, in order
+        self._out_bytes = 0                      # their total size
         self._out_requests: Deque[Tuple[InFlightRequest, int]] = deque()
         self._recv = bytearray()
         # Plain sockets read into this reused buffer: recv(n) allocates n bytes per call
@@ -268,6 +269,7 @@ class BrokerConnection(ConnectionHandshake):
             view = chunk if isinstance(chunk, memoryview) else memoryview(chunk)
             if view.nbytes:
                 self._out.append(view.cast("B") if view.format != "B" else view)
+                self._out_bytes += view.nbytes
         self._out_requests.append((request, len(self._out)))
         self.in_flight.append(request)
         had_output = len(self._out) > len(chunks)   # already waiting for writability
@@ -338,6 +340,17 @@ class BrokerConnection(ConnectionHandshake):
         """Drop ``sent`` written bytes from the output; returns how many whole chunks
         left it."""
         out = self._out
+        self.last_activity_ms = self.clock()
+        if sent == self._out_bytes:
+            # All of it (the usual case at moderate rates): no chunk-by-chunk walk.
+            removed = len(out)
+            out.clear()
+            self._out_bytes = 0
+            marks, self._out_requests = self._out_requests, deque()
+            for request, _ in marks:
+                self._written(request)
+            return removed
+        self._out_bytes -= sent
         removed = 0
         while sent and out:
             head = out[0]
@@ -354,16 +367,18 @@ class BrokerConnection(ConnectionHandshake):
             for request, end in marks:
                 end -= removed
                 if end <= 0:
-                    request.fully_written = True
-                    if not request.expect_response:
-                        # acks=0: done once written
-                        self.in_flight.remove(request)
-                        request.handler(None, None)
+                    self._written(request)
                 else:
                     rest.append((request, end))
             self._out_requests = rest
-        self.last_activity_ms = self.clock()
         return removed
+
+    def _written(self, request: InFlightRequest) -> None:
+        request.fully_written = True
+        if not request.expect_response:
+            # acks=0: done once written
+            self.in_flight.remove(request)
+            request.handler(None, None)
 
     # -- I/O events ----------------------------------------------------------------
     def on_writable(self, now: float) -> None:
@@ -561,6 +576,7 @@ class BrokerConnection(ConnectionHandshake):
         self.next_attempt_ms = self.clock() + (backoff if error is not None else 0)
         pending, self.in_flight = self.in_flight, deque()
         self._out.clear()
+        self._out_bytes = 0
         self._out_requests.clear()
         self._recv = bytearray()
         self._tls = False

@@ -9,6 +9,9 @@ Semantics:
   pipe at a time, so a burst of send() calls costs one write.
 - ``poll(timeout_ms)`` runs on the I/O thread only: waits for readiness, lets each
   ready connection read/write, drains the pipe.
+- The poller is ``select.epoll`` (``select.poll`` where there is none) used by file
+  descriptor: ``selectors`` would add a key object, a tuple and a Python-level
+  mapping lookup per event, and this runs twice per request.
 - ``wake_deadline`` tells a thread that queued work whether the I/O thread will see
   it in time without a wakeup: None while it is awake and has not scanned its queues
   yet (``will_scan()``), 0.0 once that scan started (``scanning()``) or when it is not
@@ -18,26 +21,34 @@ from __future__ import annotations
 
 import math
 import os
-import selectors
+import select
 from typing import Callable, Dict, Optional
 
 from kprod._internals.connection import BrokerConnection
 
 StateListener = Callable[[BrokerConnection], None]
-READ = selectors.EVENT_READ
-WRITE = selectors.EVENT_WRITE
+_EPOLL = hasattr(select, "epoll")
+READ = select.EPOLLIN if _EPOLL else select.POLLIN
+WRITE = select.EPOLLOUT if _EPOLL else select.POLLOUT
+# An error or hang-up: the socket's next read or write reports it (selectors treats
+# it as both readable and writable, as does this).
+_FAILED = (select.EPOLLERR | select.EPOLLHUP) if _EPOLL else (select.POLLERR | select.POLLHUP)
+_READABLE = READ | _FAILED
+_WRITABLE = WRITE | _FAILED
 
 
 class ConnectionSelector:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self._selector = selectors.DefaultSelector()
+        self._poller = select.epoll() if _EPOLL else select.poll()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._poller.register(self._wake_read, READ)
         self._wakeup_pending = False
         self._registered: Dict[int, int] = {}     # id(connection) -> registered fd
+        self._by_fd: Dict[int, BrokerConnection] = {}      # registered fd -> connection
+        self._events: Dict[int, int] = {}                  # registered fd -> event mask
         self.wake_deadline: Optional[float] = None
 
     # -- any thread --------------------------------------------------------------------
@@ -68,56 +79,71 @@ class ConnectionSelector:
         conn.on_state_change = None
         fd = self._registered.pop(id(conn), -1)
         if fd != -1:
-            try:
-                self._selector.unregister(fd)
-            except (KeyError, ValueError):
-                pass
+            self._unregister(fd)
 
     def registered(self, fd: int) -> Optional[BrokerConnection]:
         """The connection whose socket ``fd`` is registered, if any."""
+        return self._by_fd.get(fd)
+
+    def _unregister(self, fd: int) -> None:
+        self._by_fd.pop(fd, None)
+        self._events.pop(fd, None)
         try:
-            return self._selector.get_key(fd).data
-        except (KeyError, ValueError):
-            return None
+            self._poller.unregister(fd)
+        except (KeyError, ValueError, OSError):
+            pass        # closed already: the kernel dropped it from the epoll set
 
     def _sync(self, conn: BrokerConnection) -> None:
         fd = conn.sock.fileno() if conn.sock is not None else -1
         old = self._registered.get(id(conn), -1)
         if old != -1 and old != fd:
-            try:
-                self._selector.unregister(old)
-            except (KeyError, ValueError):
-                pass
+            # A closed socket's fd may be reused by another connection's new socket,
+            # registered meanwhile: only drop the entry if it is still this one's.
+            if self._by_fd.get(old) is conn:
+                self._unregister(old)
             del self._registered[id(conn)]
         if fd != -1:
             events = READ | WRITE if conn.wants_write() else READ
             if old == fd:
-                self._selector.modify(fd, events, conn)
+                self._set_events(fd, events)
             else:
-                self._selector.register(fd, events, conn)
+                if fd in self._by_fd:       # a stale entry of a reused fd
+                    self._unregister(fd)
+                self._poller.register(fd, events)
+                self._by_fd[fd] = conn
+                self._events[fd] = events
                 self._registered[id(conn)] = fd
+
+    def _set_events(self, fd: int, events: int) -> None:
+        if self._events.get(fd) != events:
+            self._poller.modify(fd, events)
+            self._events[fd] = events
 
     def poll(self, timeout_ms: float) -> None:
         timeout_ms = max(timeout_ms, 0.0)
         # epoll waits whole milliseconds, rounded up: publish when this poll returns at
         # the latest (a send() may then skip its wakeup; see Sender.wakeup_new_batch).
         self.wake_deadline = self.clock() + math.ceil(timeout_ms)
-        events = self._selector.select(timeout_ms / 1000.0)
+        try:
+            # epoll takes seconds, poll milliseconds; both round up to whole ms.
+            events = self._poller.poll(timeout_ms / 1000.0 if _EPOLL else math.ceil(timeout_ms))
+        except InterruptedError:
+            events = []
         self.wake_deadline = None            # awake: the next loop scans the queues
-        for key, mask in events:
-            conn = key.data
+        by_fd = self._by_fd
+        for fd, mask in events:
+            conn = by_fd.get(fd)
             if conn is None:
-                self._drain_wakeups()
-                continue
+                if fd == self._wake_read:
+                    self._drain_wakeups()
+                continue                     # unregistered by an earlier event's close
             now = conn.clock()               # the producer's clock (tests may fake one)
-            if mask & WRITE and conn.sock is not None:
+            if mask & _WRITABLE and conn.sock is not None:
                 conn.on_writable(now)
-            if mask & READ and conn.sock is not None:
+            if mask & _READABLE and conn.sock is not None:
                 conn.on_readable(now)
-            if conn.sock is not None:
-                wanted = READ | WRITE if conn.wants_write() else READ
-                if key.events != wanted and self._registered.get(id(conn)) == key.fd:
-                    self._selector.modify(key.fd, wanted, conn)
+            if conn.sock is not None and by_fd.get(fd) is conn:
+                self._set_events(fd, READ | WRITE if conn.wants_write() else READ)
 
     def _drain_wakeups(self) -> None:
         try:
@@ -133,6 +159,8 @@ class ConnectionSelector:
     def close(self) -> None:
         self.wake_deadline = 0.0
         self._wakeup_pending = True     # never write to the closed pipe's (reused) fd
-        self._selector.close()
+        close = getattr(self._poller, "close", None)   # poll objects hold no fd
+        if close is not None:
+            close()
         os.close(self._wake_read)
         os.close(self._wake_write)

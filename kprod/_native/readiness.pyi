@@ -1,6 +1,6 @@
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-__all__ = ["scan_ready", "queue_lengths"]
+__all__ = ["scan_ready", "drain_heads", "queue_lengths"]
 
 def scan_ready(queues: Dict[Tuple[str, int], Any],
                leader_for: Callable[[Tuple[str, int]], Optional[int]], now: float,
@@ -8,6 +8,10 @@ def scan_ready(queues: Dict[Tuple[str, int], Any],
                by_leader: Optional[Dict[int, List[Tuple[str, int]]]] = None,
                topics: Optional[Dict[str, Any]] = None
                ) -> Tuple[Set[int], float, Set[str]]: ...
+
+def drain_heads(partitions: Sequence[Tuple[str, int]], queues: Dict[Tuple[str, int], Any],
+                start: int, max_size: int, now: float, may_drain: Callable[[Any], bool]
+                ) -> Tuple[List[Any], int]: ...
 
 def queue_lengths(queues: Dict[Tuple[str, int], Any], keys: List[Tuple[str, int]]
                   ) -> List[int]: ...

@@ -1,14 +1,16 @@
 # cython: language_level=3
-"""RecordAccumulator.ready's scan of every partition queue (Java's
-``RecordAccumulator.ready``), natively: the I/O thread runs it once or twice per loop,
-two loops per Produce request at paced rates, and as Python bytecode on the cold
-caches of a thread that sleeps between loops it cost more than the rest of the drain.
+"""RecordAccumulator's scans of the partition queues, natively: ``ready``'s look at
+every queue (Java's ``RecordAccumulator.ready``) and ``drain``'s round-robin walk of a
+leader's partitions (``RecordAccumulator.drain``). The I/O thread runs them once or
+twice per loop, two loops per Produce request at paced rates, and as Python bytecode
+on the cold caches of a thread that sleeps between loops they cost more than the rest
+of the drain.
 
 GIL: held throughout (every step reads Python objects: queues, batches, metadata).
 """
 cimport cython
 
-__all__ = ["scan_ready", "queue_lengths"]
+__all__ = ["scan_ready", "drain_heads", "queue_lengths"]
 
 
 @cython.boundscheck(True)
@@ -93,6 +95,55 @@ def scan_ready(dict queues, leader_for, double now, double linger_ms, bint force
                 else:
                     (<list>partitions).append(tp)
     return ready_nodes, next_ready_ms, unknown
+
+
+def drain_heads(object partitions, dict queues, Py_ssize_t start, Py_ssize_t max_size,
+                double now, object may_drain):
+    """``(batches, next_start)``: the head batches of ``partitions`` (their
+    queues in ``queues``), walked round-robin from index ``start``, at most
+    ``max_size`` bytes of them (always at least one). A queue is skipped when it is
+    missing, muted or empty, its head is backing off (a retry within its
+    ``backoff_ms``) or ``may_drain(head)`` says no (idempotence, transactions). Each
+    head is popped under its queue's lock and closed after it (compression and CRC
+    outside the lock, as Java does). ``next_start``: where the next drain of this
+    leader starts (the partition that did not fit, else ``start + 1``)."""
+    cdef Py_ssize_t n = len(partitions)
+    cdef Py_ssize_t i, index, size = 0, estimate
+    cdef list taken = []
+    cdef object q, batches, head, lock, payload
+    if n == 0:
+        return taken, 0
+    start %= n
+    for i in range(n):
+        index = (start + i) % n
+        q = queues.get(partitions[index])
+        # An empty queue is skipped without its lock (a GIL-atomic read): a batch
+        # queued just after this look is left for the next drain, as one queued just
+        # after the locked look would be.
+        if q is None or q.muted or not q.batches:
+            continue
+        lock = q.lock
+        lock.acquire()
+        try:
+            batches = q.batches
+            if not batches:
+                continue
+            head = batches[0]
+            if head.attempts > 0 and now - <double>head.last_attempt_ms < head.backoff_ms:
+                continue
+            payload = head.payload
+            estimate = len(payload) if payload is not None \
+                else head.builder.estimated_size_in_bytes
+            if taken and size + estimate > max_size:
+                return taken, index
+            if not may_drain(head):
+                continue
+            batches.popleft()
+        finally:
+            lock.release()
+        size += len(head.close())
+        taken.append(head)
+    return taken, (start + 1) % n
 
 
 def queue_lengths(dict queues, list keys):
