@@ -29,6 +29,7 @@ from kprod._internals.telemetry_metrics import samples
 from kprod._internals.transactions import TransactionManager
 from kprod._native.appender import SendPath
 from kprod._native.bufferpool import BufferPool
+from kprod._native.clock import monotonic_ms
 from kprod._native.partition import PartitionChooser
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.config import ProducerConfig
@@ -55,10 +56,6 @@ _RECORD_BOUND_MARGIN = 128
 
 _LEVEL_SETTING = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
                   "zstd": "compression.zstd.level"}
-
-def _monotonic_ms() -> float:
-    return time.monotonic() * 1000.0
-
 
 class Producer:
     """A thread-safe Kafka producer.
@@ -94,7 +91,7 @@ class Producer:
         self._adaptive = cfg["partitioner.adaptive.partitioning.enable"]
         self.metrics_registry = ProducerMetrics(
             MetricConfig(cfg["metrics.sample.window.ms"], cfg["metrics.num.samples"]),
-            cfg["metrics.recording.level"], self._reporters, _monotonic_ms,
+            cfg["metrics.recording.level"], self._reporters, monotonic_ms,
             memory=lambda: self._pool, client_id=cfg["client.id"])
         self._closed = False
         self._forked = False
@@ -118,7 +115,7 @@ class Producer:
             compression_level=level, pool=self._pool,
             delivery_timeout_ms=cfg["delivery.timeout.ms"],
             retry_backoff_ms=cfg["retry.backoff.ms"],
-            retry_backoff_max_ms=cfg["retry.backoff.max.ms"], clock=_monotonic_ms,
+            retry_backoff_max_ms=cfg["retry.backoff.max.ms"], clock=monotonic_ms,
             idempotent=cfg["enable.idempotence"], max_request_size=cfg["max.request.size"],
             partitioner=self._partitioner)
         self._metadata = Metadata(cfg["metadata.max.age.ms"], cfg["retry.backoff.ms"],
@@ -128,13 +125,13 @@ class Producer:
         if cfg["transactional.id"] is not None:
             self._txn = TransactionManager(cfg["transactional.id"], cfg["transaction.timeout.ms"],
                                            self._idempotence, cfg["retry.backoff.ms"],
-                                           _monotonic_ms)
+                                           monotonic_ms)
         telemetry = None
         if cfg["enable.metrics.push"]:       # KIP-714; pushes only what a broker asks for
             telemetry = ClientTelemetry(self._telemetry_samples, cfg["retry.backoff.ms"],
                                         cfg["request.timeout.ms"])
         self._sender = Sender(cfg, self._metadata, self._accumulator, self._idempotence,
-                              self.metrics_registry, _monotonic_ms, self._txn,
+                              self.metrics_registry, monotonic_ms, self._txn,
                               telemetry=telemetry)
         self._accumulator.on_new_batch = self._sender.wakeup_new_batch
         self._metadata.failures = self._sender.network.failures   # timeouts name causes

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from typing import Any, List, Optional
 
 from kprod._internals.backoff import exponential
@@ -21,6 +20,7 @@ from kprod._internals.connection import CLOSED, BrokerConnection
 from kprod._internals.connection_settings import ConnectionSettings
 from kprod._internals.metadata import Metadata
 from kprod._internals.network import NetworkClient
+from kprod._native.clock import monotonic_ms
 from kprod.errors import (
     AuthenticationError,
     IllegalStateError,
@@ -32,22 +32,18 @@ from kprod.errors import (
 _POLL_MS = 100.0   # longest single wait, so a deadline is noticed promptly
 
 
-def _monotonic_ms() -> float:
-    return time.monotonic() * 1000.0
-
-
 class Deadline:
     """When one admin call must be done by (monotonic ms) and what it is, for errors."""
 
     __slots__ = ("at_ms", "timeout_ms", "what")
 
     def __init__(self, timeout_ms: float, what: str) -> None:
-        self.at_ms = _monotonic_ms() + timeout_ms
+        self.at_ms = monotonic_ms() + timeout_ms
         self.timeout_ms = timeout_ms
         self.what = what
 
     def remaining_ms(self) -> float:
-        return self.at_ms - _monotonic_ms()
+        return self.at_ms - monotonic_ms()
 
     def expired(self) -> bool:
         return self.remaining_ms() <= 0
@@ -70,7 +66,7 @@ class AdminNetwork:
         settings = ConnectionSettings(_WithInFlight(config, 1))
         self.metadata = Metadata(300000, config["retry.backoff.ms"], 300000)
         self.network = NetworkClient(settings, config["bootstrap.servers"], self.metadata,
-                                     _monotonic_ms)
+                                     monotonic_ms)
         self.network.on_auth_failure = self._on_auth_failure
         self.retry_backoff_ms = config["retry.backoff.ms"]
         self.retry_backoff_max_ms = config["retry.backoff.max.ms"]
@@ -136,9 +132,9 @@ class AdminNetwork:
         if remaining <= 0:
             raise deadline.timeout(last_error)
         with self._lock:
-            end = _monotonic_ms() + min(wait, remaining)
-            while not self._closed and _monotonic_ms() < end:
-                self._poll(min(end - _monotonic_ms(), _POLL_MS))
+            end = monotonic_ms() + min(wait, remaining)
+            while not self._closed and monotonic_ms() < end:
+                self._poll(min(end - monotonic_ms(), _POLL_MS))
 
     def _ready_connection(self, node_id: Optional[int], deadline: Deadline) -> BrokerConnection:
         last_error: Optional[BaseException] = None
@@ -146,7 +142,7 @@ class AdminNetwork:
             if self._auth_error is not None:
                 error, self._auth_error = self._auth_error, None
                 raise error
-            now = _monotonic_ms()
+            now = monotonic_ms()
             if node_id is None:
                 conn = self.network.least_loaded(now)
             else:
@@ -176,14 +172,14 @@ class AdminNetwork:
             self._poll(min(remaining, _POLL_MS))
 
     def _poll(self, timeout_ms: float) -> None:
-        for response in self.network.poll(max(timeout_ms, 0.0), _monotonic_ms()):
+        for response in self.network.poll(max(timeout_ms, 0.0), monotonic_ms()):
             response.complete()
 
     # -- metadata -------------------------------------------------------------------
     def update_metadata(self, response: Any) -> None:
         """Learn the brokers' addresses from a Metadata response (for ``node_id``)."""
         with self._lock:
-            self.metadata.update(response, _monotonic_ms())
+            self.metadata.update(response, monotonic_ms())
 
     def close(self) -> None:
         with self._lock:

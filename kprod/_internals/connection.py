@@ -257,23 +257,38 @@ class BrokerConnection(ConnectionHandshake):
         return self._enqueue(api, version, body, handler, expect_response)
 
     def _enqueue(self, api: str, version: int, body: Any, handler: ResponseHandler,
-                 expect_response: bool, handshake: bool = False) -> InFlightRequest:
+                 expect_response: bool) -> InFlightRequest:
         self._correlation_id = (self._correlation_id + 1) & 0x7FFFFFFF
         # The encoded chunks start with the 4-byte size prefix; record batches are
         # separate chunks (their memoryviews, not copies).
-        chunks, _ = encode_client_request(api, version, self._correlation_id,
-                                          self.settings.client_id, body)
+        chunks, size = encode_client_request(api, version, self._correlation_id,
+                                             self.settings.client_id, body)
         request = InFlightRequest(self._correlation_id, api, version, self.clock(), handler,
                                   expect_response)
+        self.in_flight.append(request)
+        had_output = bool(self._out)        # already waiting for writability
+        sent = 0
+        if not had_output and not self._tls and self.sock is not None \
+                and len(chunks) <= IOV_MAX:
+            # Nothing queued before it (the usual case below full speed): one sendmsg
+            # straight from the encoder's chunks, and no output queue unless it is short.
+            sent = self._send_now(chunks)
+            if sent < 0:
+                return request          # the connection closed (its requests failed)
+            if sent == size + 4:        # size: the frame's size prefix, which excludes itself
+                self.last_activity_ms = self.clock()
+                self._written(request)
+                return request
         for chunk in chunks:
             view = chunk if isinstance(chunk, memoryview) else memoryview(chunk)
             if view.nbytes:
                 self._out.append(view.cast("B") if view.format != "B" else view)
                 self._out_bytes += view.nbytes
         self._out_requests.append((request, len(self._out)))
-        self.in_flight.append(request)
-        had_output = len(self._out) > len(chunks)   # already waiting for writability
-        self._flush()
+        if sent:
+            self._consume(sent)         # a short write above: the socket buffer is full
+        else:
+            self._flush()
         if self._out and not had_output and self.sock is not None:
             # A partial write outside on_writable: the owner must now watch for
             # writability, or a large request with nothing else in flight stalls.
@@ -286,19 +301,23 @@ class BrokerConnection(ConnectionHandshake):
             self._flush_tls()
             return
         out = self._out
-        sock = self.sock
-        assert sock is not None
         while out:
             batch = list(out) if len(out) <= IOV_MAX else list(islice(out, IOV_MAX))
-            try:
-                sent = sock.sendmsg(batch)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                self.close(KafkaConnectionError(f"Write to broker {self._name()} failed: {exc}"))
-                return
-            if self._consume(sent) < len(batch):
+            sent = self._send_now(batch)
+            if sent <= 0 or self._consume(sent) < len(batch):
                 return          # a short write: the socket buffer is full
+
+    def _send_now(self, chunks: List[Any]) -> int:
+        """One write of a request's chunks: the bytes taken (0 when the socket takes
+        none now), or -1 after a failure closed the connection."""
+        assert self.sock is not None
+        try:
+            return self.sock.sendmsg(chunks)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as exc:
+            self.close(KafkaConnectionError(f"Write to broker {self._name()} failed: {exc}"))
+            return -1
 
     def _flush_tls(self) -> None:
         """TLS sockets have no sendmsg: write joined chunks, one ``send`` at a time.

@@ -52,7 +52,7 @@ class ConnectionHandshake:
         def _notify(self) -> None: ...
         def _enqueue(self, api: str, version: int, body: Any,
                      handler: Callable[[Optional[Any], Optional[BaseException]], None],
-                     expect_response: bool, handshake: bool = False) -> Any: ...
+                     expect_response: bool) -> Any: ...
 
     def _setup_failed(self, error: Optional[BaseException]) -> bool:
         """A setup request failed: close with its error, unless the close that failed it
@@ -105,7 +105,7 @@ class ConnectionHandshake:
                                         client_software_version="0.1.0")
         self._enqueue("ApiVersions", version, body,
                       lambda response, error: self._on_api_versions(response, error, version),
-                      True, handshake=True)
+                      True)
 
     def _on_api_versions(self, response: Optional[types.ApiVersionsResponse],
                          error: Optional[BaseException],
@@ -171,7 +171,7 @@ class ConnectionHandshake:
             return
         self.state = state
         self._enqueue("SaslHandshake", version, types.SaslHandshakeRequest(creds.mechanism),
-                      self._on_sasl_handshake, True, handshake=True)
+                      self._on_sasl_handshake, True)
 
     def _on_sasl_handshake(self, response: Optional[types.SaslHandshakeResponse],
                            error: Optional[BaseException]) -> None:
@@ -206,8 +206,7 @@ class ConnectionHandshake:
 
     def _send_sasl_bytes(self, data: bytes) -> None:
         self._enqueue("SaslAuthenticate", self.api_versions["SaslAuthenticate"],
-                      types.SaslAuthenticateRequest(data), self._on_sasl_authenticate, True,
-                      handshake=True)
+                      types.SaslAuthenticateRequest(data), self._on_sasl_authenticate, True)
 
     def _on_sasl_authenticate(self, response: Optional[types.SaslAuthenticateResponse],
                               error: Optional[BaseException]) -> None:

@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from kprod._internals.stats import (
     Avg, Clock, CumulativeSum, Gauge, Max, MetricConfig, MetricName, MetricsRegistry, Rate,
-    Sensor, monotonic_ms,
+    Sensor,
 )
+from kprod._native.clock import monotonic_ms
 
 GROUP = "producer-metrics"
 TOPIC_GROUP = "producer-topic-metrics"

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any, Callable, Dict, NamedTuple, Sequence, Tuple
 
+from kprod._native.clock import monotonic_ms
 from kprod._native.stats import Samples, Sensor
 
 log = logging.getLogger("kprod.metrics")
@@ -29,10 +29,6 @@ Clock = Callable[[], float]     # milliseconds
 # Java's Sensor.RecordingLevel: a sensor records when its level is at most the
 # configured one (metrics.recording.level).
 LEVELS = {"INFO": 0, "DEBUG": 1, "TRACE": 2}
-
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000.0
 
 
 class MetricName(NamedTuple):

@@ -1,0 +1,4 @@
+__all__ = ["monotonic_ms"]
+
+
+def monotonic_ms() -> float: ...
