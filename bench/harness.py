@@ -174,6 +174,7 @@ class Run:
     cpu_system_s: Optional[float] = None   # (java's runner reports its total only)
     cpu_user_s_per_m: Optional[float] = None
     cpu_system_s_per_m: Optional[float] = None
+    cpu_threads_s_per_m: Optional[Dict[str, float]] = None   # by thread name (caller, ...)
     proc_cpu_s: float = 0.0       # wait4: the whole client process tree, start to exit
     max_rss_mb: float = 0.0       # peak RSS of the client's own process image
     broker_count: int = -1
@@ -443,6 +444,9 @@ def run_client(cluster: Any, consumer: Any, workdir: pathlib.Path, sc: Scenario,
         if run.cpu_user_s is not None and run.cpu_system_s is not None:
             run.cpu_user_s_per_m = run.cpu_user_s / n * 1e6
             run.cpu_system_s_per_m = run.cpu_system_s / n * 1e6
+        if res.get("cpu_threads_s"):
+            run.cpu_threads_s_per_m = {name: cpu / n * 1e6
+                                       for name, cpu in res["cpu_threads_s"].items()}
         problems = validate(res, n, warmup, run.broker_count, on_broker)
         if sc.avro and run.broker_count > 0:
             try:

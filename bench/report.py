@@ -38,6 +38,12 @@ def above_pacer(per: Dict[str, Any], clients: List[str]) -> Optional[str]:
         parts.append(f"kprod ÷ confluent {above['kprod'] / above['confluent']:.2f}x")
     return (f"CPU above the pacer alone (median pacer {base['median']:.2f} s/M): "
             + ", ".join(parts))
+# Under the by-thread lines: what the names mean.
+THREAD_NOTE = ("caller: the thread running the timed loop (send/produce, pacing, and "
+               "confluent-kafka's callbacks inside poll); the rest by the client's thread "
+               "names (kprod-sender: kprod's I/O thread, which also runs the callbacks; "
+               "rdk:*: librdkafka's); the scheduler's run time per thread (/proc schedstat); "
+               "java reports no threads")
 # What the runners cannot make equal; printed with every report.
 UNMATCHED = [
     "Every client: acks, idempotence, linger.ms, batch.size, max.in.flight=5, 32 MiB of "
@@ -112,6 +118,7 @@ def summarize(runs: List[Any], clients: List[str], scenarios: List[str],
                 "cpu_s_per_m": _stats([r.cpu_s_per_m for r in ok]),
                 "cpu_user_s_per_m": _stats([r.cpu_user_s_per_m for r in ok]),
                 "cpu_system_s_per_m": _stats([r.cpu_system_s_per_m for r in ok]),
+                "cpu_threads_s_per_m": _thread_stats(ok),
                 "broker_cpu_s_per_m": _stats([r.broker_cpu_s_per_m for r in ok]),
                 "max_rss_mb": _stats([r.max_rss_mb for r in ok]),
                 "elapsed_s": _stats([r.elapsed_s for r in ok]),
@@ -133,6 +140,36 @@ def summarize(runs: List[Any], clients: List[str], scenarios: List[str],
                 per[client]["aio_ratio"] = same_repeat("kprod-aio", "aiokafka")
         out[name] = per
     return out
+
+
+def _thread_stats(runs: List[Any]) -> Dict[str, Dict[str, float]]:
+    """Per thread name, the stats of its CPU s/M over the runs that report threads (a
+    thread missing from one of them used nothing there)."""
+    reported = [r.cpu_threads_s_per_m for r in runs if getattr(r, "cpu_threads_s_per_m", None)]
+    names = sorted({name for threads in reported for name in threads})
+    out = {}
+    for name in names:
+        st = _stats([threads.get(name, 0.0) for threads in reported])
+        if st is not None:
+            out[name] = st
+    return out
+
+
+def thread_lines(per: Dict[str, Any], clients: List[str]) -> List[str]:
+    """One line per client whose runner reports threads: where its CPU went, median s/M
+    per thread, largest first; threads under 0.05 s/M are summed as "others"."""
+    lines = []
+    for c in clients:
+        threads = per[c].get("cpu_threads_s_per_m") or {}
+        if per[c]["not_run"] or not threads:
+            continue
+        medians = sorted(((st["median"], name) for name, st in threads.items()), reverse=True)
+        shown = [f"{name} {m:.2f}" for m, name in medians if m >= 0.05]
+        rest = sum(m for m, _ in medians if m < 0.05)
+        if rest > 0:
+            shown.append(f"others {rest:.2f}")
+        lines.append(f"- {c}: " + ", ".join(shown))
+    return lines
 
 
 def _fmt(st: Optional[Dict[str, float]], fmt: str = "{:,.0f}", spread: bool = True,
@@ -223,6 +260,12 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
                       rows=rows, cols=["aiokafka"])
         table("client CPU seconds per million records (the clock's window)", "cpu_s_per_m",
               "{:.2f}")
+        by_thread = [(sc, thread_lines(summary[sc], tput_clients)) for sc in tput]
+        if any(found for _, found in by_thread):
+            lines.append(f"### client CPU by thread, s / M records (medians; {THREAD_NOTE})")
+            for sc, found in by_thread:
+                lines.extend([f"{sc}:"] + found if found else [])
+            lines.append("")
         table("broker CPU seconds per million records (the clock's window)", "broker_cpu_s_per_m",
               "{:.2f}", spread=False)
         table("MB/s (key + value bytes, 2^20)", "mb_per_s", "{:.1f}", spread=False)
@@ -261,6 +304,10 @@ def markdown(summary: Dict[str, Any], clients: List[str], meta: Dict[str, Any],
                                       for q in ("p50", "p99", "p999", "max")) + " |")
         line = above_pacer(summary[s], clients)
         lines.extend(["", line] if line else [])
+        found = thread_lines(summary[s], clients)
+        if found:
+            lines.extend(["", f"CPU by thread, s / M records (medians; {THREAD_NOTE}):"]
+                         + found)
         lines.append("")
     invalid = [f"- {s}/{c} {msg}" for s in summary for c in clients
                for msg in summary[s][c]["invalid_runs"]]

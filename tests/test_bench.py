@@ -495,6 +495,17 @@ def test_paced_runs_through_the_harness_carry_the_cpu_split(kafka, tmp_path, cli
     assert run.cpu_user_s + run.cpu_system_s == pytest.approx(run.cpu_s)
     assert run.cpu_user_s_per_m + run.cpu_system_s_per_m == pytest.approx(run.cpu_s_per_m)
     assert run.latency_ms and run.latency_ms["count"] == 2000
+    # where the CPU went: the timed loop's thread and the client's own, which together
+    # account for the process's CPU (the scheduler's clock against getrusage's)
+    threads = run.cpu_threads_s_per_m
+    assert threads and threads["caller"] > 0, threads
+    own = {"kprod": "kprod-sender", "kprod-aio": "kprod-sender"}.get(client)
+    if own is not None:
+        assert threads.get(own, 0) > 0, threads
+    if client == "confluent":
+        assert any(name.startswith("rdk:") and cpu > 0 for name, cpu in threads.items())
+    assert sum(threads.values()) == pytest.approx(run.cpu_s_per_m, rel=0.05,
+                                                  abs=0.01 / 2001 * 1e6)
 
 
 def _paced_report(clients, cpu):
@@ -536,6 +547,40 @@ def test_paced_report_shows_user_and_system_cpu_and_the_cpu_above_the_pacer():
     assert sum(text.startswith("- pacer: the kprod runner's paced loop") for text in lines) == 1
     # the same-repeat records/s ratio is still there, unchanged
     assert d["confluent"]["kprod_ratio"]["median"] == 1.0
+
+
+def test_cpu_by_thread_is_shared_out_and_reported_per_client():
+    from bench.clients._common import thread_cpu_shares
+    before = {1: ("python", 1.0), 2: ("kprod-sender", 0.5)}
+    after = {1: ("python", 1.3), 2: ("kprod-sender", 0.9), 3: ("rdk:broker1", 0.05)}
+    # caller 0.3, the sender 0.4, a thread started in the window 0.05; 0.25 of the
+    # process's 1.0 s went to threads that ended meanwhile
+    assert thread_cpu_shares(before, after, 1, 1.0) == {
+        "caller": 0.3, "kprod-sender": 0.4, "rdk:broker1": 0.05, "exited": 0.25}
+    assert "exited" not in thread_cpu_shares(before, after, 1, 0.76)   # clocks' skew
+    assert thread_cpu_shares(before, {}, 1, 1.0) is None               # no /proc
+
+    s = "paced-10k"
+    lat = {"p50": 1.0, "p99": 2.0, "p999": 3.0, "max": 4.0}
+    runs = [_run(s, "kprod", rep, 10_000, latency_ms=lat, cpu_threads_s_per_m=threads)
+            for rep, threads in enumerate([
+                {"caller": 5.0, "kprod-sender": 6.0, "exited": 0.01},
+                {"caller": 6.0, "kprod-sender": 7.0},
+                {"caller": 4.0, "kprod-sender": 8.0, "exited": 0.02}])]
+    runs += [_run(s, "confluent", 0, 10_000, latency_ms=lat,
+                  cpu_threads_s_per_m={"caller": 6.5, "rdk:broker1": 2.5, "rdk:main": 0.04}),
+             _run(s, "java", 0, 10_000, latency_ms=lat)]
+    clients = ["kprod", "confluent", "java"]
+    summary = report.summarize(runs, clients, [s])
+    threads = summary[s]["kprod"]["cpu_threads_s_per_m"]
+    assert threads["kprod-sender"]["median"] == 7.0 and threads["caller"]["median"] == 5.0
+    assert threads["exited"]["median"] == 0.01       # absent from one run: 0 there
+    assert summary[s]["java"]["cpu_threads_s_per_m"] == {}
+    lines = report.markdown(summary, clients, {"started": "x", "cpus": 2, "repeats": 3},
+                            [s]).splitlines()
+    assert "- kprod: kprod-sender 7.00, caller 5.00, others 0.01" in lines
+    assert "- confluent: caller 6.50, rdk:broker1 2.50, others 0.04" in lines
+    assert not any(line.startswith("- java:") for line in lines)
 
 
 def test_paced_report_without_a_valid_pacer_run_has_no_pacer_line():

@@ -23,7 +23,9 @@ import functools
 import json
 import random
 import resource
+import os
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -227,17 +229,19 @@ def time_serializer(call: Callable[[Any], Any], values: List[Any], passes: int =
 def emit(spec: Dict[str, Any], tally: Tally, elapsed: float, cpu: float,
          latencies: Any, notes: List[str], rss_mb: Optional[float] = None,
          serialize_us: Optional[float] = None, warmup_acked: int = 0,
-         cpu_split: Optional[Tuple[float, float]] = None) -> None:
+         clock: Optional["Clock"] = None) -> None:
     """Print the result line; ``latencies`` is a :class:`Latencies`, a summary dict or None.
     ``warmup_acked``: records acknowledged before the clock (the harness checks it).
-    ``cpu_split``: (user, system) CPU seconds of ``cpu`` (:attr:`Clock.split`), written as
-    ``cpu_user_s`` / ``cpu_system_s`` (null without it)."""
+    ``clock``: the stopped :class:`Clock` of ``cpu``; its (user, system) split is written
+    as ``cpu_user_s`` / ``cpu_system_s`` and its per-thread CPU as ``cpu_threads_s``
+    (null without it)."""
     if isinstance(latencies, Latencies):
         latencies = latencies.summary()
-    user, system = cpu_split if cpu_split is not None else (None, None)
+    user, system = clock.split if clock is not None else (None, None)
     out = {"sent": spec["num_records"], "acked": tally.acked, "errors": tally.errors,
            "first_error": tally.first_error, "elapsed_s": elapsed, "cpu_s": cpu,
            "cpu_user_s": user, "cpu_system_s": system,
+           "cpu_threads_s": clock.threads if clock is not None else None,
            "latency_ms": latencies, "notes": notes, "warmup_acked": warmup_acked,
            "max_rss_mb": peak_rss_mb() if rss_mb is None else rss_mb,
            "serialize_us": serialize_us}
@@ -258,21 +262,71 @@ def mark(line: str) -> None:
 class Clock:
     """The one clock of every runner: wall time and this process's CPU, read together at
     the first timed send (:meth:`start`) and when flush() has returned (:meth:`stop`).
-    The CPU is user + system time (getrusage); :attr:`split` keeps the two apart."""
+    The CPU is user + system time (getrusage); :attr:`split` keeps the two apart, and
+    :attr:`threads` shares it out by thread (where it goes: the caller or the client's
+    own threads)."""
 
     split: Tuple[float, float] = (0.0, 0.0)   # (user, system) s of the window, after stop()
+    threads: Optional[Dict[str, float]] = None   # after stop(): see thread_cpu_shares
 
     def start(self) -> None:
         mark(CLOCK_START)
+        self.caller = threading.get_native_id()
+        self.threads0 = thread_cpu()
         self.cpu0, self.t0 = cpu_times(), time.perf_counter()
 
     def stop(self) -> Tuple[float, float]:
         """(elapsed s, CPU s) since :meth:`start`; the CPU's user and system parts go to
-        :attr:`split`."""
+        :attr:`split`, its share per thread to :attr:`threads`."""
         elapsed, (user, system) = time.perf_counter() - self.t0, cpu_times()
         self.split = (user - self.cpu0[0], system - self.cpu0[1])
+        self.threads = thread_cpu_shares(self.threads0, thread_cpu(), self.caller,
+                                         self.split[0] + self.split[1])
         mark(CLOCK_STOP)
         return elapsed, self.split[0] + self.split[1]
+
+
+def thread_cpu() -> Dict[int, Tuple[str, float]]:
+    """Each live thread of this process: tid -> (name, CPU s), from /proc/self/task: the
+    scheduler's run time in ns (schedstat's first field; stat's utime + stime count
+    10 ms ticks, too coarse for a thread's share of a short run). Empty where /proc
+    has no such files."""
+    out: Dict[int, Tuple[str, float]] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                ran_ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue        # the thread ended meanwhile, or no schedstat here
+        out[int(tid)] = (name, ran_ns / 1e9)
+    return out
+
+
+def thread_cpu_shares(before: Dict[int, Tuple[str, float]],
+                      after: Dict[int, Tuple[str, float]], caller: int,
+                      total: float) -> Optional[Dict[str, float]]:
+    """CPU s of the window by thread name: ``caller`` for the thread that ran the timed
+    loop, the others under their own names (summed when several share one), and
+    ``exited`` for what threads that ended inside the window used (the process total
+    minus the live threads', when more than getrusage's and the scheduler's clocks
+    differ by). None without /proc."""
+    if not after:
+        return None
+    shares: Dict[str, float] = {}
+    for tid, (name, cpu) in after.items():
+        used = cpu - before.get(tid, (name, 0.0))[1]
+        key = "caller" if tid == caller else name
+        shares[key] = shares.get(key, 0.0) + used
+    rest = total - sum(shares.values())
+    if rest > 0.01 + 0.02 * total:
+        shares["exited"] = rest
+    return {name: round(cpu, 4) for name, cpu in shares.items() if cpu > 0}
 
 
 async def asyncio_send_loop(spec: Dict[str, Any], send: Callable[..., Any],

@@ -24,7 +24,7 @@ async def run(spec) -> None:
     tally, lat, elapsed, cpu, warm = await asyncio_send_loop(spec, producer.send, producer.flush,
                                                              clock)
     await producer.stop()
-    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm, cpu_split=clock.split)
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm, clock=clock)
 
 
 def main() -> None:

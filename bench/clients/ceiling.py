@@ -161,7 +161,7 @@ def main() -> None:
     notes = [f"{per_batch} records per batch ({len(batch)} B), up to "
              f"{batches_per_request(spec, batch)} partition(s) per request"]
     emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked,
-         cpu_split=clock.split)
+         clock=clock)
 
 
 if __name__ == "__main__":

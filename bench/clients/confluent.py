@@ -101,7 +101,7 @@ def main() -> None:
     notes = ["local queue was full at times: a retried produce() serialized the record "
              "again"] if full and context is not None else []
     emit(spec, tally, elapsed, cpu, lat, notes, serialize_us=serialize_us,
-         warmup_acked=warm.acked, cpu_split=clock.split)
+         warmup_acked=warm.acked, clock=clock)
 
 
 # Records per produce_batch() call: librdkafka queues what fits in its buffer
@@ -139,7 +139,7 @@ def run_bulk(spec, producer, keys, values, tally, warm, on_delivery) -> None:
     notes = [f"produce_batch of {BULK_CHUNK} records per call; {refused} refused by the "
              "full local queue and queued again"]
     emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked,
-         cpu_split=clock.split)
+         clock=clock)
 
 
 if __name__ == "__main__":

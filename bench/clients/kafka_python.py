@@ -50,7 +50,7 @@ def main() -> None:
     producer.flush()
     elapsed, cpu = clock.stop()
     producer.close()
-    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm.acked, cpu_split=clock.split)
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm.acked, clock=clock)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main() -> None:
     elapsed, cpu = clock.stop()
     producer.close()
     emit(spec, tally, elapsed, cpu, lat, [], serialize_us=serialize_us, warmup_acked=warm.acked,
-         cpu_split=clock.split)
+         clock=clock)
 
 
 def columns(kind: str, items: list, n: int):
@@ -100,7 +100,7 @@ def run_bulk(spec, producer, keys, values, tally, warm, serialize_us) -> None:
     notes = [f"send_many queued {n} records in {queued * 1e3:.0f} ms "
              f"({n / queued / 1e6:.1f} M records/s enqueue)"]
     emit(spec, tally, elapsed, cpu, None, notes, serialize_us=serialize_us,
-         warmup_acked=warm.acked, cpu_split=clock.split)
+         warmup_acked=warm.acked, clock=clock)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def main() -> None:
     clock.start()
     callback_send_loop(spec, send, keys, values, headers, lat, callbacks)   # kprod's loop
     elapsed, cpu = clock.stop()
-    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm.acked, cpu_split=clock.split)
+    emit(spec, tally, elapsed, cpu, lat, [], warmup_acked=warm.acked, clock=clock)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from kprod._internals.telemetry import ClientTelemetry, TelemetrySender
 from kprod._internals.transactions import (
     ABORTING, FATAL_ERROR, TransactionAbortedError, TransactionManager, TxnRequest,
 )
+from kprod._native.thread_name import set_native_thread_name
 from kprod.errors import (
     ClusterAuthorizationError, KafkaError, ProducerClosedError,
     TransactionalIdAuthorizationError, UnsupportedVersionError, error_for_code,
@@ -146,6 +147,7 @@ class Sender:
 
     # -- main loop ---------------------------------------------------------------------
     def _run(self) -> None:
+        set_native_thread_name(self.thread.name)    # what top -H and perf show
         try:
             while self.running:
                 self.run_once()

@@ -1,0 +1,4 @@
+__all__ = ["set_native_thread_name"]
+
+
+def set_native_thread_name(name: str) -> bool: ...
