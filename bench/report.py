@@ -145,7 +145,7 @@ def summarize(runs: List[Any], clients: List[str], scenarios: List[str],
 def _thread_stats(runs: List[Any]) -> Dict[str, Dict[str, float]]:
     """Per thread name, the stats of its CPU s/M over the runs that report threads (a
     thread missing from one of them used nothing there)."""
-    reported = [r.cpu_threads_s_per_m for r in runs if getattr(r, "cpu_threads_s_per_m", None)]
+    reported = [r.cpu_threads_s_per_m for r in runs if r.cpu_threads_s_per_m]
     names = sorted({name for threads in reported for name in threads})
     out = {}
     for name in names:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import resource
-import os
 import sys
 import threading
 import time

@@ -268,8 +268,9 @@ class BrokerConnection(ConnectionHandshake):
         self.in_flight.append(request)
         had_output = bool(self._out)        # already waiting for writability
         sent = 0
-        if not had_output and not self._tls and self.sock is not None \
-                and len(chunks) <= IOV_MAX:
+        direct = not had_output and not self._tls and self.sock is not None \
+            and len(chunks) <= IOV_MAX
+        if direct:
             # Nothing queued before it (the usual case below full speed): one sendmsg
             # straight from the encoder's chunks, and no output queue unless it is short.
             sent = self._send_now(chunks)
@@ -285,10 +286,11 @@ class BrokerConnection(ConnectionHandshake):
                 self._out.append(view.cast("B") if view.format != "B" else view)
                 self._out_bytes += view.nbytes
         self._out_requests.append((request, len(self._out)))
-        if sent:
-            self._consume(sent)         # a short write above: the socket buffer is full
-        else:
+        if not direct:
             self._flush()
+        elif sent:
+            self._consume(sent)         # a short write above: the socket buffer is full
+        # (direct and nothing taken: the socket is full now, writability resumes it)
         if self._out and not had_output and self.sock is not None:
             # A partial write outside on_writable: the owner must now watch for
             # writability, or a large request with nothing else in flight stalls.
