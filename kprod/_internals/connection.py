@@ -45,6 +45,7 @@ from kprod._internals.connection_states import (  # noqa: F401 (re-exported)
 from kprod._internals.handshake import ConnectionHandshake
 from kprod._internals.protocol.client import (
     decode_client_response, encode_client_request, version_cap)
+from kprod._native.requests import InFlightRequest
 from kprod.errors import (  # noqa: F401 (UnsupportedSaslMechanismError: re-exported)
     AuthenticationError, DnsLookupError, KafkaConnectionError, KafkaError, KafkaTimeoutError,
     ProtocolError, UnsupportedSaslMechanismError, UnsupportedVersionError,
@@ -63,21 +64,6 @@ _READ_BUFFER_BYTES = 256 * 1024   # per plain-socket read (the socket stays read
 _TLS_WRITE_BYTES = 256 * 1024
 
 ResponseHandler = Callable[[Optional[dict], Optional[BaseException]], None]
-
-
-class InFlightRequest:
-    __slots__ = ("correlation_id", "api", "version", "sent_ms", "handler", "expect_response",
-                 "fully_written")
-
-    def __init__(self, correlation_id: int, api: str, version: int, sent_ms: float,
-                 handler: ResponseHandler, expect_response: bool) -> None:
-        self.correlation_id = correlation_id
-        self.api = api
-        self.version = version
-        self.sent_ms = sent_ms
-        self.handler = handler
-        self.expect_response = expect_response
-        self.fully_written = False
 
 
 class BrokerConnection(ConnectionHandshake):

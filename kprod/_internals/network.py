@@ -27,6 +27,7 @@ from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
 from kprod._internals.protocol import types
 from kprod._internals.selector import ConnectionSelector
+from kprod._native.requests import ClientResponse  # noqa: F401 (re-exported: tests.fakes)
 
 log = logging.getLogger("kprod.network")
 
@@ -40,31 +41,6 @@ CLIENT_VERSIONS: Dict[str, Tuple[int, int]] = {api.name: api.supported for api i
 CLIENT_VERSIONS["Produce"] = (3, 13)     # v13 (KIP-516) only when every topic has an id
 CLIENT_VERSIONS["Metadata"] = (4, 12)
 CLIENT_VERSIONS["AddPartitionsToTxn"] = (0, 3)
-
-
-class ClientResponse:
-    """A completed request: the response body, or the error that ended it."""
-
-    __slots__ = ("handler", "body", "error", "_completed", "node_id", "api", "version")
-
-    def __init__(self, handler: ResponseHandler, completed: List["ClientResponse"],
-                 node_id: int = -1, api: str = "", version: int = -1) -> None:
-        self.handler = handler
-        self.body: Optional[Any] = None
-        self.error: Optional[BaseException] = None
-        self._completed = completed
-        self.node_id = node_id      # where it went, and at which version (KIP-219)
-        self.api = api
-        self.version = version
-
-    def arrived(self, body: Optional[Any], error: Optional[BaseException]) -> None:
-        """The connection's handler: record the outcome for the next poll to return."""
-        self.body = body
-        self.error = error
-        self._completed.append(self)
-
-    def complete(self) -> None:
-        self.handler(self.body, self.error)
 
 
 class NetworkClient:
