@@ -17,7 +17,7 @@ from kprod._internals.backoff import exponential
 from kprod._internals.batch import ProducerBatch, split_batch
 from kprod._native.appender import PartitionQueue, try_append
 from kprod._native.partition import PartitionChooser
-from kprod._native.readiness import drain_heads, queue_lengths, scan_ready
+from kprod._native.readiness import drain_heads, refresh_load_stats, scan_ready
 from kprod._native.batch_builder import RecordBatchBuilder
 from kprod._native.record_encoding import record_size_upper_bound
 from kprod.errors import ProducerClosedError, RecordTooLargeError
@@ -217,25 +217,18 @@ class RecordAccumulator:
                 and seen[3] == last[3]:
             return
         self._load_stats_seen = (seen[0], topics, seen[2], set(unavailable_nodes))
-        queues = self.queues
-        cache = self._load_stats_cache
-        for topic, state in list(self.partitioner.states.items()):
-            info = topics.get(topic)
-            if info is None:
-                continue
-            entry = cache.get(topic)
-            if entry is None or entry.info is not info or entry.state is not state \
-                    or entry.unavailable != unavailable_nodes:
-                partitions = [p.partition for p in info.partitions
-                              if p.leader >= 0 and p.leader not in unavailable_nodes]
-                entry = cache[topic] = _LoadStats(info, state, set(unavailable_nodes),
-                                                  partitions, [(topic, p) for p in partitions])
-            sizes = queue_lengths(queues, entry.keys)
-            if sizes == entry.queue_sizes:
-                continue
-            entry.queue_sizes = sizes
-            PartitionChooser.update_load_stats(state, entry.partitions, sizes,
-                                               info.num_partitions)
+        refresh_load_stats(self.queues, self.partitioner.states, topics,
+                           self._load_stats_cache, unavailable_nodes, self._load_stats_entry,
+                           PartitionChooser.update_load_stats)
+
+    def _load_stats_entry(self, topic: str, info, state) -> "_LoadStats":
+        """A topic's usable partitions (leader known, not unavailable), cached."""
+        unavailable = set(self._load_stats_seen[3])
+        partitions = [p.partition for p in info.partitions
+                      if p.leader >= 0 and p.leader not in unavailable]
+        entry = self._load_stats_cache[topic] = _LoadStats(
+            info, state, unavailable, partitions, [(topic, p) for p in partitions])
+        return entry
 
     def mute(self, tp: TopicPartition) -> None:
         """No drain from the partition until :meth:`unmute` (one batch in flight at a

@@ -1,6 +1,6 @@
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-__all__ = ["scan_ready", "drain_heads", "queue_lengths"]
+__all__ = ["scan_ready", "drain_heads", "queue_lengths", "refresh_load_stats"]
 
 def scan_ready(queues: Dict[Tuple[str, int], Any],
                leader_for: Callable[[Tuple[str, int]], Optional[int]], now: float,
@@ -15,3 +15,9 @@ def drain_heads(partitions: Sequence[Tuple[str, int]], queues: Dict[Tuple[str, i
 
 def queue_lengths(queues: Dict[Tuple[str, int], Any], keys: List[Tuple[str, int]]
                   ) -> List[int]: ...
+
+def refresh_load_stats(queues: Dict[Tuple[str, int], Any], states: Dict[str, Any],
+                       topics: Dict[str, Any], cache: Dict[str, Any], unavailable: Set[int],
+                       make_entry: Callable[[str, Any, Any], Any],
+                       update_weights: Callable[[Any, List[int], List[int], int], None]
+                       ) -> None: ...

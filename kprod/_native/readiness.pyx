@@ -1,7 +1,8 @@
 # cython: language_level=3
 """RecordAccumulator's scans of the partition queues, natively: ``ready``'s look at
-every queue (Java's ``RecordAccumulator.ready``) and ``drain``'s round-robin walk of a
-leader's partitions (``RecordAccumulator.drain``). The I/O thread runs them once or
+every queue (Java's ``RecordAccumulator.ready``), ``drain``'s round-robin walk of a
+leader's partitions (``RecordAccumulator.drain``) and the queue lengths adaptive
+partitioning weighs (``updatePartitionLoadStats``, KIP-794). The I/O thread runs them once or
 twice per loop, two loops per Produce request at paced rates, and as Python bytecode
 on the cold caches of a thread that sleeps between loops they cost more than the rest
 of the drain.
@@ -10,7 +11,7 @@ GIL: held throughout (every step reads Python objects: queues, batches, metadata
 """
 cimport cython
 
-__all__ = ["scan_ready", "drain_heads", "queue_lengths"]
+__all__ = ["scan_ready", "drain_heads", "queue_lengths", "refresh_load_stats"]
 
 
 @cython.boundscheck(True)
@@ -149,9 +150,39 @@ def drain_heads(object partitions, dict queues, Py_ssize_t start, Py_ssize_t max
 def queue_lengths(dict queues, list keys):
     """``len(queues[tp].batches)`` per ``tp`` of ``keys``, 0 without a queue: the queue
     sizes adaptive partitioning weighs (KIP-794), every loop the queues changed."""
+    return _queue_lengths(queues, keys)
+
+
+cdef list _queue_lengths(dict queues, list keys):
     cdef list sizes = []
     cdef object q
     for tp in keys:
         q = queues.get(tp)
         sizes.append(len(q.batches) if q is not None else 0)
     return sizes
+
+
+def refresh_load_stats(dict queues, dict states, dict topics, dict cache,
+                       object unavailable, object make_entry, object update_weights):
+    """For each topic with a sticky state (``states``: topic -> StickyPartitionState)
+    and metadata (``topics``: the snapshot's TopicInfo by name), give its state new
+    partition weights when one of its usable partitions' queue lengths changed.
+    ``cache`` holds each topic's entry (usable partitions, their keys, the sizes last
+    weighed); ``make_entry(topic, info, state)`` makes one when the metadata, the
+    state or the unavailable nodes changed; ``update_weights(state, partitions, sizes,
+    num_partitions)`` (PartitionChooser.update_load_stats) sets the weights."""
+    cdef list sizes
+    # A copy: make_entry is Python, so caller threads may add states meanwhile.
+    for topic, state in list(states.items()):
+        info = topics.get(topic)
+        if info is None:
+            continue
+        entry = cache.get(topic)
+        if entry is None or entry.info is not info or entry.state is not state \
+                or entry.unavailable != unavailable:
+            entry = make_entry(topic, info, state)
+        sizes = _queue_lengths(queues, entry.keys)
+        if sizes == entry.queue_sizes:
+            continue
+        entry.queue_sizes = sizes
+        update_weights(state, entry.partitions, sizes, info.num_partitions)
