@@ -62,8 +62,9 @@ class ProduceResponseHandler:
     def handle(self, node_id: int, batches: List[ProducerBatch],
                response: Optional[Any],    # kprod._native.produce_response_types.ProduceResponse
                error: Optional[BaseException], sent_ms: float, now: float,
-               names_by_id: Optional[Dict[Any, str]] = None) -> None:
-        """``names_by_id``: the request's topic ids (Produce v13 answers by id only)."""
+               names_by_id: Optional[Dict[int, str]] = None) -> None:
+        """``names_by_id``: the request's topic names by their ids' ints (Produce v13
+        answers by id only)."""
         if error is not None:
             for batch in batches:
                 self.fail_or_retry(batch, error, now, unknown_fate=True)
@@ -79,7 +80,8 @@ class ProduceResponseHandler:
         for topic in response.responses:
             name = topic.name
             if not name and names_by_id:
-                name = names_by_id.get(topic.topic_id, "")
+                # Keyed by the id's int: hashing a UUID is a Python call.
+                name = names_by_id.get(topic.topic_id.int, "")
             for p in topic.partition_responses:
                 results[(name, p.index)] = p
         endpoints: Optional[Dict[int, Broker]] = None     # KIP-951, built when needed

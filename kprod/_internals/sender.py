@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from kprod._internals.accumulator import RecordAccumulator
 from kprod._internals.batch import ProducerBatch
@@ -432,14 +432,18 @@ class Sender:
         # (ZERO_UUID) keeps the request at v12 (ProduceData.max_version).
         known = self.metadata.snapshot.topics
         topic_data = []
-        names_by_id: Dict[Any, str] = {}
+        names_by_id: Dict[int, str] = {}      # by the id's int: see ProduceResponseHandler
+        ids_known = True
         for name, parts in topics.items():
             info = known.get(name)
-            topic_id = info.topic_id if info is not None and info.topic_id else ZERO_UUID
-            names_by_id[topic_id] = name
+            topic_id = info.topic_id if info is not None else None
+            if topic_id is None or topic_id is ZERO_UUID:  # Metadata's one "no id" object
+                topic_id = ZERO_UUID
+                ids_known = False
+            names_by_id[topic_id.int] = name
             topic_data.append((name, topic_id, parts))
         body = ProduceData(self.transactional_id, self.acks, self.request_timeout_ms,
-                           topic_data)
+                           topic_data, ids_known)
         request_id = id(batches)
         self.in_flight_batches[request_id] = batches
         node_id = conn.node_id

@@ -60,7 +60,9 @@ cdef dict _bytes_by_uuid = {}
 
 
 cdef bytes topic_id_bytes(object topic_id):
-    cdef object found = _bytes_by_uuid.get(topic_id)
+    # Keyed by the UUID's int (a slot): hashing the UUID itself is a Python call.
+    cdef object key = topic_id.int
+    cdef object found = _bytes_by_uuid.get(key)
     if found is None:
         found = topic_id.bytes
         if type(found) is not bytes:
@@ -68,7 +70,7 @@ cdef bytes topic_id_bytes(object topic_id):
                             f"not bytes")
         if len(_bytes_by_uuid) >= ID_CACHE_SIZE:
             _bytes_by_uuid.clear()
-        _bytes_by_uuid[topic_id] = found
+        _bytes_by_uuid[key] = found
     return <bytes>found
 
 

@@ -30,14 +30,18 @@ class ProduceData:
     __slots__ = ("transactional_id", "acks", "timeout_ms", "topics", "max_version")
 
     def __init__(self, transactional_id: Optional[str], acks: int, timeout_ms: int,
-                 topics: List[Tuple[str, Any, List[Tuple[int, Any]]]]) -> None:
+                 topics: List[Tuple[str, Any, List[Tuple[int, Any]]]],
+                 ids_known: Optional[bool] = None) -> None:
+        """``ids_known``: whether every topic has an id, if the caller knows (the
+        Sender does, having looked them up); else it is found from ``topics``."""
         self.transactional_id = transactional_id
         self.acks = acks
         self.timeout_ms = timeout_ms
         self.topics = topics
+        if ids_known is None:
+            ids_known = all(topic_id != ZERO_UUID for _, topic_id, _ in topics)
         # KIP-516: v13 names topics by id only, so an unknown id keeps it at v12.
-        self.max_version = 12 if any(topic_id == ZERO_UUID for _, topic_id, _ in topics) \
-            else None
+        self.max_version = None if ids_known else 12
 
     @classmethod
     def of(cls, request: ProduceRequest) -> "ProduceData":
