@@ -11,6 +11,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 
 from kprod import compression
 from kprod._internals import protocol as proto
+from kprod._internals.connection_states import DISCONNECTED, READY
 from kprod._internals.protocol import types as T
 from kprod._internals.protocol.primitives import ZERO_UUID
 from kprod._internals.telemetry import (
@@ -367,6 +368,25 @@ def test_sender_side_routes_requests_and_answers(tel, clock):
     sender.maybe_send(clock())
     (push,) = network.requests(PUSH)
     assert push.body.subscription_id == 11
+
+
+def test_a_connection_ready_at_the_next_turn_is_used_at_once(tel, clock):
+    """The turns between two steps of the state machine read a cached due time, but
+    not while no connection is ready: the 50 ms retry is an upper bound, and the
+    turn after a connection comes up sends."""
+    network = FakeNetworkClient(_NoMetadata(), clock)
+    node = network.node(-1)
+    node.state = DISCONNECTED
+    sender = TelemetrySender(tel, network)
+    assert sender.maybe_send(clock()) == 50.0 and not network.sent
+    node.state = READY
+    clock.advance(1)
+    assert sender.maybe_send(clock()) == float("inf")    # waiting for the answer
+    (request,) = network.requests("GetTelemetrySubscriptions")
+    network.respond(request, subscription())
+    for response in network.poll(0, clock()):
+        response.complete()                    # the answer resets the cached due time
+    assert sender.maybe_send(clock()) == 750
 
 
 def test_broker_without_the_apis_stops_telemetry(tel, clock):
