@@ -111,6 +111,8 @@ class FakeNetworkClient:
         self.sent: List[FakeRequest] = []
         self.poll_timeouts: List[float] = []
         self.wakeups = 0
+        # wake_at's deadlines when set to a list (a timer, as on Linux); None: no timer.
+        self.timer: Optional[List[float]] = None
         self.on_auth_failure: Optional[Callable[[BaseException], None]] = None
         self.on_ready: Optional[Callable[[Any], None]] = None
         self.reconnect_backoff_ms = 50.0
@@ -120,6 +122,12 @@ class FakeNetworkClient:
     # -- the NetworkClient interface ---------------------------------------------------
     def wakeup(self) -> None:
         self.wakeups += 1
+
+    def wake_at(self, deadline_ms: float) -> bool:
+        if self.timer is None:
+            return False
+        self.timer.append(deadline_ms)
+        return True
 
     @property
     def wake_deadline(self) -> Optional[float]:

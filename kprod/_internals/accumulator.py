@@ -127,6 +127,7 @@ class RecordAccumulator:
                                                      compression_level=self.compression_level,
                                                      write_limit=self.batch_size)
                         batch = ProducerBatch(q.tp, builder, buffer, self.clock())
+                        opened_ms = batch.created_ms     # its linger counts from here
                         buffer = None
                         # Our record goes in first, then the batch becomes visible to
                         # the lock-free appends of other threads.

@@ -54,6 +54,7 @@ class NetworkClient:
         self.request_timeout_ms = settings.request_timeout_ms
         self.selector = ConnectionSelector(clock)
         self.wakeup = self.selector.wakeup          # any thread
+        self.wake_at = self.selector.wake_at        # any thread, with the GIL
         self.connections: Dict[int, BrokerConnection] = {}
         self.bootstrap: List[BrokerConnection] = []
         if not settings.use_all_dns_ips:     # resolve_canonical_bootstrap_servers_only

@@ -16,6 +16,11 @@ Semantics:
   it in time without a wakeup: None while it is awake and has not scanned its queues
   yet (``will_scan()``), 0.0 once that scan started (``scanning()``) or when it is not
   running, and while polling the clock time (ms) by which the poll returns.
+- ``wake_at(deadline_ms)`` may be called from any thread (with the GIL): the poll
+  returns by then, through a timer the poller watches (``_native/wake_timer.pyx``),
+  without waking the thread now. False where there is no such timer (not Linux, or a
+  clock other than ``monotonic_ms``): then call ``wakeup()``. ``will_scan()`` disarms
+  it, since the scan that follows sees whatever the deadline was for.
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ import select
 from typing import Callable, Dict, Optional
 
 from kprod._internals.connection import BrokerConnection
+from kprod._native.clock import monotonic_ms
+from kprod._native.wake_timer import WakeTimer
 
 StateListener = Callable[[BrokerConnection], None]
 _EPOLL = hasattr(select, "epoll")
@@ -50,6 +57,15 @@ class ConnectionSelector:
         self._by_fd: Dict[int, BrokerConnection] = {}      # registered fd -> connection
         self._events: Dict[int, int] = {}                  # registered fd -> event mask
         self.wake_deadline: Optional[float] = None
+        # The timer counts in monotonic_ms's clock: with another (a test's), none.
+        self._timer: Optional[WakeTimer] = WakeTimer() if clock is monotonic_ms else None
+        if self._timer is not None and not self._timer.available:
+            self._timer = None
+        self._timer_fd = -1
+        if self._timer is not None:
+            self._timer_fd = self._timer.fileno()
+            self._poller.register(self._timer_fd, READ)
+        self._disarm = self._timer.disarm if self._timer is not None else _nothing
 
     # -- any thread --------------------------------------------------------------------
     def wakeup(self) -> None:
@@ -60,9 +76,14 @@ class ConnectionSelector:
             except (BlockingIOError, OSError):
                 pass
 
+    def wake_at(self, deadline_ms: float) -> bool:
+        timer = self._timer
+        return timer is not None and timer.arm(deadline_ms)
+
     # -- I/O thread ----------------------------------------------------------------------
     def will_scan(self) -> None:
         self.wake_deadline = None
+        self._disarm()
 
     def scanning(self) -> None:
         self.wake_deadline = 0.0
@@ -136,7 +157,7 @@ class ConnectionSelector:
             if conn is None:
                 if fd == self._wake_read:
                     self._drain_wakeups()
-                continue                     # unregistered by an earlier event's close
+                continue    # the timer (will_scan resets it), or closed by an earlier event
             now = conn.clock()               # the producer's clock (tests may fake one)
             if mask & _WRITABLE and conn.sock is not None:
                 conn.on_writable(now)
@@ -164,3 +185,9 @@ class ConnectionSelector:
             close()
         os.close(self._wake_read)
         os.close(self._wake_write)
+        if self._timer is not None:
+            self._timer.close()
+
+
+def _nothing() -> None:
+    pass

@@ -104,18 +104,21 @@ class Sender:
 
     # -- caller threads --------------------------------------------------------------
     def wakeup_new_batch(self, since_ms: float) -> None:
-        """A send() opened a batch at or after ``since_ms`` (clock ms): wake this thread
-        unless it will look at the queues in time anyway, i.e. it is awake and has not
-        scanned them yet, or it polls until no later than the batch's linger expiry.
-        At low rates this saves a wakeup (a whole loop) per request: the poll is capped
-        at linger.ms while requests are in flight (run_once)."""
+        """A send() opened a batch at ``since_ms`` (clock ms, its creation time): make
+        sure this thread looks at it by its linger expiry. Nothing to do when it will
+        anyway: it is awake and has not scanned the queues yet, or it polls until no
+        later than that (the poll is capped at linger.ms while requests are in flight,
+        run_once). Otherwise the network client's timer wakes the poll then
+        (``wake_at``), or, without one, a wakeup now. Each saves a loop turn per request
+        at low rates: a wakeup now only finds the deadline and polls again."""
         deadline = self.network.wake_deadline
         if deadline is None or self.saturated:     # saturated: see wakeup_batch_full
             return
         acc = self.acc
-        if 0.0 < deadline <= since_ms + self.linger_ms and not (
-                acc.flushes_in_progress or acc.closed or acc.pool.queued):
-            return
+        if not (acc.flushes_in_progress or acc.closed or acc.pool.queued):
+            due = since_ms + self.linger_ms
+            if 0.0 < deadline <= due or self.network.wake_at(due):
+                return
         self.wakeup()
 
     def wakeup_batch_full(self) -> None:

@@ -189,6 +189,37 @@ def test_a_saturated_loop_waits_for_a_response_not_for_linger():
     assert h.network.poll_timeouts[-1] == pytest.approx(5.0)
 
 
+def test_a_batch_opened_while_the_loop_sleeps_arms_the_timer_for_its_linger():
+    """The loop sleeps with no deadline of its own (nothing queued or in flight) and a
+    send() opens a batch: with a timer (Linux) the poll is made to return at the
+    batch's linger expiry and nothing wakes the loop now; without one, a wakeup. A
+    poll that returns in time anyway needs neither; a flush needs the loop at once."""
+    h = Harness({TP0: 1}, linger_ms=5)
+    h.network.timer = []
+    h.loop()                                                 # idle
+    sleeping_until = h.clock() + 1000.0
+    h.network.selector.wake_deadline = sleeping_until        # as the real poll publishes
+    h.send(TP0)
+    opened = h.acc.queues[TP0].batches[0].created_ms
+    h.sender.wakeup_new_batch(opened)
+    assert h.network.timer == [opened + 5] and h.network.wakeups == 0
+    h.network.timer = None
+    h.sender.wakeup_new_batch(opened)
+    assert h.network.wakeups == 1                            # no timer: woken now
+    h.network.timer = []
+    h.network.selector.wake_deadline = opened + 3            # the poll ends before linger
+    h.sender.wakeup_new_batch(opened)
+    assert h.network.timer == [] and h.network.wakeups == 1
+    h.network.selector.wake_deadline = sleeping_until
+    h.acc.flushes_in_progress += 1
+    h.sender.wakeup_new_batch(opened)
+    assert h.network.timer == [] and h.network.wakeups == 2  # flush: ready now
+    h.acc.flushes_in_progress -= 1
+    h.network.selector.will_scan()                           # awake, not scanned yet
+    h.sender.wakeup_new_batch(opened)
+    assert h.network.timer == [] and h.network.wakeups == 2
+
+
 def test_a_full_batch_always_wakes_the_loop_with_acks_0():
     """acks=0 requests get no response to end a turn: no wakeup is skipped."""
     h = Harness({TP0: 1}, acks="0", enable_idempotence=False, batch_size=100,
