@@ -61,6 +61,9 @@ __all__ = ["WakeTimer"]
 
 # Past the deadline by this much (1 µs): see the module docstring.
 cdef int64_t _SLACK_NS = 1000
+# Deadlines from here on (about 285 years of ms) are refused: in nanoseconds they would
+# overflow the 64-bit time timerfd takes (a huge linger.ms).
+cdef double _MAX_MS = 9e12
 
 
 cdef class WakeTimer:
@@ -93,7 +96,7 @@ cdef class WakeTimer:
             return False
         if self.armed_ms != 0.0 and self.armed_ms <= deadline_ms:
             return True                  # an earlier deadline is armed already
-        if deadline_ms <= 0.0 or kprod_timer_set(
+        if not (0.0 < deadline_ms < _MAX_MS) or kprod_timer_set(     # NaN fails too
                 self._fd, <long long>(deadline_ms * 1e6) + _SLACK_NS) != 0:
             return False
         self.armed_ms = deadline_ms

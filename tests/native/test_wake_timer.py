@@ -76,6 +76,9 @@ def test_a_closed_timer_refuses(timer):
     t.disarm()
 
 
-def test_a_deadline_at_or_before_zero_is_refused(timer):
+def test_a_deadline_it_cannot_hold_is_refused(timer):
+    """Zero or less, NaN, infinity, or past what 64-bit nanoseconds hold (a huge
+    linger.ms): refused, so the caller wakes the thread instead."""
     t, _ = timer
-    assert t.arm(0.0) is False and t.armed_ms == 0.0
+    for deadline in (0.0, -5.0, float("nan"), float("inf"), 1e13):
+        assert t.arm(deadline) is False and t.armed_ms == 0.0
