@@ -13,7 +13,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from kprod._internals.connection import CLOSED, DISCONNECTED, READY
 from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
-from kprod._internals.network import CLIENT_VERSIONS, ClientResponse, NetworkClient
+from kprod._internals.network import CLIENT_VERSIONS, NetworkClient
+from kprod._native.requests import ClientResponse
 from kprod._internals.protocol import types
 from kprod._internals.protocol.client import produce_partitions as produce_body_partitions
 from kprod.errors import KafkaConnectionError

@@ -222,9 +222,9 @@ class RecordAccumulator:
                            self._load_stats_cache, unavailable_nodes, self._load_stats_entry,
                            PartitionChooser.update_load_stats)
 
-    def _load_stats_entry(self, topic: str, info, state) -> "_LoadStats":
+    def _load_stats_entry(self, topic: str, info, state, unavailable) -> "_LoadStats":
         """A topic's usable partitions (leader known, not unavailable), cached."""
-        unavailable = set(self._load_stats_seen[3])
+        unavailable = set(unavailable)
         partitions = [p.partition for p in info.partitions
                       if p.leader >= 0 and p.leader not in unavailable]
         entry = self._load_stats_cache[topic] = _LoadStats(

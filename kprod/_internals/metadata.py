@@ -12,7 +12,6 @@ import time
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from kprod._internals.protocol import types
-from kprod._internals.protocol.primitives import ZERO_UUID
 from kprod.errors import (
     InvalidTopicError, TopicAuthorizationError, UnknownTopicOrPartitionError, error_for_code,
 )
@@ -200,10 +199,7 @@ class Metadata:
             parts = [PartitionInfo(p.partition_index, p.leader_id, p.leader_epoch,
                                    tuple(p.replica_nodes), tuple(p.isr_nodes))
                      for p in t.partitions]
-            # The one zero-id object: the I/O thread tells it apart by identity (a
-            # UUID's == is a Python call).
-            topic_id = ZERO_UUID if not t.topic_id or t.topic_id == ZERO_UUID else t.topic_id
-            topics[name] = TopicInfo(name, topic_id, parts)
+            topics[name] = TopicInfo(name, t.topic_id, parts)
             # A partition without a leader (election in progress) is skipped by the
             # partitioners until it has one: ask again after retry.backoff.ms instead
             # of trusting this answer until metadata.max.age.ms (Java does the same).

@@ -27,7 +27,7 @@ from kprod._internals.connection_states import Throttles
 from kprod._internals.metadata import Metadata
 from kprod._internals.protocol import types
 from kprod._internals.selector import ConnectionSelector
-from kprod._native.requests import ClientResponse  # noqa: F401 (re-exported: tests.fakes)
+from kprod._native.requests import ClientResponse
 
 log = logging.getLogger("kprod.network")
 

@@ -58,14 +58,13 @@ class ConnectionSelector:
         self._events: Dict[int, int] = {}                  # registered fd -> event mask
         self.wake_deadline: Optional[float] = None
         # The timer counts in monotonic_ms's clock: with another (a test's), none.
-        self._timer: Optional[WakeTimer] = WakeTimer() if clock is monotonic_ms else None
-        if self._timer is not None and not self._timer.available:
-            self._timer = None
-        self._timer_fd = -1
-        if self._timer is not None:
-            self._timer_fd = self._timer.fileno()
-            self._poller.register(self._timer_fd, READ)
-        self._disarm = self._timer.disarm if self._timer is not None else _nothing
+        timer: Optional[WakeTimer] = WakeTimer() if clock is monotonic_ms else None
+        if timer is not None and not timer.available:
+            timer = None
+        if timer is not None:
+            self._poller.register(timer.fileno(), READ)
+        self._timer = timer
+        self._disarm = timer.disarm if timer is not None else _nothing
 
     # -- any thread --------------------------------------------------------------------
     def wakeup(self) -> None:

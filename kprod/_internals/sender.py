@@ -440,7 +440,7 @@ class Sender:
         for name, parts in topics.items():
             info = known.get(name)
             topic_id = info.topic_id if info is not None else None
-            if topic_id is None or topic_id is ZERO_UUID:  # Metadata's one "no id" object
+            if topic_id is None or not topic_id.int:   # ZERO_UUID: an int test, no call
                 topic_id = ZERO_UUID
                 ids_known = False
             names_by_id[topic_id.int] = name

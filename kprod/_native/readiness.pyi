@@ -18,6 +18,6 @@ def queue_lengths(queues: Dict[Tuple[str, int], Any], keys: List[Tuple[str, int]
 
 def refresh_load_stats(queues: Dict[Tuple[str, int], Any], states: Dict[str, Any],
                        topics: Dict[str, Any], cache: Dict[str, Any], unavailable: Set[int],
-                       make_entry: Callable[[str, Any, Any], Any],
+                       make_entry: Callable[[str, Any, Any, Set[int]], Any],
                        update_weights: Callable[[Any, List[int], List[int], int], None]
                        ) -> None: ...

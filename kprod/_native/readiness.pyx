@@ -168,7 +168,7 @@ def refresh_load_stats(dict queues, dict states, dict topics, dict cache,
     and metadata (``topics``: the snapshot's TopicInfo by name), give its state new
     partition weights when one of its usable partitions' queue lengths changed.
     ``cache`` holds each topic's entry (usable partitions, their keys, the sizes last
-    weighed); ``make_entry(topic, info, state)`` makes one when the metadata, the
+    weighed); ``make_entry(topic, info, state, unavailable)`` makes one when the metadata, the
     state or the unavailable nodes changed; ``update_weights(state, partitions, sizes,
     num_partitions)`` (PartitionChooser.update_load_stats) sets the weights."""
     cdef list sizes
@@ -180,7 +180,7 @@ def refresh_load_stats(dict queues, dict states, dict topics, dict cache,
         entry = cache.get(topic)
         if entry is None or entry.info is not info or entry.state is not state \
                 or entry.unavailable != unavailable:
-            entry = make_entry(topic, info, state)
+            entry = make_entry(topic, info, state, unavailable)
         sizes = _queue_lengths(queues, entry.keys)
         if sizes == entry.queue_sizes:
             continue
