@@ -7,7 +7,9 @@ creates a fresh topic and runs ``python -m bench.clients.<client> '<json spec>'`
 
 Every client gets the same settings (bench.clients.settings, printed per scenario), the
 same records and the same clock: one warm-up record sent and flushed before it (the JVM
-also sends ``--java-warmup`` records first), then from the first timed send until
+also sends ``--java-warmup`` records first; in the bulk-* scenarios kprod, confluent-kafka
+and the ceiling also send a buffer.memory's worth through their bulk path first, see
+settings.bulk_warmup_records), then from the first timed send until
 flush() returns, CPU over the same window. The ``ceiling`` client pushes pre-built
 batches in raw pipelined Produce requests: what the broker takes when the client costs
 almost nothing; every rate is also reported as a fraction of it, within the same repeat.
@@ -333,6 +335,18 @@ def validate(result: Dict[str, Any], records: int, warmup: int, broker_count: in
     return problems
 
 
+def warmup_records(client: str, sc: Scenario, java_warmup: int) -> int:
+    """Records ``client`` sends before its clock in ``sc``: one (metadata, connection,
+    producer id); the JVM's warm-up on top for java; in the bulk-* scenarios a
+    buffer.memory's worth on top for the clients with a bulk path and the ceiling
+    (settings.bulk_warmup_records)."""
+    if client == "java":
+        return java_warmup + 1
+    if sc.bulk and client in settings.BULK_WARMED:
+        return 1 + settings.bulk_warmup_records(sc.key_size + sc.value_size)
+    return 1
+
+
 def make_spec(cluster: Any, workdir: pathlib.Path, sc: Scenario, topic: str, records: int,
               warmup: int, registry_url: Optional[str]) -> Dict[str, Any]:
     spec: Dict[str, Any] = {
@@ -644,6 +658,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     # TLS 1.3 and one suite, pinned on the broker's listener: every client must use it
     broker_config = {"listener.name.ssl.ssl.enabled.protocols": settings.TLS_PROTOCOL,
                      "listener.name.ssl.ssl.cipher.suites": settings.TLS_CIPHER} if need_tls else {}
+    # A deleted run's log files go at once, not after the default minute: the next runs'
+    # appends then reuse that memory (on /dev/shm the log is memory). On this VM a page
+    # never used before costs the broker about 10 us to fault in, against about 1 us for
+    # one used and freed, and a minute of runs is GBs of fresh pages: the broker slowed
+    # down 3x over a harness run, for every client alike.
+    broker_config["log.segment.delete.delay.ms"] = "0"
     slow_rates: Dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="kprod-bench-") as tmp:
         with console.status("starting Kafka (1 broker, KRaft, full JIT)..."):
@@ -671,7 +691,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  "group.id": "kprod-bench-verify"})
             for i, (rep, s, c) in enumerate(plan):
                 n = records_for(c, records, slow_rates, args.quick)
-                warmup = java_warmup + 1 if c == "java" else 1
+                warmup = warmup_records(c, SCENARIOS[s], java_warmup)
                 run = run_client(cluster, consumer, pathlib.Path(tmp), SCENARIOS[s], c, rep,
                                  n, warmup, args.timeout, env,
                                  registry.url if registry else None)

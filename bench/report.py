@@ -61,7 +61,11 @@ UNMATCHED = [
     "and flushed; CPU over the same window (getrusage for Python, all threads, user and "
     "system time also apart; the JVM's process CPU time for java, all its threads incl. GC "
     "and JIT, a total only: its user/system columns show –). java sends its JVM warm-up "
-    "records first, in the same JVM, off the clock. With the kernel's tick-based CPU "
+    "records first, in the same JVM, off the clock. In the bulk-* scenarios kprod, "
+    "confluent-kafka and the ceiling first send a buffer.memory's worth of records more "
+    "through the path they are timed on (send_many, produce_batch, pipelined requests), "
+    "so that no clock includes a fresh client's first touch of its buffers. "
+    "With the kernel's tick-based CPU "
     "accounting (CONFIG_TICK_CPU_ACCOUNTING) the user/system split comes from samples at "
     "timer ticks: the total is exact, the split an estimate.",
     "Callbacks: one per record for every client (confluent-kafka serves them in poll() "
@@ -73,6 +77,9 @@ UNMATCHED = [
     "partitions as fit in 1 MiB, 5 in flight, one connection; a compressed batch holds "
     "as many records as an uncompressed one; the broker's cost with a client costing "
     "almost nothing.",
+    "Broker: each run's topic is deleted after its checks, and its log files at once "
+    "(log.segment.delete.delay.ms=0), so later runs reuse that memory instead of "
+    "faulting in pages never used before, which cost far more on a VM.",
     "Broker CPU is the broker JVM's /proc utime+stime read when the runner's clock "
     "starts and stops (the runner prints a mark at both moments), per million timed "
     "records; /proc counts in clock ticks (10 ms), so short windows are coarse.",

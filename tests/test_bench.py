@@ -380,6 +380,44 @@ def test_ceiling_client_stores_exactly_the_records_it_counts(kafka, make_topic, 
     assert got == want
 
 
+# -- the bulk-* scenarios' warm-up ----------------------------------------------------------
+
+def test_bulk_clients_warm_up_a_buffer_memory_and_the_others_keep_their_warm_up():
+    bulk, plain = harness.SCENARIOS["bulk-keyed/1M"], harness.SCENARIOS["100B/1M"]
+    worth = 1 + settings.BUFFER_BYTES // (16 + 100)
+    assert settings.bulk_warmup_records(116) == worth - 1
+    for client in settings.BULK_WARMED:
+        assert harness.warmup_records(client, bulk, 500) == worth
+        assert harness.warmup_records(client, plain, 500) == 1
+    assert harness.warmup_records("java", bulk, 500) == 501
+    assert harness.warmup_records("kafka-python", bulk, 500) == 1
+
+
+@pytest.mark.parametrize("client,bulk", [("kprod", "arrow"), ("kprod", "numpy"),
+                                         ("confluent", "arrow"), ("ceiling", "arrow")])
+def test_bulk_runners_send_their_warm_up_before_the_clock_and_count_it_apart(
+        kafka, make_topic, tmp_path, client, bulk):
+    from tests.reference import consume
+    topic = make_topic(partitions=3)
+    spec = _spec(bootstrap=kafka.bootstrap_servers, topic=topic, num_records=2000,
+                 warmup_records=3001, key_size=16, payload_file=_payload(tmp_path),
+                 partitions=3, acks="1", idempotence=False, bulk=bulk)
+    result = _run_module(f"bench.clients.{client}", spec)
+    assert (result["acked"], result["errors"], result["warmup_acked"]) == (2000, 0, 3001)
+    from confluent_kafka import Consumer
+    watermarks = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "w"})
+    try:
+        assert harness.end_offsets(watermarks, topic, 3) == 5001   # nothing more either
+    finally:
+        watermarks.close()
+    messages = consume(kafka.bootstrap_servers, topic, 5001)   # independent reader
+    if client != "ceiling":      # the ceiling repeats its batch; the bulk runners cycle
+        keys, values, _ = records(spec)
+        want = collections.Counter((keys[i % 1024], values[i % 1024])
+                                   for i in [0, *range(3000), *range(2000)])
+        assert collections.Counter((m.key(), m.value()) for m in messages) == want
+
+
 # -- bench.broker_cost: the ceiling re-sending kprod's stored batches ---------------------
 
 def test_largest_stored_batch_reads_whole_batches_and_stops_at_a_torn_tail(tmp_path):

@@ -6,7 +6,9 @@ pipelined Produce v7 requests over one plain (or TLS 1.3) socket, one partition 
 request, rotating over the partitions, up to max.in.flight=5 requests unanswered; a
 smaller batch carries the remainder so exactly ``num_records`` are sent. Every
 response's error codes are checked. Same clock as the other runners: one warm-up
-request (one record, answered) before it; from the first timed request until the last
+request (one record, answered) before it, and in the bulk-* scenarios
+``warmup_records - 1`` more records pipelined (a buffer.memory's worth, as the bulk
+runners send); from the first timed request until the last
 response (acks=0: until the last byte is written). The batches are non-idempotent
 (producer id -1), so the broker skips the sequence checks idempotent clients get.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from bench import raw
 from bench.clients._common import Clock, Tally, emit, load_spec, records
@@ -73,10 +75,12 @@ def batches_per_request(spec: Dict[str, Any], batch: bytes) -> int:
 
 
 def plan_requests(spec: Dict[str, Any], pool: List[Any], batch: bytes, per_batch: int,
-                  acks: int) -> Tuple[List[bytearray], List[int]]:
-    """The timed requests and the records each carries: ``spec["num_records"]`` records as
-    copies of ``batch`` (``per_batch`` records each), the remainder in one smaller batch."""
-    n, topic, partitions = spec["num_records"], spec["topic"], spec["partitions"]
+                  acks: int, records: Optional[int] = None) -> Tuple[List[bytearray], List[int]]:
+    """The timed requests and the records each carries: ``records`` (default
+    ``spec["num_records"]``) records as copies of ``batch`` (``per_batch`` records each),
+    the remainder in one smaller batch."""
+    n = spec["num_records"] if records is None else records
+    topic, partitions = spec["topic"], spec["partitions"]
     full, rest = divmod(n, per_batch)
     # Requests with the same first partition and batch count are the same bytes: built
     # once, re-sent.
@@ -115,31 +119,44 @@ def _check(body: bytes, expected: int, t: Tally, count: int) -> None:
 
 
 def warm_up(conn: Connection, spec: Dict[str, Any], pool: List[Any], acks: int,
-            warm: Tally) -> None:
+            warm: Tally, batch: Optional[bytes] = None, per_batch: int = 0) -> int:
     """One single-record request, answered (the connection; no metadata: the topic is
-    known). Its correlation id is 1; the timed requests start at 2."""
+    known), with correlation id 1; then, given ``batch``, ``warmup_records - 1`` more
+    records sent pipelined as the timed ones are (the bulk-* scenarios'
+    warm-up). Returns the timed requests' first correlation id."""
     one = raw.encode_batch([raw.encode_record(0, *pool[0])], spec["compression"])
     conn.send(raw.produce_request(1, "ceiling", -1 if acks == 0 else acks, TIMEOUT_MS,
                                   spec["topic"], [(0, one)]))
     _check(conn.response(), 1, warm, 1)
+    more = spec.get("warmup_records", 1) - 1
+    if batch is None or more <= 0:
+        return 2
+    # acks=all when the run's acks=0 (as for the first record): answered, so the clock
+    # starts on an idle connection
+    warm_acks = -1 if acks == 0 else acks
+    requests, counts = plan_requests(spec, pool, batch, per_batch, warm_acks, more)
+    send_pipelined(conn, requests, counts, warm_acks, warm, 2)
+    return 2 + len(requests)
 
 
 def send_pipelined(conn: Connection, requests: List[bytearray], counts: List[int],
-                   acks: int, tally: Tally) -> None:
+                   acks: int, tally: Tally, first_correlation: int = 2) -> None:
     """Send ``requests`` with up to max.in.flight unanswered, then wait for the last
-    answer; ``tally`` counts the acknowledged records (acks=0: all of them)."""
+    answer; ``tally`` counts the acknowledged records (acks=0: all of them). The
+    correlation ids count up from ``first_correlation``."""
     next_answer = 0
     for i, request in enumerate(requests):
         if acks != 0 and i - next_answer >= MAX_IN_FLIGHT:
-            _check(conn.response(), 2 + next_answer, tally, counts[next_answer])
+            _check(conn.response(), first_correlation + next_answer, tally,
+                   counts[next_answer])
             next_answer += 1
-        raw.set_correlation(request, 2 + i)
+        raw.set_correlation(request, first_correlation + i)
         conn.send(request)
     if acks == 0:
         tally.acked = sum(counts)   # nothing comes back: the harness's broker count checks
         return
     while next_answer < len(requests):
-        _check(conn.response(), 2 + next_answer, tally, counts[next_answer])
+        _check(conn.response(), first_correlation + next_answer, tally, counts[next_answer])
         next_answer += 1
 
 
@@ -152,10 +169,10 @@ def main() -> None:
     requests, counts = plan_requests(spec, pool, batch, per_batch, acks)
     conn = Connection(spec)
     tally, warm = Tally(), Tally()
-    warm_up(conn, spec, pool, acks, warm)
+    first = warm_up(conn, spec, pool, acks, warm, batch, per_batch)
     clock = Clock()
     clock.start()
-    send_pipelined(conn, requests, counts, acks, tally)
+    send_pipelined(conn, requests, counts, acks, tally, first)
     elapsed, cpu = clock.stop()
     conn.sock.close()
     notes = [f"{per_batch} records per batch ({len(batch)} B), up to "

@@ -49,12 +49,6 @@ def main() -> None:
     lat = Latencies(n) if spec["latency"] else None
     full = 0   # BufferError retries (SerializingProducer serializes the record again)
 
-    def count(t, err, msg):
-        if err is None:
-            t.acked += 1
-        else:
-            t.error(KafkaException(err))
-
     on_delivery = functools.partial(count, tally)
 
     def on_delivery_timed(i, err, msg):
@@ -109,19 +103,48 @@ def main() -> None:
 BULK_CHUNK = 10_000
 
 
+def count(t, err, msg):
+    """A delivery report into tally ``t``."""
+    if err is None:
+        t.acked += 1
+    else:
+        t.error(KafkaException(err))
+
+
 def run_bulk(spec, producer, keys, values, tally, warm, on_delivery) -> None:
     """The bulk-* scenarios: the records as produce_batch() message dicts (built before
     the clock, as kprod's runner builds its columns), queued BULK_CHUNK at a time; what
     the full local queue refused is retried after a poll(). One delivery callback per
-    record: produce_batch has no other way to report outcomes."""
-    n, pool, topic = spec["num_records"], len(values), spec["topic"]
-    messages = [{"value": values[i % pool]} if keys[0] is None else
-                {"value": values[i % pool], "key": keys[i % pool]} for i in range(n)]
-    chunks = [messages[i:i + BULK_CHUNK] for i in range(0, n, BULK_CHUNK)]
-    produce_batch, poll = producer.produce_batch, producer.poll
-    refused = 0
+    record: produce_batch has no other way to report outcomes. Before the clock, after
+    the first record, ``warmup_records - 1`` more the same way."""
+    pool, topic = len(values), spec["topic"]
+
+    def chunks(n):
+        messages = [{"value": values[i % pool]} if keys[0] is None else
+                    {"value": values[i % pool], "key": keys[i % pool]} for i in range(n)]
+        return [messages[i:i + BULK_CHUNK] for i in range(0, n, BULK_CHUNK)]
+
+    more = spec.get("warmup_records", 1) - 1
+    if more > 0:
+        produce_all(producer, topic, chunks(more), functools.partial(count, warm), warm)
+        producer.flush()
+    timed = chunks(spec["num_records"])
     clock = Clock()
     clock.start()
+    refused = produce_all(producer, topic, timed, on_delivery, tally)
+    producer.flush()
+    elapsed, cpu = clock.stop()
+    notes = [f"produce_batch of {BULK_CHUNK} records per call; {refused} refused by the "
+             "full local queue and queued again"]
+    emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked,
+         clock=clock)
+
+
+def produce_all(producer, topic, chunks, on_delivery, tally) -> int:
+    """produce_batch() each chunk of messages, retrying what the full local queue
+    refused after a poll(); returns how many were refused and queued again."""
+    produce_batch, poll = producer.produce_batch, producer.poll
+    refused = 0
     for chunk in chunks:
         while chunk:
             if produce_batch(topic, chunk, on_delivery=on_delivery) == len(chunk):
@@ -134,13 +157,7 @@ def run_bulk(spec, producer, keys, values, tally, warm, on_delivery) -> None:
             refused += len(chunk)
             poll(0.001)           # the queue is full: serve delivery reports, retry
         poll(0)
-    producer.flush()
-    elapsed, cpu = clock.stop()
-    notes = [f"produce_batch of {BULK_CHUNK} records per call; {refused} refused by the "
-             "full local queue and queued again"]
-    emit(spec, tally, elapsed, cpu, None, notes, warmup_acked=warm.acked,
-         clock=clock)
-
+    return refused
 
 if __name__ == "__main__":
     main()
