@@ -164,19 +164,26 @@ def _thread_stats(runs: List[Any]) -> Dict[str, Dict[str, float]]:
 
 def thread_lines(per: Dict[str, Any], clients: List[str]) -> List[str]:
     """One line per client whose runner reports threads: where its CPU went, median s/M
-    per thread, largest first; threads under 0.05 s/M are summed as "others"."""
+    per thread, largest first; threads under 0.05 s/M and under a tenth of the client's
+    total are summed as "others" (a bulk client's whole CPU can be under 0.1 s/M)."""
     lines = []
     for c in clients:
         threads = per[c].get("cpu_threads_s_per_m") or {}
         if per[c]["not_run"] or not threads:
             continue
         medians = sorted(((st["median"], name) for name, st in threads.items()), reverse=True)
-        shown = [f"{name} {m:.2f}" for m, name in medians if m >= 0.05]
-        rest = sum(m for m, _ in medians if m < 0.05)
-        if rest > 0:
-            shown.append(f"others {rest:.2f}")
+        floor = min(0.05, 0.1 * sum(m for m, _ in medians))
+        shown = [f"{name} {_cpu(m)}" for m, name in medians if m >= floor]
+        rest = sum(m for m, _ in medians if m < floor)
+        if rest >= 0.0005:         # what would print as 0.000 is left out
+            shown.append(f"others {_cpu(rest)}")
         lines.append(f"- {c}: " + ", ".join(shown))
     return lines
+
+
+def _cpu(seconds_per_m: float) -> str:
+    """CPU s/M with two decimals, three under 0.1 (the bulk paths' figures)."""
+    return f"{seconds_per_m:.3f}" if seconds_per_m < 0.1 else f"{seconds_per_m:.2f}"
 
 
 def _fmt(st: Optional[Dict[str, float]], fmt: str = "{:,.0f}", spread: bool = True,

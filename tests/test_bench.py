@@ -616,9 +616,17 @@ def test_cpu_by_thread_is_shared_out_and_reported_per_client():
     assert summary[s]["java"]["cpu_threads_s_per_m"] == {}
     lines = report.markdown(summary, clients, {"started": "x", "cpus": 2, "repeats": 3},
                             [s]).splitlines()
-    assert "- kprod: kprod-sender 7.00, caller 5.00, others 0.01" in lines
-    assert "- confluent: caller 6.50, rdk:broker1 2.50, others 0.04" in lines
+    assert "- kprod: kprod-sender 7.00, caller 5.00, others 0.010" in lines
+    assert "- confluent: caller 6.50, rdk:broker1 2.50, others 0.040" in lines
     assert not any(line.startswith("- java:") for line in lines)
+
+
+def test_a_bulk_clients_threads_are_shown_though_each_is_under_a_twentieth_of_a_second():
+    per = {"kprod": {"not_run": None, "cpu_threads_s_per_m": {
+        "caller": {"median": 0.045}, "kprod-sender": {"median": 0.048},
+        "python": {"median": 0.002}}}}
+    assert report.thread_lines(per, ["kprod"]) == [
+        "- kprod: kprod-sender 0.048, caller 0.045, others 0.002"]
 
 
 def test_paced_report_without_a_valid_pacer_run_has_no_pacer_line():
