@@ -10,7 +10,10 @@ Semantics follow Kafka's Java ``org.apache.kafka.clients.producer.internals.Buff
   freed on release. Pooled free buffers are freed to make room for a big request.
 * ``allocate`` blocks up to ``max_block_ms`` when memory is short, FIFO-fair: all
   freed memory goes to the longest-waiting thread until it has enough (partial
-  accumulation), so big requests are never starved. Unlike Java, memory is
+  accumulation), so big requests are never starved; a waiter for exactly
+  ``pool_buffer_size`` takes a freed pooled buffer whole, giving back what it had
+  accumulated (Java takes the pooled buffer only with nothing accumulated, so it
+  then frees one buffer to allocate another). Unlike Java, memory is
   handed to waiters by the releasing thread under the lock, and a new request
   never overtakes a queued one (strict arrival order).
 * KAFKA-19012 (a buffer recycled while an in-flight request still referenced
@@ -126,6 +129,7 @@ cdef class BufferPool:
     cdef bint _closed
     cdef int64_t _wait_ns_total
     cdef Py_ssize_t _exhausted_count
+    cdef Py_ssize_t _system_allocations   # counted with the GIL held (allocate())
 
     def __cinit__(self, Py_ssize_t total_memory, Py_ssize_t pool_buffer_size):
         if total_memory < 0:
@@ -219,8 +223,13 @@ cdef class BufferPool:
         if self._closed:
             return
         while w != NULL:
-            if (w.accumulated == 0 and self._poolable_size(w.size)
-                    and self._free_count > 0):
+            if self._poolable_size(w.size) and self._free_count > 0:
+                # A free pooled buffer serves a batch.size waiter whole, and what it had
+                # accumulated goes back. Accumulating on instead would free this buffer
+                # to make up the rest and allocate a new one: with a batch.size that
+                # does not divide buffer.memory, every batch once the pool ran dry got
+                # fresh memory, page faults and all.
+                self._non_pooled += w.accumulated
                 self._free_count -= 1
                 w.buffer = self._free[self._free_count]
                 w.accumulated = w.size
@@ -407,6 +416,7 @@ cdef class BufferPool:
         if w.buffer != NULL:
             return _new_buffer(w.buffer, size, self)
         data = <char*>PyMem_RawMalloc(<size_t>size if size > 0 else 1)
+        self._system_allocations += 1
         if data == NULL:
             pthread_mutex_lock(&self._lock)
             self._give_back_grant_locked(&w)
@@ -501,6 +511,13 @@ cdef class BufferPool:
         v = self._exhausted_count
         pthread_mutex_unlock(&self._lock)
         return v
+
+    @property
+    def system_allocations(self) -> int:
+        """Buffers allocated from the system so far, pooled or not (not from the free
+        list). A pool whose batches are all batch.size stops counting up once its
+        free list holds buffer.memory's worth: fresh memory costs page faults."""
+        return self._system_allocations
 
     def __repr__(self):
         return (f"<BufferPool total_memory={self._total} pool_buffer_size={self._poolable} "

@@ -206,6 +206,30 @@ def test_release_from_other_thread_wakes_waiter_with_pooled_buffer():
     assert pool.available_memory == 20
 
 
+def test_waiter_with_a_partial_grant_takes_a_freed_pooled_buffer_whole():
+    """batch.size does not divide buffer.memory: the pool runs dry with 5 bytes left,
+    which a batch.size waiter takes at once. A pooled buffer released then goes to it
+    whole (the same memory, no allocation) and the 5 bytes go back."""
+    pool = BufferPool(25, 10)
+    a = pool.allocate(10, 0)
+    b = pool.allocate(10, 0)
+    addr = a._address
+    t = Allocator(pool, 10, LONG_MS, "W", [], threading.Lock())
+    t.start()
+    wait_until(lambda: pool.queued == 1)
+    assert pool.unallocated_memory == 0          # its partial grant: the 5 left
+    a.release()
+    t.join(10)
+    assert not t.is_alive() and t.error is None
+    assert t.buffer is not None and t.buffer._address == addr
+    assert pool.system_allocations == 2          # a and b only: nothing freed for it
+    assert pool.unallocated_memory == 5 and pool.free_buffers == 0
+    check_accounting(pool, 20)
+    t.buffer.release()
+    b.release()
+    assert pool.free_buffers == 2 and pool.available_memory == 25
+
+
 def test_fifo_fairness_small_request_does_not_overtake():
     pool = BufferPool(100, 10)
     held = [pool.allocate(10, 0) for _ in range(10)]
