@@ -57,21 +57,26 @@ class BulkMetadata:
 
     When every record succeeded, ``offsets`` and ``timestamps`` are built on first use
     (one native pass over the call's records, thread-safe), so a callback that reads
-    only ``errors`` costs no memory per record on the I/O thread."""
+    only ``errors`` costs no memory per record on the I/O thread; so are
+    ``partitions`` when the call kept no per-record placement (every record sticky)."""
 
-    __slots__ = ("topic", "partitions", "errors", "_offsets", "_timestamps", "_resolve",
-                 "_lock")
+    __slots__ = ("topic", "errors", "_partitions", "_count", "_offsets", "_timestamps",
+                 "_resolve", "_lock")
 
-    def __init__(self, topic: str, partitions: np.ndarray,
+    def __init__(self, topic: str,
+                 partitions: "np.ndarray | Callable[[], np.ndarray]",
                  offsets: Optional[np.ndarray] = None,
                  timestamps: Optional[np.ndarray] = None,
                  errors: Optional[List[Tuple[int, BaseException]]] = None, *,
-                 resolve: Optional[Callable[[], Tuple[np.ndarray, np.ndarray]]] = None
-                 ) -> None:
+                 resolve: Optional[Callable[[], Tuple[np.ndarray, np.ndarray]]] = None,
+                 count: Optional[int] = None) -> None:
         if (offsets is None or timestamps is None) and resolve is None:
             raise ValueError("BulkMetadata needs offsets and timestamps, or resolve")
+        if callable(partitions) and count is None:
+            raise ValueError("BulkMetadata needs the count with partitions built later")
         self.topic = topic
-        self.partitions = partitions
+        self._partitions = partitions
+        self._count: int = len(partitions) if not callable(partitions) else count or 0
         self.errors: List[Tuple[int, BaseException]] = errors if errors is not None else []
         self._offsets = offsets
         self._timestamps = timestamps
@@ -90,6 +95,17 @@ class BulkMetadata:
         return offsets, timestamps
 
     @property
+    def partitions(self) -> np.ndarray:
+        partitions = self._partitions
+        if callable(partitions):
+            with self._lock:
+                if callable(self._partitions):
+                    self._partitions = self._partitions()
+                partitions = self._partitions
+        assert isinstance(partitions, np.ndarray)
+        return partitions
+
+    @property
     def offsets(self) -> np.ndarray:
         return self._resolved()[0]
 
@@ -98,7 +114,7 @@ class BulkMetadata:
         return self._resolved()[1]
 
     def __len__(self) -> int:
-        return len(self.partitions)
+        return self._count
 
     def __iter__(self) -> Iterator[Any]:
         offsets, timestamps = self._resolved()
@@ -107,6 +123,50 @@ class BulkMetadata:
     def __repr__(self) -> str:
         return (f"BulkMetadata(topic={self.topic!r}, records={len(self)}, "
                 f"errors={len(self.errors)})")
+
+
+class _PerRecord:
+    """Where each record of a call went: its segment and offset delta (the queued
+    records) and its partition (every record, -1: never queued)."""
+
+    def __init__(self, segment: np.ndarray, delta: np.ndarray, partitions: np.ndarray
+                 ) -> None:
+        self._segment, self._delta, self._partitions = segment, delta, partitions
+
+    def segment_delta(self) -> Tuple[np.ndarray, np.ndarray]:
+        return self._segment, self._delta
+
+    def partitions(self) -> np.ndarray:
+        return self._partitions
+
+
+class _Runs:
+    """The same for a call whose records were all sticky (BulkAppender.run_arrays):
+    runs of consecutive records at consecutive deltas in one segment, so the
+    per-record arrays are built only when something reads them."""
+
+    def __init__(self, count: int, queued: int, first: np.ndarray, segment: np.ndarray,
+                 delta: np.ndarray, segment_partitions: np.ndarray) -> None:
+        self._count, self._queued = count, queued
+        self._first, self._segment, self._delta = first, segment, delta
+        self._segment_partitions = segment_partitions
+
+    def _lengths(self) -> np.ndarray:
+        return np.diff(self._first, append=self._queued)
+
+    def segment_delta(self) -> Tuple[np.ndarray, np.ndarray]:
+        lengths = self._lengths()
+        segment = np.repeat(self._segment, lengths).astype(np.int32, copy=False)
+        # record i of run r: delta[r] + (i - first[r])
+        delta = np.arange(self._queued, dtype=np.int64)
+        delta -= np.repeat(self._first - self._delta, lengths)
+        return segment, delta.astype(np.int32)
+
+    def partitions(self) -> np.ndarray:
+        out = np.full(self._count, -1, dtype=np.int32)
+        out[:self._queued] = np.repeat(self._segment_partitions[self._segment],
+                                       self._lengths())
+        return out
 
 
 class _Marker:
@@ -140,16 +200,14 @@ class BulkFuture:
     """The future of a send_many() call: ``done()``, ``get(timeout)`` ->
     :class:`BulkMetadata`, ``add_done_callback(fn)`` (``fn(bulk_future)``)."""
 
-    def __init__(self, topic: str, count: int, results: List[Any], segment: np.ndarray,
-                 delta: np.ndarray, partition: np.ndarray, timestamps: np.ndarray,
+    def __init__(self, topic: str, count: int, results: List[Any],
+                 placement: "_PerRecord | _Runs", timestamps: np.ndarray,
                  timestamp: int, queued: int, error: Optional[BaseException],
                  callback: Optional[Callable[[Any, Optional[BaseException]], Any]]) -> None:
         self.topic = topic
         self._count = count
         self._results = results          # BatchResult per segment
-        self._segment = segment
-        self._delta = delta
-        self._partition = partition
+        self._placement = placement
         self._timestamps = timestamps
         self._timestamp = timestamp
         self._queued = queued            # records [queued, count) failed with error
@@ -188,7 +246,7 @@ class BulkFuture:
             self._metadata = self._build()
         except BaseException as exc:   # never leave a waiter hanging
             log.exception("send_many: building the bulk metadata failed")
-            self._metadata = BulkMetadata(self.topic, self._partition,
+            self._metadata = BulkMetadata(self.topic, self._placement.partitions(),
                                           np.full(self._count, -1, np.int64),
                                           np.full(self._count, -1, np.int64),
                                           [(i, exc) for i in range(self._count)])
@@ -211,7 +269,7 @@ class BulkFuture:
                 log.exception("Exception in BulkFuture done callback %r", fn)
 
     def _build(self) -> BulkMetadata:
-        count, segment, delta = self._count, self._segment, self._delta
+        count, placement = self._count, self._placement
         nseg = len(self._results)
         # Per segment, and a last slot for the records never queued.
         base = np.full(nseg + 1, -1, dtype=np.int64)
@@ -232,7 +290,8 @@ class BulkFuture:
                 errors_of[s] = result.error
         record_timestamps, timestamp = self._timestamps, self._timestamp
 
-        def resolve() -> Tuple[np.ndarray, np.ndarray, int]:
+        def resolve(segment: np.ndarray, delta: np.ndarray
+                    ) -> Tuple[np.ndarray, np.ndarray, int]:
             offsets = np.empty(count, dtype=np.int64)
             timestamps = np.empty(count, dtype=np.int64)
             failures = resolve_records(count, segment, delta, base, append_time, failed,
@@ -241,9 +300,10 @@ class BulkFuture:
 
         if not split_segments and self._queued == count and not failed[:nseg].any():
             # Every record succeeded: the per-record arrays wait for their first reader.
-            return BulkMetadata(self.topic, self._partition, errors=[],
-                                resolve=lambda: resolve()[:2])
-        offsets, timestamps, failures = resolve()
+            return BulkMetadata(self.topic, placement.partitions, errors=[], count=count,
+                                resolve=lambda: resolve(*placement.segment_delta())[:2])
+        segment, delta = placement.segment_delta()
+        offsets, timestamps, failures = resolve(segment, delta)
         errors: List[Tuple[int, BaseException]] = []
         if split_segments:
             # Records of split batches: each resolved through the piece now holding it.
@@ -266,7 +326,7 @@ class BulkFuture:
             for i in np.nonzero(failed[record_segment])[0]:
                 errors.append((int(i), errors_of[record_segment[i]]))
             errors.sort(key=lambda item: item[0])
-        return BulkMetadata(self.topic, self._partition, offsets, timestamps, errors)
+        return BulkMetadata(self.topic, placement.partitions(), offsets, timestamps, errors)
 
     # -- the caller's side ----------------------------------------------------------
     def done(self) -> bool:
@@ -397,12 +457,16 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
         explicit = _custom_partitions(chooser.custom, topic, keys, values, key_spans,
                                       value_spans, info.num_partitions, metadata.snapshot,
                                       count)
-    partition_of = np.empty(count, dtype=np.int32)   # the appender fills in sticky ones
+    hash_keys = keys is not None and not chooser.ignore_keys
+    # Every record sticky: no per-record partition, segment or delta (the appender
+    # keeps runs); else the appender fills in the sticky records' partitions.
+    all_sticky = explicit is None and not hash_keys
+    partition_of = np.empty(0 if all_sticky else count, dtype=np.int32)
     bad, kind = check_records(
         count, key_spans, value_spans,
         explicit if explicit is not None else columns._EMPTY, explicit is not None,
         header_extra, header_extra_all, header_lists is not None,
-        not chooser.ignore_keys, info.num_partitions, producer._max_request_size,
+        hash_keys, info.num_partitions, producer._max_request_size,
         producer._buffer_memory, producer._unchecked_size, partition_of)
     if bad >= 0:
         _raise_check(kind, bad, topic, info.num_partitions, explicit, key_spans, value_spans,
@@ -430,14 +494,21 @@ def _send_many(producer: Any, topic: str, values: Any, keys: Any, partitions: An
     queued = appender.appended
     if error is None and queued < count:     # cannot happen: run() raises or finishes
         error = KafkaError("send_many stopped before the end of its input")
-    if queued < count:
-        partition_of[queued:] = -1           # never queued
     results = [batch.result for batch in appender.segments]
+    placement: "_PerRecord | _Runs"
+    if all_sticky:
+        segment_partitions = np.array([result.partition for result in results],
+                                      dtype=np.int32)
+        placement = _Runs(count, queued, *appender.run_arrays(), segment_partitions)
+    else:
+        if queued < count:
+            partition_of[queued:] = -1       # never queued
+        placement = _PerRecord(appender.out_segment[:queued], appender.out_delta[:queued],
+                               partition_of)
     # The spans point into these: alive until the records are copied (they are now).
     del key_spans, value_spans
-    return BulkFuture(topic, count, results, appender.out_segment[:queued],
-                      appender.out_delta[:queued], partition_of, record_timestamps,
-                      timestamp, queued, error, callback)
+    return BulkFuture(topic, count, results, placement, record_timestamps, timestamp,
+                      queued, error, callback)
 
 
 def _raise_check(kind: int, index: int, topic: str, num_partitions: int,
@@ -546,5 +617,5 @@ def _from_record_futures(topic: str, count: int, futures: List[Any],
         delta[i] = future._delta
         partition[i] = result.partition
         stamps[i] = future._timestamp
-    return BulkFuture(topic, count, results, segment, delta, partition, stamps, timestamp,
-                      len(futures), error, callback)
+    return BulkFuture(topic, count, results, _PerRecord(segment, delta, partition), stamps,
+                      timestamp, len(futures), error, callback)

@@ -18,7 +18,7 @@ Partition choice is partition.pxd's (key_partition, choose_builtin, sticky_count
 sticky_appended): the same code as send().
 """
 cimport cython
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_RawFree, PyMem_RawRealloc
 from cpython.ref cimport PyObject
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.string cimport memset
@@ -65,7 +65,9 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
                   int32_t[::1] partitions):
     """Every record's checks and fixed partition, before anything is queued (without
     the GIL). ``partitions[i]``: the explicit partition, else the key's
-    (``hash_keys``: a key and no partitioner.ignore.keys), else -1 (sticky). Sizes as
+    (``hash_keys``: a key and no partitioner.ignore.keys), else -1 (sticky); an empty
+    ``partitions`` (allowed without explicit partitions and hash_keys: every record
+    is sticky) gets nothing written. Sizes as
     send() checks them: records with headers, or with key + value above
     ``unchecked_size`` (Producer._unchecked_size), against max.request.size and
     buffer.memory (``header_extra``: the headers' bytes per record, or
@@ -78,18 +80,21 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
     cdef int kind = 0
     cdef Py_ssize_t bad = -1
     cdef bint per_record_headers = header_extra.shape[0] > 0
+    cdef bint write_out = partitions.shape[0] > 0
     # Without headers, records whose key + value cannot pass unchecked_size (the columns'
     # longest items say) need no size check; then the loop reads only what it must.
     cdef bint check_sizes = has_headers or (
         key_view.max_length + value_view.max_length > unchecked_size)
-    if (key_view.count < count or value_view.count < count or partitions.shape[0] < count
+    if (key_view.count < count or value_view.count < count
+            or (partitions.shape[0] < count and (write_out or has_explicit or hash_keys))
             or (has_explicit and explicit.shape[0] < count)
             or (per_record_headers and header_extra.shape[0] < count)):
         raise IndexError("check_records: an input is shorter than the count")
     with nogil:
         if not (check_sizes or has_explicit or hash_keys):
-            for i in range(count):
-                partitions[i] = -1
+            if write_out:
+                for i in range(count):
+                    partitions[i] = -1
         else:
             for i in range(count):
                 kl = column_item(key_view, i, &key)
@@ -113,7 +118,7 @@ def check_records(Py_ssize_t count, Column keys not None, Column values not None
                 elif hash_keys and kl >= 0:
                     partitions[i] = <int32_t>key_partition(
                         murmur2_span(<const uint8_t*>key, kl), num_partitions)
-                else:
+                elif write_out:
                     partitions[i] = -1
     return bad, kind
 
@@ -190,6 +195,13 @@ cdef class BulkAppender:
     check_records: -1 for a sticky record) is the output too: the loop writes each
     record's partition into it as it appends the record.
 
+    An empty ``partitions`` means every record is sticky (no explicit partitions, no
+    key hashing). Then nothing is written per record: the records go to their batches
+    in input order, in runs (consecutive records, consecutive offset deltas, one
+    segment), and run_arrays() gives each run's first record, segment and first
+    delta: one entry per batch instead of 12 bytes per record (a 2M-record call's
+    24 MB, which the caller would fault in fresh on every call).
+
     ``BulkAppender(accumulator, topic, info, chooser, count, keys, values, partitions,
     timestamps, timestamp, headers, header_extra, header_extra_all, max_block_ms,
     wakeup, on_partition)``; keys and values are column_reader Columns."""
@@ -222,6 +234,15 @@ cdef class BulkAppender:
     cdef readonly object out_delta
     cdef int32_t[::1] _seg
     cdef int32_t[::1] _delta
+    cdef readonly bint all_sticky       # no partitions given: runs instead of per record
+    cdef int64_t* _run_first            # per run: first record, its segment and delta
+    cdef int32_t* _run_segment
+    cdef int32_t* _run_delta
+    cdef Py_ssize_t _runs
+    cdef Py_ssize_t _run_capacity       # reserved with the GIL before records may need it
+    cdef Py_ssize_t _run_next_index     # the record, and its delta, that extend the last run
+    cdef int32_t _run_next_delta
+    cdef bint _run_overflow             # a run had no reserved slot (cannot happen)
     cdef readonly Py_ssize_t appended   # records appended (in order: [0, appended))
     # Per partition.
     cdef int8_t* _mode
@@ -235,6 +256,9 @@ cdef class BulkAppender:
         self._mode = NULL
         self._current_segment = NULL
         self._builder = NULL
+        self._run_first = NULL
+        self._run_segment = NULL
+        self._run_delta = NULL
 
     def __init__(self, accumulator, topic, info, PartitionChooser chooser, Py_ssize_t count,
                  Column keys not None, Column values not None, int32_t[::1] partitions, const int64_t[::1] timestamps,
@@ -245,8 +269,9 @@ cdef class BulkAppender:
         cdef Py_ssize_t n = info.num_partitions
         if n <= 0:
             raise ValueError("BulkAppender: the topic has no partitions")
+        self.all_sticky = partitions.shape[0] == 0
         if (keys.view.count < count or values.view.count < count
-                or partitions.shape[0] < count
+                or (partitions.shape[0] < count and not self.all_sticky)
                 or (timestamps.shape[0] and timestamps.shape[0] < count)
                 or (header_extra.shape[0] and header_extra.shape[0] < count)):
             raise IndexError("BulkAppender: an input is shorter than the count")
@@ -270,7 +295,7 @@ cdef class BulkAppender:
         if self.per_record_headers and len(headers) < count:
             raise IndexError("BulkAppender: fewer header lists than records")
         cdef Py_ssize_t i
-        for i in range(count):      # they index the per-partition arrays below
+        for i in range(0 if self.all_sticky else count):   # they index per-partition arrays
             if partitions[i] < -1 or partitions[i] >= n:
                 raise IndexError(f"BulkAppender: partition {partitions[i]} of record {i} "
                                  f"is outside -1..{n - 1}")
@@ -282,8 +307,9 @@ cdef class BulkAppender:
         self.segments = []
         self._segment_of = {}
         # Written as records are appended ([0, appended)); kprod.bulk reads no further.
-        self.out_segment = numpy.empty(count, dtype=numpy.int32)
-        self.out_delta = numpy.empty(count, dtype=numpy.int32)
+        cdef Py_ssize_t per_record = 0 if self.all_sticky else count
+        self.out_segment = numpy.empty(per_record, dtype=numpy.int32)
+        self.out_delta = numpy.empty(per_record, dtype=numpy.int32)
         self._seg = self.out_segment
         self._delta = self.out_delta
         self.appended = 0
@@ -302,6 +328,51 @@ cdef class BulkAppender:
         PyMem_Free(self._mode)
         PyMem_Free(self._current_segment)
         PyMem_Free(self._builder)
+        PyMem_RawFree(self._run_first)
+        PyMem_RawFree(self._run_segment)
+        PyMem_RawFree(self._run_delta)
+
+    # -- runs (all_sticky) ------------------------------------------------------------
+    cdef int _reserve_run(self) except -1:
+        """Room for one more run, with the GIL: before a stretch without the GIL (its
+        records all go to one batch, so they start at most one run) and before a step."""
+        cdef Py_ssize_t capacity
+        cdef void* grown
+        if self._runs < self._run_capacity:
+            return 0
+        capacity = 64 if self._run_capacity == 0 else 2 * self._run_capacity
+        grown = PyMem_RawRealloc(self._run_first, <size_t>capacity * sizeof(int64_t))
+        if grown == NULL:
+            raise MemoryError()
+        self._run_first = <int64_t*>grown
+        grown = PyMem_RawRealloc(self._run_segment, <size_t>capacity * sizeof(int32_t))
+        if grown == NULL:
+            raise MemoryError()
+        self._run_segment = <int32_t*>grown
+        grown = PyMem_RawRealloc(self._run_delta, <size_t>capacity * sizeof(int32_t))
+        if grown == NULL:
+            raise MemoryError()
+        self._run_delta = <int32_t*>grown
+        self._run_capacity = capacity
+        return 0
+
+    def run_arrays(self):
+        """(first record int64, segment int32, first delta int32) per run, in input
+        order; empty unless all_sticky. Run r holds the records from first[r] to
+        first[r + 1] (the last run to ``appended``) at consecutive deltas."""
+        import numpy
+        cdef Py_ssize_t r
+        first = numpy.empty(self._runs, dtype=numpy.int64)
+        segment = numpy.empty(self._runs, dtype=numpy.int32)
+        delta = numpy.empty(self._runs, dtype=numpy.int32)
+        cdef int64_t[::1] f = first
+        cdef int32_t[::1] sg = segment
+        cdef int32_t[::1] d = delta
+        for r in range(self._runs):
+            f[r] = self._run_first[r]
+            sg[r] = self._run_segment[r]
+            d[r] = self._run_delta[r]
+        return first, segment, delta
 
     # -- helpers (GIL held) ---------------------------------------------------------
     cdef Py_ssize_t _sticky_partition(self) except -1:
@@ -417,7 +488,7 @@ cdef class BulkAppender:
 
     cdef int _step(self, Py_ssize_t i) except -1:
         """Append record i with the GIL held (any mode; headers too)."""
-        cdef Py_ssize_t p = self.partitions[i]
+        cdef Py_ssize_t p = self._fixed_partition(i)
         cdef bint sticky = p < 0
         cdef int32_t delta
         cdef Py_ssize_t before, after, key_length, value_length
@@ -427,6 +498,8 @@ cdef class BulkAppender:
         cdef int mode
         if sticky:
             p = self._sticky_partition()
+        if self.all_sticky:
+            self._reserve_run()
         headers = None
         if self.headers is not None:
             headers = self.headers[i] if self.per_record_headers else self.headers
@@ -464,10 +537,31 @@ cdef class BulkAppender:
                            after >= builder._write_limit, sticky)
         return 0
 
+    cdef inline Py_ssize_t _fixed_partition(self, Py_ssize_t i) noexcept nogil:
+        """Record i's partition from check_records (-1: sticky)."""
+        return -1 if self.all_sticky else self.partitions[i]
+
     cdef inline void _record(self, Py_ssize_t i, Py_ssize_t p, int32_t delta) noexcept nogil:
-        self._seg[i] = self._current_segment[p]
-        self._delta[i] = delta
-        self.partitions[i] = <int32_t>p
+        cdef int32_t segment = self._current_segment[p]
+        cdef Py_ssize_t r
+        if not self.all_sticky:
+            self._seg[i] = segment
+            self._delta[i] = delta
+            self.partitions[i] = <int32_t>p
+            return
+        r = self._runs - 1
+        if not (r >= 0 and self._run_segment[r] == segment and self._run_next_index == i
+                and self._run_next_delta == delta):
+            r = self._runs
+            if r >= self._run_capacity:      # not reserved: never write past the end
+                self._run_overflow = True
+                return
+            self._run_first[r] = i
+            self._run_segment[r] = segment
+            self._run_delta[r] = delta
+            self._runs = r + 1
+        self._run_next_index = i + 1
+        self._run_next_delta = delta + 1
 
     cdef int _after_append(self, Py_ssize_t p, Py_ssize_t appended, bint full,
                            bint sticky) except -1:
@@ -500,7 +594,7 @@ cdef class BulkAppender:
         cdef int32_t delta
         cdef bint sticky, full = False, switch
         while i < self.count:
-            p = self.partitions[i]
+            p = self._fixed_partition(i)
             sticky = p < 0
             if sticky:
                 p = sticky_partition
@@ -537,9 +631,9 @@ cdef class BulkAppender:
         cdef bint last_full = False, last_switch = False
         cdef int stop = STOP_GIL
         cdef bint unlocked = self.headers is None
-        cdef bint has_sticky = False
+        cdef bint has_sticky = self.all_sticky
         cdef StickyPartitionState state
-        for i in range(self.count):
+        for i in range(0 if self.all_sticky else self.count):
             if self.partitions[i] < 0:
                 has_sticky = True
                 break
@@ -551,6 +645,8 @@ cdef class BulkAppender:
                     state = self.sticky
                     if state is not None:
                         produced = state.produced_bytes
+                    if self.all_sticky:
+                        self._reserve_run()
                     with nogil:
                         i = self._run_unlocked(i, sticky_partition, &produced, &stop,
                                                &last_partition, &last_appended, &last_full,
@@ -573,6 +669,8 @@ cdef class BulkAppender:
                 self.appended = i
         finally:
             self.queue_all()
+        if self._run_overflow:
+            raise AssertionError("BulkAppender: a run without a reserved slot")
         return None
 
 

@@ -237,6 +237,53 @@ def test_sticky_switches_like_send(make_topic, make_producer, bootstrap):
         [(m.partition, m.offset, m.value) for m in got[1]]
 
 
+def test_unkeyed_calls_keep_one_run_per_batch_and_keyed_calls_per_record_placement(
+        make_topic, make_producer, bootstrap):
+    """All-sticky calls keep no array per record while they queue: one run per batch
+    (a segment: its first record and delta), the per-record partitions and offsets
+    built from them when read, right for every record (read back). A keyed call keeps
+    per-record placement."""
+    from kprod.bulk import _PerRecord, _Runs
+    topic = make_topic(partitions=3)
+    producer = make_producer({"batch.size": 4096, "linger.ms": 20})
+    producer.send(topic, b"before", partition=1).get(30)   # the deque's open batch
+    values = np.frombuffer(bytes(range(100)) * 3000, dtype="V100")
+    future = producer.send_many(topic, values)
+    md = future.get(60)
+    placement = future._placement
+    assert isinstance(placement, _Runs)
+    first, segment, _ = placement._first, placement._segment, placement._delta
+    assert first[0] == 0 and (np.diff(first) > 0).all()
+    # a run per batch, and one more each time the sticky partition comes back to a
+    # batch still open: far fewer than records
+    assert set(segment) == set(range(len(future._results))) and len(future._results) > 10
+    assert len(first) < 3000 // 10
+    assert not md.errors and len(md) == 3000
+    got = read_all(bootstrap, topic, expected=3001)
+    at = {(m.partition, m.offset): m.value for m in got}
+    assert [at[(int(p), int(o))] for p, o in zip(md.partitions, md.offsets)] == \
+        [v.tobytes() for v in values]
+    keyed = producer.send_many(topic, values[:300], keys=[b"k%d" % i for i in range(300)])
+    assert isinstance(keyed._placement, _PerRecord)
+    assert list(keyed.get(60).partitions) == \
+        [partition_for_key(b"k%d" % i, 3) for i in range(300)]
+
+
+def test_partitions_built_later_are_built_once_and_need_the_count():
+    calls = []
+
+    def partitions():
+        calls.append(1)
+        return np.full(4, 2, dtype=np.int32)
+
+    md = BulkMetadata("t", partitions, np.arange(4), np.arange(4), [], count=4)
+    assert len(md) == 4 and calls == []
+    assert list(md.partitions) == [2] * 4 and md.partitions is md.partitions
+    assert calls == [1]
+    with pytest.raises(ValueError, match="count"):
+        BulkMetadata("t", partitions, np.arange(4), np.arange(4), [])
+
+
 # -- back-pressure, splits, transactions ------------------------------------------------
 
 def test_buffer_memory_back_pressure(make_topic, make_producer, bootstrap):
