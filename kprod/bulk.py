@@ -33,10 +33,11 @@ import numpy as np
 
 from kprod._internals import columns
 from kprod._native.column_reader import Column
-from kprod._native.columns import (
-    CHECK_BAD_PARTITION, CHECK_TOO_LARGE_MEMORY, CHECK_TOO_LARGE_REQUEST, BulkAppender,
-    check_records, record_bound, resolve_records,
+from kprod._native.bulk_records import (
+    CHECK_BAD_PARTITION, CHECK_TOO_LARGE_MEMORY, CHECK_TOO_LARGE_REQUEST, check_records,
+    record_bound, resolve_records,
 )
+from kprod._native.columns import BulkAppender
 from kprod.errors import (
     BulkInputError, ConfigError, KafkaError, KafkaTimeoutError, ProducerClosedError,
     RecordTooLargeError,

@@ -1,4 +1,4 @@
-"""send_many's column reader (kprod._internals.columns, kprod._native.columns) without a
+"""send_many's column reader (kprod._internals.columns, kprod._native.bulk_records) without a
 broker: spans say exactly the bytes Python itself sees in each record."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kprod._internals import columns
-from kprod._native.columns import (
+from kprod._native.bulk_records import (
     CHECK_BAD_PARTITION, CHECK_TOO_LARGE_MEMORY, CHECK_TOO_LARGE_REQUEST, check_records,
     resolve_records,
 )
@@ -124,6 +124,25 @@ def test_check_records_without_keys_reads_no_key_arrays():
                       1 << 25, 1024, np.empty(4, dtype=np.int32))
     with pytest.raises(IndexError):
         keys.item(3)
+
+
+def test_check_records_for_an_all_sticky_call_checks_sizes_and_writes_no_partitions():
+    """An empty partitions array: every record sticky, nothing written per record, the
+    size checks as before; refused where partitions must be written."""
+    keys = columns.null_column(3)
+    values = columns.read_column([b"1", b"2" * 1500, b"3"], "values", "t")
+    none = np.zeros(0, dtype=np.int32)
+    empty = np.zeros(0, dtype=np.int64)
+    assert check_records(3, keys, values, empty, False, empty, 0, False, False, 7, 1 << 20,
+                         1 << 25, 1024, none) == (-1, 0)
+    assert check_records(3, keys, values, empty, False, empty, 0, False, False, 7, 1000,
+                         1 << 25, 1024, none) == (1, CHECK_TOO_LARGE_REQUEST)
+    with pytest.raises(IndexError):                   # keys to hash: partitions needed
+        check_records(3, keys, values, empty, False, empty, 0, False, True, 7, 1 << 20,
+                      1 << 25, 1024, none)
+    with pytest.raises(IndexError):                   # explicit ones too
+        check_records(3, keys, values, np.zeros(3, dtype=np.int64), True, empty, 0, False,
+                      False, 7, 1 << 20, 1 << 25, 1024, none)
 
 
 def test_resolve_records_offsets_timestamps_and_failures():
