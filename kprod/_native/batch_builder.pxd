@@ -2,7 +2,7 @@
 # producer's append paths (appender.pyx, columns.pyx) cimport it and append without
 # a Python call.
 cimport cython
-from libc.stdint cimport int16_t, int32_t, int64_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint32_t
 from kprod._native.bufferpool cimport PooledBuffer
 
 
@@ -31,6 +31,7 @@ cdef class RecordBatchBuilder:
     cdef object _out_owner         # the PooledBuffer or a bytearray with the built batch
     cdef char* _out                # start of the built batch
     cdef Py_ssize_t _out_len       # its length
+    cdef uint32_t _records_crc     # CRC-32C of the built batch's records (after the header)
 
     # key_len / value_len < 0 mean a null key / value. Returns the offset
     # delta, or -1 when the record does not fit (the batch is then full).
@@ -48,5 +49,6 @@ cdef class RecordBatchBuilder:
                                object value, object headers) except -2
     cdef Py_ssize_t _estimated(self) noexcept nogil
     cdef int _finish_header(self) except -1
+    cdef int _store_crc(self) except -1
     cdef object _view(self)
     cdef int _check_usable(self) except -1

@@ -11,7 +11,9 @@ base sequence and the transactional bit; layout in batch_format.pxd) and
 (never grows it), leaving room for the header, and at ``close()`` compresses
 the records region once, writes the header and the CRC. ``restamp()`` rewrites
 producer id / epoch / base sequence / the transactional bit and the CRC in
-place, without re-encoding or recompressing.
+place, without re-encoding or recompressing: the records' CRC is kept from
+``close()`` and combined with the header's (crc32c_combine.pxd), so a restamp
+reads 40 bytes, not the batch.
 
 GIL: compression goes through kprod.compression (zlib, cramjam snappy,
 lz4.frame, zstandard: each releases the GIL while it works); CRC-32C uses the
@@ -37,6 +39,7 @@ from kprod._native.batch_format cimport (
     PRODUCER_ID_OFFSET, RECORDS_COUNT_OFFSET, TRANSACTIONAL_MASK, batch_crc,
 )
 from kprod._native.bufferpool cimport PooledBuffer
+from kprod._native.crc32c_combine cimport crc32c_combine
 from kprod._native.byteorder cimport (
     kprod_load_be16, kprod_store_be16, kprod_store_be32, kprod_store_be64, kprod_wrap_sub64,
 )
@@ -173,6 +176,7 @@ cdef class RecordBatchBuilder:
         self._out_owner = None
         self._out = NULL
         self._out_len = 0
+        self._records_crc = 0
 
     def __dealloc__(self):
         if self._held:
@@ -485,8 +489,18 @@ cdef class RecordBatchBuilder:
         kprod_store_be16(p + PRODUCER_EPOCH_OFFSET, <uint16_t>self._producer_epoch)
         kprod_store_be32(p + BASE_SEQUENCE_OFFSET, <uint32_t>self._base_sequence)
         kprod_store_be32(p + RECORDS_COUNT_OFFSET, <uint32_t>self._count)
-        kprod_store_be32(p + CRC_OFFSET, batch_crc(_crc32c, self._out + ATTRIBUTES_OFFSET,
-                                                    self._out_len - ATTRIBUTES_OFFSET))
+        self._records_crc = batch_crc(_crc32c, self._out + HEADER_SIZE,
+                                      self._out_len - HEADER_SIZE)
+        return self._store_crc()
+
+    cdef int _store_crc(self) except -1:
+        # The batch's CRC (attributes..end) from the header bytes' CRC and the kept
+        # records' CRC: crc(header + records) = combine(crc(header), crc(records)).
+        cdef uint32_t header_crc = batch_crc(_crc32c, self._out + ATTRIBUTES_OFFSET,
+                                             HEADER_SIZE - ATTRIBUTES_OFFSET)
+        kprod_store_be32(<uint8_t*>self._out + CRC_OFFSET,
+                         crc32c_combine(header_crc, self._records_crc,
+                                        <uint64_t>(self._out_len - HEADER_SIZE)))
         return 0
 
     cdef object _view(self):
@@ -594,8 +608,7 @@ cdef class RecordBatchBuilder:
             kprod_store_be64(p + PRODUCER_ID_OFFSET, <uint64_t>producer_id)
             kprod_store_be16(p + PRODUCER_EPOCH_OFFSET, <uint16_t>producer_epoch)
             kprod_store_be32(p + BASE_SEQUENCE_OFFSET, <uint32_t>base_sequence)
-            kprod_store_be32(p + CRC_OFFSET, batch_crc(_crc32c, self._out + ATTRIBUTES_OFFSET,
-                                                        self._out_len - ATTRIBUTES_OFFSET))
+            self._store_crc()
 
     def __repr__(self):
         return (f"<RecordBatchBuilder records={self._count} bytes={self._pos} "
