@@ -243,7 +243,7 @@ def test_unkeyed_calls_keep_one_run_per_batch_and_keyed_calls_per_record_placeme
     (a segment: its first record and delta), the per-record partitions and offsets
     built from them when read, right for every record (read back). A keyed call keeps
     per-record placement."""
-    from kprod.bulk import _PerRecord, _Runs
+    from kprod.bulk_future import PerRecordPlacement, RunPlacement
     topic = make_topic(partitions=3)
     producer = make_producer({"batch.size": 4096, "linger.ms": 20})
     producer.send(topic, b"before", partition=1).get(30)   # the deque's open batch
@@ -251,7 +251,7 @@ def test_unkeyed_calls_keep_one_run_per_batch_and_keyed_calls_per_record_placeme
     future = producer.send_many(topic, values)
     md = future.get(60)
     placement = future._placement
-    assert isinstance(placement, _Runs)
+    assert isinstance(placement, RunPlacement)
     first, segment, _ = placement._first, placement._segment, placement._delta
     assert first[0] == 0 and (np.diff(first) > 0).all()
     # a run per batch, and one more each time the sticky partition comes back to a
@@ -264,7 +264,7 @@ def test_unkeyed_calls_keep_one_run_per_batch_and_keyed_calls_per_record_placeme
     assert [at[(int(p), int(o))] for p, o in zip(md.partitions, md.offsets)] == \
         [v.tobytes() for v in values]
     keyed = producer.send_many(topic, values[:300], keys=[b"k%d" % i for i in range(300)])
-    assert isinstance(keyed._placement, _PerRecord)
+    assert isinstance(keyed._placement, PerRecordPlacement)
     assert list(keyed.get(60).partitions) == \
         [partition_for_key(b"k%d" % i, 3) for i in range(300)]
 
