@@ -10,7 +10,6 @@ the first cluster starts, not on import). Topics are created and checked with
 
 from __future__ import annotations
 
-import base64
 import os
 import pathlib
 import shutil
@@ -19,12 +18,14 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from .artifacts import java_executable, kafka_libs_dir, kafka_version, log_config_args
 from . import live
+from .node_config import (
+    random_cluster_id, rewrite_meta_properties, server_properties, write_properties,
+)
 from . import security as _security
 from .processes import count_lines, die_with_parent, error_lines, free_ports, port_open, tail
 from .toxiproxy import PROXIED_LISTENER, BrokerProxies
@@ -185,7 +186,7 @@ class KafkaCluster:
             live.register(self)
             try:
                 self._start_proxies(ports)
-                cluster_id = _random_cluster_id()
+                cluster_id = random_cluster_id()
                 for node in self._nodes.values():
                     self._write_config(node)
                 self._format_all(libs, cluster_id)
@@ -391,71 +392,24 @@ class KafkaCluster:
         return self.admin(**{"request.timeout.ms": 5000})
 
     def _write_config(self, node: _Node) -> None:
-        multi = self._num > 1
-        rf = min(self._num, 3)
-        min_isr = 2 if rf >= 3 else 1
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}"
-                          for n in self._nodes.values())
         shutil.rmtree(node.dir / "data", ignore_errors=True)  # always a fresh cluster
         (node.dir / "data").mkdir(parents=True)
         (node.dir / "logs").mkdir(exist_ok=True)
         (node.dir / "tmp").mkdir(exist_ok=True)
         extra = [f"{name}://127.0.0.1:{node.extra_ports[name]}" for name in self._listeners]
-        protocol_map = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT"] + [
-            f"{name}:{_security.LISTENERS[name][0]}" for name in self._listeners]
-        props: dict[str, Any] = {
-            "process.roles": "broker,controller",
-            "node.id": node.node_id,
-            "controller.quorum.voters": voters,
-            "listeners": ",".join([f"PLAINTEXT://{node.address}",
-                                   f"CONTROLLER://127.0.0.1:{node.controller_port}", *extra]),
-            "advertised.listeners": ",".join([f"PLAINTEXT://{node.address}", *extra]),
-            "inter.broker.listener.name": "PLAINTEXT",
-            "controller.listener.names": "CONTROLLER",
-            # Always explicit: with SSL/SASL listeners CONTROLLER is no longer auto-mapped.
-            "listener.security.protocol.map": ",".join(protocol_map),
-            "log.dirs": node.dir / "data",
-            # Tests create topics explicitly; silent auto-creation hides bugs.
-            "auto.create.topics.enable": "false",
-            "num.partitions": 1,
-            # A test broker keeps every record: tests write old timestamps, and the
-            # default 7-day time retention would delete them (active segment included)
-            # at the next retention check, between a test's produce and its read-back.
-            "log.retention.ms": -1,
-            "default.replication.factor": rf,
-            "min.insync.replicas": min_isr,
-            "unclean.leader.election.enable": "false",
-            # Internal topics default to RF=3; a single node could never host them.
-            "offsets.topic.replication.factor": rf,
-            "offsets.topic.num.partitions": 5,
-            "transaction.state.log.replication.factor": rf,
-            "transaction.state.log.min.isr": min_isr,
-            "transaction.state.log.num.partitions": 5,
-            "share.coordinator.state.topic.replication.factor": rf,
-            "share.coordinator.state.topic.min.isr": min_isr,
-            "group.initial.rebalance.delay.ms": 0,
-            # Small box: fewer threads, and don't allocate the 128 MiB cleaner buffer on heap.
-            "num.network.threads": 2,
-            "num.io.threads": 4,
-            "background.threads": 4,
-            "num.recovery.threads.per.data.dir": 1,
-            "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
-            # Fast failure detection: fence a dead broker within ~3 s instead of 9 s.
-            "broker.heartbeat.interval.ms": 500,
-            "broker.session.timeout.ms": 3000 if multi else 9000,
-            "controller.quorum.election.timeout.ms": 1000,
-            "controller.quorum.fetch.timeout.ms": 2000,
-            "replica.lag.time.max.ms": 10000,
-            "controlled.shutdown.enable": "true",
-        }
+        props = server_properties(
+            node_id=node.node_id, address=node.address, controller_port=node.controller_port,
+            data_dir=node.dir / "data", extra_listeners=extra,
+            extra_protocols=[f"{name}:{_security.LISTENERS[name][0]}"
+                             for name in self._listeners],
+            voters=[(n.node_id, n.controller_port) for n in self._nodes.values()])
         if self._listeners:
             props.update(_security.listener_properties(self._listeners, node.extra_ports,
                                                        self.tls, self.sasl_users))
         if self.proxies is not None:
             self.proxies.add_listener(node.node_id, props)
         props.update(self._broker_config)
-        text = "".join(f"{k}={v}\n" for k, v in props.items())
-        (node.dir / "server.properties").write_text(text)
+        write_properties(node.dir / "server.properties", props)
 
     def _start_proxies(self, taken_ports: list[int]) -> None:
         """``toxiproxy=True``: the proxies exist before the brokers' configs are written."""
@@ -485,7 +439,7 @@ class KafkaCluster:
         for node in others:
             shutil.rmtree(node.dir / "data", ignore_errors=True)
             shutil.copytree(first.dir / "data", node.dir / "data")
-            _rewrite_meta_properties(node.dir / "data" / "meta.properties", node.node_id)
+            rewrite_meta_properties(node.dir / "data" / "meta.properties", node.node_id)
 
     def _java_classpath(self, libs: pathlib.Path) -> str:
         return str(libs / "*") + (os.pathsep + self._classpath if self._classpath else "")
@@ -597,26 +551,6 @@ def _reap(node: _Node, timeout: float) -> None:
     if node._log_handle is not None:
         node._log_handle.close()
         node._log_handle = None
-
-
-def _random_cluster_id() -> str:
-    # Same format as Kafka's Uuid.randomUuid().toString(): URL-safe base64, no padding,
-    # never starting with '-' (it would look like a CLI flag).
-    while True:
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if not cid.startswith("-"):
-            return cid
-
-
-def _rewrite_meta_properties(path: pathlib.Path, node_id: int) -> None:
-    lines = []
-    for line in path.read_text().splitlines():
-        if line.startswith("node.id="):
-            line = f"node.id={node_id}"
-        elif line.startswith("directory.id="):  # must be unique per log dir
-            line = f"directory.id={_random_cluster_id()}"
-        lines.append(line)
-    path.write_text("\n".join(lines) + "\n")
 
 
 def stop_all_clusters() -> None:
