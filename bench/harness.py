@@ -150,11 +150,12 @@ SCENARIOS = {s.name: s for s in [
              seconds=4.0, everyone=True, not_run=(("ceiling", "unpaced by design"),)),
 ]}
 # `make bench`: both batch sizes where they matter most (unkeyed and keyed 100 B), the
-# rest at 1 MB, to fit 3 repeats of >= 1M records in 15 minutes on a quiet 2-core box;
-# every other scenario runs with --scenarios (all: --scenarios all).
+# rest at 1 MB, and columnar bulk unkeyed and keyed, to fit 3 repeats of >= 1M records
+# in about 16 minutes on a quiet 2-core box; every other scenario runs with --scenarios
+# (all: --scenarios all).
 FULL_SCENARIOS = ["100B/16K", "100B/1M", "keyed/16K", "keyed/1M", "1KiB/1M", "headers/1M",
                   "acks0/1M", "acks1/1M", "no-idem/1M", "lz4/1M", "zstd/1M", "tls/1M",
-                  "avro/1M", "paced-1k", "paced-10k"]
+                  "avro/1M", "bulk-arrow/1M", "bulk-keyed/1M", "paced-1k", "paced-10k"]
 QUICK_SCENARIOS = ["100B/16K", "100B/1M", "keyed/1M", "paced-10k"]
 
 
