@@ -88,6 +88,9 @@ class Scenario:
     avro: bool = False        # Customer dicts through each client's schema-registry serializer
     everyone: bool = False    # the part-time clients run it too
     bulk: str = ""            # "numpy" / "arrow": kprod sends one send_many() of columns
+    # A floor on a fast client's records when --records is not given: at the broker's
+    # ceiling (4-5M records/s here) the default would be a run of a fifth of a second.
+    min_records: int = 0
     not_run: Tuple[Tuple[str, str], ...] = ()   # (client, why it cannot run this scenario)
 
     @property
@@ -108,6 +111,8 @@ _AVRO_NOT_RUN = (("java", "the runner sends byte[] (no Avro serializer on the ca
                  ("aiokafka", "no schema-registry Avro serializer of its own"),
                  ("kprod-aio", "the asyncio runner sends bytes (kprod runs the Avro path)"))
 
+# Records of a bulk-* run (unless --records): about a second for kprod and the ceiling.
+BULK_RECORDS = 4_000_000
 _BULK_NOT_RUN = (("kprod-aio", "the asyncio runner sends record by record (kprod runs "
                  "the bulk path)"),)
 
@@ -137,22 +142,25 @@ SCENARIOS = {s.name: s for s in [
     # acks=all).
     *_both(Scenario("bulk-arrow", "100 B values from a pyarrow binary array, no keys, "
                     "acks=1 (kprod: one send_many)", acks="1", idempotence=False,
-                    bulk="arrow", not_run=_BULK_NOT_RUN)),
+                    bulk="arrow", min_records=BULK_RECORDS,
+                    not_run=_BULK_NOT_RUN)),
     *_both(Scenario("bulk-numpy", "100 B values from a numpy 'S100' array, no keys, "
                     "acks=1 (kprod: one send_many)", acks="1", idempotence=False,
-                    bulk="numpy", not_run=_BULK_NOT_RUN)),
+                    bulk="numpy", min_records=BULK_RECORDS,
+                    not_run=_BULK_NOT_RUN)),
     *_both(Scenario("bulk-keyed", "16 B keys + 100 B values from pyarrow arrays, acks=1 "
                     "(kprod: one send_many)", key_size=16, acks="1", idempotence=False,
-                    bulk="arrow", not_run=_BULK_NOT_RUN)),
+                    bulk="arrow", min_records=BULK_RECORDS,
+                    not_run=_BULK_NOT_RUN)),
     Scenario("paced-1k", "100 B values at 1,000 records/s", rate=1000, seconds=4.0,
              everyone=True, not_run=(("ceiling", "unpaced by design"),)),
     Scenario("paced-10k", "100 B values at 10,000 records/s", rate=10_000,
              seconds=4.0, everyone=True, not_run=(("ceiling", "unpaced by design"),)),
 ]}
 # `make bench`: both batch sizes where they matter most (unkeyed and keyed 100 B), the
-# rest at 1 MB, and columnar bulk unkeyed and keyed, to fit 3 repeats of >= 1M records
-# in about 16 minutes on a quiet 2-core box; every other scenario runs with --scenarios
-# (all: --scenarios all).
+# rest at 1 MB, and columnar bulk unkeyed and keyed, to fit 3 repeats (2M records per
+# run, 4M in bulk) in about 16 minutes on a quiet 2-core box; every other scenario runs
+# with --scenarios (all: --scenarios all).
 FULL_SCENARIOS = ["100B/16K", "100B/1M", "keyed/16K", "keyed/1M", "1KiB/1M", "headers/1M",
                   "acks0/1M", "acks1/1M", "no-idem/1M", "lz4/1M", "zstd/1M", "tls/1M",
                   "avro/1M", "bulk-arrow/1M", "bulk-keyed/1M", "paced-1k", "paced-10k"]
@@ -538,6 +546,12 @@ def make_plan(clients: List[str], scenarios: List[str], repeats: int,
             if runs_in(s, c, all_clients) is None]
 
 
+def scenario_records(scenario: Scenario, records: int, explicit: bool) -> int:
+    """A fast client's records in ``scenario``: ``records``, raised to the scenario's
+    floor unless the count was asked for (--records, --quick)."""
+    return records if explicit else max(records, scenario.min_records)
+
+
 def records_for(client: str, base: int, slow_rates: Dict[str, float], quick: bool) -> int:
     """Records of a throughput run: ``base`` for fast clients; the slow ones get enough for
     SLOW_SECONDS (quick: 3 s) at their last measured rate."""
@@ -603,7 +617,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--scenarios", default=None, help="comma list of " + ",".join(SCENARIOS))
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--records", type=int, default=None,
-                   help="records per throughput run of the fast clients (default 1M)")
+                   help="records per throughput run of the fast clients (default 2M, "
+                        "bulk-* 4M; quick 300k)")
     p.add_argument("--java-warmup", type=int, default=None,
                    help="records the JVM sends before its clock (default 500k, quick 200k)")
     p.add_argument("--out", default=str(RESULTS))
@@ -623,7 +638,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for bad in unknown:
         p.error(f"unknown client or scenario {bad!r}")
     repeats = args.repeats or (1 if args.quick else 3)
-    records = args.records or (300_000 if args.quick else 1_000_000)
+    records = args.records or (300_000 if args.quick else 2_000_000)
     java_warmup = args.java_warmup if args.java_warmup is not None else \
         (200_000 if args.quick else 500_000)
     if args.quick:   # paced scenarios run shorter in quick mode
@@ -691,7 +706,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers,
                                  "group.id": "kprod-bench-verify"})
             for i, (rep, s, c) in enumerate(plan):
-                n = records_for(c, records, slow_rates, args.quick)
+                n = records_for(c, scenario_records(SCENARIOS[s], records,
+                                                    bool(args.records or args.quick)),
+                                slow_rates, args.quick)
                 warmup = warmup_records(c, SCENARIOS[s], java_warmup)
                 run = run_client(cluster, consumer, pathlib.Path(tmp), SCENARIOS[s], c, rep,
                                  n, warmup, args.timeout, env,

@@ -263,6 +263,16 @@ def test_slow_clients_are_sized_to_run_ten_seconds():
                                False) >= 500_000
 
 
+def test_bulk_runs_get_their_floor_of_records_unless_a_count_is_asked_for():
+    bulk, plain = harness.SCENARIOS["bulk-arrow/1M"], harness.SCENARIOS["100B/1M"]
+    assert harness.scenario_records(bulk, 2_000_000, False) == harness.BULK_RECORDS
+    assert harness.scenario_records(plain, 2_000_000, False) == 2_000_000
+    assert harness.scenario_records(bulk, 2_000_000, True) == 2_000_000      # --records
+    assert harness.scenario_records(bulk, 8_000_000, False) == 8_000_000
+    assert all(harness.SCENARIOS[s].min_records == harness.BULK_RECORDS
+               for s in harness.SCENARIOS if harness.SCENARIOS[s].bulk)
+
+
 def test_full_and_quick_scenarios_exist():
     assert set(harness.FULL_SCENARIOS) <= set(harness.SCENARIOS)
     assert set(harness.QUICK_SCENARIOS) <= set(harness.SCENARIOS)
